@@ -1,0 +1,84 @@
+//! Height-like newtypes: burn heights, terms, reward cycles and Stacker DB slot ids.
+
+use serde::{Deserialize, Serialize};
+use std::fmt;
+
+/// A Bitcoin block height. Bitcoin's own heights fit in `u32`, and the enrollment layout
+/// stores them as `u32`, so this is a `u32` too.
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
+)]
+#[serde(transparent)]
+pub struct BurnHeight(pub u32);
+
+/// A producer-set term: `term_length` consecutive burn blocks counted from
+/// `first_burn_height`.
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
+)]
+#[serde(transparent)]
+pub struct Term(pub u32);
+
+/// A PoX reward cycle: `cycle_length` consecutive burn blocks counted from
+/// `first_burn_height`.
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
+)]
+#[serde(transparent)]
+pub struct RewardCycle(pub u32);
+
+/// The index of a chunk in a Stacker DB (libstackerdb uses `u32`).
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
+)]
+#[serde(transparent)]
+pub struct SlotId(pub u32);
+
+/// A producer signer id, 0..100: one hundredth of the producer signing weight.
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
+)]
+#[serde(transparent)]
+pub struct SignerId(pub u32);
+
+/// Which half of a reward cycle a burn block lies in.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Phase {
+    /// The first `cycle_length - prepare_length` blocks: PoX recipients are paid.
+    Reward,
+    /// The last `prepare_length` blocks: the next cycle's reward set is fixed; enrollments burn.
+    Prepare,
+}
+
+impl Term {
+    /// The term `n` terms later, `None` on overflow.
+    pub fn checked_add(self, n: u32) -> Option<Term> {
+        self.0.checked_add(n).map(Term)
+    }
+
+    /// The term `n` terms earlier, `None` before term 0.
+    pub fn checked_sub(self, n: u32) -> Option<Term> {
+        self.0.checked_sub(n).map(Term)
+    }
+}
+
+macro_rules! display_number {
+    ($($t:ty),*) => {$(
+        impl fmt::Display for $t {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                fmt::Display::fmt(&self.0, f)
+            }
+        }
+    )*};
+}
+display_number!(BurnHeight, Term, RewardCycle, SlotId, SignerId);
+
+impl fmt::Display for Phase {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Phase::Reward => "reward",
+            Phase::Prepare => "prepare",
+        })
+    }
+}

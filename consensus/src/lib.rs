@@ -1,0 +1,23 @@
+//! Tandem's pure protocol logic: typed values, network parameters and height math, the
+//! sortition-hash chain, producer-set selection and slot layout, and reward splits.
+//!
+//! Nothing here does I/O, reads a clock or draws from a global RNG: every random choice comes
+//! from a ChaCha12 stream seeded by chain data, and every collection that reaches an output is
+//! ordered.
+#![forbid(unsafe_code)]
+
+pub mod apportion;
+pub mod height;
+pub mod params;
+pub mod producer_set;
+pub mod rewards;
+pub mod shuffle;
+pub mod sortition;
+pub mod units;
+
+pub use height::{BurnHeight, Phase, RewardCycle, SignerId, SlotId, Term};
+pub use params::{
+    HeightError, HeightInfo, HeightRange, Network, NetworkParams, ParamsError, ParamsSpec,
+};
+pub use sortition::SortitionHash;
+pub use units::{MicroStx, Sats};

@@ -1,1 +1,2 @@
-//! Placeholder-free library target: shared helpers for the end-to-end tests live in `it/`.
+//! End-to-end tests across Tandem's crates live in `it/` (one test binary, one module per
+//! scenario). This library target is empty on purpose: the crate exists for its tests.

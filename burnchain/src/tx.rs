@@ -14,8 +14,21 @@ pub enum TxDecodeError {
     Hex(#[from] hex::FromHexError),
     #[error("transaction is {0} bytes, more than the {MAX_TX_BYTES}-byte cap")]
     TooLarge(usize),
+    #[error("transaction bytes end before the transaction is complete (truncated)")]
+    Truncated,
     #[error("transaction bytes do not decode: {0}")]
-    Decode(#[from] encode::Error),
+    Decode(encode::Error),
+}
+
+impl From<encode::Error> for TxDecodeError {
+    fn from(e: encode::Error) -> Self {
+        match &e {
+            encode::Error::Io(io) if io.kind() == bitcoin::io::ErrorKind::UnexpectedEof => {
+                TxDecodeError::Truncated
+            }
+            _ => TxDecodeError::Decode(e),
+        }
+    }
 }
 
 /// Decodes consensus-encoded transaction bytes; trailing bytes are an error.

@@ -5,6 +5,7 @@ block counter from 0, stream 0; next_u64 = low word then high word), `uniform` b
 the explicit partial Fisher-Yates. Pure standard library; run with python3.
 """
 import hashlib
+import json
 import struct
 import sys
 
@@ -23,6 +24,8 @@ def _qr(s, a, b, c, d):
 
 
 class ChaCha12:
+    DOUBLE_ROUNDS = 6
+
     def __init__(self, seed: bytes):
         assert len(seed) == 32
         self.key = list(struct.unpack("<8I", seed))
@@ -33,7 +36,7 @@ class ChaCha12:
         init = [0x61707865, 0x3320646E, 0x79622D32, 0x6B206574] + self.key + [
             self.counter & MASK, self.counter >> 32, 0, 0]
         s = list(init)
-        for _ in range(6):
+        for _ in range(self.DOUBLE_ROUNDS):
             _qr(s, 0, 4, 8, 12); _qr(s, 1, 5, 9, 13); _qr(s, 2, 6, 10, 14); _qr(s, 3, 7, 11, 15)
             _qr(s, 0, 5, 10, 15); _qr(s, 1, 6, 11, 12); _qr(s, 2, 7, 8, 13); _qr(s, 3, 4, 9, 14)
         self.counter += 1
@@ -79,15 +82,47 @@ def payout_seed(sortition_hash, burn_header_hash):
     return hashlib.sha256(sortition_hash + burn_header_hash).digest()
 
 
+VECTORS = [
+    # (seed byte repeated 32 times, reward-set entries, draw count)
+    (0x00, 10, 3),
+    (0x01, 80, 20),
+    (0xAB, 25, 20),
+    (0x00, 5, 20),
+    (0x5C, 4000, 20),
+]
+TIE_SEEDS = [0x00, 0x03, 0x06]
+
+
+class ChaCha20(ChaCha12):
+    DOUBLE_ROUNDS = 10
+
+
+def self_check():
+    """The same core with 20 rounds must give the published ChaCha20 keystream for an all-zero
+    key and nonce (first 16 bytes: 76b8e0ad a0f13d90 405d6ae5 5386bd28)."""
+    r = ChaCha20(bytes(32))
+    got = struct.pack("<4I", *[r.next_u32() for _ in range(4)]).hex()
+    assert got == "76b8e0ada0f13d90405d6ae55386bd28", got
+
+
+def main():
+    """Prints the vectors as JSON; the Rust test suite compares them with its own results."""
+    self_check()
+    out = {
+        "first_u64s_zero_seed": [str(x) for x in (lambda r: [r.next_u64() for _ in range(3)])(ChaCha12(bytes(32)))],
+        "draws": [],
+        "tie_groups": [],
+    }
+    for seed, n, k in VECTORS:
+        chosen, remaining = draw(bytes([seed]) * 32, n, k)
+        out["draws"].append({"seed": seed, "entries": n, "count": k, "chosen": chosen, "remaining": remaining})
+    for seed in TIE_SEEDS:
+        group = ["a", "b", "c"]  # already in txid order
+        partial_fisher_yates(group, 3, ChaCha12(bytes([seed]) * 32))
+        out["tie_groups"].append({"seed": seed, "order": group})
+    json.dump(out, sys.stdout)
+    print()
+
+
 if __name__ == "__main__":
-    # The vectors docs/protocol.md lists and the Rust tests assert.
-    print("first u64s, seed 00*32:", [hex(x) for x in (lambda r: [r.next_u64() for _ in range(3)])(ChaCha12(bytes(32)))])
-    for seed_hex, n, k in [("00" * 32, 10, 3), ("01" * 32, 80, 20), ("ab" * 32, 25, 20), ("00" * 32, 5, 20)]:
-        chosen, remaining = draw(bytes.fromhex(seed_hex), n, k)
-        print(f"draw seed={seed_hex[:4]}.. n={n} k={k}: chosen={chosen} remaining={remaining}")
-    for seed_byte in (0, 1):
-        group = ["c", "b", "a"]
-        group.sort()  # by txid: a < b < c
-        partial_fisher_yates(group, 3, ChaCha12(bytes([seed_byte]) * 32))
-        print(f"tie group seed={seed_byte:02x}*32: {group}")
-    sys.exit(0)
+    main()

@@ -1,0 +1,170 @@
+//! Command-line definitions and dispatch.
+
+use crate::error::CliError;
+use clap::{Args, Parser, Subcommand};
+use tandem_consensus::Network;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "tandem",
+    version,
+    about = "Tandem: collaborative mining and stacker availability signing"
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Check the term, slot, payout and reward math of the SIP by hand.
+    #[command(subcommand)]
+    Calc(Calc),
+    /// Bitcoin operations.
+    #[command(subcommand)]
+    Op(Op),
+}
+
+#[derive(Debug, Args)]
+pub struct Format {
+    /// Print JSON instead of text.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct NetworkArg {
+    /// mainnet, testnet or regtest.
+    #[arg(long, default_value = "regtest")]
+    pub network: Network,
+}
+
+/// Producers given by spend, with optional txids and tie-break seed.
+#[derive(Debug, Args)]
+pub struct ProducerArgs {
+    /// A producer and its total enrollment spend, NAME=SATS (repeat per producer).
+    #[arg(long = "spend", value_name = "NAME=SATS", required = true)]
+    pub spends: Vec<String>,
+    /// The txid of a producer's last enrollment, NAME=HEX (64 hex digits, internal byte order);
+    /// producers without one use 32 zero bytes, so equal spends keep command-line order
+    /// before the tie shuffle.
+    #[arg(long = "txid", value_name = "NAME=HEX")]
+    pub txids: Vec<String>,
+    /// The 32-byte sortition hash that seeds the tie shuffle (default: 32 zero bytes).
+    #[arg(long, value_name = "HEX")]
+    pub seed: Option<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Calc {
+    /// Where a burn height sits: term, reward cycle, phase, and which set its enrollments are for.
+    Term {
+        #[arg(long, value_name = "H")]
+        height: u32,
+        #[command(flatten)]
+        network: NetworkArg,
+        /// Override the network's first burn height.
+        #[arg(long, value_name = "F")]
+        first_burn_height: Option<u32>,
+        #[command(flatten)]
+        format: Format,
+    },
+    /// A producer set's weights, signer ids and Stacker DB slots.
+    Slots {
+        #[command(flatten)]
+        producers: ProducerArgs,
+        #[command(flatten)]
+        format: Format,
+    },
+    /// The indices the payout draw picks from a reward set.
+    Draw {
+        /// The 32-byte ChaCha12 seed (SHA-256 of the sortition hash and block hash).
+        #[arg(long, value_name = "HEX")]
+        seed: String,
+        /// Entries left in the cycle's reward set.
+        #[arg(long, value_name = "N")]
+        entries: u32,
+        /// How many to draw (20 per term).
+        #[arg(long, value_name = "K")]
+        count: u32,
+        #[command(flatten)]
+        format: Format,
+    },
+    /// Coinbase and fee splits in micro-STX.
+    Rewards {
+        #[command(flatten)]
+        producers: ProducerArgs,
+        /// The coinbase to split over the whole set, in micro-STX.
+        #[arg(long, value_name = "USTX")]
+        coinbase: u128,
+        /// A block's fees to split over its signers, in micro-STX.
+        #[arg(long, value_name = "USTX", requires = "signers")]
+        fees: Option<u128>,
+        /// The producers that signed the block, comma-separated.
+        #[arg(
+            long,
+            value_name = "NAME,...",
+            value_delimiter = ',',
+            requires = "fees"
+        )]
+        signers: Vec<String>,
+        #[command(flatten)]
+        format: Format,
+    },
+    /// Build an unsigned enrollment transaction.
+    PayoutTx(PayoutTxArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct PayoutTxArgs {
+    #[command(flatten)]
+    pub network: NetworkArg,
+    /// An outpoint to spend, TXID:VOUT; input 0 must be signed by the producer's address.
+    #[arg(long = "input", value_name = "TXID:VOUT", required = true)]
+    pub inputs: Vec<String>,
+    /// Burn height of term N-3's final announcement (0 when none exists).
+    #[arg(long, default_value_t = 0)]
+    pub set_block: u32,
+    #[arg(long, default_value_t = 0)]
+    pub set_txoff: u16,
+    /// Burn height of the producer's VRF key registration.
+    #[arg(long)]
+    pub key_block: u32,
+    #[arg(long)]
+    pub key_txoff: u16,
+    /// Compressed secp256k1 public key (33 bytes hex).
+    #[arg(long, value_name = "HEX")]
+    pub signing_key: String,
+    /// State root of the announced block (32 bytes hex; default zeros, for term N-3 without one).
+    #[arg(long, value_name = "HEX")]
+    pub state_root: Option<String>,
+    /// A PoX recipient address drawn for the term (repeat; up to 20). None: the burn form.
+    #[arg(long = "recipient", value_name = "ADDR")]
+    pub recipients: Vec<String>,
+    /// Total spend in sats (split evenly over the 20 PoX outputs).
+    #[arg(long, value_name = "SATS")]
+    pub spend: u64,
+    /// Change output, ADDR:SATS.
+    #[arg(long, value_name = "ADDR:SATS")]
+    pub change: Option<String>,
+    #[command(flatten)]
+    pub format: Format,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Op {
+    /// Decode a transaction's operation to JSON.
+    Decode {
+        /// The transaction, consensus-encoded, in hex.
+        hex: String,
+        #[command(flatten)]
+        network: NetworkArg,
+    },
+}
+
+pub fn run(cli: Cli) -> Result<String, CliError> {
+    match cli.command {
+        Command::Calc(calc) => crate::calc::run(calc),
+        Command::Op(Op::Decode { hex, network }) => crate::op::decode(&hex, network.network),
+    }
+}

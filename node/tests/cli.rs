@@ -1,0 +1,655 @@
+//! The `tandem` binary, run as a user runs it.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use bitcoin::hashes::Hash;
+use bitcoin::script::PushBytesBuf;
+use bitcoin::transaction::Version;
+use bitcoin::{
+    absolute, Amount, OutPoint, ScriptBuf, Sequence, Transaction, TxIn, TxOut, Txid, Witness,
+};
+use serde_json::{json, Value};
+use std::process::Command;
+
+const KEY: &str = "0279be667ef9dcbbac55a06295ce870b07029bfcdb2dce28d959f2815b16f81798";
+const INPUT: &str = "5f1b4d0ce9d3d73a5d8c3f2c3c1f7e2a1b4d0ce9d3d73a5d8c3f2c3c1f7e2a1b:1";
+
+struct Out {
+    code: i32,
+    stdout: String,
+    stderr: String,
+}
+
+fn tandem(args: &[&str]) -> Out {
+    let o = Command::new(env!("CARGO_BIN_EXE_tandem"))
+        .args(args)
+        .output()
+        .unwrap();
+    Out {
+        code: o.status.code().unwrap(),
+        stdout: String::from_utf8(o.stdout).unwrap(),
+        stderr: String::from_utf8(o.stderr).unwrap(),
+    }
+}
+
+fn json_of(args: &[&str]) -> Value {
+    let o = tandem(args);
+    assert_eq!(o.code, 0, "{args:?}: {}", o.stderr);
+    serde_json::from_str(&o.stdout).unwrap()
+}
+
+/// Bad input: exit non-zero, exactly one line on stderr that says `expected`, nothing on stdout.
+fn fails(args: &[&str], code: i32, expected: &str) {
+    let o = tandem(args);
+    assert_eq!(o.code, code, "{args:?}: {}", o.stderr);
+    assert_eq!(o.stdout, "", "{args:?}");
+    assert_eq!(o.stderr.lines().count(), 1, "{args:?}: {}", o.stderr);
+    assert!(
+        o.stderr.contains(expected),
+        "{args:?}: {:?} lacks {expected:?}",
+        o.stderr
+    );
+}
+
+#[test]
+fn calc_term_regtest_prepare_phase() {
+    let v = json_of(&["calc", "term", "--height", "45", "--json"]);
+    assert_eq!(v["term"], 4);
+    assert_eq!(v["position_in_term"], 4);
+    assert_eq!(v["term_blocks"], json!({"start": 41, "end": 50}));
+    assert_eq!(v["reward_cycle"], 0);
+    assert_eq!(v["phase"], "prepare");
+    assert_eq!(v["enrollments"]["for_term"], 6);
+    assert_eq!(v["enrollments"]["window"], json!({"start": 41, "end": 50}));
+    assert_eq!(v["enrollments"]["payout"], "burn");
+    assert_eq!(
+        v["next_set"],
+        json!({"term": 5, "enrollment_window": {"start": 31, "end": 40}})
+    );
+}
+
+#[test]
+fn calc_term_mainnet_and_first_burn_height() {
+    let v = json_of(&[
+        "calc",
+        "term",
+        "--height",
+        "700000",
+        "--network",
+        "mainnet",
+        "--json",
+    ]);
+    assert_eq!(v["term"], 3395);
+    assert_eq!(v["reward_cycle"], 16);
+    assert_eq!(v["position_in_cycle"], 350);
+    assert_eq!(v["phase"], "reward");
+    assert_eq!(v["enrollments"]["draw_index"], 35);
+    assert_eq!(v["enrollments"]["draws_per_cycle"], 200);
+    let v = json_of(&[
+        "calc",
+        "term",
+        "--height",
+        "1",
+        "--first-burn-height",
+        "1",
+        "--network",
+        "testnet",
+        "--json",
+    ]);
+    assert_eq!(v["term"], 0);
+    assert_eq!(v["next_set"]["enrollment_window"], Value::Null);
+}
+
+#[test]
+fn calc_term_text() {
+    let o = tandem(&["calc", "term", "--height", "45"]);
+    assert_eq!(o.code, 0);
+    insta::assert_snapshot!(o.stdout, @r"
+    network            regtest (first burn height 1)
+    burn height        45
+    term               4 (block 5 of 10, blocks 41..=50)
+    reward cycle       0 (position 44)
+    phase              prepare
+    enrollments here   for term 6, window 41..=50
+    payout             burn: the window is in the prepare phase
+    next set           term 5, enrolled in 31..=40
+    ");
+}
+
+/// The SIP's example: 10/20/30/40 percent of the spend.
+#[test]
+fn calc_slots_sip_example() {
+    let v = json_of(&[
+        "calc",
+        "slots",
+        "--spend",
+        "p40=40000",
+        "--spend",
+        "p10=10000",
+        "--spend",
+        "p30=30000",
+        "--spend",
+        "p20=20000",
+        "--json",
+    ]);
+    let ps = v["producers"].as_array().unwrap();
+    let names: Vec<&str> = ps.iter().map(|p| p["name"].as_str().unwrap()).collect();
+    assert_eq!(names, ["p10", "p20", "p30", "p40"]);
+    assert_eq!(ps[0]["weight"], 10);
+    assert_eq!(
+        ps[0]["signer_ids"],
+        json!([0, 10, 20, 30, 40, 50, 60, 70, 80, 90])
+    );
+    let db: Vec<u64> = ps[0]["db_slots"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x.as_u64().unwrap())
+        .collect();
+    let mut expect: Vec<u64> = (0..20).map(|i| i * 10).collect();
+    expect.push(200);
+    assert_eq!(db, expect);
+    assert_eq!(
+        ps[1]["signer_ids"].as_array().unwrap()[..4],
+        [json!(1), json!(2), json!(11), json!(12)]
+    );
+    assert_eq!(ps[3]["db_slots"].as_array().unwrap().len(), 81);
+    let proposals: Vec<u64> = ps
+        .iter()
+        .map(|p| p["proposal_slot"].as_u64().unwrap())
+        .collect();
+    assert_eq!(proposals, [200, 201, 202, 203]);
+    assert_eq!(ps[2]["spend"], 30000);
+}
+
+#[test]
+fn calc_slots_ties_follow_txid_and_seed() {
+    let args = |seed: &str| {
+        let v = json_of(&[
+            "calc",
+            "slots",
+            "--spend",
+            "c=50",
+            "--spend",
+            "a=50",
+            "--spend",
+            "b=50",
+            "--spend",
+            "z=10",
+            "--txid",
+            &format!("a={}", "01".repeat(32)),
+            "--txid",
+            &format!("b={}", "02".repeat(32)),
+            "--txid",
+            &format!("c={}", "03".repeat(32)),
+            "--seed",
+            seed,
+            "--json",
+        ]);
+        v["producers"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| p["name"].as_str().unwrap().to_string())
+            .collect::<Vec<_>>()
+    };
+    // The same known answers as the consensus tests and docs/vectors/chacha12_draw.py.
+    assert_eq!(args(&"00".repeat(32)), ["z", "a", "c", "b"]);
+    assert_eq!(args(&"03".repeat(32)), ["z", "c", "b", "a"]);
+}
+
+#[test]
+fn calc_draw_known_answer() {
+    let v = json_of(&[
+        "calc",
+        "draw",
+        "--seed",
+        &"00".repeat(32),
+        "--entries",
+        "10",
+        "--count",
+        "3",
+        "--json",
+    ]);
+    assert_eq!(
+        v,
+        json!({"chosen": [3, 4, 6], "remaining": [0, 1, 2, 5, 7, 8, 9]})
+    );
+    let o = tandem(&[
+        "calc",
+        "draw",
+        "--seed",
+        &"00".repeat(32),
+        "--entries",
+        "10",
+        "--count",
+        "3",
+    ]);
+    assert_eq!(
+        o.stdout,
+        "chosen (3)     3, 4, 6\nremaining (7)  0-2, 5, 7-9\n"
+    );
+}
+
+#[test]
+fn calc_rewards_split_exactly() {
+    let v = json_of(&[
+        "calc",
+        "rewards",
+        "--spend",
+        "a=10",
+        "--spend",
+        "b=20",
+        "--spend",
+        "c=30",
+        "--spend",
+        "d=40",
+        "--coinbase",
+        "10000000000",
+        "--fees",
+        "1001",
+        "--signers",
+        "d,a",
+        "--json",
+    ]);
+    assert_eq!(
+        v,
+        json!({
+            "coinbase": {"a": 1000000000u64, "b": 2000000000u64, "c": 3000000000u64, "d": 4000000000u64},
+            "fees": {"a": 200, "d": 801}
+        })
+    );
+    // Thirds: the unit left over goes to the later producer in tie-break order.
+    let v = json_of(&[
+        "calc",
+        "rewards",
+        "--spend",
+        "a=1",
+        "--spend",
+        "b=1",
+        "--spend",
+        "c=1",
+        "--coinbase",
+        "100",
+        "--json",
+    ]);
+    let total: u64 = v["coinbase"]
+        .as_object()
+        .unwrap()
+        .values()
+        .map(|x| x.as_u64().unwrap())
+        .sum();
+    assert_eq!(total, 100);
+    assert_eq!(v["fees"], json!({}));
+}
+
+fn twenty_recipients() -> Vec<String> {
+    let addrs = [
+        "mipcBbFg9gMiCh81Kj8tqqdgoZub1ZJRfn",
+        "bcrt1qw508d6qejxtdg4y5r3zarvary0c5xw7kygt080",
+    ];
+    (0..20)
+        .flat_map(|i| ["--recipient".to_string(), addrs[i % 2].to_string()])
+        .collect()
+}
+
+/// payout-tx builds what op decode reads back.
+#[test]
+fn payout_tx_round_trips_through_op_decode() {
+    let mut args: Vec<String> = [
+        "calc",
+        "payout-tx",
+        "--input",
+        INPUT,
+        "--key-block",
+        "3",
+        "--key-txoff",
+        "1",
+        "--signing-key",
+        KEY,
+        "--spend",
+        "20000",
+        "--change",
+        "mipcBbFg9gMiCh81Kj8tqqdgoZub1ZJRfn:5000",
+        "--json",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    args.extend(twenty_recipients());
+    let refs: Vec<&str> = args.iter().map(String::as_str).collect();
+    let built = json_of(&refs);
+    assert_eq!(built["form"], "pox");
+    assert_eq!(built["outputs"], 22);
+    assert_eq!(built["per_output"], 1000);
+    let hex = built["hex"].as_str().unwrap();
+    let d = json_of(&["op", "decode", hex]);
+    assert_eq!(d["txid"], built["txid"]);
+    assert_eq!(
+        d["operation"],
+        json!({"op": "enrollment", "set_block": 0, "set_txoff": 0, "key_block": 3, "key_txoff": 1,
+               "signing_pubkey": KEY, "state_root": "00".repeat(32)})
+    );
+    assert_eq!(d["payout"]["form"], "pox");
+    assert_eq!(d["payout"]["spend"], 20000);
+    assert_eq!(d["payout"]["recipients"].as_array().unwrap().len(), 20);
+    assert_eq!(
+        d["payout"]["change"],
+        json!({"address": "mipcBbFg9gMiCh81Kj8tqqdgoZub1ZJRfn", "sats": 5000})
+    );
+    // Unsigned: input 0 has no derivable sender yet.
+    assert_eq!(d["sender"], Value::Null);
+
+    // Without recipients: the burn form.
+    let burn = json_of(&[
+        "calc",
+        "payout-tx",
+        "--input",
+        INPUT,
+        "--key-block",
+        "3",
+        "--key-txoff",
+        "1",
+        "--signing-key",
+        KEY,
+        "--spend",
+        "7000",
+        "--json",
+    ]);
+    assert_eq!(burn["form"], "burn");
+    assert_eq!(burn["outputs"], 2);
+    let d = json_of(&["op", "decode", burn["hex"].as_str().unwrap()]);
+    assert_eq!(d["payout"]["form"], "burn");
+    assert_eq!(d["payout"]["spend"], 7000);
+}
+
+fn tx_hex(output0: ScriptBuf, extra: Vec<TxOut>, input: TxIn) -> String {
+    let mut output = vec![TxOut {
+        value: Amount::ZERO,
+        script_pubkey: output0,
+    }];
+    output.extend(extra);
+    let tx = Transaction {
+        version: Version::TWO,
+        lock_time: absolute::LockTime::ZERO,
+        input: vec![input],
+        output,
+    };
+    bitcoin::consensus::encode::serialize_hex(&tx)
+}
+
+fn p2wpkh_input() -> TxIn {
+    TxIn {
+        previous_output: OutPoint {
+            txid: Txid::from_byte_array([3; 32]),
+            vout: 0,
+        },
+        script_sig: ScriptBuf::new(),
+        sequence: Sequence::MAX,
+        witness: Witness::from_slice(&[vec![0x30; 71], hex::decode(KEY).unwrap()]),
+    }
+}
+
+#[test]
+fn op_decode_announcement_sender_and_non_operations() {
+    let mut push = b"id+".to_vec();
+    push.extend_from_slice(&7u32.to_be_bytes());
+    push.extend_from_slice(&[0xaa; 32]);
+    push.extend_from_slice(&[0xbb; 32]);
+    let hex = tx_hex(
+        ScriptBuf::new_op_return(PushBytesBuf::try_from(push).unwrap()),
+        vec![],
+        p2wpkh_input(),
+    );
+    let d = json_of(&["op", "decode", &hex]);
+    assert_eq!(
+        d["operation"],
+        json!({"op": "announcement", "term": 7, "block_id": "aa".repeat(32), "state_root": "bb".repeat(32)})
+    );
+    // The P2WPKH address of the generator point's key on regtest.
+    assert_eq!(d["sender"], "bcrt1qw508d6qejxtdg4y5r3zarvary0c5xw7kygt080");
+    // Same bytes read as mainnet: another magic, so no operation.
+    let d = json_of(&["op", "decode", &hex, "--network", "mainnet"]);
+    assert_eq!(d["operation"], Value::Null);
+    assert_eq!(d["sender"], "bc1qw508d6qejxtdg4y5r3zarvary0c5xw7kv8f3t4");
+}
+
+#[test]
+fn bad_input_gets_one_line_and_a_non_zero_exit() {
+    // A 79-byte enrollment push.
+    let mut push = b"id@".to_vec();
+    push.resize(79, 0);
+    let hex79 = tx_hex(
+        ScriptBuf::new_op_return(PushBytesBuf::try_from(push).unwrap()),
+        vec![],
+        p2wpkh_input(),
+    );
+    fails(
+        &["op", "decode", &hex79],
+        1,
+        "malformed operation: enrollment push must be exactly 80 bytes, got 79",
+    );
+    fails(
+        &["op", "decode", "zz"],
+        1,
+        "transaction hex is not valid hex",
+    );
+    fails(&["op", "decode", "0200"], 1, "truncated");
+    fails(
+        &["calc", "slots", "--spend", "a=0"],
+        1,
+        "--spend a=0: spend must be at least 1 sat",
+    );
+    fails(
+        &["calc", "rewards", "--spend", "a=0", "--coinbase", "5"],
+        1,
+        "spend must be at least 1 sat",
+    );
+    fails(
+        &["calc", "term", "--height", "5", "--network", "signet"],
+        2,
+        "unknown network \"signet\"",
+    );
+    fails(
+        &["calc", "term", "--height", "0"],
+        1,
+        "burn height 0 is before first_burn_height 1",
+    );
+    fails(
+        &["calc", "term", "--height", "x"],
+        2,
+        "invalid value 'x' for '--height <H>'",
+    );
+    fails(&["calc", "slots"], 2, "--spend <NAME=SATS>");
+    fails(
+        &[
+            "calc",
+            "draw",
+            "--seed",
+            "00",
+            "--entries",
+            "3",
+            "--count",
+            "1",
+        ],
+        1,
+        "--seed: expected 32 bytes of hex, got 1",
+    );
+    fails(
+        &[
+            "calc",
+            "rewards",
+            "--spend",
+            "a=1",
+            "--coinbase",
+            "5",
+            "--fees",
+            "3",
+            "--signers",
+            "b",
+        ],
+        1,
+        "--signers b: not a member",
+    );
+    fails(
+        &[
+            "calc",
+            "payout-tx",
+            "--input",
+            "x",
+            "--key-block",
+            "1",
+            "--key-txoff",
+            "0",
+            "--signing-key",
+            KEY,
+            "--spend",
+            "100",
+        ],
+        1,
+        "--input expects TXID:VOUT",
+    );
+    fails(
+        &[
+            "calc",
+            "payout-tx",
+            "--input",
+            INPUT,
+            "--key-block",
+            "1",
+            "--key-txoff",
+            "0",
+            "--signing-key",
+            KEY,
+            "--spend",
+            "0",
+        ],
+        1,
+        "spend must be at least 1 sat",
+    );
+    fails(
+        &[
+            "calc",
+            "payout-tx",
+            "--input",
+            INPUT,
+            "--key-block",
+            "1",
+            "--key-txoff",
+            "0",
+            "--signing-key",
+            &KEY.replace("02", "05"),
+            "--spend",
+            "1000",
+        ],
+        1,
+        "--signing-key: not a valid compressed secp256k1 public key",
+    );
+    fails(
+        &[
+            "calc",
+            "payout-tx",
+            "--input",
+            INPUT,
+            "--key-block",
+            "1",
+            "--key-txoff",
+            "0",
+            "--signing-key",
+            KEY,
+            "--spend",
+            "1000",
+            "--recipient",
+            "bc1qw508d6qejxtdg4y5r3zarvary0c5xw7kv8f3t4",
+        ],
+        1,
+        "not an address of network regtest",
+    );
+    fails(
+        &[
+            "calc",
+            "payout-tx",
+            "--input",
+            INPUT,
+            "--key-block",
+            "1",
+            "--key-txoff",
+            "0",
+            "--signing-key",
+            KEY,
+            "--spend",
+            "1001",
+            "--recipient",
+            "mipcBbFg9gMiCh81Kj8tqqdgoZub1ZJRfn",
+        ],
+        1,
+        "does not split evenly over 20 PoX outputs",
+    );
+    fails(&["calc", "nope"], 2, "unrecognized subcommand 'nope'");
+}
+
+/// The known-answer enrollment of docs/protocol.md, byte for byte.
+#[test]
+fn known_answer_enrollment_transaction() {
+    let one = "11".repeat(32);
+    let root = "aa".repeat(32);
+    let input = format!("{one}:0");
+    let built = json_of(&[
+        "calc",
+        "payout-tx",
+        "--input",
+        &input,
+        "--set-block",
+        "21",
+        "--set-txoff",
+        "2",
+        "--key-block",
+        "3",
+        "--key-txoff",
+        "1",
+        "--signing-key",
+        KEY,
+        "--state-root",
+        &root,
+        "--spend",
+        "10000",
+        "--json",
+    ]);
+    let expected_hex = concat!(
+        "02000000",
+        "01",
+        "1111111111111111111111111111111111111111111111111111111111111111",
+        "00000000",
+        "00",
+        "fdffffff",
+        "02",
+        "0000000000000000",
+        "53",
+        "6a4c50",
+        "696440",
+        "00000015",
+        "0002",
+        "00000003",
+        "0001",
+        "0279be667ef9dcbbac55a06295ce870b07029bfcdb2dce28d959f2815b16f81798",
+        "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
+        "1027000000000000",
+        "19",
+        "76a914000000000000000000000000000000000000000088ac",
+        "00000000"
+    );
+    assert_eq!(built["hex"], expected_hex);
+    assert_eq!(
+        built["txid"],
+        "d8d9b17ee763614bfea64330868946e586a4330bf7abc9ab594f68a61b60913d"
+    );
+    let d = json_of(&["op", "decode", expected_hex]);
+    assert_eq!(
+        d["operation"],
+        json!({"op": "enrollment", "set_block": 21, "set_txoff": 2, "key_block": 3, "key_txoff": 1,
+               "signing_pubkey": KEY, "state_root": root})
+    );
+    assert_eq!(
+        d["payout"],
+        json!({"form": "burn", "spend": 10000, "per_output": null, "recipients": [], "change": null})
+    );
+}

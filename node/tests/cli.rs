@@ -490,98 +490,47 @@ fn bad_input_gets_one_line_and_a_non_zero_exit() {
         1,
         "--signers b: not a member",
     );
-    fails(
-        &[
+    // payout-tx with one argument changed at a time from a valid base.
+    let payout = |input: &str, key: &str, spend: &str, extra: &[&str], expected: &str| {
+        let mut args = vec![
             "calc",
             "payout-tx",
             "--input",
-            "x",
+            input,
             "--key-block",
             "1",
             "--key-txoff",
             "0",
             "--signing-key",
-            KEY,
+            key,
             "--spend",
-            "100",
-        ],
-        1,
-        "--input expects TXID:VOUT",
-    );
-    fails(
-        &[
-            "calc",
-            "payout-tx",
-            "--input",
-            INPUT,
-            "--key-block",
-            "1",
-            "--key-txoff",
-            "0",
-            "--signing-key",
-            KEY,
-            "--spend",
-            "0",
-        ],
-        1,
-        "spend must be at least 1 sat",
-    );
-    fails(
-        &[
-            "calc",
-            "payout-tx",
-            "--input",
-            INPUT,
-            "--key-block",
-            "1",
-            "--key-txoff",
-            "0",
-            "--signing-key",
-            &KEY.replace("02", "05"),
-            "--spend",
-            "1000",
-        ],
-        1,
+            spend,
+        ];
+        args.extend_from_slice(extra);
+        fails(&args, 1, expected);
+    };
+    let bad_key = KEY.replacen("02", "05", 1);
+    payout("x", KEY, "100", &[], "--input expects TXID:VOUT");
+    payout(INPUT, KEY, "0", &[], "spend must be at least 1 sat");
+    payout(
+        INPUT,
+        &bad_key,
+        "1000",
+        &[],
         "--signing-key: not a valid compressed secp256k1 public key",
     );
-    fails(
-        &[
-            "calc",
-            "payout-tx",
-            "--input",
-            INPUT,
-            "--key-block",
-            "1",
-            "--key-txoff",
-            "0",
-            "--signing-key",
-            KEY,
-            "--spend",
-            "1000",
-            "--recipient",
-            "bc1qw508d6qejxtdg4y5r3zarvary0c5xw7kv8f3t4",
-        ],
-        1,
+    payout(
+        INPUT,
+        KEY,
+        "1000",
+        &["--recipient", "bc1qw508d6qejxtdg4y5r3zarvary0c5xw7kv8f3t4"],
         "not an address of network regtest",
     );
-    fails(
-        &[
-            "calc",
-            "payout-tx",
-            "--input",
-            INPUT,
-            "--key-block",
-            "1",
-            "--key-txoff",
-            "0",
-            "--signing-key",
-            KEY,
-            "--spend",
-            "1001",
-            "--recipient",
-            "mipcBbFg9gMiCh81Kj8tqqdgoZub1ZJRfn",
-        ],
-        1,
+    payout(
+        INPUT,
+        KEY,
+        "1001",
+        &["--recipient", "mipcBbFg9gMiCh81Kj8tqqdgoZub1ZJRfn"],
         "does not split evenly over 20 PoX outputs",
     );
     fails(&["calc", "nope"], 2, "unrecognized subcommand 'nope'");

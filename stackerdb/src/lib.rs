@@ -1,5 +1,18 @@
 //! Stacker DB: signed, versioned, replicated chunk arrays (SIP "Stacker DBs").
 //!
-//! Not built yet: the chunk types, write rules, policies and replication arrive with issue 4.
-//! The crate exists now so the workspace has the layout the project asked for.
+//! The protocol logic (chunks and signatures, write rules, policies, vector clocks and
+//! replication) does no I/O. A sled-backed store (feature `sled-store`) and an axum router
+//! (feature `http`) are for hosts; the pure code never depends on them.
 #![forbid(unsafe_code)]
+
+pub mod chunk;
+pub mod db;
+pub mod policy;
+pub mod replication;
+pub mod store;
+
+pub use chunk::{ChunkData, ChunkSignature, Sha512Trunc256, SlotMetadata};
+pub use db::{beats, ReadChunk, StackerDb, WriteAck, WriteOutcome};
+pub use policy::{ProducerDbPolicy, StackerDbPolicy, WritePolicy};
+pub use replication::{ClockEntry, SyncMessage, SyncOutput, VectorClock};
+pub use store::{ChunkStore, MemoryStore, StoreError, StoredChunk};

@@ -1,0 +1,251 @@
+//! A Stacker DB replica: a policy, a store, and the SIP's write rules.
+
+use crate::chunk::{ChunkData, SlotMetadata};
+use crate::policy::WritePolicy;
+use crate::store::{ChunkStore, StoreError, StoredChunk};
+use secp256k1::PublicKey;
+use serde::Serialize;
+use tandem_consensus::{BurnHeight, SlotId};
+
+/// Why a write was not stored, or that it was.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(tag = "outcome", rename_all = "snake_case")]
+pub enum WriteOutcome {
+    Accepted,
+    /// The version is older than the stored one, or the same chunk again.
+    Stale {
+        stored_version: u32,
+    },
+    /// Same version, different data, and the new chunk's hash does not win (see [`beats`]).
+    EquivocationLost {
+        stored_version: u32,
+    },
+    /// The signature does not recover, or the recovered key does not own the slot.
+    Unauthorized {
+        reason: String,
+    },
+    NoSuchSlot {
+        slot: u32,
+        slots: u32,
+    },
+    TooBig {
+        size: usize,
+        max: usize,
+    },
+}
+
+impl WriteOutcome {
+    pub fn is_accepted(&self) -> bool {
+        matches!(self, WriteOutcome::Accepted)
+    }
+
+    /// A one-line reason for a refusal.
+    pub fn reason(&self) -> Option<String> {
+        match self {
+            WriteOutcome::Accepted => None,
+            WriteOutcome::Stale { stored_version } => {
+                Some(format!("stale: slot already holds version {stored_version} (or this very chunk)"))
+            }
+            WriteOutcome::EquivocationLost { stored_version } => Some(format!(
+                "equivocation lost: version {stored_version} is stored with a hash this chunk does not beat"
+            )),
+            WriteOutcome::Unauthorized { reason } => Some(format!("unauthorized: {reason}")),
+            WriteOutcome::NoSuchSlot { slot, slots } => Some(format!("no such slot: {slot} (the DB has {slots})")),
+            WriteOutcome::TooBig { size, max } => Some(format!("too big: {size} bytes, the maximum is {max}")),
+        }
+    }
+}
+
+/// The result of a write, with the slot's metadata after it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct WriteAck {
+    pub outcome: WriteOutcome,
+    pub metadata: Option<SlotMetadata>,
+}
+
+/// Does `new` replace `old`? SIP: a strictly greater version does; an equal version with
+/// different data does when its hash "has strictly more leading 0's than the current chunk".
+///
+/// Decision: equal versions are ordered by the data hash read as a big-endian number, smaller
+/// wins. More leading zero bits always means a smaller number, so this accepts everything the
+/// SIP accepts; it also settles equivocations whose hashes tie in leading zeros, which the
+/// SIP's rule would leave to arrival order, so replicas that see writes in any order converge.
+/// Version 0 is the empty slot: nothing is stored at version 0.
+pub fn beats(new: &SlotMetadata, old: &SlotMetadata) -> bool {
+    new.slot_version > old.slot_version
+        || (new.slot_version == old.slot_version
+            && old.slot_version > 0
+            && new.data_hash < old.data_hash)
+}
+
+/// A chunk as read: data, version and the writer's key (empty slot: version 0, no data).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ReadChunk {
+    pub slot_id: SlotId,
+    pub version: u32,
+    pub data: Vec<u8>,
+    pub signer: Option<PublicKey>,
+}
+
+/// One replica of a Stacker DB.
+pub struct StackerDb<P, S> {
+    policy: P,
+    store: S,
+    meta: Vec<SlotMetadata>,
+}
+
+impl<P: WritePolicy, S: ChunkStore> StackerDb<P, S> {
+    /// Opens a replica over a store, rebuilding the metadata from what the store holds.
+    pub fn open(policy: P, store: S) -> Result<StackerDb<P, S>, StoreError> {
+        let n = policy.slot_count();
+        let mut meta: Vec<SlotMetadata> = (0..n).map(|i| SlotMetadata::empty(SlotId(i))).collect();
+        for stored in store.load_all()? {
+            let slot = stored.chunk.slot_id;
+            let m = meta
+                .get_mut(slot.0 as usize)
+                .ok_or_else(|| StoreError::Corrupt {
+                    slot: slot.0,
+                    reason: format!("slot is outside the DB's {n} slots"),
+                })?;
+            *m = stored.chunk.metadata();
+        }
+        Ok(StackerDb {
+            policy,
+            store,
+            meta,
+        })
+    }
+
+    pub fn policy(&self) -> &P {
+        &self.policy
+    }
+
+    /// Replaces the policy (a new term's or cycle's owners), typically after a collection.
+    pub fn set_policy(&mut self, policy: P) {
+        self.policy = policy;
+    }
+
+    pub fn slot_count(&self) -> u32 {
+        self.meta.len() as u32
+    }
+
+    /// Applies the write rules to a chunk from a client or a peer.
+    pub fn write(&mut self, chunk: &ChunkData) -> Result<WriteAck, StoreError> {
+        let slots = self.slot_count();
+        let Some(current) = self.meta.get(chunk.slot_id.0 as usize).copied() else {
+            return Ok(WriteAck {
+                outcome: WriteOutcome::NoSuchSlot {
+                    slot: chunk.slot_id.0,
+                    slots,
+                },
+                metadata: None,
+            });
+        };
+        let refuse = |outcome| {
+            Ok(WriteAck {
+                outcome,
+                metadata: Some(current),
+            })
+        };
+        let max = self.policy.max_chunk_size();
+        if chunk.data.len() > max {
+            return refuse(WriteOutcome::TooBig {
+                size: chunk.data.len(),
+                max,
+            });
+        }
+        // The version rule first: it needs no signature recovery, so the stale and duplicate
+        // chunks that make up most replication traffic are refused cheaply. Nothing is
+        // accepted before the signature and the policy have been checked below.
+        let new = chunk.metadata();
+        if !beats(&new, &current) {
+            let stored_version = current.slot_version;
+            return refuse(
+                if new.slot_version == stored_version
+                    && new.data_hash != current.data_hash
+                    && stored_version > 0
+                {
+                    WriteOutcome::EquivocationLost { stored_version }
+                } else {
+                    WriteOutcome::Stale { stored_version }
+                },
+            );
+        }
+        let signer = match chunk.recover_signer() {
+            Ok(k) => k,
+            Err(e) => {
+                return refuse(WriteOutcome::Unauthorized {
+                    reason: format!("signature: {e}"),
+                })
+            }
+        };
+        if !self.policy.may_write(chunk.slot_id, &signer) {
+            return refuse(WriteOutcome::Unauthorized {
+                reason: format!(
+                    "key {} may not write slot {}",
+                    hex::encode(signer.serialize()),
+                    chunk.slot_id
+                ),
+            });
+        }
+        self.store.put(&StoredChunk {
+            chunk: chunk.clone(),
+            signer,
+        })?;
+        self.meta[chunk.slot_id.0 as usize] = new;
+        Ok(WriteAck {
+            outcome: WriteOutcome::Accepted,
+            metadata: Some(new),
+        })
+    }
+
+    /// The current chunk of a slot; `None` for a slot outside the DB.
+    pub fn read(&self, slot: SlotId) -> Result<Option<ReadChunk>, StoreError> {
+        if slot.0 >= self.slot_count() {
+            return Ok(None);
+        }
+        Ok(Some(match self.store.get(slot)? {
+            Some(s) => ReadChunk {
+                slot_id: slot,
+                version: s.chunk.slot_version,
+                data: s.chunk.data,
+                signer: Some(s.signer),
+            },
+            None => ReadChunk {
+                slot_id: slot,
+                version: 0,
+                data: Vec::new(),
+                signer: None,
+            },
+        }))
+    }
+
+    /// The stored chunk of a slot, signature included (for pushing to peers).
+    pub fn chunk(&self, slot: SlotId) -> Result<Option<ChunkData>, StoreError> {
+        Ok(self.store.get(slot)?.map(|s| s.chunk))
+    }
+
+    /// Every slot's metadata, in slot order.
+    pub fn metadata(&self) -> &[SlotMetadata] {
+        &self.meta
+    }
+
+    /// Asked once per burn block: collects the chunks the policy calls garbage (reset to
+    /// version 0, empty) in one atomic store operation. Returns the collected slots.
+    pub fn on_burn_block(&mut self, height: BurnHeight) -> Result<Vec<SlotId>, StoreError> {
+        if !self.policy.should_collect(height) {
+            return Ok(Vec::new());
+        }
+        let garbage: Vec<SlotId> = self
+            .meta
+            .iter()
+            .filter(|m| !m.is_empty() && self.policy.is_garbage(m.slot_id, m))
+            .map(|m| m.slot_id)
+            .collect();
+        self.store.remove(&garbage)?;
+        for s in &garbage {
+            self.meta[s.0 as usize] = SlotMetadata::empty(*s);
+        }
+        Ok(garbage)
+    }
+}

@@ -23,6 +23,29 @@ pub enum Command {
     /// Bitcoin operations.
     #[command(subcommand)]
     Op(Op),
+    /// Stacker DB helpers.
+    #[command(subcommand)]
+    Stackerdb(Stackerdb),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Stackerdb {
+    /// Sign a chunk as libstackerdb does: prints the data hash, the signed digest and the
+    /// 65-byte signature (recovery id first).
+    Sign {
+        /// The writer's secp256k1 private key: 32 bytes hex, or 33 ending in the 01 flag.
+        #[arg(long, value_name = "HEX")]
+        private_key: String,
+        #[arg(long, value_name = "N")]
+        slot: u32,
+        #[arg(long, value_name = "V")]
+        version: u32,
+        /// The chunk's data, hex (may be empty).
+        #[arg(long, value_name = "HEX", default_value = "")]
+        data_hex: String,
+        #[command(flatten)]
+        format: Format,
+    },
 }
 
 #[derive(Debug, Args)]
@@ -166,5 +189,15 @@ pub fn run(cli: Cli) -> Result<String, CliError> {
     match cli.command {
         Command::Calc(calc) => crate::calc::run(calc),
         Command::Op(Op::Decode { hex, network }) => crate::op::decode(&hex, network.network),
+        Command::Stackerdb(Stackerdb::Sign {
+            private_key,
+            slot,
+            version,
+            data_hex,
+            format,
+        }) => crate::output::render(
+            &crate::stackerdb::sign(&private_key, slot, version, &data_hex)?,
+            format.json,
+        ),
     }
 }

@@ -8,6 +8,7 @@ mod cli;
 mod error;
 mod op;
 mod output;
+mod stackerdb;
 
 use clap::Parser;
 use std::process::ExitCode;

@@ -602,3 +602,62 @@ fn known_answer_enrollment_transaction() {
         json!({"form": "burn", "spend": 10000, "per_output": null, "recipients": [], "change": null})
     );
 }
+
+/// libstackerdb's known answer through the CLI.
+#[test]
+fn stackerdb_sign_known_answer() {
+    let v = json_of(&[
+        "stackerdb",
+        "sign",
+        "--private-key",
+        "6a1fc1a3183018c6d79a4e11e154d2bdad2d89ac8bc1b0a021de8b4d28774fbb01",
+        "--slot",
+        "0",
+        "--version",
+        "1",
+        "--data-hex",
+        &"01".repeat(128),
+        "--json",
+    ]);
+    assert_eq!(
+        v,
+        json!({
+            "slot_id": 0,
+            "slot_version": 1,
+            "data_hash": "e5e55fadc0740e5eb1712d75fb5323733c385c3a331af3c14dd7f4c9f85fce54",
+            "digest": "8f8c0e45549979dafc1f8cd9b786512719f7018e7eb96755584528701d23ccd9",
+            "signature": "010ccf71dd163a34ab298f7fad8bdc15e63944f7669ee04a889c300071ec964c2b522d73b67b578c8e89d77837660503076e437aa9dc5e7f934032ac0f728629b5",
+            "public_key": "03bc489f27da3701d9f9e577c88de5567cf4023111b7577042d55cde4d823a3505"
+        })
+    );
+    fails(
+        &[
+            "stackerdb",
+            "sign",
+            "--private-key",
+            "00",
+            "--slot",
+            "0",
+            "--version",
+            "1",
+        ],
+        1,
+        "--private-key: expected 32 or 33 bytes, got 1",
+    );
+    fails(
+        &[
+            "stackerdb",
+            "sign",
+            "--private-key",
+            &"11".repeat(32),
+            "--slot",
+            "0",
+            "--version",
+            "1",
+            "--data-hex",
+            "xyz",
+        ],
+        1,
+        "--data-hex: not valid hex",
+    );
+}

@@ -9,7 +9,15 @@ use secp256k1::ecdsa::{RecoverableSignature, RecoveryId};
 use secp256k1::{Message, PublicKey, Secp256k1, SecretKey};
 use serde::{Deserialize, Serialize};
 use std::fmt;
+use std::sync::OnceLock;
 use tandem_consensus::SlotId;
+
+/// One secp256k1 context for the process: building one per call is measurable on the write
+/// path.
+fn secp() -> &'static Secp256k1<secp256k1::All> {
+    static CTX: OnceLock<Secp256k1<secp256k1::All>> = OnceLock::new();
+    CTX.get_or_init(Secp256k1::new)
+}
 
 /// A 65-byte recoverable signature, recovery id first.
 #[derive(Clone, Copy, PartialEq, Eq, Hash)]
@@ -87,8 +95,7 @@ pub fn chunk_digest(
 impl ChunkSignature {
     /// Signs a digest (RFC 6979 nonces, as libsecp256k1 and stacks-core do).
     pub fn sign(key: &SecretKey, digest: &Sha512Trunc256) -> ChunkSignature {
-        let secp = Secp256k1::signing_only();
-        let sig = secp.sign_ecdsa_recoverable(&Message::from_digest(digest.0), key);
+        let sig = secp().sign_ecdsa_recoverable(&Message::from_digest(digest.0), key);
         let (rec, compact) = sig.serialize_compact();
         let mut out = [0u8; 65];
         out[0] = rec.to_i32() as u8;
@@ -102,7 +109,7 @@ impl ChunkSignature {
             .map_err(|_| SignatureError::BadRecoveryId(self.0[0]))?;
         let sig = RecoverableSignature::from_compact(&self.0[1..], rec)
             .map_err(|_| SignatureError::Malformed)?;
-        Secp256k1::verification_only()
+        secp()
             .recover_ecdsa(&Message::from_digest(digest.0), &sig)
             .map_err(|_| SignatureError::NotRecoverable)
     }

@@ -7,8 +7,12 @@
 
 pub mod chunk;
 pub mod db;
+#[cfg(feature = "http")]
+pub mod http;
 pub mod policy;
 pub mod replication;
+#[cfg(feature = "sled-store")]
+pub mod sled_store;
 pub mod store;
 
 pub use chunk::{ChunkData, ChunkSignature, Sha512Trunc256, SlotMetadata};

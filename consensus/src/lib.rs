@@ -21,3 +21,4 @@ pub use params::{
 };
 pub use sortition::SortitionHash;
 pub use units::{MicroStx, Sats};
+pub mod wfrost;

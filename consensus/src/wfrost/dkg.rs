@@ -1,0 +1,569 @@
+//! Weighted key generation in three steps, in the style of `frost::keys::dkg`: each step takes
+//! what the party received and returns what it must broadcast next. Nothing here touches the
+//! network; the RNG is a parameter.
+//!
+//! 1. [`deal`]: one polynomial of degree T-1 per party, its commitment (exactly T points), a
+//!    proof of knowledge of its constant term, and its value at every slot id of every other
+//!    party, encrypted to that party. Broadcast as a [`DealerPackage`].
+//! 2. [`check`]: with every dealer's package: check lengths and proofs, decrypt, sum the shares
+//!    of each own slot, and check them all against the summed commitments in one multi-scalar
+//!    multiplication (per-dealer checks run only to name culprits). Broadcast the slots'
+//!    verifying shares as a [`VerifyingSharesPackage`].
+//! 3. [`finish`]: check every party's verifying shares against the group commitment in one
+//!    batch. The result is the party's [`KeyShare`] and the [`GroupKey`] every validator needs.
+//!
+//! A failure names every culprit found ([`DkgError::culprits`]); a re-run without them is
+//! `config.without(&culprits, new_context)`.
+
+use super::arith::{hash_to_scalar, horner, msm, random_nonzero, scalar};
+use super::config::{compress, PartyId, WeightedConfig};
+use super::encrypt;
+use k256::elliptic_curve::ff::PrimeField;
+use k256::{AffinePoint, ProjectivePoint, Scalar};
+use rand_core::{CryptoRng, RngCore};
+use std::collections::BTreeMap;
+use std::fmt;
+
+/// What a party broadcasts after dealing.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DealerPackage {
+    pub dealer: PartyId,
+    /// `a_0 G .. a_{T-1} G`.
+    pub commitment: Vec<AffinePoint>,
+    /// Schnorr proof of knowledge of `a_0`: `(R, z)` with `zG = R + c a_0 G`.
+    pub pok_r: AffinePoint,
+    pub pok_z: Scalar,
+    /// For every other party: its slots' shares, 32 bytes each in slot order, sealed to it.
+    pub sealed_shares: BTreeMap<PartyId, Vec<u8>>,
+}
+
+/// The dealer's own slots' values of its own polynomial; kept secret until `check`.
+pub struct DealerSecret {
+    party: PartyId,
+    own: Vec<Scalar>,
+}
+
+/// A party's slots' verifying shares `Y_i = s_i G`, broadcast after `check`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct VerifyingSharesPackage {
+    pub party: PartyId,
+    pub shares: Vec<AffinePoint>,
+}
+
+/// Between `check` and `finish`.
+pub struct PendingKey {
+    party: PartyId,
+    shares: Vec<Scalar>,
+    group_commitment: Vec<ProjectivePoint>,
+}
+
+/// A party's secret result: one signing share per slot it owns.
+#[derive(Clone)]
+pub struct KeyShare {
+    pub party: PartyId,
+    pub slots: Vec<u32>,
+    pub(crate) shares: Vec<Scalar>,
+}
+
+/// The public result every validator holds: the group key and every slot's verifying share.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct GroupKey {
+    pub group_key: AffinePoint,
+    pub threshold: u32,
+    /// Parties in id order with their slots.
+    pub parties: Vec<(PartyId, Vec<u32>)>,
+    /// `Y_i` by slot id.
+    pub verifying_shares: BTreeMap<u32, AffinePoint>,
+}
+
+/// What a culprit did wrong.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Fault {
+    MissingPackage,
+    WrongDealer,
+    CommitmentLength { got: usize, expected: usize },
+    ProofOfKnowledge,
+    Undecryptable,
+    ShareCount { got: usize, expected: usize },
+    ShareMismatch,
+    VerifyingShareCount { got: usize, expected: usize },
+    VerifyingShareMismatch,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum DkgError {
+    #[error("party {0:?} is not in the configuration")]
+    NotAParty(PartyId),
+    #[error("key generation failed: {}", describe(.0))]
+    Culprits(Vec<(PartyId, Fault)>),
+}
+
+fn describe(c: &[(PartyId, Fault)]) -> String {
+    c.iter()
+        .map(|(p, f)| format!("party {}: {f}", p.0))
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+impl fmt::Display for Fault {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Fault::MissingPackage => write!(f, "sent no package"),
+            Fault::WrongDealer => write!(f, "package names another dealer"),
+            Fault::CommitmentLength { got, expected } => {
+                write!(f, "commitment has {got} points, expected {expected}")
+            }
+            Fault::ProofOfKnowledge => write!(f, "proof of knowledge does not verify"),
+            Fault::Undecryptable => write!(f, "shares do not decrypt"),
+            Fault::ShareCount { got, expected } => {
+                write!(f, "sent {got} shares, expected {expected}")
+            }
+            Fault::ShareMismatch => write!(f, "shares do not match its commitment"),
+            Fault::VerifyingShareCount { got, expected } => {
+                write!(f, "published {got} verifying shares, expected {expected}")
+            }
+            Fault::VerifyingShareMismatch => {
+                write!(f, "verifying shares do not match the group commitment")
+            }
+        }
+    }
+}
+
+impl DkgError {
+    /// The parties to exclude from a re-run.
+    pub fn culprits(&self) -> Vec<PartyId> {
+        match self {
+            DkgError::Culprits(c) => c.iter().map(|(p, _)| *p).collect(),
+            DkgError::NotAParty(_) => Vec::new(),
+        }
+    }
+}
+
+fn pok_challenge(
+    config: &WeightedConfig,
+    dealer: PartyId,
+    a0: &AffinePoint,
+    r: &AffinePoint,
+) -> Scalar {
+    hash_to_scalar(
+        "tandem-wfrost-pok",
+        &[
+            config.context(),
+            &dealer.0.to_be_bytes(),
+            &compress(a0),
+            &compress(r),
+        ],
+    )
+}
+
+/// Step 1: deal.
+pub fn deal<R: RngCore + CryptoRng>(
+    config: &WeightedConfig,
+    me: PartyId,
+    enc_secret: &Scalar,
+    rng: &mut R,
+) -> Result<(DealerSecret, DealerPackage), DkgError> {
+    config.party(me).ok_or(DkgError::NotAParty(me))?;
+    let t = config.threshold() as usize;
+    let coeffs: Vec<Scalar> = (0..t).map(|_| random_nonzero(rng)).collect();
+    let commitment: Vec<ProjectivePoint> = coeffs
+        .iter()
+        .map(|a| ProjectivePoint::GENERATOR * a)
+        .collect();
+    let commitment: Vec<AffinePoint> = commitment.iter().map(|p| p.to_affine()).collect();
+    let k = random_nonzero(rng);
+    let pok_r = (ProjectivePoint::GENERATOR * k).to_affine();
+    let c = pok_challenge(config, me, &commitment[0], &pok_r);
+    let pok_z = k + c * coeffs[0];
+    let mut sealed_shares = BTreeMap::new();
+    let mut own = Vec::new();
+    for party in config.parties() {
+        let values: Vec<Scalar> = party
+            .slots
+            .iter()
+            .map(|&i| horner(&coeffs, &scalar(u64::from(i))))
+            .collect();
+        if party.id == me {
+            own = values;
+        } else {
+            let plain: Vec<u8> = values.iter().flat_map(|v| v.to_repr()).collect();
+            let sealed = encrypt::seal(
+                enc_secret,
+                &party.enc_key,
+                config.context(),
+                me,
+                party.id,
+                &plain,
+            );
+            sealed_shares.insert(party.id, sealed);
+        }
+    }
+    Ok((
+        DealerSecret { party: me, own },
+        DealerPackage {
+            dealer: me,
+            commitment,
+            pok_r,
+            pok_z,
+            sealed_shares,
+        },
+    ))
+}
+
+/// The static checks of every package (presence, dealer, length, proof), and the sum of all
+/// commitments. Validators that are not parties use this to learn the group commitment.
+pub fn group_commitment(
+    config: &WeightedConfig,
+    packages: &BTreeMap<PartyId, DealerPackage>,
+) -> Result<Vec<ProjectivePoint>, DkgError> {
+    let t = config.threshold() as usize;
+    let mut culprits = Vec::new();
+    for party in config.parties() {
+        let Some(p) = packages.get(&party.id) else {
+            culprits.push((party.id, Fault::MissingPackage));
+            continue;
+        };
+        if p.dealer != party.id {
+            culprits.push((party.id, Fault::WrongDealer));
+        } else if p.commitment.len() != t {
+            culprits.push((
+                party.id,
+                Fault::CommitmentLength {
+                    got: p.commitment.len(),
+                    expected: t,
+                },
+            ));
+        } else {
+            let c = pok_challenge(config, party.id, &p.commitment[0], &p.pok_r);
+            let lhs = ProjectivePoint::GENERATOR * p.pok_z;
+            let rhs = ProjectivePoint::from(p.pok_r) + ProjectivePoint::from(p.commitment[0]) * c;
+            if lhs != rhs {
+                culprits.push((party.id, Fault::ProofOfKnowledge));
+            }
+        }
+    }
+    if !culprits.is_empty() {
+        return Err(DkgError::Culprits(culprits));
+    }
+    let mut sum = vec![ProjectivePoint::IDENTITY; t];
+    for party in config.parties() {
+        if let Some(p) = packages.get(&party.id) {
+            for (acc, point) in sum.iter_mut().zip(&p.commitment) {
+                *acc += point;
+            }
+        }
+    }
+    Ok(sum)
+}
+
+/// `v_k = sum_r rho_r i_r^k` for k < t: the scalars that evaluate a committed polynomial at a
+/// random combination of points.
+fn power_sums(points: &[u32], weights: &[Scalar], t: usize) -> Vec<Scalar> {
+    let mut v = vec![Scalar::ZERO; t];
+    for (&i, w) in points.iter().zip(weights) {
+        let x = scalar(u64::from(i));
+        let mut p = *w;
+        for vk in v.iter_mut() {
+            *vk += p;
+            p *= x;
+        }
+    }
+    v
+}
+
+fn parse_scalars(bytes: &[u8], expected: usize) -> Option<Vec<Scalar>> {
+    if bytes.len() != 32 * expected {
+        return None;
+    }
+    bytes
+        .chunks(32)
+        .map(|c| {
+            let mut a = [0u8; 32];
+            a.copy_from_slice(c);
+            Option::<Scalar>::from(Scalar::from_repr(a.into()))
+        })
+        .collect()
+}
+
+/// Step 2: check the packages, sum and verify this party's shares, publish verifying shares.
+pub fn check<R: RngCore + CryptoRng>(
+    config: &WeightedConfig,
+    secret: DealerSecret,
+    enc_secret: &Scalar,
+    packages: &BTreeMap<PartyId, DealerPackage>,
+    rng: &mut R,
+) -> Result<(PendingKey, VerifyingSharesPackage), DkgError> {
+    let me = secret.party;
+    let my = config.party(me).ok_or(DkgError::NotAParty(me))?;
+    let f = group_commitment(config, packages)?;
+    let n = my.slots.len();
+    // Every dealer's values at my slots.
+    let mut per_dealer: Vec<(PartyId, Vec<Scalar>)> = Vec::with_capacity(config.parties().len());
+    let mut culprits = Vec::new();
+    for party in config.parties() {
+        if party.id == me {
+            per_dealer.push((me, secret.own.clone()));
+            continue;
+        }
+        let Some(p) = packages.get(&party.id) else {
+            continue;
+        };
+        let Some(sealed) = p.sealed_shares.get(&me) else {
+            culprits.push((
+                party.id,
+                Fault::ShareCount {
+                    got: 0,
+                    expected: n,
+                },
+            ));
+            continue;
+        };
+        match encrypt::open(
+            enc_secret,
+            &party.enc_key,
+            config.context(),
+            party.id,
+            me,
+            sealed,
+        ) {
+            None => culprits.push((party.id, Fault::Undecryptable)),
+            Some(plain) => match parse_scalars(&plain, n) {
+                None => culprits.push((
+                    party.id,
+                    Fault::ShareCount {
+                        got: plain.len() / 32,
+                        expected: n,
+                    },
+                )),
+                Some(v) => per_dealer.push((party.id, v)),
+            },
+        }
+    }
+    if !culprits.is_empty() {
+        return Err(DkgError::Culprits(culprits));
+    }
+    let mut shares = vec![Scalar::ZERO; n];
+    for (_, values) in &per_dealer {
+        for (s, v) in shares.iter_mut().zip(values) {
+            *s += v;
+        }
+    }
+    // One batched check: (sum rho_r s_r) G == MSM(F, v).
+    let t = config.threshold() as usize;
+    let rho: Vec<Scalar> = (0..n).map(|_| random_nonzero(rng)).collect();
+    let v = power_sums(&my.slots, &rho, t);
+    let lhs =
+        ProjectivePoint::GENERATOR * shares.iter().zip(&rho).map(|(s, r)| *s * r).sum::<Scalar>();
+    if lhs != msm(&f, &v) {
+        // Name the culprits: the same check per dealer against its own commitment.
+        for (dealer, values) in &per_dealer {
+            let Some(p) = packages.get(dealer) else {
+                continue;
+            };
+            let points: Vec<ProjectivePoint> = p
+                .commitment
+                .iter()
+                .map(|a| ProjectivePoint::from(*a))
+                .collect();
+            let l = ProjectivePoint::GENERATOR
+                * values.iter().zip(&rho).map(|(s, r)| *s * r).sum::<Scalar>();
+            if l != msm(&points, &v) {
+                culprits.push((*dealer, Fault::ShareMismatch));
+            }
+        }
+        return Err(DkgError::Culprits(culprits));
+    }
+    let verifying = VerifyingSharesPackage {
+        party: me,
+        shares: shares
+            .iter()
+            .map(|s| (ProjectivePoint::GENERATOR * s).to_affine())
+            .collect(),
+    };
+    Ok((
+        PendingKey {
+            party: me,
+            shares,
+            group_commitment: f,
+        },
+        verifying,
+    ))
+}
+
+/// Checks every party's published verifying shares against the group commitment in one batch
+/// and assembles the [`GroupKey`]. Validators that are not parties call this too.
+pub fn verify_group<R: RngCore + CryptoRng>(
+    config: &WeightedConfig,
+    group_commitment: &[ProjectivePoint],
+    published: &BTreeMap<PartyId, VerifyingSharesPackage>,
+    rng: &mut R,
+) -> Result<GroupKey, DkgError> {
+    let mut culprits = Vec::new();
+    for party in config.parties() {
+        match published.get(&party.id) {
+            None => culprits.push((party.id, Fault::MissingPackage)),
+            Some(p) if p.party != party.id => culprits.push((party.id, Fault::WrongDealer)),
+            Some(p) if p.shares.len() != party.slots.len() => culprits.push((
+                party.id,
+                Fault::VerifyingShareCount {
+                    got: p.shares.len(),
+                    expected: party.slots.len(),
+                },
+            )),
+            Some(_) => {}
+        }
+    }
+    if !culprits.is_empty() {
+        return Err(DkgError::Culprits(culprits));
+    }
+    let t = config.threshold() as usize;
+    let mut slots = Vec::new();
+    let mut points = Vec::new();
+    for party in config.parties() {
+        if let Some(p) = published.get(&party.id) {
+            slots.extend_from_slice(&party.slots);
+            points.extend(p.shares.iter().map(|a| ProjectivePoint::from(*a)));
+        }
+    }
+    let rho: Vec<Scalar> = (0..slots.len()).map(|_| random_nonzero(rng)).collect();
+    if msm(&points, &rho) != msm(group_commitment, &power_sums(&slots, &rho, t)) {
+        for party in config.parties() {
+            let Some(p) = published.get(&party.id) else {
+                continue;
+            };
+            let pts: Vec<ProjectivePoint> =
+                p.shares.iter().map(|a| ProjectivePoint::from(*a)).collect();
+            let r: Vec<Scalar> = (0..pts.len()).map(|_| random_nonzero(rng)).collect();
+            if msm(&pts, &r) != msm(group_commitment, &power_sums(&party.slots, &r, t)) {
+                culprits.push((party.id, Fault::VerifyingShareMismatch));
+            }
+        }
+        return Err(DkgError::Culprits(culprits));
+    }
+    let verifying_shares = slots
+        .iter()
+        .copied()
+        .zip(points.iter().map(|p| p.to_affine()))
+        .collect();
+    Ok(GroupKey {
+        group_key: group_commitment
+            .first()
+            .copied()
+            .unwrap_or(ProjectivePoint::IDENTITY)
+            .to_affine(),
+        threshold: config.threshold(),
+        parties: config
+            .parties()
+            .iter()
+            .map(|p| (p.id, p.slots.clone()))
+            .collect(),
+        verifying_shares,
+    })
+}
+
+/// Step 3: check everyone's verifying shares; the party's key share and the group key.
+pub fn finish<R: RngCore + CryptoRng>(
+    config: &WeightedConfig,
+    pending: PendingKey,
+    published: &BTreeMap<PartyId, VerifyingSharesPackage>,
+    rng: &mut R,
+) -> Result<(KeyShare, GroupKey), DkgError> {
+    let group = verify_group(config, &pending.group_commitment, published, rng)?;
+    let my = config
+        .party(pending.party)
+        .ok_or(DkgError::NotAParty(pending.party))?;
+    Ok((
+        KeyShare {
+            party: pending.party,
+            slots: my.slots.clone(),
+            shares: pending.shares,
+        },
+        group,
+    ))
+}
+
+impl KeyShare {
+    /// Stock frost key packages, one per slot id (identifier = slot id), for callers that
+    /// want per-slot FROST.
+    pub fn key_packages(
+        &self,
+        group: &GroupKey,
+    ) -> Result<Vec<frost_secp256k1::keys::KeyPackage>, frost_secp256k1::Error> {
+        use frost_secp256k1::keys::{KeyPackage, SigningShare, VerifyingShare};
+        let vk = super::frost_bridge::verifying_key(&group.group_key)?;
+        self.slots
+            .iter()
+            .zip(&self.shares)
+            .map(|(&slot, s)| {
+                let id = super::frost_bridge::identifier(slot)?;
+                let share = SigningShare::deserialize(&s.to_repr())?;
+                let y = VerifyingShare::deserialize(&compress(
+                    &(ProjectivePoint::GENERATOR * s).to_affine(),
+                ))?;
+                Ok(KeyPackage::new(id, share, y, vk, group.threshold as u16))
+            })
+            .collect()
+    }
+}
+
+impl GroupKey {
+    /// The stock frost public key package: one verifying share per slot id.
+    pub fn public_key_package(
+        &self,
+    ) -> Result<frost_secp256k1::keys::PublicKeyPackage, frost_secp256k1::Error> {
+        use frost_secp256k1::keys::{PublicKeyPackage, VerifyingShare};
+        let mut shares = BTreeMap::new();
+        for (&slot, y) in &self.verifying_shares {
+            shares.insert(
+                super::frost_bridge::identifier(slot)?,
+                VerifyingShare::deserialize(&compress(y))?,
+            );
+        }
+        Ok(PublicKeyPackage::new(
+            shares,
+            super::frost_bridge::verifying_key(&self.group_key)?,
+            Some(self.threshold as u16),
+        ))
+    }
+
+    pub fn slots_of(&self, party: PartyId) -> Option<&[u32]> {
+        self.parties
+            .iter()
+            .find(|(p, _)| *p == party)
+            .map(|(_, s)| s.as_slice())
+    }
+}
+
+// Debug output of secret-holding types names the party and counts, never the secrets.
+impl fmt::Debug for DealerSecret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "DealerSecret {{ party: {}, slots: {}, .. }}",
+            self.party.0,
+            self.own.len()
+        )
+    }
+}
+
+impl fmt::Debug for PendingKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "PendingKey {{ party: {}, slots: {}, .. }}",
+            self.party.0,
+            self.shares.len()
+        )
+    }
+}
+
+impl fmt::Debug for KeyShare {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "KeyShare {{ party: {}, slots: {:?}, .. }}",
+            self.party.0, self.slots
+        )
+    }
+}

@@ -1,0 +1,32 @@
+//! Weighted FROST threshold signatures for the producer and stacker sets (protocol.md
+//! section 7), on the `frost-secp256k1` ciphersuite.
+//!
+//! FROST has no weights, and one FROST participant per slot does not scale to 4,000 slots.
+//! This follows WSTS v2: one polynomial per *party*, one share per *slot id*, one folded
+//! signature share per party through the stock `round1::commit` / `round2::sign` /
+//! `aggregate`. The threshold is counted in slots (67 of 100 for producers, ceil(0.67 S) of S
+//! for stackers). See `docs/weighted-frost.md`.
+//!
+//! Pure: no I/O, no clock; every random choice comes from the RNG the caller passes.
+
+pub mod arith;
+pub mod config;
+mod dkg;
+pub mod encrypt;
+mod frost_bridge;
+mod sign;
+pub mod wire;
+mod witness;
+
+pub use config::{ConfigError, Party, PartyId, WeightedConfig};
+pub use dkg::{
+    check, deal, finish, group_commitment, verify_group, DealerPackage, DealerSecret, DkgError,
+    Fault, GroupKey, KeyShare, PendingKey, VerifyingSharesPackage,
+};
+pub use sign::{aggregate, commit, sign, CommitmentLog, SignError};
+pub use witness::{AccountableSignature, WitnessEntry, WitnessError};
+
+/// The stacker threshold: ceil(67 x S / 100) slots.
+pub fn stacker_threshold(slots: u32) -> u32 {
+    (67 * slots).div_ceil(100)
+}

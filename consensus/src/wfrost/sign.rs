@@ -1,0 +1,192 @@
+//! Weighted signing through the stock frost rounds.
+//!
+//! A party signs for all its slot ids at once: it folds its Lagrange-weighted slot shares,
+//! `s*_p = sum_{i in S_p} lambda_{i,K} s_i` (K = every slot id of the signing parties), and
+//! hands frost a temporary key package whose share is `s*_p / lambda_{p,P'}`, the inverse of
+//! the Lagrange coefficient frost itself applies over the party identifiers of the signing
+//! package. `round1::commit`, `round2::sign` and `aggregate_custom` then run unchanged, and the
+//! aggregate verifies under the group key exactly when the signing parties hold at least T
+//! slots. (The construction is WSTS v2's, expressed through frost's API; its security argument
+//! is the WSTS paper's, not RFC 9591's.)
+
+use super::arith::{lagrange_at_zero, lagrange_scalars, scalar};
+use super::config::{compress, PartyId};
+use super::dkg::{GroupKey, KeyShare};
+use super::frost_bridge::{party_identifier, verifying_key};
+use super::witness::AccountableSignature;
+use frost_secp256k1::keys::{KeyPackage, PublicKeyPackage, SigningShare, VerifyingShare};
+use frost_secp256k1::round1::{SigningCommitments, SigningNonces};
+use frost_secp256k1::round2::SignatureShare;
+use frost_secp256k1::{CheaterDetection, SigningPackage};
+use k256::elliptic_curve::ff::PrimeField;
+use k256::{ProjectivePoint, Scalar};
+use rand_core::{CryptoRng, RngCore};
+use std::collections::{BTreeMap, BTreeSet};
+
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum SignError {
+    #[error("party {0} is not in the signing group")]
+    UnknownParty(u16),
+    #[error("party {0} has no commitment in the signing package")]
+    NotInSigningSet(u16),
+    #[error("signing parties hold {slots} slots, below the threshold of {threshold}")]
+    BelowThreshold { slots: u32, threshold: u32 },
+    #[error(
+        "party {0} reused a nonce commitment: refused (signing twice with one nonce leaks the key)"
+    )]
+    ReplayedNonce(u16),
+    #[error(
+        "signature shares do not add up to a valid signature; invalid shares from parties {0:?}"
+    )]
+    InvalidShares(Vec<u16>),
+    #[error("shares given for {shares} parties but commitments for {commitments}")]
+    ShareSetMismatch { shares: usize, commitments: usize },
+    #[error("frost: {0}")]
+    Frost(String),
+}
+
+fn frost_err(e: frost_secp256k1::Error) -> SignError {
+    SignError::Frost(e.to_string())
+}
+
+/// Round 1: nonces and their commitments. The slot shares only add entropy to the nonces.
+pub fn commit<R: RngCore + CryptoRng>(
+    key: &KeyShare,
+    rng: &mut R,
+) -> Result<(SigningNonces, SigningCommitments), SignError> {
+    let hedge = key.shares.iter().fold(Scalar::ZERO, |a, s| a + s);
+    let share = SigningShare::deserialize(&hedge.to_repr()).map_err(frost_err)?;
+    Ok(frost_secp256k1::round1::commit(&share, rng))
+}
+
+/// The signing parties of a commitment set, checked against the group and the threshold, and
+/// the sorted union K of their slot ids.
+pub(crate) fn signing_set(
+    group: &GroupKey,
+    parties: impl Iterator<Item = PartyId>,
+) -> Result<(Vec<PartyId>, Vec<u32>), SignError> {
+    let mut set = Vec::new();
+    let mut k = Vec::new();
+    for p in parties {
+        let slots = group.slots_of(p).ok_or(SignError::UnknownParty(p.0))?;
+        set.push(p);
+        k.extend_from_slice(slots);
+    }
+    k.sort_unstable();
+    if (k.len() as u32) < group.threshold {
+        return Err(SignError::BelowThreshold {
+            slots: k.len() as u32,
+            threshold: group.threshold,
+        });
+    }
+    Ok((set, k))
+}
+
+fn signing_package(
+    commitments: &BTreeMap<PartyId, SigningCommitments>,
+    message: &[u8],
+) -> Result<SigningPackage, SignError> {
+    let mut map = BTreeMap::new();
+    for (p, c) in commitments {
+        map.insert(party_identifier(*p).map_err(frost_err)?, *c);
+    }
+    Ok(SigningPackage::new(map, message))
+}
+
+/// Round 2: the party's signature share for `message`, consuming its nonces.
+pub fn sign(
+    group: &GroupKey,
+    key: &KeyShare,
+    commitments: &BTreeMap<PartyId, SigningCommitments>,
+    message: &[u8],
+    nonces: SigningNonces,
+) -> Result<SignatureShare, SignError> {
+    if !commitments.contains_key(&key.party) {
+        return Err(SignError::NotInSigningSet(key.party.0));
+    }
+    let (set, k) = signing_set(group, commitments.keys().copied())?;
+    let lambdas = lagrange_at_zero(&k, &key.slots);
+    let folded: Scalar = lambdas.iter().zip(&key.shares).map(|(l, s)| *l * s).sum();
+    let ids: Vec<Scalar> = set.iter().map(|p| scalar(u64::from(p.0))).collect();
+    let lambda_p = lagrange_scalars(&ids, &scalar(u64::from(key.party.0)));
+    let inv: Scalar = Option::from(lambda_p.invert())
+        .ok_or_else(|| SignError::Frost("zero Lagrange coefficient".into()))?;
+    let share = folded * inv;
+    let kp = KeyPackage::new(
+        party_identifier(key.party).map_err(frost_err)?,
+        SigningShare::deserialize(&share.to_repr()).map_err(frost_err)?,
+        VerifyingShare::deserialize(&compress(&(ProjectivePoint::GENERATOR * share).to_affine()))
+            .map_err(frost_err)?,
+        verifying_key(&group.group_key).map_err(frost_err)?,
+        1,
+    );
+    frost_secp256k1::round2::sign(&signing_package(commitments, message)?, &nonces, &kp)
+        .map_err(frost_err)
+}
+
+/// Aggregates the shares into the accountable signature a block carries; when the aggregate
+/// does not verify, the witness check names the parties whose shares are wrong.
+pub fn aggregate(
+    group: &GroupKey,
+    commitments: &BTreeMap<PartyId, SigningCommitments>,
+    shares: &BTreeMap<PartyId, SignatureShare>,
+    message: &[u8],
+) -> Result<AccountableSignature, SignError> {
+    if shares.len() != commitments.len() || shares.keys().any(|p| !commitments.contains_key(p)) {
+        return Err(SignError::ShareSetMismatch {
+            shares: shares.len(),
+            commitments: commitments.len(),
+        });
+    }
+    signing_set(group, commitments.keys().copied())?;
+    let pkg = signing_package(commitments, message)?;
+    let mut frost_shares = BTreeMap::new();
+    for (p, s) in shares {
+        frost_shares.insert(party_identifier(*p).map_err(frost_err)?, *s);
+    }
+    let pubkeys = PublicKeyPackage::new(
+        BTreeMap::new(),
+        verifying_key(&group.group_key).map_err(frost_err)?,
+        None,
+    );
+    let sig = frost_secp256k1::aggregate_custom(
+        &pkg,
+        &frost_shares,
+        &pubkeys,
+        CheaterDetection::Disabled,
+    );
+    let accountable =
+        AccountableSignature::assemble(group, commitments, shares, sig.as_ref().ok())?;
+    match sig {
+        Ok(_) => Ok(accountable),
+        Err(_) => Err(SignError::InvalidShares(
+            accountable
+                .invalid_shares(group, message)
+                .into_iter()
+                .map(|p| p.0)
+                .collect(),
+        )),
+    }
+}
+
+/// The nonce commitments a coordinator or validator has seen in one signing term: a commitment
+/// seen before is refused, naming the party.
+#[derive(Default)]
+pub struct CommitmentLog {
+    seen: BTreeSet<Vec<u8>>,
+}
+
+impl CommitmentLog {
+    pub fn new() -> CommitmentLog {
+        CommitmentLog::default()
+    }
+
+    pub fn record(&mut self, party: PartyId, c: &SigningCommitments) -> Result<(), SignError> {
+        let bytes = c.serialize().map_err(frost_err)?;
+        if !self.seen.insert(bytes) {
+            return Err(SignError::ReplayedNonce(party.0));
+        }
+        Ok(())
+    }
+}

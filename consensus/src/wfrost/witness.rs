@@ -1,0 +1,311 @@
+//! The accountable signature a block carries per signing set (protocol.md section 7): the
+//! 65-byte aggregate signature, a bit vector over the set's parties, and a witness (each marked
+//! party's nonce commitments and signature share). A validator checks that every marked party
+//! really signed, that their slots reach the threshold, and that the aggregate is the sum of
+//! the witnessed shares; the per-party checks are batched into one multi-scalar multiplication
+//! with coefficients derived by hashing the whole signature (no RNG needed, nothing to grind
+//! after the fact).
+
+use super::arith::{hash_to_scalar, lagrange_at_zero, msm};
+use super::config::{compress, PartyId};
+use super::dkg::GroupKey;
+use super::frost_bridge::{party_identifier, verifying_key};
+use super::sign::{signing_set, SignError};
+use frost_secp256k1::round1::SigningCommitments;
+use frost_secp256k1::round2::SignatureShare;
+use frost_secp256k1::{Ciphersuite, Secp256K1Sha256, Signature};
+use k256::elliptic_curve::ff::PrimeField;
+use k256::{AffinePoint, ProjectivePoint, Scalar};
+use std::collections::BTreeMap;
+
+/// One marked party's part of the witness.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct WitnessEntry {
+    pub hiding: [u8; 33],
+    pub binding: [u8; 33],
+    pub share: [u8; 32],
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AccountableSignature {
+    /// `R (33, compressed) || z (32)`: frost-secp256k1's signature encoding.
+    pub signature: [u8; 65],
+    /// Number of parties the bit vector covers (the group's parties, in id order).
+    pub parties: u16,
+    /// Bit p (LSB first within each byte) marks the p-th party of the group as a signer.
+    pub bits: Vec<u8>,
+    /// One entry per marked party, in party order.
+    pub witness: Vec<WitnessEntry>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum WitnessError {
+    #[error("bit vector covers {got} parties, the group has {expected}")]
+    PartyCount { got: u16, expected: usize },
+    #[error("bit vector is {got} bytes, expected {expected}, or marks a party past the end")]
+    BitVectorLength { got: usize, expected: usize },
+    #[error("witness has {got} entries for {marked} marked parties")]
+    WitnessCount { got: usize, marked: usize },
+    #[error("marked parties hold {slots} slots, below the threshold of {threshold}")]
+    BelowThreshold { slots: u32, threshold: u32 },
+    #[error("witness entry of party {0} is not made of valid points and scalars")]
+    Malformed(u16),
+    #[error("the signature's nonce point or response is not the sum of the witnessed parts")]
+    AggregateMismatch,
+    #[error("the aggregate signature does not verify under the group key")]
+    InvalidSignature,
+    #[error("parties {0:?} are marked as signers but their shares do not verify")]
+    NotSigners(Vec<u16>),
+}
+
+fn point(b: &[u8; 33]) -> Option<AffinePoint> {
+    super::config::decompress(b)
+}
+
+fn scalar_of(b: &[u8; 32]) -> Option<Scalar> {
+    Option::from(Scalar::from_repr((*b).into()))
+}
+
+/// A decoded witness entry.
+struct Part {
+    party: PartyId,
+    d: ProjectivePoint,
+    e: ProjectivePoint,
+    z: Scalar,
+}
+
+impl AccountableSignature {
+    pub(crate) fn assemble(
+        group: &GroupKey,
+        commitments: &BTreeMap<PartyId, SigningCommitments>,
+        shares: &BTreeMap<PartyId, SignatureShare>,
+        aggregate: Option<&Signature>,
+    ) -> Result<AccountableSignature, SignError> {
+        let n = group.parties.len();
+        let mut bits = vec![0u8; n.div_ceil(8)];
+        let mut witness = Vec::new();
+        for (idx, (p, _)) in group.parties.iter().enumerate() {
+            let (Some(c), Some(s)) = (commitments.get(p), shares.get(p)) else {
+                continue;
+            };
+            bits[idx / 8] |= 1 << (idx % 8);
+            let enc = |v: Vec<u8>| -> Result<[u8; 33], SignError> {
+                v.try_into()
+                    .map_err(|_| SignError::Frost("commitment is not 33 bytes".into()))
+            };
+            let ser = |e: frost_secp256k1::Error| SignError::Frost(e.to_string());
+            let share: [u8; 32] = s
+                .serialize()
+                .try_into()
+                .map_err(|_| SignError::Frost("share is not 32 bytes".into()))?;
+            witness.push(WitnessEntry {
+                hiding: enc(c.hiding().serialize().map_err(ser)?)?,
+                binding: enc(c.binding().serialize().map_err(ser)?)?,
+                share,
+            });
+        }
+        let mut signature = [0u8; 65];
+        if let Some(sig) = aggregate {
+            let b = sig
+                .serialize()
+                .map_err(|e| SignError::Frost(e.to_string()))?;
+            if b.len() == 65 {
+                signature.copy_from_slice(&b);
+            }
+        }
+        Ok(AccountableSignature {
+            signature,
+            parties: n as u16,
+            bits,
+            witness,
+        })
+    }
+
+    /// The marked parties, in party order.
+    pub fn signers(&self, group: &GroupKey) -> Vec<PartyId> {
+        group
+            .parties
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| {
+                self.bits
+                    .get(i / 8)
+                    .is_some_and(|b| b & (1 << (i % 8)) != 0)
+            })
+            .map(|(_, (p, _))| *p)
+            .collect()
+    }
+
+    fn structure(&self, group: &GroupKey) -> Result<(Vec<Part>, Vec<u32>), WitnessError> {
+        let n = group.parties.len();
+        if usize::from(self.parties) != n {
+            return Err(WitnessError::PartyCount {
+                got: self.parties,
+                expected: n,
+            });
+        }
+        let expected = n.div_ceil(8);
+        let stray = n % 8 != 0 && self.bits.last().is_some_and(|b| b >> (n % 8) != 0);
+        if self.bits.len() != expected || stray {
+            return Err(WitnessError::BitVectorLength {
+                got: self.bits.len(),
+                expected,
+            });
+        }
+        let marked = self.signers(group);
+        if marked.len() != self.witness.len() {
+            return Err(WitnessError::WitnessCount {
+                got: self.witness.len(),
+                marked: marked.len(),
+            });
+        }
+        let (_, k) = signing_set(group, marked.iter().copied()).map_err(|e| match e {
+            SignError::BelowThreshold { slots, threshold } => {
+                WitnessError::BelowThreshold { slots, threshold }
+            }
+            _ => WitnessError::PartyCount {
+                got: self.parties,
+                expected: n,
+            },
+        })?;
+        let mut parts = Vec::with_capacity(marked.len());
+        for (p, w) in marked.iter().zip(&self.witness) {
+            let bad = WitnessError::Malformed(p.0);
+            let d = point(&w.hiding).ok_or(bad.clone())?;
+            let e = point(&w.binding).ok_or(bad.clone())?;
+            let z = scalar_of(&w.share).ok_or(bad)?;
+            parts.push(Part {
+                party: *p,
+                d: d.into(),
+                e: e.into(),
+                z,
+            });
+        }
+        Ok((parts, k))
+    }
+
+    /// frost's binding factors and challenge, recomputed from the witness (RFC 9591 with the
+    /// secp256k1 ciphersuite's H1, H2, H4 and H5).
+    fn transcript(
+        &self,
+        group: &GroupKey,
+        parts: &[Part],
+        message: &[u8],
+    ) -> Result<(Vec<Scalar>, ProjectivePoint, Scalar), WitnessError> {
+        let vk = compress(&group.group_key);
+        let mut encoded = Vec::with_capacity(parts.len() * 98);
+        let mut ids = Vec::with_capacity(parts.len());
+        for (part, w) in parts.iter().zip(&self.witness) {
+            let id = party_identifier(part.party)
+                .map_err(|_| WitnessError::Malformed(part.party.0))?
+                .serialize();
+            encoded.extend_from_slice(&id);
+            encoded.extend_from_slice(&w.hiding);
+            encoded.extend_from_slice(&w.binding);
+            ids.push(id);
+        }
+        let mut prefix = Vec::with_capacity(97);
+        prefix.extend_from_slice(&vk);
+        prefix.extend_from_slice(Secp256K1Sha256::H4(message).as_ref());
+        prefix.extend_from_slice(Secp256K1Sha256::H5(&encoded).as_ref());
+        let rho: Vec<Scalar> = ids
+            .iter()
+            .map(|id| {
+                let mut pre = prefix.clone();
+                pre.extend_from_slice(id);
+                Secp256K1Sha256::H1(&pre)
+            })
+            .collect();
+        let r: ProjectivePoint = parts.iter().zip(&rho).map(|(p, b)| p.d + p.e * b).sum();
+        let mut pre = Vec::with_capacity(66 + message.len());
+        pre.extend_from_slice(&compress(&r.to_affine()));
+        pre.extend_from_slice(&vk);
+        pre.extend_from_slice(message);
+        Ok((rho, r, Secp256K1Sha256::H2(&pre)))
+    }
+
+    /// Checks the whole accountable signature; returns the parties that signed.
+    pub fn verify(&self, group: &GroupKey, message: &[u8]) -> Result<Vec<PartyId>, WitnessError> {
+        let (parts, k) = self.structure(group)?;
+        let (rho, r, c) = self.transcript(group, &parts, message)?;
+        // The aggregate must be exactly the witnessed sum, and verify with stock frost.
+        let z: Scalar = parts.iter().map(|p| p.z).sum();
+        let mut expected = [0u8; 65];
+        expected[..33].copy_from_slice(&compress(&r.to_affine()));
+        expected[33..].copy_from_slice(&z.to_repr());
+        if expected != self.signature {
+            return Err(WitnessError::AggregateMismatch);
+        }
+        let sig =
+            Signature::deserialize(&self.signature).map_err(|_| WitnessError::InvalidSignature)?;
+        verifying_key(&group.group_key)
+            .and_then(|vk| vk.verify(message, &sig))
+            .map_err(|_| WitnessError::InvalidSignature)?;
+        // One MSM: sum_p w_p (z_p G - D_p - rho_p E_p - c Y*_p) == 0, with
+        // Y*_p = sum_{i in S_p} lambda_{i,K} Y_i.
+        let lambdas = lagrange_at_zero(&k, &k);
+        let lambda: BTreeMap<u32, Scalar> = k.iter().copied().zip(lambdas).collect();
+        let seed = self.encode();
+        let w: Vec<Scalar> = parts
+            .iter()
+            .map(|p| {
+                hash_to_scalar(
+                    "tandem-wfrost-witness",
+                    &[&seed, message, &p.party.0.to_be_bytes()],
+                )
+            })
+            .collect();
+        let mut points = vec![ProjectivePoint::GENERATOR];
+        let mut scalars = vec![parts.iter().zip(&w).map(|(p, wp)| p.z * wp).sum::<Scalar>()];
+        for ((p, wp), b) in parts.iter().zip(&w).zip(&rho) {
+            points.push(p.d);
+            scalars.push(-*wp);
+            points.push(p.e);
+            scalars.push(-(*wp * b));
+            for slot in group.slots_of(p.party).unwrap_or(&[]) {
+                let (Some(y), Some(l)) = (group.verifying_shares.get(slot), lambda.get(slot))
+                else {
+                    continue;
+                };
+                points.push((*y).into());
+                scalars.push(-(c * wp * l));
+            }
+        }
+        if msm(&points, &scalars) == ProjectivePoint::IDENTITY {
+            return Ok(parts.iter().map(|p| p.party).collect());
+        }
+        Err(WitnessError::NotSigners(
+            self.invalid_shares(group, message)
+                .into_iter()
+                .map(|p| p.0)
+                .collect(),
+        ))
+    }
+
+    /// The marked parties whose share does not verify on its own (the slow path that names
+    /// culprits once the batched check has failed).
+    pub fn invalid_shares(&self, group: &GroupKey, message: &[u8]) -> Vec<PartyId> {
+        let Ok((parts, k)) = self.structure(group) else {
+            return Vec::new();
+        };
+        let Ok((rho, _, c)) = self.transcript(group, &parts, message) else {
+            return Vec::new();
+        };
+        let mut bad = Vec::new();
+        for (p, b) in parts.iter().zip(&rho) {
+            let slots = group.slots_of(p.party).unwrap_or(&[]);
+            let lambdas = lagrange_at_zero(&k, slots);
+            let ys: Vec<ProjectivePoint> = slots
+                .iter()
+                .filter_map(|s| group.verifying_shares.get(s))
+                .map(|y| (*y).into())
+                .collect();
+            let y_star = msm(&ys, &lambdas);
+            if ProjectivePoint::GENERATOR * p.z != p.d + p.e * b + y_star * c {
+                bad.push(p.party);
+            }
+        }
+        bad
+    }
+}

@@ -1,0 +1,666 @@
+//! Weighted FROST end to end, with seeded randomness.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use k256::elliptic_curve::ff::{Field, PrimeField};
+use k256::elliptic_curve::sec1::ToEncodedPoint;
+use k256::{ProjectivePoint, Scalar};
+use rand_chacha::ChaCha12Rng;
+use rand_core::SeedableRng;
+use std::collections::BTreeMap;
+use tandem_consensus::producer_set::{select, Candidate};
+use tandem_consensus::wfrost::wire::WireError;
+use tandem_consensus::wfrost::*;
+use tandem_consensus::{Sats, SortitionHash};
+
+struct Run {
+    config: WeightedConfig,
+    keys: BTreeMap<PartyId, KeyShare>,
+    group: GroupKey,
+}
+
+fn config_for(
+    slots: &[Vec<u32>],
+    threshold: u32,
+    rng: &mut ChaCha12Rng,
+) -> (WeightedConfig, BTreeMap<PartyId, Scalar>) {
+    let mut enc = BTreeMap::new();
+    let parties = slots
+        .iter()
+        .enumerate()
+        .map(|(i, s)| {
+            let id = PartyId(i as u16 + 1);
+            let sk = Scalar::random(&mut *rng);
+            enc.insert(id, sk);
+            let pk = (ProjectivePoint::GENERATOR * sk)
+                .to_affine()
+                .to_encoded_point(true);
+            (id, s.clone(), <[u8; 33]>::try_from(pk.as_bytes()).unwrap())
+        })
+        .collect();
+    (
+        WeightedConfig::new(parties, threshold, [7; 32]).unwrap(),
+        enc,
+    )
+}
+
+/// Every party deals, checks and finishes; packages cross the wire encoding.
+fn dkg(
+    config: &WeightedConfig,
+    enc: &BTreeMap<PartyId, Scalar>,
+    rng: &mut ChaCha12Rng,
+) -> Result<(BTreeMap<PartyId, KeyShare>, GroupKey), DkgError> {
+    let mut secrets = BTreeMap::new();
+    let mut packages = BTreeMap::new();
+    for p in config.parties() {
+        let (s, pkg) = deal(config, p.id, &enc[&p.id], rng)?;
+        secrets.insert(p.id, s);
+        packages.insert(p.id, DealerPackage::decode(&pkg.encode()).unwrap());
+    }
+    finish_dkg(config, enc, secrets, &packages, rng)
+}
+
+fn finish_dkg(
+    config: &WeightedConfig,
+    enc: &BTreeMap<PartyId, Scalar>,
+    secrets: BTreeMap<PartyId, DealerSecret>,
+    packages: &BTreeMap<PartyId, DealerPackage>,
+    rng: &mut ChaCha12Rng,
+) -> Result<(BTreeMap<PartyId, KeyShare>, GroupKey), DkgError> {
+    let mut pending = BTreeMap::new();
+    let mut published = BTreeMap::new();
+    for (id, s) in secrets {
+        let (p, v) = check(config, s, &enc[&id], packages, rng)?;
+        pending.insert(id, p);
+        published.insert(id, VerifyingSharesPackage::decode(&v.encode()).unwrap());
+    }
+    let mut keys = BTreeMap::new();
+    let mut group = None;
+    for (id, p) in pending {
+        let (k, g) = finish(config, p, &published, rng)?;
+        if let Some(prev) = &group {
+            assert_eq!(prev, &g, "every party must reach the same group key");
+        }
+        group = Some(g);
+        keys.insert(id, k);
+    }
+    Ok((keys, group.unwrap()))
+}
+
+fn run(slots: &[Vec<u32>], threshold: u32, seed: u8) -> Run {
+    let mut rng = ChaCha12Rng::from_seed([seed; 32]);
+    let (config, enc) = config_for(slots, threshold, &mut rng);
+    let (keys, group) = dkg(&config, &enc, &mut rng).unwrap();
+    Run {
+        config,
+        keys,
+        group,
+    }
+}
+
+/// Signs `message` with `signers`; returns the accountable signature.
+fn sign_with(
+    r: &Run,
+    signers: &[PartyId],
+    message: &[u8],
+    seed: u8,
+) -> Result<AccountableSignature, SignError> {
+    let mut rng = ChaCha12Rng::from_seed([seed; 32]);
+    let mut nonces = BTreeMap::new();
+    let mut commitments = BTreeMap::new();
+    for p in signers {
+        let (n, c) = commit(&r.keys[p], &mut rng)?;
+        nonces.insert(*p, n);
+        commitments.insert(*p, c);
+    }
+    let mut shares = BTreeMap::new();
+    for p in signers {
+        shares.insert(
+            *p,
+            sign(
+                &r.group,
+                &r.keys[p],
+                &commitments,
+                message,
+                nonces.remove(p).unwrap(),
+            )?,
+        );
+    }
+    aggregate(&r.group, &commitments, &shares, message)
+}
+
+fn ids(range: std::ops::RangeInclusive<u16>) -> Vec<PartyId> {
+    range.map(PartyId).collect()
+}
+
+/// Producer slots from the real slot layout: signer id k is slot id k + 1.
+fn producer_slots(spends: &[u64]) -> Vec<Vec<u32>> {
+    let c: Vec<Candidate<usize>> = spends
+        .iter()
+        .enumerate()
+        .map(|(i, &s)| Candidate {
+            id: i,
+            spend: Sats(s),
+            last_txid: [i as u8; 32],
+        })
+        .collect();
+    let set = select(&c, &SortitionHash::GENESIS, 100, 100).unwrap();
+    set.members
+        .iter()
+        .filter(|m| m.weight > 0)
+        .map(|m| m.signer_ids.iter().map(|s| s.0 + 1).collect())
+        .collect()
+}
+
+fn check_signature(r: &Run, sig: &AccountableSignature, message: &[u8], signers: &[PartyId]) {
+    assert_eq!(sig.verify(&r.group, message).unwrap(), signers);
+    // Stock frost verification under the group key.
+    let pkp = r.group.public_key_package().unwrap();
+    let frost_sig = frost_secp256k1::Signature::deserialize(&sig.signature).unwrap();
+    pkp.verifying_key().verify(message, &frost_sig).unwrap();
+    // The wire form round-trips.
+    assert_eq!(&AccountableSignature::decode(&sig.encode()).unwrap(), sig);
+}
+
+#[test]
+fn producers_one_party() {
+    let r = run(&producer_slots(&[5_000]), 67, 1);
+    assert_eq!(r.group.verifying_shares.len(), 100);
+    let sig = sign_with(&r, &ids(1..=1), b"tandem-producer block", 2).unwrap();
+    check_signature(&r, &sig, b"tandem-producer block", &ids(1..=1));
+}
+
+/// The SIP's 10/20/30/40 set: the 30% and 40% producers (70 slots) can sign alone; the 10%
+/// and 40% (50 slots) cannot.
+#[test]
+fn producers_four_parties_sip_layout() {
+    let slots = producer_slots(&[10, 20, 30, 40]);
+    assert_eq!(slots[0][..3], [1, 11, 21]);
+    let r = run(&slots, 67, 3);
+    let msg = b"tandem-producer 4";
+    let sig = sign_with(&r, &[PartyId(3), PartyId(4)], msg, 4).unwrap();
+    check_signature(&r, &sig, msg, &[PartyId(3), PartyId(4)]);
+    let all = sign_with(&r, &ids(1..=4), msg, 5).unwrap();
+    check_signature(&r, &all, msg, &ids(1..=4));
+    assert_eq!(
+        sign_with(&r, &[PartyId(1), PartyId(4)], msg, 6).unwrap_err(),
+        SignError::BelowThreshold {
+            slots: 50,
+            threshold: 67
+        }
+    );
+}
+
+#[test]
+fn producers_thirty_parties() {
+    let spends: Vec<u64> = (1..=30).map(|i| 1_000 + 37 * i * i).collect();
+    let r = run(&producer_slots(&spends), 67, 7);
+    let msg = b"tandem-producer 30";
+    // The largest parties until the threshold is reached.
+    let mut signers = Vec::new();
+    let mut slots = 0;
+    for p in r.config.parties().iter().rev() {
+        signers.push(p.id);
+        slots += p.slots.len();
+        if slots >= 67 {
+            break;
+        }
+    }
+    signers.sort();
+    let sig = sign_with(&r, &signers, msg, 8).unwrap();
+    check_signature(&r, &sig, msg, &signers);
+}
+
+#[test]
+fn producers_hundred_parties() {
+    let spends: Vec<u64> = vec![1_000; 100];
+    let r = run(&producer_slots(&spends), 67, 9);
+    assert!(r.config.parties().iter().all(|p| p.slots.len() == 1));
+    let msg = b"tandem-producer 100";
+    let sig = sign_with(&r, &ids(1..=67), msg, 10).unwrap();
+    check_signature(&r, &sig, msg, &ids(1..=67));
+    assert_eq!(
+        sign_with(&r, &ids(1..=66), msg, 11).unwrap_err(),
+        SignError::BelowThreshold {
+            slots: 66,
+            threshold: 67
+        }
+    );
+}
+
+/// Slots as stacker signers get them: contiguous ranges.
+fn contiguous(weights: &[u32]) -> Vec<Vec<u32>> {
+    let mut next = 1;
+    weights
+        .iter()
+        .map(|w| {
+            let s: Vec<u32> = (next..next + w).collect();
+            next += w;
+            s
+        })
+        .collect()
+}
+
+#[test]
+fn stackers_small_contiguous_ranges() {
+    // 300 slots over 12 parties of unequal weight; threshold ceil(0.67 x 300) = 201.
+    let weights = [60, 50, 40, 30, 25, 20, 20, 15, 15, 10, 10, 5];
+    let r = run(&contiguous(&weights), stacker_threshold(300), 12);
+    assert_eq!(r.group.threshold, 201);
+    let msg = b"tandem-stacker block";
+    let sig = sign_with(&r, &ids(1..=6), msg, 13).unwrap(); // 225 slots
+    check_signature(&r, &sig, msg, &ids(1..=6));
+}
+
+#[test]
+fn a_wrong_share_names_its_dealer() {
+    let mut rng = ChaCha12Rng::from_seed([20; 32]);
+    let (config, enc) = config_for(&contiguous(&[3, 3, 4]), 7, &mut rng);
+    let mut secrets = BTreeMap::new();
+    let mut packages = BTreeMap::new();
+    for p in config.parties() {
+        let (s, pkg) = deal(&config, p.id, &enc[&p.id], &mut rng).unwrap();
+        secrets.insert(p.id, s);
+        packages.insert(p.id, pkg);
+    }
+    // Dealer 2 sends party 1 properly encrypted but wrong values.
+    let wrong: Vec<u8> = (0..3)
+        .flat_map(|_| Scalar::random(&mut rng).to_bytes())
+        .collect();
+    let p1_key = config.party(PartyId(1)).unwrap().enc_key;
+    let sealed = encrypt::seal(
+        &enc[&PartyId(2)],
+        &p1_key,
+        config.context(),
+        PartyId(2),
+        PartyId(1),
+        &wrong,
+    );
+    packages
+        .get_mut(&PartyId(2))
+        .unwrap()
+        .sealed_shares
+        .insert(PartyId(1), sealed);
+    let err = check(
+        &config,
+        secrets.remove(&PartyId(1)).unwrap(),
+        &enc[&PartyId(1)],
+        &packages,
+        &mut rng,
+    )
+    .unwrap_err();
+    assert_eq!(
+        err,
+        DkgError::Culprits(vec![(PartyId(2), Fault::ShareMismatch)])
+    );
+    assert_eq!(
+        err.to_string(),
+        "key generation failed: party 2: shares do not match its commitment"
+    );
+
+    // Garbage instead of a sealed box: undecryptable.
+    packages
+        .get_mut(&PartyId(3))
+        .unwrap()
+        .sealed_shares
+        .insert(PartyId(2), vec![0; 112]);
+    let err = check(
+        &config,
+        secrets.remove(&PartyId(2)).unwrap(),
+        &enc[&PartyId(2)],
+        &packages,
+        &mut rng,
+    )
+    .unwrap_err();
+    assert_eq!(
+        err,
+        DkgError::Culprits(vec![(PartyId(3), Fault::Undecryptable)])
+    );
+
+    // The re-run without the culprits is a function call, and succeeds.
+    let again = config
+        .without(&[PartyId(2), PartyId(3)], [8; 32])
+        .unwrap_err();
+    assert_eq!(
+        again,
+        ConfigError::Threshold {
+            threshold: 7,
+            slots: 3
+        }
+    );
+    let (config2, enc2) = config_for(&contiguous(&[3, 3, 4, 2]), 7, &mut rng);
+    let rerun = config2.without(&[PartyId(2)], [9; 32]).unwrap();
+    assert_eq!(rerun.total_slots(), 9);
+    let (_, group) = dkg(&rerun, &enc2, &mut rng).unwrap();
+    assert_eq!(
+        group.parties.iter().map(|(p, _)| p.0).collect::<Vec<_>>(),
+        [1, 3, 4]
+    );
+}
+
+#[test]
+fn bad_commitments_and_proofs_name_their_dealers() {
+    let mut rng = ChaCha12Rng::from_seed([21; 32]);
+    let (config, enc) = config_for(&contiguous(&[2, 2, 2, 2]), 5, &mut rng);
+    let mut secrets = BTreeMap::new();
+    let mut packages = BTreeMap::new();
+    for p in config.parties() {
+        let (s, pkg) = deal(&config, p.id, &enc[&p.id], &mut rng).unwrap();
+        secrets.insert(p.id, s);
+        packages.insert(p.id, pkg);
+    }
+    packages.get_mut(&PartyId(2)).unwrap().commitment.pop();
+    packages.get_mut(&PartyId(4)).unwrap().pok_z += Scalar::ONE;
+    packages.remove(&PartyId(3));
+    let err = check(
+        &config,
+        secrets.remove(&PartyId(1)).unwrap(),
+        &enc[&PartyId(1)],
+        &packages,
+        &mut rng,
+    )
+    .unwrap_err();
+    assert_eq!(
+        err,
+        DkgError::Culprits(vec![
+            (
+                PartyId(2),
+                Fault::CommitmentLength {
+                    got: 4,
+                    expected: 5
+                }
+            ),
+            (PartyId(3), Fault::MissingPackage),
+            (PartyId(4), Fault::ProofOfKnowledge),
+        ])
+    );
+    assert_eq!(err.culprits(), vec![PartyId(2), PartyId(3), PartyId(4)]);
+}
+
+#[test]
+fn false_verifying_shares_are_caught() {
+    let mut rng = ChaCha12Rng::from_seed([22; 32]);
+    let (config, enc) = config_for(&contiguous(&[2, 3]), 3, &mut rng);
+    let mut secrets = BTreeMap::new();
+    let mut packages = BTreeMap::new();
+    for p in config.parties() {
+        let (s, pkg) = deal(&config, p.id, &enc[&p.id], &mut rng).unwrap();
+        secrets.insert(p.id, s);
+        packages.insert(p.id, pkg);
+    }
+    let mut pending = BTreeMap::new();
+    let mut published = BTreeMap::new();
+    for (id, s) in secrets {
+        let (p, v) = check(&config, s, &enc[&id], &packages, &mut rng).unwrap();
+        pending.insert(id, p);
+        published.insert(id, v);
+    }
+    published.get_mut(&PartyId(2)).unwrap().shares[1] = ProjectivePoint::GENERATOR.to_affine();
+    let err = finish(
+        &config,
+        pending.remove(&PartyId(1)).unwrap(),
+        &published,
+        &mut rng,
+    )
+    .unwrap_err();
+    assert_eq!(
+        err,
+        DkgError::Culprits(vec![(PartyId(2), Fault::VerifyingShareMismatch)])
+    );
+}
+
+#[test]
+fn replayed_nonces_are_refused() {
+    let r = run(&contiguous(&[2, 2]), 3, 30);
+    let mut rng = ChaCha12Rng::from_seed([31; 32]);
+    let (_, c) = commit(&r.keys[&PartyId(1)], &mut rng).unwrap();
+    let mut log = CommitmentLog::new();
+    log.record(PartyId(1), &c).unwrap();
+    assert_eq!(
+        log.record(PartyId(1), &c).unwrap_err(),
+        SignError::ReplayedNonce(1)
+    );
+}
+
+#[test]
+fn witnesses_that_lie_are_rejected() {
+    let r = run(&contiguous(&[30, 30, 20, 20]), 67, 40);
+    let msg = b"block";
+    let good = sign_with(&r, &ids(1..=3), msg, 41).unwrap(); // 80 slots
+    check_signature(&r, &good, msg, &ids(1..=3));
+
+    // Marking party 4, which did not sign, without a witness entry.
+    let mut marked = good.clone();
+    marked.bits[0] |= 1 << 3;
+    assert_eq!(
+        marked.verify(&r.group, msg).unwrap_err(),
+        WitnessError::WitnessCount { got: 3, marked: 4 }
+    );
+    // ... and with a made-up entry: the aggregate is no longer the witnessed sum.
+    let mut forged = marked.clone();
+    forged.witness.push(good.witness[0]);
+    assert_eq!(
+        forged.verify(&r.group, msg).unwrap_err(),
+        WitnessError::AggregateMismatch
+    );
+
+    // Dropping a signer's mark (and entry) leaves 50 slots: below the threshold.
+    let mut short = good.clone();
+    short.bits[0] &= !(1 << 0);
+    short.witness.remove(0);
+    assert_eq!(
+        short.verify(&r.group, msg).unwrap_err(),
+        WitnessError::BelowThreshold {
+            slots: 50,
+            threshold: 67
+        }
+    );
+
+    // Shares moved between two parties keep the sum but not the per-party equations.
+    let mut shifted = good.clone();
+    let mut z1 =
+        Option::<Scalar>::from(Scalar::from_repr(shifted.witness[0].share.into())).unwrap();
+    let mut z2 =
+        Option::<Scalar>::from(Scalar::from_repr(shifted.witness[1].share.into())).unwrap();
+    z1 += Scalar::ONE;
+    z2 -= Scalar::ONE;
+    shifted.witness[0].share = z1.to_bytes().into();
+    shifted.witness[1].share = z2.to_bytes().into();
+    assert_eq!(
+        shifted.verify(&r.group, msg).unwrap_err(),
+        WitnessError::NotSigners(vec![1, 2])
+    );
+
+    // Another message.
+    assert_eq!(
+        good.verify(&r.group, b"other").unwrap_err(),
+        WitnessError::AggregateMismatch
+    );
+    // A stray bit past the last party.
+    let mut stray = good.clone();
+    stray.bits[0] |= 1 << 6;
+    assert_eq!(
+        stray.verify(&r.group, msg).unwrap_err(),
+        WitnessError::BitVectorLength {
+            got: 1,
+            expected: 1
+        }
+    );
+}
+
+#[test]
+fn a_below_threshold_aggregate_does_not_verify() {
+    // Three parties sign with fewer than T slots by lying to `sign` about the set: the shares
+    // exist, but frost's aggregate does not verify, and the blame names the parties.
+    let r = run(&contiguous(&[2, 2, 2]), 5, 50);
+    let mut rng = ChaCha12Rng::from_seed([51; 32]);
+    let signers = ids(1..=2);
+    let mut nonces = BTreeMap::new();
+    let mut commitments = BTreeMap::new();
+    for p in &signers {
+        let (n, c) = commit(&r.keys[p], &mut rng).unwrap();
+        nonces.insert(*p, n);
+        commitments.insert(*p, c);
+    }
+    assert_eq!(
+        sign(
+            &r.group,
+            &r.keys[&PartyId(1)],
+            &commitments,
+            b"m",
+            nonces.remove(&PartyId(1)).unwrap()
+        )
+        .unwrap_err(),
+        SignError::BelowThreshold {
+            slots: 4,
+            threshold: 5
+        }
+    );
+}
+
+/// The per-slot key packages work with stock, unweighted frost signing.
+#[test]
+fn per_slot_key_packages_interoperate_with_stock_frost() {
+    let r = run(&contiguous(&[2, 2]), 3, 60);
+    let mut rng = ChaCha12Rng::from_seed([61; 32]);
+    let kps: Vec<_> = r
+        .keys
+        .values()
+        .flat_map(|k| k.key_packages(&r.group).unwrap())
+        .take(3)
+        .collect();
+    let mut nonces = BTreeMap::new();
+    let mut commitments = BTreeMap::new();
+    for kp in &kps {
+        let (n, c) = frost_secp256k1::round1::commit(kp.signing_share(), &mut rng);
+        nonces.insert(*kp.identifier(), n);
+        commitments.insert(*kp.identifier(), c);
+    }
+    let pkg = frost_secp256k1::SigningPackage::new(commitments, b"per slot");
+    let shares: BTreeMap<_, _> = kps
+        .iter()
+        .map(|kp| {
+            (
+                *kp.identifier(),
+                frost_secp256k1::round2::sign(&pkg, &nonces[kp.identifier()], kp).unwrap(),
+            )
+        })
+        .collect();
+    let pkp = r.group.public_key_package().unwrap();
+    let sig = frost_secp256k1::aggregate(&pkg, &shares, &pkp).unwrap();
+    pkp.verifying_key().verify(b"per slot", &sig).unwrap();
+}
+
+#[test]
+fn wire_errors_are_named() {
+    let r = run(&contiguous(&[2, 2]), 3, 70);
+    let sig = sign_with(&r, &ids(1..=2), b"m", 71).unwrap();
+    let bytes = sig.encode();
+    assert_eq!(
+        AccountableSignature::decode(&bytes[..40]).unwrap_err(),
+        WireError::Truncated("signature")
+    );
+    let mut trailing = bytes.clone();
+    trailing.push(0);
+    assert_eq!(
+        AccountableSignature::decode(&trailing).unwrap_err(),
+        WireError::Trailing(1)
+    );
+    assert_eq!(
+        DealerPackage::decode(&bytes).unwrap_err(),
+        WireError::WrongType {
+            expected: 1,
+            got: 3
+        }
+    );
+    let mut huge = vec![1u8, 0, 1];
+    huge.extend_from_slice(&u16::MAX.to_be_bytes());
+    assert_eq!(
+        DealerPackage::decode(&huge).unwrap_err(),
+        WireError::TooMany {
+            field: "commitment",
+            count: 65535,
+            max: 4096
+        }
+    );
+    let mut bad_point = VerifyingSharesPackage {
+        party: PartyId(1),
+        shares: vec![ProjectivePoint::GENERATOR.to_affine()],
+    }
+    .encode();
+    bad_point[5] = 0x05; // SEC1 "compact": not the canonical compressed form
+    let mut off_curve = bad_point.clone();
+    off_curve[5] = 0x02;
+    off_curve[6..38].fill(0xff); // x above the field prime
+    assert_eq!(
+        VerifyingSharesPackage::decode(&off_curve).unwrap_err(),
+        WireError::BadPoint("shares")
+    );
+    assert_eq!(
+        VerifyingSharesPackage::decode(&bad_point).unwrap_err(),
+        WireError::BadPoint("shares")
+    );
+    assert_eq!(tandem_consensus::wfrost::stacker_threshold(4000), 2680);
+    assert_eq!(tandem_consensus::wfrost::stacker_threshold(101), 68);
+}
+
+#[test]
+fn configuration_errors_are_named() {
+    let key = {
+        let pk = ProjectivePoint::GENERATOR
+            .to_affine()
+            .to_encoded_point(true);
+        <[u8; 33]>::try_from(pk.as_bytes()).unwrap()
+    };
+    let mk = |parties: Vec<(u16, Vec<u32>)>, t: u32| {
+        WeightedConfig::new(
+            parties
+                .into_iter()
+                .map(|(i, s)| (PartyId(i), s, key))
+                .collect(),
+            t,
+            [0; 32],
+        )
+        .unwrap_err()
+    };
+    assert_eq!(mk(vec![], 1), ConfigError::NoParties);
+    assert_eq!(mk(vec![(1, vec![])], 1), ConfigError::NoSlots(1));
+    assert_eq!(
+        mk(vec![(1, vec![1, 2]), (2, vec![2])], 1),
+        ConfigError::DuplicateSlot {
+            slot: 2,
+            first: 1,
+            second: 2
+        }
+    );
+    assert_eq!(mk(vec![(1, vec![0])], 1), ConfigError::SlotOutOfRange(0));
+    assert_eq!(
+        mk(vec![(1, vec![1]), (1, vec![2])], 1),
+        ConfigError::BadPartyId(1)
+    );
+    assert_eq!(
+        mk(vec![(1, vec![1])], 2),
+        ConfigError::Threshold {
+            threshold: 2,
+            slots: 1
+        }
+    );
+    assert_eq!(
+        WeightedConfig::new(vec![(PartyId(1), vec![1], [5; 33])], 1, [0; 32]).unwrap_err(),
+        ConfigError::BadEncryptionKey(1)
+    );
+}
+
+mod prop {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 64, .. ProptestConfig::default() })]
+        #[test]
+        fn random_bytes_never_panic_the_decoders(bytes in proptest::collection::vec(any::<u8>(), 0..400)) {
+            let _ = DealerPackage::decode(&bytes);
+            let _ = VerifyingSharesPackage::decode(&bytes);
+            let _ = AccountableSignature::decode(&bytes);
+        }
+    }
+}

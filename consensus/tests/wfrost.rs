@@ -473,7 +473,7 @@ fn witnesses_that_lie_are_rejected() {
     // Another message.
     assert_eq!(
         good.verify(&r.group, b"other").unwrap_err(),
-        WitnessError::AggregateMismatch
+        WitnessError::InvalidSignature
     );
     // A stray bit past the last party.
     let mut stray = good.clone();

@@ -26,6 +26,31 @@ pub enum Command {
     /// Stacker DB helpers.
     #[command(subcommand)]
     Stackerdb(Stackerdb),
+    /// Measure the protocol's expensive parts (use a release build).
+    #[command(subcommand)]
+    Bench(Bench),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Bench {
+    /// Weighted FROST, whole flow once in one process: key generation, signing, aggregation,
+    /// witness verification; compute per party and in total.
+    Frost {
+        /// Total signer slots (100 for producers, up to 4,000 for stackers).
+        #[arg(long, default_value_t = 100)]
+        slots: u32,
+        /// Parties the slots are split among (as evenly as possible, contiguous ranges).
+        #[arg(long, default_value_t = 100)]
+        parties: u32,
+        /// Signing parties (default: the fewest, in party order, that reach the threshold).
+        #[arg(long)]
+        signers: Option<u32>,
+        /// Seed of the run's randomness.
+        #[arg(long, default_value_t = 1)]
+        seed: u8,
+        #[command(flatten)]
+        format: Format,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -189,6 +214,16 @@ pub fn run(cli: Cli) -> Result<String, CliError> {
     match cli.command {
         Command::Calc(calc) => crate::calc::run(calc),
         Command::Op(Op::Decode { hex, network }) => crate::op::decode(&hex, network.network),
+        Command::Bench(Bench::Frost {
+            slots,
+            parties,
+            signers,
+            seed,
+            format,
+        }) => crate::output::render(
+            &crate::bench::frost(slots, parties, signers, seed)?,
+            format.json,
+        ),
         Command::Stackerdb(Stackerdb::Sign {
             private_key,
             slot,

@@ -24,6 +24,14 @@ pub enum CliError {
     Payout(#[from] tandem_burnchain::payout::PayoutError),
     #[error("cannot build the enrollment: {0}")]
     Build(#[from] tandem_burnchain::payout::BuildError),
+    #[error(transparent)]
+    WfrostConfig(#[from] tandem_consensus::wfrost::ConfigError),
+    #[error(transparent)]
+    Dkg(#[from] tandem_consensus::wfrost::DkgError),
+    #[error(transparent)]
+    Sign(#[from] tandem_consensus::wfrost::SignError),
+    #[error(transparent)]
+    Witness(#[from] tandem_consensus::wfrost::WitnessError),
     #[error("cannot write JSON: {0}")]
     Json(#[from] serde_json::Error),
 }

@@ -4,7 +4,7 @@
 
 use k256::elliptic_curve::ff::{Field, PrimeField};
 use k256::elliptic_curve::ops::Reduce;
-use k256::{ProjectivePoint, Scalar, U256};
+use k256::{AffinePoint, ProjectivePoint, Scalar, U256};
 use sha2::{Digest, Sha256};
 
 /// The largest slot id the Lagrange routine accepts (slot ids are 1-based, at most 4,000 in
@@ -16,19 +16,53 @@ pub fn horner(coeffs: &[Scalar], x: &Scalar) -> Scalar {
     coeffs.iter().rev().fold(Scalar::ZERO, |acc, a| acc * x + a)
 }
 
-/// `sum_k s_k P_k` by Pippenger's bucket method (a naive sum for very few points).
+/// `f` at many points. Four Horner chains run interleaved: each step waits on the previous
+/// multiplication, so independent chains keep the multiplier busy (about twice as fast).
+pub fn horner_many(coeffs: &[Scalar], xs: &[Scalar]) -> Vec<Scalar> {
+    let mut out = Vec::with_capacity(xs.len());
+    let mut chunks = xs.chunks_exact(4);
+    for x in &mut chunks {
+        let mut acc = [Scalar::ZERO; 4];
+        for a in coeffs.iter().rev() {
+            acc[0] = acc[0] * x[0] + a;
+            acc[1] = acc[1] * x[1] + a;
+            acc[2] = acc[2] * x[2] + a;
+            acc[3] = acc[3] * x[3] + a;
+        }
+        out.extend_from_slice(&acc);
+    }
+    out.extend(chunks.remainder().iter().map(|x| horner(coeffs, x)));
+    out
+}
+
+/// `sum_k s_k P_k` by Pippenger's bucket method, over projective inputs.
 pub fn msm(points: &[ProjectivePoint], scalars: &[Scalar]) -> ProjectivePoint {
+    pippenger(points, scalars)
+}
+
+/// The same over affine inputs: every bucket accumulation is then a mixed (affine +
+/// projective) addition, the cheaper kind.
+pub fn msm_affine(points: &[AffinePoint], scalars: &[Scalar]) -> ProjectivePoint {
+    pippenger(points, scalars)
+}
+
+fn pippenger<P>(points: &[P], scalars: &[Scalar]) -> ProjectivePoint
+where
+    P: Copy,
+    ProjectivePoint: From<P> + for<'a> std::ops::AddAssign<&'a P>,
+{
     let n = points.len().min(scalars.len());
     if n == 0 {
         return ProjectivePoint::IDENTITY;
     }
     if n < 8 {
-        return points.iter().zip(scalars).map(|(p, s)| p * s).sum();
+        return points
+            .iter()
+            .zip(scalars)
+            .map(|(p, s)| ProjectivePoint::from(*p) * s)
+            .sum();
     }
-    // Window width ~ log2(n) - 2, clamped: 4 bits at 8 points, 11 at ~8,000.
-    let c = ((usize::BITS - n.leading_zeros()) as usize)
-        .saturating_sub(2)
-        .clamp(4, 12);
+    let c = window_bits(n);
     let bytes: Vec<[u8; 32]> = scalars[..n].iter().map(|s| s.to_repr().into()).collect();
     let windows = 256usize.div_ceil(c);
     let mut acc = ProjectivePoint::IDENTITY;
@@ -51,12 +85,25 @@ pub fn msm(points: &[ProjectivePoint], scalars: &[Scalar]) -> ProjectivePoint {
         let mut running = ProjectivePoint::IDENTITY;
         let mut sum = ProjectivePoint::IDENTITY;
         for b in buckets.iter().rev() {
-            running += b;
-            sum += running;
+            add_to(&mut running, b);
+            add_to(&mut sum, &running);
         }
-        acc += sum;
+        add_to(&mut acc, &sum);
     }
     acc
+}
+
+/// Projective addition outside the generic function, whose bound would otherwise claim `+=`.
+fn add_to(acc: &mut ProjectivePoint, p: &ProjectivePoint) {
+    *acc += p;
+}
+
+/// The window width that minimises Pippenger's additions, `(256 / c) (n + 2^(c+1))`: the
+/// bucket fills plus the running sums (8 bits for ~3,000 points).
+fn window_bits(n: usize) -> usize {
+    (2..=16usize)
+        .min_by_key(|&c| 256usize.div_ceil(c) * (n + (2usize << c)))
+        .unwrap_or(8)
 }
 
 /// Bits `lo .. lo + c` of a big-endian 256-bit number.
@@ -101,70 +148,132 @@ fn sign(e: usize) -> Scalar {
     }
 }
 
+/// Factorials and inverse factorials up to `m`, as scalars.
+struct Factorials {
+    fact: Vec<Scalar>,
+    inv: Vec<Scalar>,
+}
+
+impl Factorials {
+    fn new(m: usize) -> Factorials {
+        let mut fact = Vec::with_capacity(m + 1);
+        fact.push(Scalar::ONE);
+        for k in 1..=m {
+            let prev = fact[k - 1];
+            fact.push(prev * scalar(k as u64));
+        }
+        // m! is not zero for m < n, so it inverts.
+        let mut inv = vec![Scalar::ZERO; m + 1];
+        inv[m] = Option::from(fact[m].invert()).unwrap_or(Scalar::ZERO);
+        for k in (1..=m).rev() {
+            inv[k - 1] = inv[k] * scalar(k as u64);
+        }
+        Factorials { fact, inv }
+    }
+}
+
+/// `prod_{j in C, j != i} (i - j)` over the ids `C` given as maximal runs `[a, b]` of
+/// consecutive integers, from factorial ratios: O(number of runs).
+fn product_over_runs(i: u32, runs: &[(u32, u32)], f: &Factorials) -> Scalar {
+    let mut acc = Scalar::ONE;
+    let mut negatives = 0u32;
+    for &(a, b) in runs {
+        if b < i {
+            // prod_{j=a..b} (i - j) = (i - a)! / (i - b - 1)!
+            acc *= f.fact[(i - a) as usize] * f.inv[(i - b - 1) as usize];
+        } else if a > i {
+            // prod_{j=a..b} (i - j) = (-1)^(b-a+1) (b - i)! / (a - i - 1)!
+            acc *= f.fact[(b - i) as usize] * f.inv[(a - i - 1) as usize];
+            negatives += b - a + 1;
+        } else {
+            // The run contains i: the two sides of it.
+            if a < i {
+                acc *= f.fact[(i - a) as usize];
+            }
+            if b > i {
+                acc *= f.fact[(b - i) as usize];
+                negatives += b - i;
+            }
+        }
+    }
+    acc * sign(negatives as usize)
+}
+
+/// Maximal runs of consecutive integers in a sorted list.
+fn runs(sorted: &[u32]) -> Vec<(u32, u32)> {
+    let mut out: Vec<(u32, u32)> = Vec::new();
+    for &j in sorted {
+        match out.last_mut() {
+            Some((_, b)) if *b + 1 == j => *b = j,
+            _ => out.push((j, j)),
+        }
+    }
+    out
+}
+
 /// Lagrange coefficients at zero, `lambda_i = prod_{j in K, j != i} j / (j - i)`, for each
 /// `i` in `targets` (all in `set`). `set` must be sorted, distinct, within 1..=MAX_SLOT_ID.
 ///
-/// With M = max(set) and C = {1..M} \ K (the ids that do not sign):
-/// `lambda_i = prod(K) * prod_{j in C}(j - i) * (-1)^(i-1) / (i! (M - i)!)`,
-/// so each coefficient costs |C| small-integer products (multiplied in u128 batches) and no
-/// inversion; the factorials cost one inversion in all. When most slots sign, C is small.
+/// `lambda_i = prod(K) / (i * prod_{j in K, j != i} (j - i))`, and the denominator product is
+/// taken over the runs of consecutive ids in K with factorial ratios, so each coefficient costs
+/// O(runs) rather than O(|K|); parties hold contiguous slot ranges, so runs are few.
 pub fn lagrange_at_zero(set: &[u32], targets: &[u32]) -> Vec<Scalar> {
     let Some(&m) = set.last() else {
         return Vec::new();
     };
-    let m = m as usize;
-    let mut fact = Vec::with_capacity(m + 1);
-    fact.push(Scalar::ONE);
-    for k in 1..=m {
-        let prev = fact[k - 1];
-        fact.push(prev * scalar(k as u64));
-    }
-    let inv_m: Scalar = Option::from(fact[m].invert()).unwrap_or(Scalar::ZERO);
-    // inv_fact[k] = 1 / k!, from the top down.
-    let mut inv_fact = vec![Scalar::ZERO; m + 1];
-    inv_fact[m] = inv_m;
-    for k in (1..=m).rev() {
-        inv_fact[k - 1] = inv_fact[k] * scalar(k as u64);
-    }
+    let f = Factorials::new(m as usize);
+    let r = runs(set);
     let prod_k: Scalar = set
         .iter()
         .fold(Scalar::ONE, |acc, &j| acc * scalar(u64::from(j)));
-    let mut in_set = vec![false; m + 1];
-    for &j in set {
-        in_set[j as usize] = true;
-    }
-    let complement: Vec<u32> = (1..=m as u32).filter(|&j| !in_set[j as usize]).collect();
-    targets
+    // denominators i * prod_{j != i} (j - i) = i * (-1)^(|K|-1) prod_{j != i} (i - j)
+    let dens: Vec<Scalar> = targets
         .iter()
-        .map(|&i| {
-            let iu = i as usize;
-            // prod_{j in C} (j - i) as a sign and a product of magnitudes.
-            let mut negatives = 0usize;
-            let mut acc = Scalar::ONE;
-            let mut batch: u128 = 1;
-            for &j in &complement {
-                let d = if j < i {
-                    negatives += 1;
-                    u128::from(i - j)
-                } else {
-                    u128::from(j - i)
-                };
-                // Magnitudes are below 2^16; flush before the batch could overflow.
-                if batch > (u128::MAX >> 17) {
-                    acc *= scalar_u128(batch);
-                    batch = 1;
-                }
-                batch *= d;
-            }
-            acc *= scalar_u128(batch);
-            prod_k * acc * sign(negatives + iu - 1) * inv_fact[iu] * inv_fact[m - iu]
-        })
+        .map(|&i| scalar(u64::from(i)) * product_over_runs(i, &r, &f) * sign(set.len() - 1))
+        .collect();
+    batch_invert(&dens)
+        .into_iter()
+        .map(|d| prod_k * d)
         .collect()
 }
 
-fn scalar_u128(x: u128) -> Scalar {
-    Scalar::from(x as u64)
-        + Scalar::from((x >> 64) as u64) * Scalar::from(1u64 << 32) * Scalar::from(1u64 << 32)
+/// Lagrange basis polynomials of the points `set` evaluated at `z`:
+/// `L_i(z) = prod_{j != i} (z - j) / (i - j)`. `z` must not be one of the points.
+pub fn lagrange_basis_at(set: &[u32], z: &Scalar) -> Vec<Scalar> {
+    let Some(&m) = set.last() else {
+        return Vec::new();
+    };
+    let f = Factorials::new(m as usize);
+    let r = runs(set);
+    let diffs: Vec<Scalar> = set.iter().map(|&i| *z - scalar(u64::from(i))).collect();
+    let all: Scalar = diffs.iter().fold(Scalar::ONE, |a, d| a * d);
+    let dens: Vec<Scalar> = set
+        .iter()
+        .zip(&diffs)
+        .map(|(&i, d)| *d * product_over_runs(i, &r, &f))
+        .collect();
+    batch_invert(&dens).into_iter().map(|d| all * d).collect()
+}
+
+/// Inverts many scalars with one inversion (Montgomery's trick); zeros stay zero.
+pub fn batch_invert(xs: &[Scalar]) -> Vec<Scalar> {
+    let mut prefix = Vec::with_capacity(xs.len());
+    let mut acc = Scalar::ONE;
+    for x in xs {
+        prefix.push(acc);
+        if !bool::from(x.is_zero()) {
+            acc *= x;
+        }
+    }
+    let mut inv: Scalar = Option::from(acc.invert()).unwrap_or(Scalar::ZERO);
+    let mut out = vec![Scalar::ZERO; xs.len()];
+    for k in (0..xs.len()).rev() {
+        if !bool::from(xs[k].is_zero()) {
+            out[k] = inv * prefix[k];
+            inv *= xs[k];
+        }
+    }
+    out
 }
 
 /// Lagrange coefficients over arbitrary distinct non-zero scalars (used for party
@@ -236,8 +345,32 @@ mod tests {
     }
 
     #[test]
+    fn basis_at_a_point_interpolates() {
+        let set = [1u32, 2, 3, 5, 6, 9];
+        let coeffs = [scalar(4), scalar(7), scalar(1), scalar(3)];
+        let z = scalar(1234567);
+        let l = lagrange_basis_at(&set, &z);
+        let at_z: Scalar = set
+            .iter()
+            .zip(&l)
+            .map(|(&i, li)| *li * horner(&coeffs, &scalar(u64::from(i))))
+            .sum();
+        assert_eq!(at_z, horner(&coeffs, &z));
+        let xs: Vec<Scalar> = (1..=11).map(scalar).collect();
+        let many = horner_many(&coeffs, &xs);
+        assert_eq!(
+            many,
+            xs.iter().map(|x| horner(&coeffs, x)).collect::<Vec<_>>()
+        );
+        assert_eq!(
+            batch_invert(&[scalar(2), Scalar::ZERO, scalar(5)])[1],
+            Scalar::ZERO
+        );
+    }
+
+    #[test]
     fn lagrange_with_large_gaps_and_batches() {
-        // Many complement factors: exercises the u128 batching.
+        // Many runs, long gaps.
         let set: Vec<u32> = (1..=3000)
             .filter(|j| j % 3 != 0)
             .take(40)

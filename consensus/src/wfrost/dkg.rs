@@ -15,7 +15,9 @@
 //! A failure names every culprit found ([`DkgError::culprits`]); a re-run without them is
 //! `config.without(&culprits, new_context)`.
 
-use super::arith::{hash_to_scalar, horner, msm, random_nonzero, scalar};
+use super::arith::{
+    hash_to_scalar, horner_many, lagrange_basis_at, msm, msm_affine, random_nonzero, scalar,
+};
 use super::config::{compress, PartyId, WeightedConfig};
 use super::encrypt;
 use k256::elliptic_curve::ff::PrimeField;
@@ -179,11 +181,14 @@ pub fn deal<R: RngCore + CryptoRng>(
     let mut sealed_shares = BTreeMap::new();
     let mut own = Vec::new();
     for party in config.parties() {
-        let values: Vec<Scalar> = party
-            .slots
-            .iter()
-            .map(|&i| horner(&coeffs, &scalar(u64::from(i))))
-            .collect();
+        let values = horner_many(
+            &coeffs,
+            &party
+                .slots
+                .iter()
+                .map(|&i| scalar(u64::from(i)))
+                .collect::<Vec<_>>(),
+        );
         if party.id == me {
             own = values;
         } else {
@@ -361,14 +366,9 @@ pub fn check<R: RngCore + CryptoRng>(
             let Some(p) = packages.get(dealer) else {
                 continue;
             };
-            let points: Vec<ProjectivePoint> = p
-                .commitment
-                .iter()
-                .map(|a| ProjectivePoint::from(*a))
-                .collect();
             let l = ProjectivePoint::GENERATOR
                 * values.iter().zip(&rho).map(|(s, r)| *s * r).sum::<Scalar>();
-            if l != msm(&points, &v) {
+            if l != msm_affine(&p.commitment, &v) {
                 culprits.push((*dealer, Fault::ShareMismatch));
             }
         }
@@ -419,33 +419,49 @@ pub fn verify_group<R: RngCore + CryptoRng>(
     }
     let t = config.threshold() as usize;
     let mut slots = Vec::new();
-    let mut points = Vec::new();
+    let mut points: Vec<AffinePoint> = Vec::new();
     for party in config.parties() {
         if let Some(p) = published.get(&party.id) {
             slots.extend_from_slice(&party.slots);
-            points.extend(p.shares.iter().map(|a| ProjectivePoint::from(*a)));
+            points.extend_from_slice(&p.shares);
         }
     }
-    let rho: Vec<Scalar> = (0..slots.len()).map(|_| random_nonzero(rng)).collect();
-    if msm(&points, &rho) != msm(group_commitment, &power_sums(&slots, &rho, t)) {
+    // The points Y_i must all lie on the committed polynomial F (degree T-1). Their
+    // interpolant P (degree < N) equals F exactly when P(z) = F(z) at a random z, except with
+    // probability N/n (Schwartz-Zippel): O(N) scalar work and two MSMs, where checking a
+    // random combination of the Y_i directly would cost N x T.
+    let mut order: Vec<usize> = (0..slots.len()).collect();
+    order.sort_by_key(|&k| slots[k]);
+    let sorted: Vec<u32> = order.iter().map(|&k| slots[k]).collect();
+    let z = loop {
+        let z = random_nonzero(rng);
+        // z must not be one of the points (probability ~N/n).
+        if sorted.iter().all(|&i| z != scalar(u64::from(i))) {
+            break z;
+        }
+    };
+    let basis = lagrange_basis_at(&sorted, &z);
+    let pts: Vec<AffinePoint> = order.iter().map(|&k| points[k]).collect();
+    let mut powers = Vec::with_capacity(t);
+    let mut p = Scalar::ONE;
+    for _ in 0..t {
+        powers.push(p);
+        p *= z;
+    }
+    if msm_affine(&pts, &basis) != msm(group_commitment, &powers) {
         for party in config.parties() {
             let Some(p) = published.get(&party.id) else {
                 continue;
             };
-            let pts: Vec<ProjectivePoint> =
-                p.shares.iter().map(|a| ProjectivePoint::from(*a)).collect();
-            let r: Vec<Scalar> = (0..pts.len()).map(|_| random_nonzero(rng)).collect();
-            if msm(&pts, &r) != msm(group_commitment, &power_sums(&party.slots, &r, t)) {
+            let r: Vec<Scalar> = (0..p.shares.len()).map(|_| random_nonzero(rng)).collect();
+            if msm_affine(&p.shares, &r) != msm(group_commitment, &power_sums(&party.slots, &r, t))
+            {
                 culprits.push((party.id, Fault::VerifyingShareMismatch));
             }
         }
         return Err(DkgError::Culprits(culprits));
     }
-    let verifying_shares = slots
-        .iter()
-        .copied()
-        .zip(points.iter().map(|p| p.to_affine()))
-        .collect();
+    let verifying_shares = slots.iter().copied().zip(points.iter().copied()).collect();
     Ok(GroupKey {
         group_key: group_commitment
             .first()

@@ -6,7 +6,7 @@
 //! with coefficients derived by hashing the whole signature (no RNG needed, nothing to grind
 //! after the fact).
 
-use super::arith::{hash_to_scalar, lagrange_at_zero, msm};
+use super::arith::{hash_to_scalar, lagrange_at_zero, msm, msm_affine};
 use super::config::{compress, PartyId};
 use super::dkg::GroupKey;
 use super::frost_bridge::{party_identifier, verifying_key};
@@ -72,6 +72,8 @@ struct Part {
     party: PartyId,
     d: ProjectivePoint,
     e: ProjectivePoint,
+    d_affine: AffinePoint,
+    e_affine: AffinePoint,
     z: Scalar,
 }
 
@@ -179,6 +181,8 @@ impl AccountableSignature {
                 party: *p,
                 d: d.into(),
                 e: e.into(),
+                d_affine: d,
+                e_affine: e,
                 z,
             });
         }
@@ -192,7 +196,7 @@ impl AccountableSignature {
         group: &GroupKey,
         parts: &[Part],
         message: &[u8],
-    ) -> Result<(Vec<Scalar>, ProjectivePoint, Scalar), WitnessError> {
+    ) -> Result<(Vec<Scalar>, Scalar), WitnessError> {
         let vk = compress(&group.group_key);
         let mut encoded = Vec::with_capacity(parts.len() * 98);
         let mut ids = Vec::with_capacity(parts.len());
@@ -217,24 +221,25 @@ impl AccountableSignature {
                 Secp256K1Sha256::H1(&pre)
             })
             .collect();
-        let r: ProjectivePoint = parts.iter().zip(&rho).map(|(p, b)| p.d + p.e * b).sum();
+        // The challenge over the signature's own R. R is not recomputed as
+        // sum(D_p + rho_p E_p) (that would cost one scalar multiplication per party): the
+        // batched per-party check, z = sum z_p and the stock verification zG = R + cY together
+        // imply it, because sum_p Y*_p = Y.
         let mut pre = Vec::with_capacity(66 + message.len());
-        pre.extend_from_slice(&compress(&r.to_affine()));
+        pre.extend_from_slice(&self.signature[..33]);
         pre.extend_from_slice(&vk);
         pre.extend_from_slice(message);
-        Ok((rho, r, Secp256K1Sha256::H2(&pre)))
+        Ok((rho, Secp256K1Sha256::H2(&pre)))
     }
 
     /// Checks the whole accountable signature; returns the parties that signed.
     pub fn verify(&self, group: &GroupKey, message: &[u8]) -> Result<Vec<PartyId>, WitnessError> {
         let (parts, k) = self.structure(group)?;
-        let (rho, r, c) = self.transcript(group, &parts, message)?;
-        // The aggregate must be exactly the witnessed sum, and verify with stock frost.
+        let (rho, c) = self.transcript(group, &parts, message)?;
+        // The aggregate response must be exactly the witnessed sum, and the signature must
+        // verify with stock frost.
         let z: Scalar = parts.iter().map(|p| p.z).sum();
-        let mut expected = [0u8; 65];
-        expected[..33].copy_from_slice(&compress(&r.to_affine()));
-        expected[33..].copy_from_slice(&z.to_repr());
-        if expected != self.signature {
+        if z.to_repr().as_slice() != &self.signature[33..] {
             return Err(WitnessError::AggregateMismatch);
         }
         let sig =
@@ -246,33 +251,30 @@ impl AccountableSignature {
         // Y*_p = sum_{i in S_p} lambda_{i,K} Y_i.
         let lambdas = lagrange_at_zero(&k, &k);
         let lambda: BTreeMap<u32, Scalar> = k.iter().copied().zip(lambdas).collect();
-        let seed = self.encode();
+        // Batch coefficients bound to everything verified: hash the encoding once.
+        let seed =
+            hash_to_scalar("tandem-wfrost-witness-seed", &[&self.encode(), message]).to_repr();
         let w: Vec<Scalar> = parts
             .iter()
-            .map(|p| {
-                hash_to_scalar(
-                    "tandem-wfrost-witness",
-                    &[&seed, message, &p.party.0.to_be_bytes()],
-                )
-            })
+            .map(|p| hash_to_scalar("tandem-wfrost-witness", &[&seed, &p.party.0.to_be_bytes()]))
             .collect();
-        let mut points = vec![ProjectivePoint::GENERATOR];
+        let mut points: Vec<AffinePoint> = vec![AffinePoint::GENERATOR];
         let mut scalars = vec![parts.iter().zip(&w).map(|(p, wp)| p.z * wp).sum::<Scalar>()];
         for ((p, wp), b) in parts.iter().zip(&w).zip(&rho) {
-            points.push(p.d);
+            points.push(p.d_affine);
             scalars.push(-*wp);
-            points.push(p.e);
+            points.push(p.e_affine);
             scalars.push(-(*wp * b));
             for slot in group.slots_of(p.party).unwrap_or(&[]) {
                 let (Some(y), Some(l)) = (group.verifying_shares.get(slot), lambda.get(slot))
                 else {
                     continue;
                 };
-                points.push((*y).into());
+                points.push(*y);
                 scalars.push(-(c * wp * l));
             }
         }
-        if msm(&points, &scalars) == ProjectivePoint::IDENTITY {
+        if msm_affine(&points, &scalars) == ProjectivePoint::IDENTITY {
             return Ok(parts.iter().map(|p| p.party).collect());
         }
         Err(WitnessError::NotSigners(
@@ -289,7 +291,7 @@ impl AccountableSignature {
         let Ok((parts, k)) = self.structure(group) else {
             return Vec::new();
         };
-        let Ok((rho, _, c)) = self.transcript(group, &parts, message) else {
+        let Ok((rho, c)) = self.transcript(group, &parts, message) else {
             return Vec::new();
         };
         let mut bad = Vec::new();

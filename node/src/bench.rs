@@ -1,0 +1,203 @@
+//! `tandem bench frost`: the weighted FROST flow once, timed per phase.
+//!
+//! Every party's work runs in this one process, one after another, so the per-party figures
+//! are compute time, not wall time of a networked run. Randomness is seeded (`--seed`).
+
+use crate::error::{arg, CliError};
+use crate::output::Report;
+use k256::elliptic_curve::ff::Field;
+use k256::elliptic_curve::sec1::ToEncodedPoint;
+use k256::{ProjectivePoint, Scalar};
+use rand_chacha::ChaCha12Rng;
+use rand_core::SeedableRng;
+use serde::Serialize;
+use std::collections::BTreeMap;
+use std::time::Instant;
+use tandem_consensus::wfrost::{self, PartyId, WeightedConfig};
+
+#[derive(Serialize)]
+pub struct FrostBench {
+    slots: u32,
+    parties: u32,
+    threshold: u32,
+    signing_parties: u32,
+    signing_slots: u32,
+    dkg_deal_ms_per_party: f64,
+    dkg_check_ms_per_party: f64,
+    dkg_finish_ms_per_party: f64,
+    dkg_ms_per_party: f64,
+    dkg_ms_total: f64,
+    commit_ms_per_party: f64,
+    sign_ms_per_party: f64,
+    aggregate_ms: f64,
+    verify_witness_ms: f64,
+    signature_bytes: usize,
+    witness_bytes: usize,
+    dealer_package_bytes: usize,
+}
+
+fn ms(t: Instant) -> f64 {
+    t.elapsed().as_secs_f64() * 1000.0
+}
+
+pub fn frost(
+    slots: u32,
+    parties: u32,
+    signers: Option<u32>,
+    seed: u8,
+) -> Result<FrostBench, CliError> {
+    if parties == 0 || parties > slots || slots > 4096 {
+        return Err(arg(format!(
+            "--slots {slots} --parties {parties}: need 1 <= parties <= slots <= 4096"
+        )));
+    }
+    let mut rng = ChaCha12Rng::from_seed([seed; 32]);
+    let threshold = wfrost::stacker_threshold(slots);
+    // Contiguous ranges, sizes differing by at most one.
+    let mut next = 1u32;
+    let mut enc = BTreeMap::new();
+    let mut spec = Vec::new();
+    for p in 0..parties {
+        let w = slots / parties + u32::from(p < slots % parties);
+        let id = PartyId(p as u16 + 1);
+        let sk = Scalar::random(&mut rng);
+        let pk = (ProjectivePoint::GENERATOR * sk)
+            .to_affine()
+            .to_encoded_point(true);
+        let mut key = [0u8; 33];
+        key.copy_from_slice(pk.as_bytes());
+        enc.insert(id, sk);
+        spec.push((id, (next..next + w).collect::<Vec<u32>>(), key));
+        next += w;
+    }
+    let config = WeightedConfig::new(spec, threshold, [seed; 32])?;
+    let n = f64::from(parties);
+
+    let t = Instant::now();
+    let mut secrets = BTreeMap::new();
+    let mut packages = BTreeMap::new();
+    for p in config.parties() {
+        let (s, pkg) = wfrost::deal(&config, p.id, &enc[&p.id], &mut rng)?;
+        secrets.insert(p.id, s);
+        packages.insert(p.id, pkg);
+    }
+    let deal = ms(t);
+    let dealer_package_bytes = packages
+        .values()
+        .map(|p| p.encode().len())
+        .max()
+        .unwrap_or(0);
+
+    let t = Instant::now();
+    let mut pending = BTreeMap::new();
+    let mut published = BTreeMap::new();
+    for (id, s) in secrets {
+        let (p, v) = wfrost::check(&config, s, &enc[&id], &packages, &mut rng)?;
+        pending.insert(id, p);
+        published.insert(id, v);
+    }
+    let check = ms(t);
+
+    let t = Instant::now();
+    let mut keys = BTreeMap::new();
+    let mut group = None;
+    for (id, p) in pending {
+        let (k, g) = wfrost::finish(&config, p, &published, &mut rng)?;
+        keys.insert(id, k);
+        group = Some(g);
+    }
+    let finish = ms(t);
+    let group = group.ok_or_else(|| arg("no parties"))?;
+
+    // The signing set: the first parties until the threshold (or --signers of them).
+    let mut set = Vec::new();
+    let mut held = 0u32;
+    for p in config.parties() {
+        let enough = match signers {
+            Some(k) => set.len() as u32 >= k,
+            None => held >= threshold,
+        };
+        if enough {
+            break;
+        }
+        set.push(p.id);
+        held += p.slots.len() as u32;
+    }
+    let message = b"tandem-stacker bench block";
+    let t = Instant::now();
+    let mut nonces = BTreeMap::new();
+    let mut commitments = BTreeMap::new();
+    for p in &set {
+        let (nn, c) = wfrost::commit(&keys[p], &mut rng)?;
+        nonces.insert(*p, nn);
+        commitments.insert(*p, c);
+    }
+    let commit = ms(t);
+    let t = Instant::now();
+    let mut shares = BTreeMap::new();
+    for p in &set {
+        let nn = nonces.remove(p).ok_or_else(|| arg("nonce missing"))?;
+        shares.insert(
+            *p,
+            wfrost::sign(&group, &keys[p], &commitments, message, nn)?,
+        );
+    }
+    let sign = ms(t);
+    let t = Instant::now();
+    let sig = wfrost::aggregate(&group, &commitments, &shares, message)?;
+    let aggregate_ms = ms(t);
+    let t = Instant::now();
+    sig.verify(&group, message)?;
+    let verify_witness_ms = ms(t);
+    let encoded = sig.encode();
+    let k = set.len() as f64;
+    Ok(FrostBench {
+        slots,
+        parties,
+        threshold,
+        signing_parties: set.len() as u32,
+        signing_slots: held,
+        dkg_deal_ms_per_party: deal / n,
+        dkg_check_ms_per_party: check / n,
+        dkg_finish_ms_per_party: finish / n,
+        dkg_ms_per_party: (deal + check + finish) / n,
+        dkg_ms_total: deal + check + finish,
+        commit_ms_per_party: commit / k,
+        sign_ms_per_party: (commit + sign) / k,
+        aggregate_ms,
+        verify_witness_ms,
+        signature_bytes: sig.signature.len(),
+        witness_bytes: encoded.len() - sig.signature.len(),
+        dealer_package_bytes,
+    })
+}
+
+impl Report for FrostBench {
+    fn text(&self) -> String {
+        format!(
+            "weighted FROST: {} slots over {} parties, threshold {}; {} parties ({} slots) sign\n\
+             key generation   {:>10.2} ms per party (deal {:.2}, check {:.2}, finish {:.2}); {:.0} ms in all\n\
+             signing          {:>10.3} ms per party (commit {:.3})\n\
+             aggregate        {:>10.3} ms\n\
+             verify witness   {:>10.3} ms\n\
+             sizes            signature {} B, witness {} B, largest dealer package {} B\n",
+            self.slots,
+            self.parties,
+            self.threshold,
+            self.signing_parties,
+            self.signing_slots,
+            self.dkg_ms_per_party,
+            self.dkg_deal_ms_per_party,
+            self.dkg_check_ms_per_party,
+            self.dkg_finish_ms_per_party,
+            self.dkg_ms_total,
+            self.sign_ms_per_party,
+            self.commit_ms_per_party,
+            self.aggregate_ms,
+            self.verify_witness_ms,
+            self.signature_bytes,
+            self.witness_bytes,
+            self.dealer_package_bytes,
+        )
+    }
+}

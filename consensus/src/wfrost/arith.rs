@@ -16,22 +16,106 @@ pub fn horner(coeffs: &[Scalar], x: &Scalar) -> Scalar {
     coeffs.iter().rev().fold(Scalar::ZERO, |acc, a| acc * x + a)
 }
 
-/// `f` at many points. Four Horner chains run interleaved: each step waits on the previous
-/// multiplication, so independent chains keep the multiplier busy (about twice as fast).
-pub fn horner_many(coeffs: &[Scalar], xs: &[Scalar]) -> Vec<Scalar> {
+/// The group order n as little-endian limbs.
+const N: [u64; 4] = [
+    0xBFD2_5E8C_D036_4141,
+    0xBAAE_DCE6_AF48_A03B,
+    0xFFFF_FFFF_FFFF_FFFE,
+    0xFFFF_FFFF_FFFF_FFFF,
+];
+/// 2^256 mod n = 2^256 - n (129 bits).
+const C0: [u64; 3] = [0x402D_A173_2FC9_BEBF, 0x4551_2319_50B7_5FC4, 0x1];
+
+fn to_limbs(s: &Scalar) -> [u64; 4] {
+    let b: [u8; 32] = s.to_repr().into();
+    let mut l = [0u64; 4];
+    for (k, limb) in l.iter_mut().enumerate() {
+        let mut w = [0u8; 8];
+        w.copy_from_slice(&b[24 - 8 * k..32 - 8 * k]);
+        *limb = u64::from_be_bytes(w);
+    }
+    l
+}
+
+fn from_limbs(l: &[u64; 4]) -> Scalar {
+    let mut b = [0u8; 32];
+    for (k, limb) in l.iter().enumerate() {
+        b[24 - 8 * k..32 - 8 * k].copy_from_slice(&limb.to_be_bytes());
+    }
+    // Limbs are always kept below n.
+    Option::from(Scalar::from_repr(b.into())).unwrap_or(Scalar::ZERO)
+}
+
+fn geq_n(r: &[u64; 4]) -> bool {
+    for k in (0..4).rev() {
+        if r[k] != N[k] {
+            return r[k] > N[k];
+        }
+    }
+    true
+}
+
+fn sub_n(r: &mut [u64; 4]) {
+    let mut borrow = 0u64;
+    for k in 0..4 {
+        let (d, b1) = r[k].overflowing_sub(N[k]);
+        let (d, b2) = d.overflowing_sub(borrow);
+        r[k] = d;
+        borrow = u64::from(b1 | b2);
+    }
+}
+
+/// `(acc * x + a) mod n` for `acc, a < n` and a small `x < 2^32`: a 256 x 32-bit product, then
+/// the part above 2^256 folded back in with 2^256 = C0 (mod n). Several times cheaper than a
+/// full scalar multiplication, and dealing does N x T of these.
+fn mul_small_add(acc: &[u64; 4], x: u64, a: &[u64; 4]) -> [u64; 4] {
+    let mut t = [0u64; 4];
+    let mut carry = 0u128;
+    for k in 0..4 {
+        let v = u128::from(acc[k]) * u128::from(x) + u128::from(a[k]) + carry;
+        t[k] = v as u64;
+        carry = v >> 64;
+    }
+    // value = t + carry * 2^256 with carry < 2^33: fold carry * C0 (< 2^162) into t; a
+    // second, tiny fold handles the rare overflow of that addition.
+    let mut hi = carry;
+    while hi != 0 {
+        let mut c = 0u128;
+        for k in 0..4 {
+            let add = if k < 3 { u128::from(C0[k]) * hi } else { 0 };
+            let v = u128::from(t[k]) + (add & u128::from(u64::MAX)) + c;
+            t[k] = v as u64;
+            c = (v >> 64) + (add >> 64);
+        }
+        hi = c;
+    }
+    while geq_n(&t) {
+        sub_n(&mut t);
+    }
+    t
+}
+
+/// `f` at many small-integer points (slot ids), by Horner's rule with the cheap small
+/// multiplication above. Four chains run interleaved so the multiplier is never idle.
+pub fn horner_small(coeffs: &[Scalar], xs: &[u32]) -> Vec<Scalar> {
+    let c: Vec<[u64; 4]> = coeffs.iter().rev().map(to_limbs).collect();
     let mut out = Vec::with_capacity(xs.len());
     let mut chunks = xs.chunks_exact(4);
     for x in &mut chunks {
-        let mut acc = [Scalar::ZERO; 4];
-        for a in coeffs.iter().rev() {
-            acc[0] = acc[0] * x[0] + a;
-            acc[1] = acc[1] * x[1] + a;
-            acc[2] = acc[2] * x[2] + a;
-            acc[3] = acc[3] * x[3] + a;
+        let mut acc = [[0u64; 4]; 4];
+        for a in &c {
+            for j in 0..4 {
+                acc[j] = mul_small_add(&acc[j], u64::from(x[j]), a);
+            }
         }
-        out.extend_from_slice(&acc);
+        out.extend(acc.iter().map(from_limbs));
     }
-    out.extend(chunks.remainder().iter().map(|x| horner(coeffs, x)));
+    for &x in chunks.remainder() {
+        let acc = c
+            .iter()
+            .fold([0u64; 4], |acc, a| mul_small_add(&acc, u64::from(x), a));
+        out.push(from_limbs(&acc));
+    }
     out
 }
 
@@ -319,6 +403,25 @@ mod tests {
         }
     }
 
+    /// The small-multiplier Horner against k256's own arithmetic, including values near n
+    /// (where the folding and the final subtraction matter).
+    #[test]
+    fn small_horner_matches_scalar_arithmetic() {
+        let mut rng = ChaCha12Rng::from_seed([5; 32]);
+        let mut coeffs: Vec<Scalar> = (0..40).map(|_| Scalar::random(&mut rng)).collect();
+        coeffs.push(-Scalar::ONE);
+        coeffs.push(-scalar(2));
+        coeffs.push(Scalar::ZERO);
+        let xs: Vec<u32> = vec![1, 2, 3, 4000, 65_535, u32::MAX, 7, 0, 9];
+        let fast = horner_small(&coeffs, &xs);
+        for (x, f) in xs.iter().zip(&fast) {
+            assert_eq!(*f, horner(&coeffs, &scalar(u64::from(*x))), "x = {x}");
+        }
+        let m1 = to_limbs(&-Scalar::ONE);
+        let got = from_limbs(&mul_small_add(&m1, u64::from(u32::MAX), &m1));
+        assert_eq!(got, -scalar(u64::from(u32::MAX)) - Scalar::ONE);
+    }
+
     #[test]
     fn lagrange_matches_the_textbook_formula() {
         let set = [1u32, 2, 4, 7, 8, 11];
@@ -356,12 +459,13 @@ mod tests {
             .map(|(&i, li)| *li * horner(&coeffs, &scalar(u64::from(i))))
             .sum();
         assert_eq!(at_z, horner(&coeffs, &z));
-        let xs: Vec<Scalar> = (1..=11).map(scalar).collect();
-        let many = horner_many(&coeffs, &xs);
-        assert_eq!(
-            many,
-            xs.iter().map(|x| horner(&coeffs, x)).collect::<Vec<_>>()
-        );
+        let xs: Vec<u32> = (1..=11).collect();
+        let many = horner_small(&coeffs, &xs);
+        let slow: Vec<Scalar> = xs
+            .iter()
+            .map(|&x| horner(&coeffs, &scalar(u64::from(x))))
+            .collect();
+        assert_eq!(many, slow);
         assert_eq!(
             batch_invert(&[scalar(2), Scalar::ZERO, scalar(5)])[1],
             Scalar::ZERO

@@ -16,7 +16,7 @@
 //! `config.without(&culprits, new_context)`.
 
 use super::arith::{
-    hash_to_scalar, horner_many, lagrange_basis_at, msm, msm_affine, random_nonzero, scalar,
+    hash_to_scalar, horner_small, lagrange_basis_at, msm, msm_affine, random_nonzero, scalar,
 };
 use super::config::{compress, PartyId, WeightedConfig};
 use super::encrypt;
@@ -181,14 +181,7 @@ pub fn deal<R: RngCore + CryptoRng>(
     let mut sealed_shares = BTreeMap::new();
     let mut own = Vec::new();
     for party in config.parties() {
-        let values = horner_many(
-            &coeffs,
-            &party
-                .slots
-                .iter()
-                .map(|&i| scalar(u64::from(i)))
-                .collect::<Vec<_>>(),
-        );
+        let values = horner_small(&coeffs, &party.slots);
         if party.id == me {
             own = values;
         } else {

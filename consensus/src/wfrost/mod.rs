@@ -24,7 +24,7 @@ pub use dkg::{
     Fault, GroupKey, KeyShare, PendingKey, VerifyingSharesPackage,
 };
 pub use sign::{aggregate, commit, sign, CommitmentLog, SignError};
-pub use witness::{AccountableSignature, WitnessEntry, WitnessError};
+pub use witness::{AccountableSignature, SigningSetCache, WitnessEntry, WitnessError};
 
 /// The stacker threshold: ceil(67 x S / 100) slots.
 pub fn stacker_threshold(slots: u32) -> u32 {

@@ -1,0 +1,142 @@
+//! Weighted FROST benchmarks: signing one party's share, aggregating, and verifying an
+//! accountable signature, for the producer set (100 slots / 100 parties) and a stacker-style
+//! set (1,000 slots / 25 parties: the full 4,000-slot key generation takes about a minute, so
+//! `tandem bench frost --slots 4000 --parties 100` measures that size).
+//!
+//! `cargo bench -p tandem-consensus --bench wfrost`
+
+use criterion::{criterion_group, criterion_main, BatchSize, Criterion};
+use k256::elliptic_curve::ff::Field;
+use k256::elliptic_curve::sec1::ToEncodedPoint;
+use k256::{ProjectivePoint, Scalar};
+use rand_chacha::ChaCha12Rng;
+use rand_core::SeedableRng;
+use std::collections::BTreeMap;
+use tandem_consensus::wfrost::*;
+
+struct Setup {
+    group: GroupKey,
+    keys: BTreeMap<PartyId, KeyShare>,
+    signers: Vec<PartyId>,
+}
+
+fn setup(slots: u32, parties: u32) -> Setup {
+    let mut rng = ChaCha12Rng::from_seed([3; 32]);
+    let mut enc = BTreeMap::new();
+    let mut spec = Vec::new();
+    let mut next = 1;
+    for p in 0..parties {
+        let w = slots / parties + u32::from(p < slots % parties);
+        let sk = Scalar::random(&mut rng);
+        let pk = (ProjectivePoint::GENERATOR * sk)
+            .to_affine()
+            .to_encoded_point(true);
+        let mut key = [0u8; 33];
+        key.copy_from_slice(pk.as_bytes());
+        let id = PartyId(p as u16 + 1);
+        enc.insert(id, sk);
+        spec.push((id, (next..next + w).collect(), key));
+        next += w;
+    }
+    let threshold = stacker_threshold(slots);
+    let config = WeightedConfig::new(spec, threshold, [1; 32]).unwrap_or_else(|_| unreachable!());
+    let mut secrets = BTreeMap::new();
+    let mut packages = BTreeMap::new();
+    for p in config.parties() {
+        let (s, pkg) =
+            deal(&config, p.id, &enc[&p.id], &mut rng).unwrap_or_else(|_| unreachable!());
+        secrets.insert(p.id, s);
+        packages.insert(p.id, pkg);
+    }
+    let mut pending = BTreeMap::new();
+    let mut published = BTreeMap::new();
+    for (id, s) in secrets {
+        let (p, v) =
+            check(&config, s, &enc[&id], &packages, &mut rng).unwrap_or_else(|_| unreachable!());
+        pending.insert(id, p);
+        published.insert(id, v);
+    }
+    let mut keys = BTreeMap::new();
+    let mut group = None;
+    for (id, p) in pending {
+        let (k, g) = finish(&config, p, &published, &mut rng).unwrap_or_else(|_| unreachable!());
+        keys.insert(id, k);
+        group = Some(g);
+    }
+    let mut signers = Vec::new();
+    let mut held = 0;
+    for p in config.parties() {
+        if held >= threshold as usize {
+            break;
+        }
+        signers.push(p.id);
+        held += p.slots.len();
+    }
+    Setup {
+        group: group.unwrap_or_else(|| unreachable!()),
+        keys,
+        signers,
+    }
+}
+
+fn bench_set(c: &mut Criterion, name: &str, slots: u32, parties: u32) {
+    let s = setup(slots, parties);
+    let msg = b"bench block";
+    let mut rng = ChaCha12Rng::from_seed([4; 32]);
+    let mut nonces = BTreeMap::new();
+    let mut commitments = BTreeMap::new();
+    for p in &s.signers {
+        let (n, cm) = commit(&s.keys[p], &mut rng).unwrap_or_else(|_| unreachable!());
+        nonces.insert(*p, n);
+        commitments.insert(*p, cm);
+    }
+    let first = s.signers[0];
+    let mut g = c.benchmark_group(name);
+    g.sample_size(20);
+    g.bench_function("sign_one_party", |b| {
+        b.iter_batched(
+            || nonces[&first].clone(),
+            |n| {
+                sign(&s.group, &s.keys[&first], &commitments, msg, n)
+                    .unwrap_or_else(|_| unreachable!())
+            },
+            BatchSize::SmallInput,
+        )
+    });
+    let shares: BTreeMap<_, _> = s
+        .signers
+        .iter()
+        .map(|p| {
+            (
+                *p,
+                sign(&s.group, &s.keys[p], &commitments, msg, nonces[p].clone())
+                    .unwrap_or_else(|_| unreachable!()),
+            )
+        })
+        .collect();
+    g.bench_function("aggregate", |b| {
+        b.iter(|| {
+            aggregate(&s.group, &commitments, &shares, msg).unwrap_or_else(|_| unreachable!())
+        })
+    });
+    let sig = aggregate(&s.group, &commitments, &shares, msg).unwrap_or_else(|_| unreachable!());
+    g.bench_function("verify_witness", |b| {
+        b.iter(|| sig.verify(&s.group, msg).unwrap_or_else(|_| unreachable!()))
+    });
+    let mut cache = SigningSetCache::new(&s.group, 4);
+    g.bench_function("verify_witness_cached", |b| {
+        b.iter(|| {
+            sig.verify_cached(&s.group, msg, &mut cache)
+                .unwrap_or_else(|_| unreachable!())
+        })
+    });
+    g.finish();
+}
+
+fn benches(c: &mut Criterion) {
+    bench_set(c, "wfrost_producers_100_slots_100_parties", 100, 100);
+    bench_set(c, "wfrost_stackers_1000_slots_25_parties", 1000, 25);
+}
+
+criterion_group!(wfrost, benches);
+criterion_main!(wfrost);

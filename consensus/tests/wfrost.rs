@@ -43,19 +43,36 @@ fn config_for(
     )
 }
 
+/// Every party deals; the secrets and the broadcast packages by party.
+fn deal_all(
+    config: &WeightedConfig,
+    enc: &BTreeMap<PartyId, Scalar>,
+    rng: &mut ChaCha12Rng,
+) -> (
+    BTreeMap<PartyId, DealerSecret>,
+    BTreeMap<PartyId, DealerPackage>,
+) {
+    let mut secrets = BTreeMap::new();
+    let mut packages = BTreeMap::new();
+    for p in config.parties() {
+        let (s, pkg) = deal(config, p.id, &enc[&p.id], rng).unwrap();
+        secrets.insert(p.id, s);
+        packages.insert(p.id, pkg);
+    }
+    (secrets, packages)
+}
+
 /// Every party deals, checks and finishes; packages cross the wire encoding.
 fn dkg(
     config: &WeightedConfig,
     enc: &BTreeMap<PartyId, Scalar>,
     rng: &mut ChaCha12Rng,
 ) -> Result<(BTreeMap<PartyId, KeyShare>, GroupKey), DkgError> {
-    let mut secrets = BTreeMap::new();
-    let mut packages = BTreeMap::new();
-    for p in config.parties() {
-        let (s, pkg) = deal(config, p.id, &enc[&p.id], rng)?;
-        secrets.insert(p.id, s);
-        packages.insert(p.id, DealerPackage::decode(&pkg.encode()).unwrap());
-    }
+    let (secrets, packages) = deal_all(config, enc, rng);
+    let packages = packages
+        .into_iter()
+        .map(|(id, p)| (id, DealerPackage::decode(&p.encode()).unwrap()))
+        .collect();
     finish_dkg(config, enc, secrets, &packages, rng)
 }
 
@@ -255,13 +272,7 @@ fn stackers_small_contiguous_ranges() {
 fn a_wrong_share_names_its_dealer() {
     let mut rng = ChaCha12Rng::from_seed([20; 32]);
     let (config, enc) = config_for(&contiguous(&[3, 3, 4]), 7, &mut rng);
-    let mut secrets = BTreeMap::new();
-    let mut packages = BTreeMap::new();
-    for p in config.parties() {
-        let (s, pkg) = deal(&config, p.id, &enc[&p.id], &mut rng).unwrap();
-        secrets.insert(p.id, s);
-        packages.insert(p.id, pkg);
-    }
+    let (mut secrets, mut packages) = deal_all(&config, &enc, &mut rng);
     // Dealer 2 sends party 1 properly encrypted but wrong values.
     let wrong: Vec<u8> = (0..3)
         .flat_map(|_| Scalar::random(&mut rng).to_bytes())
@@ -341,13 +352,7 @@ fn a_wrong_share_names_its_dealer() {
 fn bad_commitments_and_proofs_name_their_dealers() {
     let mut rng = ChaCha12Rng::from_seed([21; 32]);
     let (config, enc) = config_for(&contiguous(&[2, 2, 2, 2]), 5, &mut rng);
-    let mut secrets = BTreeMap::new();
-    let mut packages = BTreeMap::new();
-    for p in config.parties() {
-        let (s, pkg) = deal(&config, p.id, &enc[&p.id], &mut rng).unwrap();
-        secrets.insert(p.id, s);
-        packages.insert(p.id, pkg);
-    }
+    let (mut secrets, mut packages) = deal_all(&config, &enc, &mut rng);
     packages.get_mut(&PartyId(2)).unwrap().commitment.pop();
     packages.get_mut(&PartyId(4)).unwrap().pok_z += Scalar::ONE;
     packages.remove(&PartyId(3));
@@ -380,13 +385,7 @@ fn bad_commitments_and_proofs_name_their_dealers() {
 fn false_verifying_shares_are_caught() {
     let mut rng = ChaCha12Rng::from_seed([22; 32]);
     let (config, enc) = config_for(&contiguous(&[2, 3]), 3, &mut rng);
-    let mut secrets = BTreeMap::new();
-    let mut packages = BTreeMap::new();
-    for p in config.parties() {
-        let (s, pkg) = deal(&config, p.id, &enc[&p.id], &mut rng).unwrap();
-        secrets.insert(p.id, s);
-        packages.insert(p.id, pkg);
-    }
+    let (secrets, packages) = deal_all(&config, &enc, &mut rng);
     let mut pending = BTreeMap::new();
     let mut published = BTreeMap::new();
     for (id, s) in secrets {
@@ -671,13 +670,7 @@ mod prop {
 fn wire_format_snapshots() {
     let mut rng = ChaCha12Rng::from_seed([99; 32]);
     let (config, enc) = config_for(&[vec![1, 2], vec![3]], 2, &mut rng);
-    let mut secrets = BTreeMap::new();
-    let mut packages = BTreeMap::new();
-    for p in config.parties() {
-        let (s, pkg) = deal(&config, p.id, &enc[&p.id], &mut rng).unwrap();
-        secrets.insert(p.id, s);
-        packages.insert(p.id, pkg);
-    }
+    let (secrets, packages) = deal_all(&config, &enc, &mut rng);
     insta::assert_snapshot!(
         "dealer_package_party_2",
         hex::encode(packages[&PartyId(2)].encode())

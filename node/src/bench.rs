@@ -130,28 +130,8 @@ pub fn frost(
         held += p.slots.len() as u32;
     }
     let message = b"tandem-stacker bench block";
-    let t = Instant::now();
-    let mut nonces = BTreeMap::new();
-    let mut commitments = BTreeMap::new();
-    for p in &set {
-        let (nn, c) = wfrost::commit(&keys[p], &mut rng)?;
-        nonces.insert(*p, nn);
-        commitments.insert(*p, c);
-    }
-    let commit = ms(t);
-    let t = Instant::now();
-    let mut shares = BTreeMap::new();
-    for p in &set {
-        let nn = nonces.remove(p).ok_or_else(|| arg("nonce missing"))?;
-        shares.insert(
-            *p,
-            wfrost::sign(&group, &keys[p], &commitments, message, nn)?,
-        );
-    }
-    let sign = ms(t);
-    let t = Instant::now();
-    let sig = wfrost::aggregate(&group, &commitments, &shares, message)?;
-    let aggregate_ms = ms(t);
+    let (sig, [commit, sign, aggregate_ms]) =
+        signing_round(&group, &keys, &set, message, &mut rng)?;
     let t = Instant::now();
     sig.verify(&group, message)?;
     let verify_witness_ms = ms(t);
@@ -161,22 +141,7 @@ pub fn frost(
     sig.verify_cached(&group, message, &mut cache)?;
     let verify_witness_new_set_ms = ms(t);
     let second = b"tandem-stacker bench block 2";
-    let mut nonces = BTreeMap::new();
-    let mut commitments = BTreeMap::new();
-    for p in &set {
-        let (nn, c) = wfrost::commit(&keys[p], &mut rng)?;
-        nonces.insert(*p, nn);
-        commitments.insert(*p, c);
-    }
-    let mut shares = BTreeMap::new();
-    for p in &set {
-        let nn = nonces.remove(p).ok_or_else(|| arg("nonce missing"))?;
-        shares.insert(
-            *p,
-            wfrost::sign(&group, &keys[p], &commitments, second, nn)?,
-        );
-    }
-    let sig2 = wfrost::aggregate(&group, &commitments, &shares, second)?;
+    let (sig2, _) = signing_round(&group, &keys, &set, second, &mut rng)?;
     let t = Instant::now();
     sig2.verify_cached(&group, second, &mut cache)?;
     let verify_witness_cached_ms = ms(t);
@@ -203,6 +168,38 @@ pub fn frost(
         witness_bytes: encoded.len() - sig.signature.len(),
         dealer_package_bytes,
     })
+}
+
+/// One block signed by `set`: the signature and the milliseconds of commit, sign and aggregate.
+fn signing_round(
+    group: &wfrost::GroupKey,
+    keys: &BTreeMap<PartyId, wfrost::KeyShare>,
+    set: &[PartyId],
+    message: &[u8],
+    rng: &mut ChaCha12Rng,
+) -> Result<(wfrost::AccountableSignature, [f64; 3]), CliError> {
+    let t = Instant::now();
+    let mut nonces = BTreeMap::new();
+    let mut commitments = BTreeMap::new();
+    for p in set {
+        let (nn, c) = wfrost::commit(&keys[p], rng)?;
+        nonces.insert(*p, nn);
+        commitments.insert(*p, c);
+    }
+    let commit = ms(t);
+    let t = Instant::now();
+    let mut shares = BTreeMap::new();
+    for p in set {
+        let nn = nonces.remove(p).ok_or_else(|| arg("nonce missing"))?;
+        shares.insert(
+            *p,
+            wfrost::sign(group, &keys[p], &commitments, message, nn)?,
+        );
+    }
+    let sign = ms(t);
+    let t = Instant::now();
+    let sig = wfrost::aggregate(group, &commitments, &shares, message)?;
+    Ok((sig, [commit, sign, ms(t)]))
 }
 
 impl Report for FrostBench {

@@ -661,3 +661,42 @@ fn stackerdb_sign_known_answer() {
         "--data-hex: not valid hex",
     );
 }
+
+/// `tandem bench frost` runs the whole flow; its JSON carries the keys the issue names.
+#[test]
+fn bench_frost_small_run() {
+    let v = json_of(&[
+        "bench",
+        "frost",
+        "--slots",
+        "20",
+        "--parties",
+        "4",
+        "--json",
+    ]);
+    assert_eq!(v["threshold"], 14);
+    assert_eq!(v["signing_parties"], 3);
+    assert_eq!(v["signing_slots"], 15);
+    assert_eq!(v["signature_bytes"], 65);
+    // Bit vector (1 byte for 4 parties) and 3 witness entries of 98 bytes, framing included.
+    assert_eq!(v["witness_bytes"], 1 + 2 + 1 + 2 + 3 * 98);
+    for key in [
+        "dkg_ms_per_party",
+        "sign_ms_per_party",
+        "aggregate_ms",
+        "verify_witness_ms",
+        "verify_witness_cached_ms",
+    ] {
+        assert!(v[key].as_f64().unwrap() > 0.0, "{key}");
+    }
+    fails(
+        &["bench", "frost", "--slots", "3", "--parties", "4"],
+        1,
+        "need 1 <= parties <= slots <= 4096",
+    );
+    fails(
+        &["bench", "frost", "--slots", "5000", "--parties", "4"],
+        1,
+        "need 1 <= parties <= slots <= 4096",
+    );
+}

@@ -13,6 +13,7 @@ pub mod producer_set;
 pub mod rewards;
 pub mod shuffle;
 pub mod sortition;
+pub mod stacking;
 pub mod units;
 
 pub use height::{BurnHeight, Phase, RewardCycle, SignerId, SlotId, Term};

@@ -1,0 +1,72 @@
+//! PoX reward addresses as pox-4 takes them: `{version: (buff 1), hashbytes: (buff 32)}`.
+//!
+//! | address | version | hashbytes |
+//! |---|---|---|
+//! | P2PKH | 0x00 | 20-byte public key hash |
+//! | P2SH | 0x01 | 20-byte script hash |
+//! | P2WPKH | 0x04 | 20-byte witness program |
+//! | P2WSH | 0x05 | 32-byte witness program |
+//! | P2TR | 0x06 | 32-byte (tweaked) output key |
+//!
+//! (pox-4 also defines 0x02 and 0x03 for P2SH-wrapped segwit, which an address string cannot
+//! tell apart from plain P2SH.)
+
+use super::clarity::{tuple, Value};
+use crate::params::Network;
+use bitcoin::address::{Address, AddressType, NetworkUnchecked};
+use std::str::FromStr;
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PoxAddress {
+    pub version: u8,
+    pub hashbytes: Vec<u8>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum PoxAddressError {
+    #[error("{address:?} is not a Bitcoin address: {reason}")]
+    Unparseable { address: String, reason: String },
+    #[error("{address:?} is not an address of network {network}")]
+    WrongNetwork { address: String, network: Network },
+    #[error("{0:?} is of a kind PoX cannot pay (P2PKH, P2SH, P2WPKH, P2WSH and P2TR can)")]
+    Unsupported(String),
+}
+
+impl PoxAddress {
+    /// Parses a Bitcoin address of `network` (regtest takes `bcrt1` and the testnet legacy
+    /// prefixes).
+    pub fn from_bitcoin(address: &str, network: Network) -> Result<PoxAddress, PoxAddressError> {
+        let unchecked = Address::<NetworkUnchecked>::from_str(address).map_err(|e| {
+            PoxAddressError::Unparseable {
+                address: address.to_string(),
+                reason: e.to_string(),
+            }
+        })?;
+        let checked = unchecked.require_network(network.bitcoin()).map_err(|_| {
+            PoxAddressError::WrongNetwork {
+                address: address.to_string(),
+                network,
+            }
+        })?;
+        let script = checked.script_pubkey();
+        let b = script.as_bytes();
+        let (version, hashbytes) = match checked.address_type() {
+            Some(AddressType::P2pkh) => (0x00, b[3..23].to_vec()),
+            Some(AddressType::P2sh) => (0x01, b[2..22].to_vec()),
+            Some(AddressType::P2wpkh) => (0x04, b[2..22].to_vec()),
+            Some(AddressType::P2wsh) => (0x05, b[2..34].to_vec()),
+            Some(AddressType::P2tr) => (0x06, b[2..34].to_vec()),
+            _ => return Err(PoxAddressError::Unsupported(address.to_string())),
+        };
+        Ok(PoxAddress { version, hashbytes })
+    }
+
+    /// The Clarity tuple `{version, hashbytes}`.
+    pub fn to_clarity(&self) -> Value {
+        tuple(vec![
+            ("version", Value::Buffer(vec![self.version])),
+            ("hashbytes", Value::Buffer(self.hashbytes.clone())),
+        ])
+    }
+}

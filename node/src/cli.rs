@@ -26,9 +26,61 @@ pub enum Command {
     /// Stacker DB helpers.
     #[command(subcommand)]
     Stackerdb(Stackerdb),
+    /// Make a signer-key signature for a pox-4 stacking call (as stacks-signer does).
+    GenerateStackingSignature {
+        #[command(flatten)]
+        fields: StackingSigFields,
+        /// TOML with `stacks_private_key` (hex) and `network` (mainnet | testnet | regtest).
+        #[arg(long, value_name = "FILE")]
+        config: std::path::PathBuf,
+        #[command(flatten)]
+        format: Format,
+    },
+    /// Check a signer-key signature; exits non-zero when it does not match.
+    VerifyStackingSignature {
+        #[command(flatten)]
+        fields: StackingSigFields,
+        /// The signer key the signature should come from (33 bytes hex).
+        #[arg(long, value_name = "HEX")]
+        signer_key: String,
+        /// The signature, r || s || v (65 bytes hex).
+        #[arg(long, value_name = "HEX")]
+        signature: String,
+        /// A config file to take the network from.
+        #[arg(long, value_name = "FILE")]
+        config: Option<std::path::PathBuf>,
+        /// The network (overrides the config's).
+        #[arg(long)]
+        network: Option<Network>,
+        #[command(flatten)]
+        format: Format,
+    },
     /// Measure the protocol's expensive parts (use a release build).
     #[command(subcommand)]
     Bench(Bench),
+}
+
+/// The fields a signer-key signature covers.
+#[derive(Debug, Args)]
+pub struct StackingSigFields {
+    /// The PoX reward address (a Bitcoin address of the network).
+    #[arg(long, value_name = "ADDR")]
+    pub pox_address: String,
+    /// Solo calls: the current reward cycle; aggregation calls: the target cycle.
+    #[arg(long, value_name = "N")]
+    pub reward_cycle: u64,
+    /// stack-stx, stack-extend, stack-increase, agg-commit or agg-increase.
+    #[arg(long)]
+    pub method: String,
+    /// Lock period in cycles (1 for aggregation calls).
+    #[arg(long, value_name = "CYCLES")]
+    pub period: u64,
+    /// The most micro-STX the signature lets the call lock.
+    #[arg(long, value_name = "USTX")]
+    pub max_amount: u128,
+    /// A one-time number that makes the signature unique (replay protection).
+    #[arg(long, value_name = "N")]
+    pub auth_id: u128,
 }
 
 #[derive(Debug, Subcommand)]
@@ -214,6 +266,22 @@ pub fn run(cli: Cli) -> Result<String, CliError> {
     match cli.command {
         Command::Calc(calc) => crate::calc::run(calc),
         Command::Op(Op::Decode { hex, network }) => crate::op::decode(&hex, network.network),
+        Command::GenerateStackingSignature {
+            fields,
+            config,
+            format,
+        } => crate::output::render(&crate::stacking::generate(&fields, &config)?, format.json),
+        Command::VerifyStackingSignature {
+            fields,
+            signer_key,
+            signature,
+            config,
+            network,
+            format,
+        } => crate::output::render(
+            &crate::stacking::verify(&fields, &signer_key, &signature, config.as_deref(), network)?,
+            format.json,
+        ),
         Command::Bench(Bench::Frost {
             slots,
             parties,

@@ -10,6 +10,7 @@ mod error;
 mod op;
 mod output;
 mod stackerdb;
+mod stacking;
 
 use clap::Parser;
 use std::process::ExitCode;
@@ -25,7 +26,14 @@ fn main() -> ExitCode {
             ExitCode::SUCCESS
         }
         Err(e) => {
-            eprintln!("error: {e}");
+            // One line, whatever a library's message looks like.
+            let text = e.to_string();
+            let folded: Vec<&str> = text
+                .lines()
+                .map(str::trim)
+                .filter(|l| !l.is_empty())
+                .collect();
+            eprintln!("error: {}", folded.join("; "));
             ExitCode::from(1)
         }
     }

@@ -700,3 +700,215 @@ fn bench_frost_small_run() {
         "need 1 <= parties <= slots <= 4096",
     );
 }
+
+/// stacks.js's mainnet stack-increase vector through the stacks-signer-style commands.
+#[test]
+fn stacking_signature_generate_and_verify() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("signer.toml");
+    std::fs::write(
+        &config,
+        "stacks_private_key = \"553625396c91c18e403620e31950be525fc2a4ee9bcd99319315403f40e5b4f801\"\nnetwork = \"mainnet\"\n",
+    )
+    .unwrap();
+    let cfg = config.to_str().unwrap();
+    let fields = [
+        "--pox-address",
+        "1BvBMSEYstWetqTFn5Au4m4GFg7xJaNVN2",
+        "--reward-cycle",
+        "1242",
+        "--method",
+        "stack-increase",
+        "--period",
+        "1",
+        "--max-amount",
+        "807060009172764",
+        "--auth-id",
+        "2013631833",
+    ];
+    let mut args = vec!["generate-stacking-signature"];
+    args.extend_from_slice(&fields);
+    args.extend_from_slice(&["--config", cfg, "--json"]);
+    let v = json_of(&args);
+    assert_eq!(
+        v,
+        json!({
+            "signerKey": "02e8121904180cf11233b191e5584dfef76fee42c8c773b18eceff730d146191eb",
+            "signerSignature": "6a1cf6a77d546e7816371e05752846652fe115a6acb85bffbc6f5fe0d70f80412c689a7d5a724e3af817ceafced28526d31354c908ed192422de93635345d41a01",
+            "authId": "2013631833",
+            "rewardCycle": 1242,
+            "maxAmount": "807060009172764",
+            "period": 1,
+            "poxAddress": "1BvBMSEYstWetqTFn5Au4m4GFg7xJaNVN2",
+            "method": "stack-increase"
+        })
+    );
+    let sig = v["signerSignature"].as_str().unwrap().to_string();
+    let key = v["signerKey"].as_str().unwrap().to_string();
+    let mut verify = vec!["verify-stacking-signature"];
+    verify.extend_from_slice(&fields);
+    verify.extend_from_slice(&[
+        "--signer-key",
+        &key,
+        "--signature",
+        &sig,
+        "--network",
+        "mainnet",
+    ]);
+    assert_eq!(tandem(&verify).code, 0);
+    // Taking the network from the config works too.
+    let mut with_config = verify[..verify.len() - 2].to_vec();
+    with_config.extend_from_slice(&["--config", cfg]);
+    assert_eq!(tandem(&with_config).code, 0);
+    // Another auth id: a mismatch, exit 1.
+    let mut replay = verify.clone();
+    replay[12] = "2013631834";
+    fails(
+        &replay,
+        1,
+        "signature does not match: signature was made by key",
+    );
+    // On testnet the chain id differs (and the address is a mainnet one).
+    let mut testnet = verify.clone();
+    let last = testnet.len() - 1;
+    testnet[last] = "testnet";
+    fails(&testnet, 1, "--pox-address: \"1BvBMSEYstWetqTFn5Au4m4GFg7xJaNVN2\" is not an address of network testnet");
+}
+
+#[test]
+fn stacking_signature_bad_input() {
+    let dir = tempfile::tempdir().unwrap();
+    let write = |name: &str, body: &str| {
+        let p = dir.path().join(name);
+        std::fs::write(&p, body).unwrap();
+        p.to_str().unwrap().to_string()
+    };
+    let good = write(
+        "good.toml",
+        &format!(
+            "stacks_private_key = \"{}01\"\nnetwork = \"testnet\"\n",
+            "11".repeat(32)
+        ),
+    );
+    let gen = |cfg: &str, method: &str, period: &str, addr: &str| -> Vec<String> {
+        [
+            "generate-stacking-signature",
+            "--pox-address",
+            addr,
+            "--reward-cycle",
+            "5",
+            "--method",
+            method,
+            "--period",
+            period,
+            "--max-amount",
+            "1",
+            "--auth-id",
+            "1",
+            "--config",
+            cfg,
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect()
+    };
+    let run = |args: Vec<String>, msg: &str| {
+        fails(&args.iter().map(String::as_str).collect::<Vec<_>>(), 1, msg)
+    };
+    let addr = "mipcBbFg9gMiCh81Kj8tqqdgoZub1ZJRfn";
+    run(
+        gen("/nonexistent/signer.toml", "stack-stx", "1", addr),
+        "cannot read config /nonexistent/signer.toml",
+    );
+    run(
+        gen(
+            &write(
+                "net.toml",
+                "stacks_private_key = \"11\"\nnetwork = \"signet\"\n",
+            ),
+            "stack-stx",
+            "1",
+            addr,
+        ),
+        "field network: unknown network \"signet\"",
+    );
+    run(
+        gen(
+            &write(
+                "key.toml",
+                "stacks_private_key = \"11\"\nnetwork = \"testnet\"\n",
+            ),
+            "stack-stx",
+            "1",
+            addr,
+        ),
+        "field stacks_private_key: expected 32 or 33 bytes, got 1",
+    );
+    run(
+        gen(
+            &write("bad.toml", "network = \"testnet\"\n"),
+            "stack-stx",
+            "1",
+            addr,
+        ),
+        "missing field `stacks_private_key`",
+    );
+    run(
+        gen(
+            &write("syntax.toml", "stacks_private_key = \n"),
+            "stack-stx",
+            "1",
+            addr,
+        ),
+        "config",
+    );
+    run(
+        gen(&good, "stack-delegate", "1", addr),
+        "--method: unknown method \"stack-delegate\"",
+    );
+    run(
+        gen(&good, "agg-commit", "4", addr),
+        "--period 4: pox-4 checks agg-commit signatures with period 1",
+    );
+    run(
+        gen(&good, "stack-stx", "13", addr),
+        "--period 13: a lock period is 1 to 12 cycles",
+    );
+    run(
+        gen(&good, "stack-stx", "1", "xyz"),
+        "--pox-address: \"xyz\" is not a Bitcoin address",
+    );
+    // The good config works, for every kind of testnet address.
+    for a in [
+        addr,
+        "tb1qw508d6qejxtdg4y5r3zarvary0c5xw7kxpjzsx",
+        "tb1pqqqqp399et2xygdj5xreqhjjvcmzhxw4aywxecjdzew6hylgvsesf3hn0c",
+    ] {
+        let args = gen(&good, "stack-stx", "3", a);
+        let o = tandem(&args.iter().map(String::as_str).collect::<Vec<_>>());
+        assert_eq!(o.code, 0, "{a}: {}", o.stderr);
+    }
+    fails(
+        &[
+            "verify-stacking-signature",
+            "--pox-address",
+            addr,
+            "--reward-cycle",
+            "5",
+            "--method",
+            "stack-stx",
+            "--period",
+            "1",
+            "--max-amount",
+            "1",
+            "--auth-id",
+            "1",
+            "--signer-key",
+            "02",
+            "--signature",
+            "00",
+        ],
+        1,
+        "--signer-key: not a valid compressed secp256k1 public key",
+    );
+}

@@ -1,6 +1,6 @@
 //! A Stacker DB replica: a policy, a store, and the SIP's write rules.
 
-use crate::chunk::{ChunkData, SlotMetadata};
+use crate::chunk::{chunk_digest, ChunkData, SlotMetadata};
 use crate::policy::WritePolicy;
 use crate::store::{ChunkStore, StoreError, StoredChunk};
 use secp256k1::PublicKey;
@@ -171,7 +171,9 @@ impl<P: WritePolicy, S: ChunkStore> StackerDb<P, S> {
                 },
             );
         }
-        let signer = match chunk.recover_signer() {
+        // The digest from the data hash computed above: the data is hashed once per write.
+        let digest = chunk_digest(chunk.slot_id, chunk.slot_version, &new.data_hash);
+        let signer = match chunk.sig.recover(&digest) {
             Ok(k) => k,
             Err(e) => {
                 return refuse(WriteOutcome::Unauthorized {

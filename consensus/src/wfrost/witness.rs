@@ -70,10 +70,8 @@ fn scalar_of(b: &[u8; 32]) -> Option<Scalar> {
 /// A decoded witness entry.
 struct Part {
     party: PartyId,
-    d: ProjectivePoint,
-    e: ProjectivePoint,
-    d_affine: AffinePoint,
-    e_affine: AffinePoint,
+    d: AffinePoint,
+    e: AffinePoint,
     z: Scalar,
 }
 
@@ -177,14 +175,7 @@ impl AccountableSignature {
             let d = point(&w.hiding).ok_or(bad.clone())?;
             let e = point(&w.binding).ok_or(bad.clone())?;
             let z = scalar_of(&w.share).ok_or(bad)?;
-            parts.push(Part {
-                party: *p,
-                d: d.into(),
-                e: e.into(),
-                d_affine: d,
-                e_affine: e,
-                z,
-            });
+            parts.push(Part { party: *p, d, e, z });
         }
         Ok((parts, k))
     }
@@ -280,9 +271,9 @@ impl AccountableSignature {
         let mut points: Vec<AffinePoint> = vec![AffinePoint::GENERATOR];
         let mut scalars = vec![parts.iter().zip(&w).map(|(p, wp)| p.z * wp).sum::<Scalar>()];
         for ((p, wp), b) in parts.iter().zip(&w).zip(&rho) {
-            points.push(p.d_affine);
+            points.push(p.d);
             scalars.push(-*wp);
-            points.push(p.e_affine);
+            points.push(p.e);
             scalars.push(-(*wp * b));
         }
         match cache {
@@ -341,7 +332,9 @@ impl AccountableSignature {
                 .map(|y| (*y).into())
                 .collect();
             let y_star = msm(&ys, &lambdas);
-            if ProjectivePoint::GENERATOR * p.z != p.d + p.e * b + y_star * c {
+            if ProjectivePoint::GENERATOR * p.z
+                != ProjectivePoint::from(p.d) + ProjectivePoint::from(p.e) * b + y_star * c
+            {
                 bad.push(p.party);
             }
         }

@@ -84,6 +84,9 @@ pub struct ParamsSpec {
     pub coinbase_per_burn_block: MicroStx,
     /// SIP-018 chain id: 1 on mainnet, 0x80000000 on testnet and regtest.
     pub chain_id: u32,
+    /// pox-4's `STACKING_THRESHOLD_25`: the stacking minimum is the liquid supply divided by
+    /// this (20,000 on mainnet, 8,000 elsewhere, as pox-4 has it).
+    pub stacking_threshold_divisor: u128,
 }
 
 impl ParamsSpec {
@@ -110,6 +113,11 @@ impl ParamsSpec {
             max_producers: 100,
             coinbase_per_burn_block: MicroStx::from_stx(1000),
             chain_id,
+            stacking_threshold_divisor: if network == Network::Mainnet {
+                20_000
+            } else {
+                8_000
+            },
         }
     }
 }
@@ -142,6 +150,8 @@ pub enum ParamsError {
     ThresholdOutOfRange { threshold: u32, slots: u32 },
     #[error("max_producers {max} must be between 1 and producer_signer_slots {slots}")]
     MaxProducersOutOfRange { max: u32, slots: u32 },
+    #[error("stacking_threshold_divisor must be at least 1")]
+    StackingThresholdDivisorZero,
     #[error("reward slots (2 x reward-phase blocks) overflow for cycle_length {0}")]
     RewardSlotsOverflow(u32),
 }
@@ -240,6 +250,9 @@ impl NetworkParams {
         {
             return Err(ParamsError::RewardSlotsOverflow(spec.cycle_length));
         }
+        if spec.stacking_threshold_divisor == 0 {
+            return Err(ParamsError::StackingThresholdDivisorZero);
+        }
         Ok(NetworkParams { spec })
     }
 
@@ -282,6 +295,9 @@ impl NetworkParams {
     }
     pub fn chain_id(&self) -> u32 {
         self.spec.chain_id
+    }
+    pub fn stacking_threshold_divisor(&self) -> u128 {
+        self.spec.stacking_threshold_divisor
     }
     pub fn coinbase_per_burn_block(&self) -> MicroStx {
         self.spec.coinbase_per_burn_block

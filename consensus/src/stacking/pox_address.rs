@@ -14,9 +14,13 @@
 use super::clarity::{tuple, Value};
 use crate::params::Network;
 use bitcoin::address::{Address, AddressType, NetworkUnchecked};
+use bitcoin::{
+    PubkeyHash, ScriptBuf, ScriptHash, WPubkeyHash, WScriptHash, WitnessProgram, WitnessVersion,
+};
 use std::str::FromStr;
 
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// Ordered by version, then hashbytes, so it can key ordered maps.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct PoxAddress {
     pub version: u8,
     pub hashbytes: Vec<u8>,
@@ -60,6 +64,25 @@ impl PoxAddress {
             _ => return Err(PoxAddressError::Unsupported(address.to_string())),
         };
         Ok(PoxAddress { version, hashbytes })
+    }
+
+    /// The output script a PoX payout to this address uses; `None` when the version is
+    /// unknown or the hashbytes length does not fit it (pox-4 refuses such addresses).
+    /// Versions 0x02 and 0x03 (P2SH-wrapped P2WPKH / P2WSH) pay the P2SH script of their hash.
+    pub fn script_pubkey(&self) -> Option<ScriptBuf> {
+        use bitcoin::hashes::Hash;
+        let h20 = || <[u8; 20]>::try_from(self.hashbytes.as_slice()).ok();
+        let h32 = || <[u8; 32]>::try_from(self.hashbytes.as_slice()).ok();
+        Some(match self.version {
+            0x00 => ScriptBuf::new_p2pkh(&PubkeyHash::from_byte_array(h20()?)),
+            0x01..=0x03 => ScriptBuf::new_p2sh(&ScriptHash::from_byte_array(h20()?)),
+            0x04 => ScriptBuf::new_p2wpkh(&WPubkeyHash::from_byte_array(h20()?)),
+            0x05 => ScriptBuf::new_p2wsh(&WScriptHash::from_byte_array(h32()?)),
+            0x06 => ScriptBuf::new_witness_program(
+                &WitnessProgram::new(WitnessVersion::V1, &h32()?).ok()?,
+            ),
+            _ => return None,
+        })
     }
 
     /// The Clarity tuple `{version, hashbytes}`.

@@ -52,6 +52,15 @@ pub fn run(calc: Calc) -> Result<String, CliError> {
             let json = args.format.json;
             render(&payout_tx(args)?, json)
         }
+        Calc::RewardSet {
+            stackers,
+            liquid,
+            network,
+            format,
+        } => render(
+            &crate::reward_set::reward_set(&stackers, liquid, network.network)?,
+            format.json,
+        ),
     }
 }
 

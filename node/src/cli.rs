@@ -213,6 +213,21 @@ pub enum Calc {
     },
     /// Build an unsigned enrollment transaction.
     PayoutTx(PayoutTxArgs),
+    /// A cycle's reward set and stacker signers from its stacked entries: the threshold, each
+    /// PoX address's slots, each signer key's weight and stacker slot range.
+    RewardSet {
+        /// A reward-cycle entry, BTC_ADDRESS:USTX:SIGNER_KEY (repeat, in list order; the
+        /// signer key is a compressed secp256k1 key in hex).
+        #[arg(long = "stacker", value_name = "ADDR:USTX:SIGNER_KEY", required = true)]
+        stackers: Vec<String>,
+        /// The liquid STX supply, in micro-STX.
+        #[arg(long, value_name = "USTX")]
+        liquid: u128,
+        #[command(flatten)]
+        network: NetworkArg,
+        #[command(flatten)]
+        format: Format,
+    },
 }
 
 #[derive(Debug, Args)]

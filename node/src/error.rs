@@ -32,6 +32,8 @@ pub enum CliError {
     Sign(#[from] tandem_consensus::wfrost::SignError),
     #[error(transparent)]
     Witness(#[from] tandem_consensus::wfrost::WitnessError),
+    #[error("reward set: {0}")]
+    RewardSet(#[from] tandem_consensus::stacking::RewardSetError),
     #[error("cannot write JSON: {0}")]
     Json(#[from] serde_json::Error),
 }

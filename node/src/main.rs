@@ -9,6 +9,7 @@ mod cli;
 mod error;
 mod op;
 mod output;
+mod reward_set;
 mod stackerdb;
 mod stacking;
 

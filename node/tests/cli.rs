@@ -912,3 +912,153 @@ fn stacking_signature_bad_input() {
         "--signer-key: not a valid compressed secp256k1 public key",
     );
 }
+
+const KEY2: &str = "02c6047f9441ed7d6d3045406e95c07cd85c778e4b8cef3ca7abac09b95c709ee5";
+const BCRT_P2WPKH: &str = "bcrt1qw508d6qejxtdg4y5r3zarvary0c5xw7kygt080";
+const TESTNET_P2PKH: &str = "mipcBbFg9gMiCh81Kj8tqqdgoZub1ZJRfn";
+
+/// 1B STX liquid on regtest (80 slots): threshold max(180M, 250M) / 80 = 3.125M -> 3.13M STX.
+/// The P2WPKH address appears twice and merges (130M STX, 41 slots); key 2 is bound to 50M
+/// and 30M STX across two addresses (80M, weight 25).
+#[test]
+fn calc_reward_set_merges_and_assigns_slot_ranges() {
+    let a = format!("{BCRT_P2WPKH}:100000000000000:{KEY}");
+    let b = format!("{TESTNET_P2PKH}:50000000000000:{KEY2}");
+    let c = format!("{BCRT_P2WPKH}:30000000000000:{KEY2}");
+    let v = json_of(&[
+        "calc",
+        "reward-set",
+        "--stacker",
+        &a,
+        "--stacker",
+        &b,
+        "--stacker",
+        &c,
+        "--liquid",
+        "1000000000000000",
+        "--json",
+    ]);
+    assert_eq!(
+        v,
+        json!({
+            "network": "regtest",
+            "reward_slots": 80,
+            "liquid_ustx": 1_000_000_000_000_000u64,
+            "stacked_ustx": 180_000_000_000_000u64,
+            "threshold_ustx": 3_130_000_000_000u64,
+            "addresses": [
+                {"address": BCRT_P2WPKH, "amount_ustx": 130_000_000_000_000u64, "slots": 41},
+                {"address": TESTNET_P2PKH, "amount_ustx": 50_000_000_000_000u64, "slots": 15}
+            ],
+            "payout_entries": 56,
+            "signers": [
+                {"signer_key": KEY, "amount_ustx": 100_000_000_000_000u64, "weight": 31,
+                 "first_slot": 0, "end_slot": 31},
+                {"signer_key": KEY2, "amount_ustx": 80_000_000_000_000u64, "weight": 25,
+                 "first_slot": 31, "end_slot": 56}
+            ],
+            "signer_slots": 56,
+            "signing_threshold": 38
+        })
+    );
+    let text = tandem(&[
+        "calc",
+        "reward-set",
+        "--stacker",
+        &a,
+        "--liquid",
+        "1000000000000000",
+    ]);
+    assert_eq!(text.code, 0);
+    assert!(
+        text.stdout.contains("slots 0..31  signing 4000..4031"),
+        "{}",
+        text.stdout
+    );
+}
+
+#[test]
+fn calc_reward_set_rejects_bad_input() {
+    let ok_entry = format!("{BCRT_P2WPKH}:1:{KEY}");
+    fails(
+        &["calc", "reward-set", "--stacker", "foo", "--liquid", "1"],
+        1,
+        "--stacker expects BTC_ADDRESS:USTX:SIGNER_KEY",
+    );
+    fails(
+        &[
+            "calc",
+            "reward-set",
+            "--stacker",
+            &format!("nope:1:{KEY}"),
+            "--liquid",
+            "1",
+        ],
+        1,
+        "\"nope\" is not a Bitcoin address",
+    );
+    fails(
+        &[
+            "calc",
+            "reward-set",
+            "--stacker",
+            &format!("{BCRT_P2WPKH}:1.5:{KEY}"),
+            "--liquid",
+            "9",
+        ],
+        1,
+        "must be a whole number of micro-STX",
+    );
+    fails(
+        &[
+            "calc",
+            "reward-set",
+            "--stacker",
+            &format!("{BCRT_P2WPKH}:1:02aa"),
+            "--liquid",
+            "9",
+        ],
+        1,
+        "expected 33 bytes of hex",
+    );
+    let not_point = format!("{BCRT_P2WPKH}:1:05{}", "11".repeat(32));
+    fails(
+        &[
+            "calc",
+            "reward-set",
+            "--stacker",
+            &not_point,
+            "--liquid",
+            "9",
+        ],
+        1,
+        "not a compressed secp256k1 public key",
+    );
+    fails(
+        &[
+            "calc",
+            "reward-set",
+            "--stacker",
+            &ok_entry,
+            "--liquid",
+            "0",
+        ],
+        1,
+        "exceeds the liquid supply",
+    );
+    fails(
+        &[
+            "calc",
+            "reward-set",
+            "--stacker",
+            &ok_entry,
+            "--liquid",
+            "9",
+            "--network",
+            "mainnet",
+        ],
+        1,
+        "is not an address of network mainnet",
+    );
+    fails(&["calc", "reward-set", "--liquid", "9"], 2, "--stacker");
+}

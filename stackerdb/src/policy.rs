@@ -6,6 +6,7 @@ use crate::chunk::SlotMetadata;
 use secp256k1::PublicKey;
 use std::collections::BTreeSet;
 use tandem_consensus::producer_set::ProducerSet;
+use tandem_consensus::stacking::RewardSet;
 use tandem_consensus::{BurnHeight, NetworkParams, RewardCycle, SlotId, Term};
 
 pub trait WritePolicy {
@@ -42,6 +43,8 @@ pub enum PolicyError {
     DuplicateSigner(String),
     #[error("producer {0} appears twice in the producer set")]
     DuplicateProducer(String),
+    #[error("stacker signer key {0} is not a secp256k1 public key, so it can never sign")]
+    InvalidSignerKey(String),
 }
 
 fn owner_table(slots: u32) -> Vec<Option<PublicKey>> {
@@ -159,6 +162,25 @@ impl StackerDbPolicy {
             cycle,
             owners,
         })
+    }
+
+    /// The stacker DB of `cycle` laid out from the cycle's reward set (its signers already
+    /// come in slot order).
+    pub fn from_reward_set(
+        params: &NetworkParams,
+        cycle: RewardCycle,
+        set: &RewardSet,
+    ) -> Result<StackerDbPolicy, PolicyError> {
+        let signers = set
+            .signers
+            .iter()
+            .map(|s| {
+                PublicKey::from_slice(&s.signer_key.0)
+                    .map(|k| (k, s.weight))
+                    .map_err(|_| PolicyError::InvalidSignerKey(s.signer_key.to_string()))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        StackerDbPolicy::new(params, cycle, &signers)
     }
 
     pub fn cycle(&self) -> RewardCycle {

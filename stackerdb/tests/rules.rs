@@ -278,3 +278,55 @@ fn stacker_db_policy() {
         PolicyError::DuplicateSigner(_)
     ));
 }
+
+/// The stacker DB laid out from a reward set: each signer key owns its slot range, in both
+/// halves, and only it may write there.
+#[test]
+fn stacker_db_policy_from_reward_set() {
+    use tandem_consensus::stacking::{PoxAddress, RewardSet, SignerKey, StackedEntry};
+    use tandem_consensus::MicroStx;
+    let params = NetworkParams::preset(Network::Regtest);
+    let stx = |n: u128| MicroStx(n * 1_000_000);
+    let entry = |a: u8, amount: u128, k: u32| StackedEntry {
+        pox_addr: PoxAddress {
+            version: 4,
+            hashbytes: vec![a; 20],
+        },
+        amount: stx(amount),
+        signer: SignerKey(public(k).serialize()),
+    };
+    // threshold 1B / 4 / 80 = 3.125M -> 3.13M STX: weights 10, 0 (dropped), 5.
+    let entries = [
+        entry(1, 31_300_000, 0),
+        entry(2, 3_000_000, 1),
+        entry(3, 15_650_000, 2),
+    ];
+    let set = RewardSet::compute(&entries, stx(1_000_000_000), params.reward_slots()).unwrap();
+    let policy = StackerDbPolicy::from_reward_set(&params, RewardCycle(3), &set).unwrap();
+    let owner = |s: u32| policy.owner(SlotId(s)).copied();
+    assert_eq!(
+        (owner(0), owner(9), owner(10), owner(14), owner(15)),
+        (
+            Some(public(0)),
+            Some(public(0)),
+            Some(public(2)),
+            Some(public(2)),
+            None
+        )
+    );
+    assert_eq!(
+        (owner(4009), owner(4010), owner(4015)),
+        (Some(public(0)), Some(public(2)), None)
+    );
+    assert!(policy.may_write(SlotId(12), &public(2)));
+    assert!(!policy.may_write(SlotId(12), &public(0)));
+    assert!(!policy.may_write(SlotId(12), &public(1)));
+
+    // A signer key that is not a point cannot own slots.
+    let mut bad = set.clone();
+    bad.signers[0].signer_key = SignerKey([0x05; 33]);
+    assert!(matches!(
+        StackerDbPolicy::from_reward_set(&params, RewardCycle(3), &bad).unwrap_err(),
+        PolicyError::InvalidSignerKey(_)
+    ));
+}

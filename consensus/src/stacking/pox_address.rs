@@ -93,3 +93,39 @@ impl PoxAddress {
         ])
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The payout script of a PoX address is the script of the Bitcoin address it came from.
+    #[test]
+    fn script_pubkey_round_trips_every_kind() {
+        let addresses = [
+            "mipcBbFg9gMiCh81Kj8tqqdgoZub1ZJRfn",
+            "2MzQwSSnBHWHqSAqtTVQ6v47XtaisrJa1Vc",
+            "bcrt1qw508d6qejxtdg4y5r3zarvary0c5xw7kygt080",
+            "bcrt1qrp33g0q5c5txsp9arysrx4k6zdkfs4nce4xj0gdcccefvpysxf3qzf4jry",
+            "bcrt1p0xlxvlhemja6c4dqv22uapctqupfhlxm9h8z3k2e72q4k9hcz7vqc8gma6",
+        ];
+        for text in addresses {
+            let a = PoxAddress::from_bitcoin(text, Network::Regtest).unwrap();
+            let want = Address::from_str(text)
+                .unwrap()
+                .require_network(bitcoin::Network::Regtest)
+                .unwrap()
+                .script_pubkey();
+            assert_eq!(a.script_pubkey(), Some(want), "{text}");
+        }
+        let bad = PoxAddress {
+            version: 5,
+            hashbytes: vec![0; 20],
+        };
+        assert_eq!(bad.script_pubkey(), None);
+        let unknown = PoxAddress {
+            version: 7,
+            hashbytes: vec![0; 20],
+        };
+        assert_eq!(unknown.script_pubkey(), None);
+    }
+}

@@ -1179,6 +1179,48 @@ fn reward_set_merges_addresses_and_keys() {
     assert_eq!(set.signers[1].signing_slots(), 4016..4074);
 }
 
+/// The reward set is fixed at the first prepare-phase block (height 41 for cycle 1 on regtest),
+/// and a stack-stx in the prepare phase misses that cycle but counts for the next.
+#[test]
+fn reward_set_is_fixed_at_the_prepare_phase_start() {
+    let mut w = World::new();
+    alice_stacks(&mut w);
+    assert!(w
+        .st
+        .reward_set_at(&w.params, BurnHeight(40))
+        .unwrap()
+        .is_none());
+    assert!(w
+        .st
+        .reward_set_at(&w.params, BurnHeight(42))
+        .unwrap()
+        .is_none());
+    let (cycle, fixed) =
+        w.st.reward_set_at(&w.params, BurnHeight(41))
+            .unwrap()
+            .unwrap();
+    assert_eq!(cycle, RewardCycle(1));
+    assert_eq!(fixed.signers.len(), 1);
+    // Bob stacks at height 45 (prepare phase of cycle 0): his first cycle is still 1, whose set
+    // was fixed at 41 without him, and he is in cycle 2's.
+    let sig = signed(102, &pox(2), 0, Topic::StackStx, 2, u128::MAX, 1);
+    let call = Call::StackStx {
+        amount_ustx: stx(10_000_000),
+        pox_addr: pox(2),
+        start_burn_ht: 45,
+        lock_period: 2,
+        signer: sig,
+    };
+    w.ok(2, 45, call);
+    let (_, cycle2) =
+        w.st.reward_set_at(&w.params, BurnHeight(101))
+            .unwrap()
+            .unwrap();
+    let keys: Vec<_> = cycle2.signers.iter().map(|s| s.signer_key).collect();
+    assert_eq!(keys, vec![key(101), key(102)]);
+    assert_eq!(fixed.signers[0].signer_key, key(101));
+}
+
 #[test]
 fn pox_info_summary() {
     let mut w = World::new();

@@ -256,6 +256,27 @@ impl PoxState {
         )
     }
 
+    /// At the first block of a prepare phase, the next cycle's reward set (protocol.md section
+    /// 6: "At the first block of the prepare phase of cycle C-1 the reward set for cycle C is
+    /// fixed"); `None` at every other height.
+    pub fn reward_set_at(
+        &self,
+        params: &NetworkParams,
+        h: BurnHeight,
+    ) -> Result<Option<(RewardCycle, RewardSet)>, RewardSetError> {
+        let info = params.height_info(h)?;
+        if info.position_in_cycle != params.reward_phase_length() {
+            return Ok(None);
+        }
+        let next = RewardCycle(
+            info.cycle
+                .0
+                .checked_add(1)
+                .ok_or(RewardSetError::Overflow)?,
+        );
+        Ok(Some((next, self.reward_set(next, params)?)))
+    }
+
     /// The `/v2/pox`-like summary at burn height `h`.
     pub fn pox_info(
         &self,

@@ -7,6 +7,7 @@
 #![forbid(unsafe_code)]
 
 pub mod apportion;
+pub mod chain;
 pub mod height;
 pub mod params;
 pub mod producer_set;

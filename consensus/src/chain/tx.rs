@@ -1,0 +1,680 @@
+//! Chain transactions: a token transfer or a pox-4 call, with the sender's nonce and fee,
+//! signed by the sender's secp256k1 key. The canonical encoding (all integers big-endian):
+//!
+//! ```text
+//! version 01 | chain_id u32 | nonce u64 | fee u64 (micro-STX) | sender key (33, compressed)
+//! | payload | signature (65, r || s || recovery id)
+//! payload = 00 recipient (principal) amount u128 memo (34)
+//!         | 01 call-tag u8 call arguments            (tags 01..0e in `Call` order)
+//! principal = 05 version u8 hash160 (20) | 06 version u8 hash160 (20) name-len u8 name
+//! pox-addr  = version u8 | len u8 (<= 32) | hashbytes
+//! option    = 00 | 01 value;  bool = 00 | 01;  uint = u128
+//! signer    = option(sig-len u8 (<= 65) sig) | key (33) | max-amount u128 | auth-id u128
+//! ```
+//!
+//! The signature signs `SHA-512/256("tandem-tx" || encoding without the signature)`; the txid
+//! is SHA-512/256 of the whole encoding. Decoding refuses anything non-canonical (unknown tags,
+//! booleans other than 0/1, trailing bytes) and anything over [`MAX_TX_BYTES`].
+
+use crate::params::Network;
+use crate::stacking::{
+    Call, PoxAddress, Principal, PrincipalError, SignerArgs, SignerKey, StacksAddress,
+};
+use crate::units::MicroStx;
+use secp256k1::ecdsa::{RecoverableSignature, RecoveryId};
+use secp256k1::{Message, PublicKey, Secp256k1, SecretKey};
+use sha2::{Digest, Sha512_256};
+
+pub const TX_VERSION: u8 = 1;
+/// The largest encoded transaction.
+pub const MAX_TX_BYTES: usize = 16 * 1024;
+pub const MEMO_LEN: usize = 34;
+const SIGHASH_TAG: &[u8] = b"tandem-tx";
+
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum TxError {
+    #[error("transaction of {0} bytes exceeds the {MAX_TX_BYTES}-byte limit")]
+    TooLarge(usize),
+    #[error("transaction ends inside {0}")]
+    Truncated(&'static str),
+    #[error("{0} trailing bytes after the signature")]
+    TrailingBytes(usize),
+    #[error("unknown transaction version {0}")]
+    Version(u8),
+    #[error("{field}: unknown tag {tag:#04x}")]
+    Tag { field: &'static str, tag: u8 },
+    #[error("{field}: length {len} exceeds {max}")]
+    Length {
+        field: &'static str,
+        len: usize,
+        max: usize,
+    },
+    #[error("{field}: {source}")]
+    Principal {
+        field: &'static str,
+        source: PrincipalError,
+    },
+    #[error("{0}: not ASCII")]
+    NotAscii(&'static str),
+    #[error("sender key is not a compressed secp256k1 public key")]
+    SenderKey,
+    #[error("signature is malformed")]
+    Signature,
+    #[error("signature was not made by the sender key")]
+    WrongSigner,
+}
+
+/// What a transaction does.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Payload {
+    TokenTransfer {
+        recipient: Principal,
+        amount: MicroStx,
+        memo: [u8; MEMO_LEN],
+    },
+    PoxCall(Call),
+}
+
+/// A transaction before signing.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct UnsignedTx {
+    pub chain_id: u32,
+    pub nonce: u64,
+    /// Fees are paid from unlocked micro-STX; `u64` bounds them well above any supply.
+    pub fee: u64,
+    pub sender_key: [u8; 33],
+    pub payload: Payload,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Transaction {
+    pub tx: UnsignedTx,
+    pub signature: [u8; 65],
+}
+
+fn sha512_256(parts: &[&[u8]]) -> [u8; 32] {
+    let mut h = Sha512_256::new();
+    for p in parts {
+        h.update(p);
+    }
+    h.finalize().into()
+}
+
+/// The length limits the encoding's one-byte length prefixes (and Clarity's types) impose.
+fn check_lengths(p: &Payload) -> Result<(), TxError> {
+    let limit = |field, len: usize, max: usize| {
+        if len > max {
+            Err(TxError::Length { field, len, max })
+        } else {
+            Ok(())
+        }
+    };
+    let pox = |a: &PoxAddress| limit("pox-addr", a.hashbytes.len(), 32);
+    let signer =
+        |s: &SignerArgs| limit("signer-sig", s.signer_sig.as_ref().map_or(0, Vec::len), 65);
+    let call = match p {
+        Payload::TokenTransfer { .. } => return Ok(()),
+        Payload::PoxCall(c) => c,
+    };
+    match call {
+        Call::StackStx {
+            pox_addr,
+            signer: s,
+            ..
+        }
+        | Call::StackExtend {
+            pox_addr,
+            signer: s,
+            ..
+        }
+        | Call::StackAggregationCommit {
+            pox_addr,
+            signer: s,
+            ..
+        }
+        | Call::StackAggregationCommitIndexed {
+            pox_addr,
+            signer: s,
+            ..
+        }
+        | Call::StackAggregationIncrease {
+            pox_addr,
+            signer: s,
+            ..
+        } => {
+            pox(pox_addr)?;
+            signer(s)
+        }
+        Call::StackIncrease { signer: s, .. } => signer(s),
+        Call::DelegateStx { pox_addr, .. } => pox_addr.as_ref().map_or(Ok(()), pox),
+        Call::DelegateStackStx { pox_addr, .. }
+        | Call::DelegateStackExtend { pox_addr, .. }
+        | Call::DelegateStackIncrease { pox_addr, .. } => pox(pox_addr),
+        Call::SetSignerKeyAuthorization {
+            pox_addr, topic, ..
+        } => {
+            pox(pox_addr)?;
+            if !topic.is_ascii() {
+                return Err(TxError::NotAscii("topic"));
+            }
+            limit("topic", topic.len(), 14)
+        }
+        Call::RevokeDelegateStx
+        | Call::AllowContractCaller { .. }
+        | Call::DisallowContractCaller { .. } => Ok(()),
+    }
+}
+
+impl UnsignedTx {
+    /// The canonical encoding; fails when a field exceeds its limit.
+    pub fn encode(&self) -> Result<Vec<u8>, TxError> {
+        check_lengths(&self.payload)?;
+        let mut w = Vec::with_capacity(128);
+        w.push(TX_VERSION);
+        w.extend_from_slice(&self.chain_id.to_be_bytes());
+        w.extend_from_slice(&self.nonce.to_be_bytes());
+        w.extend_from_slice(&self.fee.to_be_bytes());
+        w.extend_from_slice(&self.sender_key);
+        put_payload(&mut w, &self.payload);
+        if w.len() + 65 > MAX_TX_BYTES {
+            return Err(TxError::TooLarge(w.len() + 65));
+        }
+        Ok(w)
+    }
+
+    /// What the sender key signs.
+    pub fn sighash(&self) -> Result<[u8; 32], TxError> {
+        Ok(sha512_256(&[SIGHASH_TAG, &self.encode()?]))
+    }
+
+    pub fn sign(self, key: &SecretKey) -> Result<Transaction, TxError> {
+        let sig = Secp256k1::signing_only()
+            .sign_ecdsa_recoverable(&Message::from_digest(self.sighash()?), key);
+        let (rec, rs) = sig.serialize_compact();
+        let mut signature = [0u8; 65];
+        signature[..64].copy_from_slice(&rs);
+        signature[64] = rec.to_i32() as u8;
+        Ok(Transaction {
+            tx: self,
+            signature,
+        })
+    }
+
+    /// The sender's address on `network`.
+    pub fn sender(&self, network: Network) -> StacksAddress {
+        StacksAddress::from_public_key(&self.sender_key, network)
+    }
+}
+
+impl Transaction {
+    pub fn encode(&self) -> Result<Vec<u8>, TxError> {
+        let mut w = self.tx.encode()?;
+        w.extend_from_slice(&self.signature);
+        Ok(w)
+    }
+
+    pub fn txid(&self) -> Result<[u8; 32], TxError> {
+        Ok(sha512_256(&[&self.encode()?]))
+    }
+
+    /// Checks that the sender key made the signature.
+    pub fn verify(&self) -> Result<(), TxError> {
+        let key = PublicKey::from_slice(&self.tx.sender_key).map_err(|_| TxError::SenderKey)?;
+        let rec =
+            RecoveryId::from_i32(i32::from(self.signature[64])).map_err(|_| TxError::Signature)?;
+        let sig = RecoverableSignature::from_compact(&self.signature[..64], rec)
+            .map_err(|_| TxError::Signature)?;
+        let recovered = Secp256k1::verification_only()
+            .recover_ecdsa(&Message::from_digest(self.tx.sighash()?), &sig)
+            .map_err(|_| TxError::Signature)?;
+        if recovered != key {
+            return Err(TxError::WrongSigner);
+        }
+        Ok(())
+    }
+
+    /// Decodes exactly one canonical transaction.
+    pub fn decode(bytes: &[u8]) -> Result<Transaction, TxError> {
+        if bytes.len() > MAX_TX_BYTES {
+            return Err(TxError::TooLarge(bytes.len()));
+        }
+        let mut r = Reader { b: bytes, pos: 0 };
+        let version = r.u8("version")?;
+        if version != TX_VERSION {
+            return Err(TxError::Version(version));
+        }
+        let tx = UnsignedTx {
+            chain_id: u32::from_be_bytes(r.array("chain id")?),
+            nonce: u64::from_be_bytes(r.array("nonce")?),
+            fee: u64::from_be_bytes(r.array("fee")?),
+            sender_key: r.array("sender key")?,
+            payload: r.payload()?,
+        };
+        let signature = r.array("signature")?;
+        if r.pos != bytes.len() {
+            return Err(TxError::TrailingBytes(bytes.len() - r.pos));
+        }
+        Ok(Transaction { tx, signature })
+    }
+}
+
+// ---------------------------------------------------------------- writing
+
+fn put_u128(w: &mut Vec<u8>, v: u128) {
+    w.extend_from_slice(&v.to_be_bytes());
+}
+
+fn put_principal(w: &mut Vec<u8>, p: &Principal) {
+    match p {
+        Principal::Standard(a) => {
+            w.push(0x05);
+            w.push(a.version);
+            w.extend_from_slice(&a.hash160);
+        }
+        Principal::Contract { address, name } => {
+            w.push(0x06);
+            w.push(address.version);
+            w.extend_from_slice(&address.hash160);
+            // Contract names are at most 128 bytes (checked when the principal was built).
+            w.push(name.len() as u8);
+            w.extend_from_slice(name.as_bytes());
+        }
+    }
+}
+
+fn put_pox(w: &mut Vec<u8>, a: &PoxAddress) {
+    w.push(a.version);
+    w.push(a.hashbytes.len() as u8);
+    w.extend_from_slice(&a.hashbytes);
+}
+
+fn put_opt<T>(w: &mut Vec<u8>, v: Option<&T>, f: impl FnOnce(&mut Vec<u8>, &T)) {
+    match v {
+        None => w.push(0),
+        Some(v) => {
+            w.push(1);
+            f(w, v);
+        }
+    }
+}
+
+fn put_signer(w: &mut Vec<u8>, s: &SignerArgs) {
+    put_opt(w, s.signer_sig.as_ref(), |w, sig| {
+        w.push(sig.len() as u8);
+        w.extend_from_slice(sig);
+    });
+    w.extend_from_slice(&s.signer_key.0);
+    put_u128(w, s.max_amount);
+    put_u128(w, s.auth_id);
+}
+
+fn put_payload(w: &mut Vec<u8>, p: &Payload) {
+    match p {
+        Payload::TokenTransfer {
+            recipient,
+            amount,
+            memo,
+        } => {
+            w.push(0x00);
+            put_principal(w, recipient);
+            put_u128(w, amount.0);
+            w.extend_from_slice(memo);
+        }
+        Payload::PoxCall(call) => {
+            w.push(0x01);
+            put_call(w, call);
+        }
+    }
+}
+
+fn put_call(w: &mut Vec<u8>, call: &Call) {
+    match call {
+        Call::StackStx {
+            amount_ustx,
+            pox_addr,
+            start_burn_ht,
+            lock_period,
+            signer,
+        } => {
+            w.push(0x01);
+            put_u128(w, amount_ustx.0);
+            put_pox(w, pox_addr);
+            put_u128(w, *start_burn_ht);
+            put_u128(w, *lock_period);
+            put_signer(w, signer);
+        }
+        Call::StackExtend {
+            extend_count,
+            pox_addr,
+            signer,
+        } => {
+            w.push(0x02);
+            put_u128(w, *extend_count);
+            put_pox(w, pox_addr);
+            put_signer(w, signer);
+        }
+        Call::StackIncrease {
+            increase_by,
+            signer,
+        } => {
+            w.push(0x03);
+            put_u128(w, increase_by.0);
+            put_signer(w, signer);
+        }
+        Call::DelegateStx {
+            amount_ustx,
+            delegate_to,
+            until_burn_ht,
+            pox_addr,
+        } => {
+            w.push(0x04);
+            put_u128(w, amount_ustx.0);
+            put_principal(w, delegate_to);
+            put_opt(w, until_burn_ht.as_ref(), |w, v| put_u128(w, *v));
+            put_opt(w, pox_addr.as_ref(), put_pox);
+        }
+        Call::RevokeDelegateStx => w.push(0x05),
+        Call::DelegateStackStx {
+            stacker,
+            amount_ustx,
+            pox_addr,
+            start_burn_ht,
+            lock_period,
+        } => {
+            w.push(0x06);
+            put_principal(w, stacker);
+            put_u128(w, amount_ustx.0);
+            put_pox(w, pox_addr);
+            put_u128(w, *start_burn_ht);
+            put_u128(w, *lock_period);
+        }
+        Call::DelegateStackExtend {
+            stacker,
+            pox_addr,
+            extend_count,
+        } => {
+            w.push(0x07);
+            put_principal(w, stacker);
+            put_pox(w, pox_addr);
+            put_u128(w, *extend_count);
+        }
+        Call::DelegateStackIncrease {
+            stacker,
+            pox_addr,
+            increase_by,
+        } => {
+            w.push(0x08);
+            put_principal(w, stacker);
+            put_pox(w, pox_addr);
+            put_u128(w, increase_by.0);
+        }
+        Call::StackAggregationCommit {
+            pox_addr,
+            reward_cycle,
+            signer,
+        } => {
+            w.push(0x09);
+            put_pox(w, pox_addr);
+            put_u128(w, *reward_cycle);
+            put_signer(w, signer);
+        }
+        Call::StackAggregationCommitIndexed {
+            pox_addr,
+            reward_cycle,
+            signer,
+        } => {
+            w.push(0x0a);
+            put_pox(w, pox_addr);
+            put_u128(w, *reward_cycle);
+            put_signer(w, signer);
+        }
+        Call::StackAggregationIncrease {
+            pox_addr,
+            reward_cycle,
+            reward_cycle_index,
+            signer,
+        } => {
+            w.push(0x0b);
+            put_pox(w, pox_addr);
+            put_u128(w, *reward_cycle);
+            put_u128(w, *reward_cycle_index);
+            put_signer(w, signer);
+        }
+        Call::SetSignerKeyAuthorization {
+            pox_addr,
+            period,
+            reward_cycle,
+            topic,
+            signer_key,
+            allowed,
+            max_amount,
+            auth_id,
+        } => {
+            w.push(0x0c);
+            put_pox(w, pox_addr);
+            put_u128(w, *period);
+            put_u128(w, *reward_cycle);
+            w.push(topic.len() as u8);
+            w.extend_from_slice(topic.as_bytes());
+            w.extend_from_slice(&signer_key.0);
+            w.push(u8::from(*allowed));
+            put_u128(w, *max_amount);
+            put_u128(w, *auth_id);
+        }
+        Call::AllowContractCaller {
+            caller,
+            until_burn_ht,
+        } => {
+            w.push(0x0d);
+            put_principal(w, caller);
+            put_opt(w, until_burn_ht.as_ref(), |w, v| put_u128(w, *v));
+        }
+        Call::DisallowContractCaller { caller } => {
+            w.push(0x0e);
+            put_principal(w, caller);
+        }
+    }
+}
+
+// ---------------------------------------------------------------- reading
+
+struct Reader<'a> {
+    b: &'a [u8],
+    pos: usize,
+}
+
+impl<'a> Reader<'a> {
+    fn bytes(&mut self, n: usize, field: &'static str) -> Result<&'a [u8], TxError> {
+        let end = self
+            .pos
+            .checked_add(n)
+            .filter(|&e| e <= self.b.len())
+            .ok_or(TxError::Truncated(field))?;
+        let out = &self.b[self.pos..end];
+        self.pos = end;
+        Ok(out)
+    }
+
+    fn array<const N: usize>(&mut self, field: &'static str) -> Result<[u8; N], TxError> {
+        let mut out = [0u8; N];
+        out.copy_from_slice(self.bytes(N, field)?);
+        Ok(out)
+    }
+
+    fn u8(&mut self, field: &'static str) -> Result<u8, TxError> {
+        Ok(self.bytes(1, field)?[0])
+    }
+
+    fn u128(&mut self, field: &'static str) -> Result<u128, TxError> {
+        Ok(u128::from_be_bytes(self.array(field)?))
+    }
+
+    fn flag(&mut self, field: &'static str) -> Result<bool, TxError> {
+        match self.u8(field)? {
+            0 => Ok(false),
+            1 => Ok(true),
+            tag => Err(TxError::Tag { field, tag }),
+        }
+    }
+
+    fn short_bytes(&mut self, field: &'static str, max: usize) -> Result<&'a [u8], TxError> {
+        let len = usize::from(self.u8(field)?);
+        if len > max {
+            return Err(TxError::Length { field, len, max });
+        }
+        self.bytes(len, field)
+    }
+
+    fn address(&mut self, field: &'static str) -> Result<StacksAddress, TxError> {
+        let version = self.u8(field)?;
+        StacksAddress::new(version, self.array(field)?)
+            .map_err(|source| TxError::Principal { field, source })
+    }
+
+    fn principal(&mut self, field: &'static str) -> Result<Principal, TxError> {
+        match self.u8(field)? {
+            0x05 => Ok(Principal::Standard(self.address(field)?)),
+            0x06 => {
+                let address = self.address(field)?;
+                let name = self.short_bytes(field, 128)?;
+                let name = std::str::from_utf8(name).map_err(|_| TxError::NotAscii(field))?;
+                Principal::contract(address, name)
+                    .map_err(|source| TxError::Principal { field, source })
+            }
+            tag => Err(TxError::Tag { field, tag }),
+        }
+    }
+
+    fn pox(&mut self, field: &'static str) -> Result<PoxAddress, TxError> {
+        let version = self.u8(field)?;
+        let hashbytes = self.short_bytes(field, 32)?.to_vec();
+        Ok(PoxAddress { version, hashbytes })
+    }
+
+    fn opt_u128(&mut self, field: &'static str) -> Result<Option<u128>, TxError> {
+        Ok(if self.flag(field)? {
+            Some(self.u128(field)?)
+        } else {
+            None
+        })
+    }
+
+    fn signer(&mut self) -> Result<SignerArgs, TxError> {
+        let signer_sig = if self.flag("signer-sig")? {
+            Some(self.short_bytes("signer-sig", 65)?.to_vec())
+        } else {
+            None
+        };
+        Ok(SignerArgs {
+            signer_sig,
+            signer_key: SignerKey(self.array("signer-key")?),
+            max_amount: self.u128("max-amount")?,
+            auth_id: self.u128("auth-id")?,
+        })
+    }
+
+    fn payload(&mut self) -> Result<Payload, TxError> {
+        match self.u8("payload")? {
+            0x00 => Ok(Payload::TokenTransfer {
+                recipient: self.principal("recipient")?,
+                amount: MicroStx(self.u128("amount")?),
+                memo: self.array("memo")?,
+            }),
+            0x01 => Ok(Payload::PoxCall(self.call()?)),
+            tag => Err(TxError::Tag {
+                field: "payload",
+                tag,
+            }),
+        }
+    }
+
+    fn call(&mut self) -> Result<Call, TxError> {
+        Ok(match self.u8("call")? {
+            0x01 => Call::StackStx {
+                amount_ustx: MicroStx(self.u128("amount-ustx")?),
+                pox_addr: self.pox("pox-addr")?,
+                start_burn_ht: self.u128("start-burn-ht")?,
+                lock_period: self.u128("lock-period")?,
+                signer: self.signer()?,
+            },
+            0x02 => Call::StackExtend {
+                extend_count: self.u128("extend-count")?,
+                pox_addr: self.pox("pox-addr")?,
+                signer: self.signer()?,
+            },
+            0x03 => Call::StackIncrease {
+                increase_by: MicroStx(self.u128("increase-by")?),
+                signer: self.signer()?,
+            },
+            0x04 => Call::DelegateStx {
+                amount_ustx: MicroStx(self.u128("amount-ustx")?),
+                delegate_to: self.principal("delegate-to")?,
+                until_burn_ht: self.opt_u128("until-burn-ht")?,
+                pox_addr: if self.flag("pox-addr")? {
+                    Some(self.pox("pox-addr")?)
+                } else {
+                    None
+                },
+            },
+            0x05 => Call::RevokeDelegateStx,
+            0x06 => Call::DelegateStackStx {
+                stacker: self.principal("stacker")?,
+                amount_ustx: MicroStx(self.u128("amount-ustx")?),
+                pox_addr: self.pox("pox-addr")?,
+                start_burn_ht: self.u128("start-burn-ht")?,
+                lock_period: self.u128("lock-period")?,
+            },
+            0x07 => Call::DelegateStackExtend {
+                stacker: self.principal("stacker")?,
+                pox_addr: self.pox("pox-addr")?,
+                extend_count: self.u128("extend-count")?,
+            },
+            0x08 => Call::DelegateStackIncrease {
+                stacker: self.principal("stacker")?,
+                pox_addr: self.pox("pox-addr")?,
+                increase_by: MicroStx(self.u128("increase-by")?),
+            },
+            0x09 => Call::StackAggregationCommit {
+                pox_addr: self.pox("pox-addr")?,
+                reward_cycle: self.u128("reward-cycle")?,
+                signer: self.signer()?,
+            },
+            0x0a => Call::StackAggregationCommitIndexed {
+                pox_addr: self.pox("pox-addr")?,
+                reward_cycle: self.u128("reward-cycle")?,
+                signer: self.signer()?,
+            },
+            0x0b => Call::StackAggregationIncrease {
+                pox_addr: self.pox("pox-addr")?,
+                reward_cycle: self.u128("reward-cycle")?,
+                reward_cycle_index: self.u128("reward-cycle-index")?,
+                signer: self.signer()?,
+            },
+            0x0c => Call::SetSignerKeyAuthorization {
+                pox_addr: self.pox("pox-addr")?,
+                period: self.u128("period")?,
+                reward_cycle: self.u128("reward-cycle")?,
+                topic: {
+                    let t = self.short_bytes("topic", 14)?;
+                    if !t.is_ascii() {
+                        return Err(TxError::NotAscii("topic"));
+                    }
+                    String::from_utf8_lossy(t).into_owned()
+                },
+                signer_key: SignerKey(self.array("signer-key")?),
+                allowed: self.flag("allowed")?,
+                max_amount: self.u128("max-amount")?,
+                auth_id: self.u128("auth-id")?,
+            },
+            0x0d => Call::AllowContractCaller {
+                caller: self.principal("caller")?,
+                until_burn_ht: self.opt_u128("until-burn-ht")?,
+            },
+            0x0e => Call::DisallowContractCaller {
+                caller: self.principal("caller")?,
+            },
+            tag => return Err(TxError::Tag { field: "call", tag }),
+        })
+    }
+}

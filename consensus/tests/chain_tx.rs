@@ -253,15 +253,8 @@ fn call() -> impl Strategy<Value = Call> {
                 signer: g,
             }
         }),
-        (
-            pox(),
-            u,
-            u,
-            "[ -~]{0,14}",
-            signer(),
-            any::<bool>()
-        )
-            .prop_map(|(p, period, c, topic, g, allowed)| {
+        (pox(), u, u, "[ -~]{0,14}", signer(), any::<bool>()).prop_map(
+            |(p, period, c, topic, g, allowed)| {
                 Call::SetSignerKeyAuthorization {
                     pox_addr: p,
                     period,
@@ -272,7 +265,8 @@ fn call() -> impl Strategy<Value = Call> {
                     max_amount: g.max_amount,
                     auth_id: g.auth_id,
                 }
-            }),
+            }
+        ),
         (principal(), prop::option::of(u)).prop_map(|(c, until)| Call::AllowContractCaller {
             caller: c,
             until_burn_ht: until

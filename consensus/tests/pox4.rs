@@ -74,9 +74,14 @@ impl World {
 
     /// Asserts the error code and that the failed call changed nothing.
     fn fails(&mut self, sender: u8, h: u32, call: Call, code: u32) {
+        self.fails_in(&CallContext::direct(who(sender), BurnHeight(h)), call, code);
+    }
+
+    /// [`World::fails`] for a call made in `ctx` (through a contract, say).
+    fn fails_in(&mut self, ctx: &CallContext, call: Call, code: u32) {
         let before = self.st.clone();
         let name = call.name();
-        let err = self.call(sender, h, call).expect_err(name);
+        let err = self.st.execute(ctx, &call).expect_err(name);
         assert_eq!(err.code(), Some(code), "{name}: {err}");
         assert!(
             self.st == before,
@@ -86,6 +91,15 @@ impl World {
 
     fn account(&self, i: u8, h: u32) -> AccountView {
         self.st.stx_account(&who(i), BurnHeight(h))
+    }
+}
+
+/// A call by `sender` at height `h` made through a contract nobody allowed.
+fn through_contract(sender: u8, h: u32) -> CallContext {
+    CallContext {
+        sender: who(sender),
+        caller: Principal::contract(*who(2).standard().unwrap(), "x").unwrap(),
+        burn_height: BurnHeight(h),
     }
 }
 
@@ -576,18 +590,11 @@ fn stack_stx_errors() {
     // Start height in another cycle.
     w.fails(1, 5, stack_stx(stx(1_000_000), 65, 2, good(1)), 24);
     // Called through a contract the stacker never allowed.
-    let contract = Principal::contract(*who(2).standard().unwrap(), "pool").unwrap();
-    let via = CallContext {
-        sender: who(1),
-        caller: contract.clone(),
-        burn_height: BurnHeight(5),
-    };
-    let before = w.st.clone();
-    let err =
-        w.st.execute(&via, &stack_stx(stx(1_000_000), 5, 2, good(1)))
-            .unwrap_err();
-    assert_eq!(err.code(), Some(9));
-    assert!(w.st == before);
+    w.fails_in(
+        &through_contract(1, 5),
+        stack_stx(stx(1_000_000), 5, 2, good(1)),
+        9,
+    );
     // More than the unlocked balance.
     w.fails(1, 5, stack_stx(stx(50_000_001), 5, 2, good(1)), 1);
     // Signature problems.
@@ -677,18 +684,8 @@ fn stack_extend_errors() {
     tampered.auth_id = 99;
     w.fails(1, 10, extend(1, tampered), 35);
     // Through an unallowed contract.
-    let contract = Principal::contract(*who(2).standard().unwrap(), "x").unwrap();
-    let ctx = CallContext {
-        sender: who(1),
-        caller: contract,
-        burn_height: BurnHeight(10),
-    };
-    assert_eq!(
-        w.st.execute(&ctx, &extend(1, sig(1, 1)))
-            .unwrap_err()
-            .code(),
-        Some(9)
-    );
+    let ctx = through_contract(1, 10);
+    w.fails_in(&ctx, extend(1, sig(1, 1)), 9);
     // A stacker who later delegates cannot extend on its own.
     w.ok(1, 10, delegate(stx(1_000_000), 10, None, None));
     w.fails(1, 10, extend(1, sig(1, 1)), 20);
@@ -748,16 +745,8 @@ fn stack_increase_errors() {
     w.fails(1, 10, inc(stx(1), wrong_period), 35);
     let other_key = signed(102, &pox(1), 0, Topic::StackIncrease, 2, u128::MAX, 1);
     w.fails(1, 10, inc(stx(1), other_key), 40);
-    let contract = Principal::contract(*who(2).standard().unwrap(), "x").unwrap();
-    let ctx = CallContext {
-        sender: who(1),
-        caller: contract,
-        burn_height: BurnHeight(10),
-    };
-    assert_eq!(
-        w.st.execute(&ctx, &inc(stx(1), sig(1))).unwrap_err().code(),
-        Some(9)
-    );
+    let ctx = through_contract(1, 10);
+    w.fails_in(&ctx, inc(stx(1), sig(1)), 9);
     // After the unlock height the lock is gone: not locked.
     w.fails(
         1,
@@ -778,20 +767,10 @@ fn stack_increase_errors() {
 #[test]
 fn delegate_stx_and_revoke_errors() {
     let mut w = World::new();
-    let contract = Principal::contract(*who(2).standard().unwrap(), "x").unwrap();
-    let ctx = CallContext {
-        sender: who(1),
-        caller: contract.clone(),
-        burn_height: BurnHeight(10),
-    };
+    let ctx = through_contract(1, 10);
     let d = delegate(stx(1), 10, None, None);
-    assert_eq!(w.st.execute(&ctx, &d).unwrap_err().code(), Some(9));
-    assert_eq!(
-        w.st.execute(&ctx, &Call::RevokeDelegateStx)
-            .unwrap_err()
-            .code(),
-        Some(9)
-    );
+    w.fails_in(&ctx, d, 9);
+    w.fails_in(&ctx, Call::RevokeDelegateStx, 9);
     for bad in [
         PoxAddress {
             version: 7,
@@ -882,14 +861,9 @@ fn delegate_stack_stx_errors() {
         hashbytes: vec![0; 32],
     };
     w.fails(10, 5, delegate_stack(12, stx(1), bad, 5, 1), 13);
-    let contract = Principal::contract(*who(2).standard().unwrap(), "x").unwrap();
-    let ctx = CallContext {
-        sender: who(10),
-        caller: contract,
-        burn_height: BurnHeight(5),
-    };
+    let ctx = through_contract(10, 5);
     let call = delegate_stack(11, stx(1_000_000), pox(10), 5, 1);
-    assert_eq!(w.st.execute(&ctx, &call).unwrap_err().code(), Some(9));
+    w.fails_in(&ctx, call.clone(), 9);
     w.ok(10, 5, call.clone());
     w.fails(10, 5, call, 3);
 }
@@ -984,18 +958,8 @@ fn stack_aggregation_commit_errors() {
         auth_id: 1,
     };
     w.fails(10, 20, commit(1, no_sig), 19);
-    let contract = Principal::contract(*who(2).standard().unwrap(), "x").unwrap();
-    let ctx = CallContext {
-        sender: who(10),
-        caller: contract,
-        burn_height: BurnHeight(20),
-    };
-    assert_eq!(
-        w.st.execute(&ctx, &commit(1, sig(1, u128::MAX, 1)))
-            .unwrap_err()
-            .code(),
-        Some(9)
-    );
+    let ctx = through_contract(10, 20);
+    w.fails_in(&ctx, commit(1, sig(1, u128::MAX, 1)), 9);
     // Below the minimum: a pool with only 100,000 STX.
     w.ok(16, 2, delegate(stx(100_000), 17, None, None));
     w.ok(17, 10, delegate_stack(16, stx(100_000), pox(17), 10, 1));
@@ -1060,14 +1024,9 @@ fn stack_aggregation_increase_errors() {
     let mut tampered = sig(&pox(10), u128::MAX, 1);
     tampered.auth_id = 2;
     w.fails(10, 20, inc(1, 1, pox(10), tampered), 35);
-    let contract = Principal::contract(*who(2).standard().unwrap(), "x").unwrap();
-    let ctx = CallContext {
-        sender: who(10),
-        caller: contract,
-        burn_height: BurnHeight(20),
-    };
+    let ctx = through_contract(10, 20);
     let good = inc(1, 1, pox(10), sig(&pox(10), u128::MAX, 1));
-    assert_eq!(w.st.execute(&ctx, &good).unwrap_err().code(), Some(9));
+    w.fails_in(&ctx, good.clone(), 9);
     // A partial amount for pox(9), pointed at the pool's pox(10) entry.
     w.ok(15, 13, delegate(stx(5_000_000), 10, None, None));
     w.ok(10, 14, delegate_stack(15, stx(1_000_000), pox(9), 14, 1));
@@ -1091,13 +1050,8 @@ fn set_signer_key_authorization_errors() {
     w.fails(2, 70, set(1, 1), 19); // not the key's owner
     w.fails(1, 70, set(0, 1), 2);
     w.fails(1, 70, set(1, 0), 37); // cycle 0 is past at height 70
-    let contract = Principal::contract(*who(2).standard().unwrap(), "x").unwrap();
-    let ctx = CallContext {
-        sender: who(1),
-        caller: contract,
-        burn_height: BurnHeight(70),
-    };
-    assert_eq!(w.st.execute(&ctx, &set(1, 1)).unwrap_err().code(), Some(19));
+    let ctx = through_contract(1, 70);
+    w.fails_in(&ctx, set(1, 1), 19);
     let long = Call::SetSignerKeyAuthorization {
         pox_addr: pox(1),
         period: 1,

@@ -160,23 +160,20 @@ impl Call {
         }
     }
 
-    /// The argument types' size limits, which Clarity enforces before running anything.
-    fn check_types(&self) -> Result<(), PoxError> {
-        let addr = |a: &PoxAddress| {
-            if a.hashbytes.len() > MAX_HASHBYTES_LEN {
-                return Err(PoxError::Runtime(format!(
-                    "pox-addr hashbytes of {} bytes exceed (buff 32)",
-                    a.hashbytes.len()
-                )));
+    /// The argument types' limits, which Clarity enforces before running anything and the
+    /// transaction encoding's length prefixes rely on.
+    pub fn check_arg_types(&self) -> Result<(), ArgTypeError> {
+        let limit = |field, len: usize, max: usize| {
+            if len > max {
+                Err(ArgTypeError::TooLong { field, len, max })
+            } else {
+                Ok(())
             }
-            Ok(())
         };
-        let signer = |s: &SignerArgs| match &s.signer_sig {
-            Some(sig) if sig.len() > MAX_SIGNATURE_LEN => Err(PoxError::Runtime(format!(
-                "signer-sig of {} bytes exceeds (buff 65)",
-                sig.len()
-            ))),
-            _ => Ok(()),
+        let addr = |a: &PoxAddress| limit("pox-addr", a.hashbytes.len(), MAX_HASHBYTES_LEN);
+        let signer = |s: &SignerArgs| {
+            let len = s.signer_sig.as_ref().map_or(0, Vec::len);
+            limit("signer-sig", len, MAX_SIGNATURE_LEN)
         };
         match self {
             Call::StackStx {
@@ -216,18 +213,30 @@ impl Call {
                 pox_addr, topic, ..
             } => {
                 addr(pox_addr)?;
-                if topic.len() > MAX_TOPIC_LEN || !topic.is_ascii() {
-                    return Err(PoxError::Runtime(format!(
-                        "topic {topic:?} is not a (string-ascii 14)"
-                    )));
+                if !topic.is_ascii() {
+                    return Err(ArgTypeError::NotAscii("topic"));
                 }
-                Ok(())
+                limit("topic", topic.len(), MAX_TOPIC_LEN)
             }
             Call::RevokeDelegateStx
             | Call::AllowContractCaller { .. }
             | Call::DisallowContractCaller { .. } => Ok(()),
         }
     }
+}
+
+/// An argument that does not fit its Clarity type (`(buff 32)`, `(buff 65)`,
+/// `(string-ascii 14)`).
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum ArgTypeError {
+    #[error("{field} of {len} bytes exceeds its type's {max}")]
+    TooLong {
+        field: &'static str,
+        len: usize,
+        max: usize,
+    },
+    #[error("{0} is not ASCII")]
+    NotAscii(&'static str),
 }
 
 /// What a successful call returns (the contract's `ok` value).
@@ -278,7 +287,8 @@ fn add_ustx(a: MicroStx, b: MicroStx, what: &str) -> Result<MicroStx, PoxError> 
 impl PoxState {
     /// Runs one call atomically: on `Err` every write of the call is undone.
     pub fn execute(&mut self, ctx: &CallContext, call: &Call) -> Result<CallOutput, PoxError> {
-        call.check_types()?;
+        call.check_arg_types()
+            .map_err(|e| PoxError::Runtime(e.to_string()))?;
         let sp = self.savepoint();
         let result = self.dispatch(ctx, call);
         match &result {
@@ -604,6 +614,54 @@ impl PoxState {
         Ok(())
     }
 
+    /// The delegate checks of `delegate-stack-stx`, `-extend` and `-increase`: "stacker must
+    /// have delegated to the caller", "must have delegated enough stx", "if pox-addr is set,
+    /// must be equal to pox-addr", "delegation must not expire before lock period".
+    fn check_delegation_covers(
+        &self,
+        ctx: &CallContext,
+        stacker: &Principal,
+        amount: MicroStx,
+        pox_addr: &PoxAddress,
+        unlock_height: u128,
+    ) -> Result<(), PoxError> {
+        let d = self
+            .check_delegation(stacker, ctx.burn_height)
+            .ok_or(PoxError::PermissionDenied)?;
+        if d.delegated_to != ctx.sender {
+            return Err(PoxError::PermissionDenied);
+        }
+        if d.amount_ustx < amount {
+            return Err(PoxError::DelegationTooMuchLocked);
+        }
+        if d.pox_addr.as_ref().is_some_and(|a| a != pox_addr) {
+            return Err(PoxError::DelegationPoxAddrRequired);
+        }
+        if d.until_burn_ht.is_some_and(|u| u < unlock_height) {
+            return Err(PoxError::DelegationExpiresDuringLock);
+        }
+        Ok(())
+    }
+
+    /// `stack-extend` / `delegate-stack-extend`: the new lock period counted from
+    /// `first_reward`, and the new unlock height, when `extend_count` cycles follow the cycle
+    /// the lock would have ended in.
+    fn extension(
+        &self,
+        first_extend: u128,
+        extend_count: u128,
+        first_reward: u128,
+    ) -> Result<(u128, u128), PoxError> {
+        let last_extend = sub(add(first_extend, extend_count, "cycle")?, 1, "cycle")?;
+        let lock_period = add(
+            1,
+            sub(last_extend, first_reward, "lock period")?,
+            "lock period",
+        )?;
+        let new_unlock = self.reward_cycle_to_burn_height(add(1, last_extend, "cycle")?)?;
+        Ok((lock_period, new_unlock))
+    }
+
     fn stack_stx(
         &mut self,
         ctx: &CallContext,
@@ -869,25 +927,7 @@ impl PoxState {
         if !self.caller_allowed(ctx) {
             return Err(PoxError::PermissionDenied);
         }
-        // "stacker must have delegated to the caller"
-        let d = self
-            .check_delegation(stacker, h)
-            .ok_or(PoxError::PermissionDenied)?;
-        if d.delegated_to != ctx.sender {
-            return Err(PoxError::PermissionDenied);
-        }
-        // "must have delegated enough stx"
-        if d.amount_ustx < amount {
-            return Err(PoxError::DelegationTooMuchLocked);
-        }
-        // "if pox-addr is set, must be equal to pox-addr"
-        if d.pox_addr.as_ref().is_some_and(|a| a != pox_addr) {
-            return Err(PoxError::DelegationPoxAddrRequired);
-        }
-        // "delegation must not expire before lock period"
-        if d.until_burn_ht.is_some_and(|u| u < unlock) {
-            return Err(PoxError::DelegationExpiresDuringLock);
-        }
+        self.check_delegation_covers(ctx, stacker, amount, pox_addr, unlock)?;
         if self.stacker_info(stacker, h)?.is_some() {
             return Err(PoxError::AlreadyStacked);
         }
@@ -1030,13 +1070,7 @@ impl PoxState {
             signer,
             0,
         )?;
-        let last_extend = sub(add(first_extend, extend_count, "cycle")?, 1, "cycle")?;
-        let lock_period = add(
-            1,
-            sub(last_extend, first_reward, "lock period")?,
-            "lock period",
-        )?;
-        let new_unlock = self.reward_cycle_to_burn_height(add(1, last_extend, "cycle")?)?;
+        let (lock_period, new_unlock) = self.extension(first_extend, extend_count, first_reward)?;
         // "first cycle must be after the current cycle"; "lock period must be positive"
         if first_extend <= cur || lock_period == 0 {
             return Err(PoxError::InvalidLockPeriod);
@@ -1118,37 +1152,14 @@ impl PoxState {
         if !self.caller_allowed(ctx) {
             return Err(PoxError::PermissionDenied);
         }
-        // "stacker must not be directly stacking"
-        if !state.reward_set_indexes.is_empty() {
-            return Err(PoxError::NotDelegated);
-        }
-        // "stacker must be delegated to tx-sender"
-        match &state.delegated_to {
-            None => return Err(PoxError::NotDelegated),
-            Some(d) if d != &ctx.sender => return Err(PoxError::PermissionDenied),
-            Some(_) => {}
-        }
+        check_stacks_through(&state, &ctx.sender)?;
         if account.locked == MicroStx::ZERO {
             return Err(PoxError::StackIncreaseNotLocked);
         }
         if account.unlocked < increase_by {
             return Err(PoxError::InsufficientFunds);
         }
-        let d = self
-            .check_delegation(stacker, h)
-            .ok_or(PoxError::PermissionDenied)?;
-        if d.delegated_to != ctx.sender {
-            return Err(PoxError::PermissionDenied);
-        }
-        if d.amount_ustx < new_total {
-            return Err(PoxError::DelegationTooMuchLocked);
-        }
-        if d.pox_addr.as_ref().is_some_and(|a| a != pox_addr) {
-            return Err(PoxError::DelegationPoxAddrRequired);
-        }
-        if d.until_burn_ht.is_some_and(|u| u < account.unlock_height) {
-            return Err(PoxError::DelegationExpiresDuringLock);
-        }
+        self.check_delegation_covers(ctx, stacker, new_total, pox_addr, account.unlock_height)?;
         self.minimal_can_stack_stx(pox_addr, new_total, cycle_count)?;
         self.add_pox_partial_stacked(
             &ctx.sender,
@@ -1183,48 +1194,21 @@ impl PoxState {
         if extend_count < 1 {
             return Err(PoxError::InvalidLockPeriod);
         }
-        let last_extend = sub(add(first_extend, extend_count, "cycle")?, 1, "cycle")?;
-        let lock_period = add(
-            1,
-            sub(last_extend, first_reward, "lock period")?,
-            "lock period",
-        )?;
-        let new_unlock = self.reward_cycle_to_burn_height(add(1, last_extend, "cycle")?)?;
+        let (lock_period, new_unlock) = self.extension(first_extend, extend_count, first_reward)?;
         if first_extend <= cur || lock_period == 0 {
             return Err(PoxError::InvalidLockPeriod);
         }
         if !self.caller_allowed(ctx) {
             return Err(PoxError::PermissionDenied);
         }
-        if !state.reward_set_indexes.is_empty() {
-            return Err(PoxError::NotDelegated);
-        }
-        match &state.delegated_to {
-            None => return Err(PoxError::NotDelegated),
-            Some(d) if d != &ctx.sender => return Err(PoxError::PermissionDenied),
-            Some(_) => {}
-        }
+        check_stacks_through(&state, &ctx.sender)?;
         if !check_pox_lock_period(lock_period) {
             return Err(PoxError::InvalidLockPeriod);
         }
         if account.locked == MicroStx::ZERO {
             return Err(PoxError::StackExtendNotLocked);
         }
-        let d = self
-            .check_delegation(stacker, h)
-            .ok_or(PoxError::PermissionDenied)?;
-        if d.delegated_to != ctx.sender {
-            return Err(PoxError::PermissionDenied);
-        }
-        if d.amount_ustx < account.locked {
-            return Err(PoxError::DelegationTooMuchLocked);
-        }
-        if d.pox_addr.as_ref().is_some_and(|a| a != pox_addr) {
-            return Err(PoxError::DelegationPoxAddrRequired);
-        }
-        if d.until_burn_ht.is_some_and(|u| u < new_unlock) {
-            return Err(PoxError::DelegationExpiresDuringLock);
-        }
+        self.check_delegation_covers(ctx, stacker, account.locked, pox_addr, new_unlock)?;
         self.minimal_can_stack_stx(pox_addr, account.locked, lock_period)?;
         self.add_pox_partial_stacked(
             &ctx.sender,
@@ -1273,6 +1257,18 @@ impl PoxState {
         }
         self.set_authorization(&key, allowed);
         Ok(CallOutput::Bool(allowed))
+    }
+}
+
+/// "stacker must not be directly stacking"; "stacker must be delegated to tx-sender".
+fn check_stacks_through(state: &StackerState, sender: &Principal) -> Result<(), PoxError> {
+    if !state.reward_set_indexes.is_empty() {
+        return Err(PoxError::NotDelegated);
+    }
+    match &state.delegated_to {
+        None => Err(PoxError::NotDelegated),
+        Some(d) if d != sender => Err(PoxError::PermissionDenied),
+        Some(_) => Ok(()),
     }
 }
 

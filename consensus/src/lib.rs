@@ -8,6 +8,7 @@
 
 pub mod apportion;
 pub mod chain;
+pub mod codec;
 pub mod height;
 pub mod params;
 pub mod producer_set;

@@ -13,6 +13,7 @@ use crate::db::{beats, StackerDb, WriteAck};
 use crate::policy::WritePolicy;
 use crate::store::{ChunkStore, StoreError};
 use serde::Serialize;
+use tandem_consensus::codec::{ByteReader, Truncated};
 use tandem_consensus::SlotId;
 
 /// Per slot: the version and the data hash (the SIP's "version and the number of leading 0-bits
@@ -218,11 +219,11 @@ impl SyncMessage {
             return Err(CodecError::TooLarge(bytes.len()));
         }
         let (&tag, rest) = bytes.split_first().ok_or(CodecError::Empty)?;
-        let mut r = Reader { buf: rest };
+        let mut r = ByteReader::new(rest);
         let msg = match tag {
             TAG_CLOCK_REQUEST => SyncMessage::ClockRequest,
             TAG_CLOCK => {
-                let n = r.count("clock entries", MAX_SLOTS_PER_MESSAGE, 36)?;
+                let n = count(&mut r, "clock entries", MAX_SLOTS_PER_MESSAGE, 36)?;
                 let mut entries = Vec::with_capacity(n);
                 for _ in 0..n {
                     let version = r.u32("clock version")?;
@@ -232,7 +233,7 @@ impl SyncMessage {
                 SyncMessage::Clock(VectorClock { entries })
             }
             TAG_CHUNK_REQUEST => {
-                let n = r.count("requested slots", MAX_SLOTS_PER_MESSAGE, 4)?;
+                let n = count(&mut r, "requested slots", MAX_SLOTS_PER_MESSAGE, 4)?;
                 let mut slots = Vec::with_capacity(n);
                 for _ in 0..n {
                     slots.push(SlotId(r.u32("requested slot")?));
@@ -240,7 +241,7 @@ impl SyncMessage {
                 SyncMessage::ChunkRequest(slots)
             }
             TAG_CHUNKS => {
-                let n = r.count("chunks", MAX_CHUNKS_PER_MESSAGE, 77)?;
+                let n = count(&mut r, "chunks", MAX_CHUNKS_PER_MESSAGE, 77)?;
                 let mut chunks = Vec::with_capacity(n);
                 for _ in 0..n {
                     let slot_id = SlotId(r.u32("chunk slot")?);
@@ -254,7 +255,7 @@ impl SyncMessage {
                             max: MAX_WIRE_CHUNK,
                         });
                     }
-                    let data = r.bytes("chunk data", len)?.to_vec();
+                    let data = r.take("chunk data", len)?.to_vec();
                     chunks.push(ChunkData {
                         slot_id,
                         slot_version,
@@ -266,56 +267,37 @@ impl SyncMessage {
             }
             other => return Err(CodecError::UnknownTag(other)),
         };
-        if !r.buf.is_empty() {
-            return Err(CodecError::Trailing(r.buf.len()));
+        if r.remaining() != 0 {
+            return Err(CodecError::Trailing(r.remaining()));
         }
         Ok(msg)
     }
 }
 
-struct Reader<'a> {
-    buf: &'a [u8],
+impl From<Truncated> for CodecError {
+    fn from(t: Truncated) -> CodecError {
+        CodecError::Truncated(t.0)
+    }
 }
 
-impl<'a> Reader<'a> {
-    fn bytes(&mut self, field: &'static str, n: usize) -> Result<&'a [u8], CodecError> {
-        if self.buf.len() < n {
-            return Err(CodecError::Truncated(field));
-        }
-        let (head, tail) = self.buf.split_at(n);
-        self.buf = tail;
-        Ok(head)
+/// A count, capped, and checked against the bytes left (each item takes at least
+/// `min_item` bytes) before anything is allocated.
+fn count(
+    r: &mut ByteReader<'_>,
+    field: &'static str,
+    max: usize,
+    min_item: usize,
+) -> Result<usize, CodecError> {
+    let n = r.u32(field)? as usize;
+    if n > max {
+        return Err(CodecError::TooMany {
+            field,
+            count: n,
+            max,
+        });
     }
-
-    fn array<const N: usize>(&mut self, field: &'static str) -> Result<[u8; N], CodecError> {
-        let mut a = [0u8; N];
-        a.copy_from_slice(self.bytes(field, N)?);
-        Ok(a)
+    if n.saturating_mul(min_item) > r.remaining() {
+        return Err(CodecError::Truncated(field));
     }
-
-    fn u32(&mut self, field: &'static str) -> Result<u32, CodecError> {
-        Ok(u32::from_be_bytes(self.array::<4>(field)?))
-    }
-
-    /// A count, capped, and checked against the bytes left (each item takes at least
-    /// `min_item` bytes) before anything is allocated.
-    fn count(
-        &mut self,
-        field: &'static str,
-        max: usize,
-        min_item: usize,
-    ) -> Result<usize, CodecError> {
-        let n = self.u32(field)? as usize;
-        if n > max {
-            return Err(CodecError::TooMany {
-                field,
-                count: n,
-                max,
-            });
-        }
-        if n.saturating_mul(min_item) > self.buf.len() {
-            return Err(CodecError::Truncated(field));
-        }
-        Ok(n)
-    }
+    Ok(n)
 }

@@ -16,7 +16,9 @@
 //! is SHA-512/256 of the whole encoding. Decoding refuses anything non-canonical (unknown tags,
 //! booleans other than 0/1, trailing bytes) and anything over [`MAX_TX_BYTES`].
 
+use crate::codec::{ByteReader, Truncated};
 use crate::params::Network;
+use crate::stacking::calls::ArgTypeError;
 use crate::stacking::{
     Call, PoxAddress, Principal, PrincipalError, SignerArgs, SignerKey, StacksAddress,
 };
@@ -101,68 +103,15 @@ fn sha512_256(parts: &[&[u8]]) -> [u8; 32] {
     h.finalize().into()
 }
 
-/// The length limits the encoding's one-byte length prefixes (and Clarity's types) impose.
+/// The length limits the encoding's one-byte length prefixes rely on: the calls' own
+/// argument types.
 fn check_lengths(p: &Payload) -> Result<(), TxError> {
-    let limit = |field, len: usize, max: usize| {
-        if len > max {
-            Err(TxError::Length { field, len, max })
-        } else {
-            Ok(())
-        }
-    };
-    let pox = |a: &PoxAddress| limit("pox-addr", a.hashbytes.len(), 32);
-    let signer =
-        |s: &SignerArgs| limit("signer-sig", s.signer_sig.as_ref().map_or(0, Vec::len), 65);
-    let call = match p {
-        Payload::TokenTransfer { .. } => return Ok(()),
-        Payload::PoxCall(c) => c,
-    };
-    match call {
-        Call::StackStx {
-            pox_addr,
-            signer: s,
-            ..
-        }
-        | Call::StackExtend {
-            pox_addr,
-            signer: s,
-            ..
-        }
-        | Call::StackAggregationCommit {
-            pox_addr,
-            signer: s,
-            ..
-        }
-        | Call::StackAggregationCommitIndexed {
-            pox_addr,
-            signer: s,
-            ..
-        }
-        | Call::StackAggregationIncrease {
-            pox_addr,
-            signer: s,
-            ..
-        } => {
-            pox(pox_addr)?;
-            signer(s)
-        }
-        Call::StackIncrease { signer: s, .. } => signer(s),
-        Call::DelegateStx { pox_addr, .. } => pox_addr.as_ref().map_or(Ok(()), pox),
-        Call::DelegateStackStx { pox_addr, .. }
-        | Call::DelegateStackExtend { pox_addr, .. }
-        | Call::DelegateStackIncrease { pox_addr, .. } => pox(pox_addr),
-        Call::SetSignerKeyAuthorization {
-            pox_addr, topic, ..
-        } => {
-            pox(pox_addr)?;
-            if !topic.is_ascii() {
-                return Err(TxError::NotAscii("topic"));
-            }
-            limit("topic", topic.len(), 14)
-        }
-        Call::RevokeDelegateStx
-        | Call::AllowContractCaller { .. }
-        | Call::DisallowContractCaller { .. } => Ok(()),
+    match p {
+        Payload::TokenTransfer { .. } => Ok(()),
+        Payload::PoxCall(c) => c.check_arg_types().map_err(|e| match e {
+            ArgTypeError::TooLong { field, len, max } => TxError::Length { field, len, max },
+            ArgTypeError::NotAscii(field) => TxError::NotAscii(field),
+        }),
     }
 }
 
@@ -239,7 +188,7 @@ impl Transaction {
         if bytes.len() > MAX_TX_BYTES {
             return Err(TxError::TooLarge(bytes.len()));
         }
-        let mut r = Reader { b: bytes, pos: 0 };
+        let mut r = Reader(ByteReader::new(bytes));
         let version = r.u8("version")?;
         if version != TX_VERSION {
             return Err(TxError::Version(version));
@@ -252,8 +201,8 @@ impl Transaction {
             payload: r.payload()?,
         };
         let signature = r.array("signature")?;
-        if r.pos != bytes.len() {
-            return Err(TxError::TrailingBytes(bytes.len() - r.pos));
+        if r.remaining() != 0 {
+            return Err(TxError::TrailingBytes(r.remaining()));
         }
         Ok(Transaction { tx, signature })
     }
@@ -479,37 +428,28 @@ fn put_call(w: &mut Vec<u8>, call: &Call) {
 
 // ---------------------------------------------------------------- reading
 
-struct Reader<'a> {
-    b: &'a [u8],
-    pos: usize,
+struct Reader<'a>(ByteReader<'a>);
+
+impl From<Truncated> for TxError {
+    fn from(t: Truncated) -> TxError {
+        TxError::Truncated(t.0)
+    }
+}
+
+impl<'a> std::ops::Deref for Reader<'a> {
+    type Target = ByteReader<'a>;
+    fn deref(&self) -> &ByteReader<'a> {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for Reader<'_> {
+    fn deref_mut(&mut self) -> &mut Self::Target {
+        &mut self.0
+    }
 }
 
 impl<'a> Reader<'a> {
-    fn bytes(&mut self, n: usize, field: &'static str) -> Result<&'a [u8], TxError> {
-        let end = self
-            .pos
-            .checked_add(n)
-            .filter(|&e| e <= self.b.len())
-            .ok_or(TxError::Truncated(field))?;
-        let out = &self.b[self.pos..end];
-        self.pos = end;
-        Ok(out)
-    }
-
-    fn array<const N: usize>(&mut self, field: &'static str) -> Result<[u8; N], TxError> {
-        let mut out = [0u8; N];
-        out.copy_from_slice(self.bytes(N, field)?);
-        Ok(out)
-    }
-
-    fn u8(&mut self, field: &'static str) -> Result<u8, TxError> {
-        Ok(self.bytes(1, field)?[0])
-    }
-
-    fn u128(&mut self, field: &'static str) -> Result<u128, TxError> {
-        Ok(u128::from_be_bytes(self.array(field)?))
-    }
-
     fn flag(&mut self, field: &'static str) -> Result<bool, TxError> {
         match self.u8(field)? {
             0 => Ok(false),
@@ -523,7 +463,7 @@ impl<'a> Reader<'a> {
         if len > max {
             return Err(TxError::Length { field, len, max });
         }
-        self.bytes(len, field)
+        Ok(self.take(field, len)?)
     }
 
     fn address(&mut self, field: &'static str) -> Result<StacksAddress, TxError> {

@@ -6,6 +6,7 @@
 use super::config::PartyId;
 use super::dkg::{DealerPackage, VerifyingSharesPackage};
 use super::witness::{AccountableSignature, WitnessEntry};
+use crate::codec::{ByteReader, Truncated};
 use k256::elliptic_curve::ff::PrimeField;
 use k256::{AffinePoint, Scalar};
 use std::collections::BTreeMap;
@@ -67,33 +68,28 @@ impl W {
     }
 }
 
-struct R<'a>(&'a [u8]);
+struct R<'a>(ByteReader<'a>);
 
-impl<'a> R<'a> {
-    fn take(&mut self, field: &'static str, n: usize) -> Result<&'a [u8], WireError> {
-        if self.0.len() < n {
-            return Err(WireError::Truncated(field));
-        }
-        let (a, b) = self.0.split_at(n);
-        self.0 = b;
-        Ok(a)
+impl From<Truncated> for WireError {
+    fn from(t: Truncated) -> WireError {
+        WireError::Truncated(t.0)
     }
-    fn u8(&mut self, f: &'static str) -> Result<u8, WireError> {
-        Ok(self.take(f, 1)?[0])
+}
+
+impl<'a> std::ops::Deref for R<'a> {
+    type Target = ByteReader<'a>;
+    fn deref(&self) -> &ByteReader<'a> {
+        &self.0
     }
-    fn u16(&mut self, f: &'static str) -> Result<u16, WireError> {
-        let b = self.take(f, 2)?;
-        Ok(u16::from_be_bytes([b[0], b[1]]))
+}
+
+impl std::ops::DerefMut for R<'_> {
+    fn deref_mut(&mut self) -> &mut Self::Target {
+        &mut self.0
     }
-    fn u32(&mut self, f: &'static str) -> Result<u32, WireError> {
-        let b = self.take(f, 4)?;
-        Ok(u32::from_be_bytes([b[0], b[1], b[2], b[3]]))
-    }
-    fn array<const N: usize>(&mut self, f: &'static str) -> Result<[u8; N], WireError> {
-        let mut a = [0u8; N];
-        a.copy_from_slice(self.take(f, N)?);
-        Ok(a)
-    }
+}
+
+impl R<'_> {
     fn point(&mut self, f: &'static str) -> Result<AffinePoint, WireError> {
         let b = self.take(f, 33)?;
         super::config::decompress(b).ok_or(WireError::BadPoint(f))
@@ -122,7 +118,7 @@ impl<'a> R<'a> {
                 max,
             });
         }
-        if n.saturating_mul(min_item) > self.0.len() {
+        if n.saturating_mul(min_item) > self.remaining() {
             return Err(WireError::Truncated(f));
         }
         Ok(n)
@@ -135,10 +131,10 @@ impl<'a> R<'a> {
         Ok(())
     }
     fn end(self) -> Result<(), WireError> {
-        if self.0.is_empty() {
+        if self.remaining() == 0 {
             Ok(())
         } else {
-            Err(WireError::Trailing(self.0.len()))
+            Err(WireError::Trailing(self.remaining()))
         }
     }
 }
@@ -170,7 +166,7 @@ impl DealerPackage {
     }
 
     pub fn decode(bytes: &[u8]) -> Result<DealerPackage, WireError> {
-        let mut r = R(bytes);
+        let mut r = R(ByteReader::new(bytes));
         r.tag(TAG_DEALER)?;
         let dealer = PartyId(r.u16("dealer")?);
         let t = r.count("commitment", MAX_SLOTS, 33, false)?;
@@ -221,7 +217,7 @@ impl VerifyingSharesPackage {
     }
 
     pub fn decode(bytes: &[u8]) -> Result<VerifyingSharesPackage, WireError> {
-        let mut r = R(bytes);
+        let mut r = R(ByteReader::new(bytes));
         r.tag(TAG_VERIFYING)?;
         let party = PartyId(r.u16("party")?);
         let n = r.count("shares", MAX_SLOTS, 33, false)?;
@@ -254,7 +250,7 @@ impl AccountableSignature {
 
     /// Structure only; [`AccountableSignature::verify`] checks the contents.
     pub fn decode(bytes: &[u8]) -> Result<AccountableSignature, WireError> {
-        let mut r = R(bytes);
+        let mut r = R(ByteReader::new(bytes));
         r.tag(TAG_SIGNATURE)?;
         let signature = r.array::<65>("signature")?;
         let parties = r.u16("parties")?;

@@ -1,7 +1,54 @@
 //! The bounded byte reader every binary decoder shares (weighted FROST messages, Stacker DB
 //! sync messages, chain transactions): it hands out bytes only while they last, and says in
 //! which field the input ended. Each codec converts [`Truncated`] into its own error type and
-//! adds its own checks (counts, points, tags) on top.
+//! adds its own checks (counts, points, tags) on top. The writers below are the shared
+//! canonical encodings of integers, principals, PoX addresses and options.
+
+use crate::stacking::{PoxAddress, Principal};
+
+// ---------------------------------------------------------------- writing
+// The canonical encodings of values that several formats carry (transactions, state-root
+// leaves): integers big-endian, principals and PoX addresses as in protocol.md section 13.
+
+pub fn put_u128(w: &mut Vec<u8>, v: u128) {
+    w.extend_from_slice(&v.to_be_bytes());
+}
+
+pub fn put_principal(w: &mut Vec<u8>, p: &Principal) {
+    match p {
+        Principal::Standard(a) => {
+            w.push(0x05);
+            w.push(a.version);
+            w.extend_from_slice(&a.hash160);
+        }
+        Principal::Contract { address, name } => {
+            w.push(0x06);
+            w.push(address.version);
+            w.extend_from_slice(&address.hash160);
+            // Contract names are at most 128 bytes (checked when the principal was built).
+            w.push(name.len() as u8);
+            w.extend_from_slice(name.as_bytes());
+        }
+    }
+}
+
+pub fn put_pox(w: &mut Vec<u8>, a: &PoxAddress) {
+    w.push(a.version);
+    w.push(a.hashbytes.len() as u8);
+    w.extend_from_slice(&a.hashbytes);
+}
+
+pub fn put_opt<T>(w: &mut Vec<u8>, v: Option<&T>, f: impl FnOnce(&mut Vec<u8>, &T)) {
+    match v {
+        None => w.push(0),
+        Some(v) => {
+            w.push(1);
+            f(w, v);
+        }
+    }
+}
+
+// ---------------------------------------------------------------- reading
 
 /// The input ended inside this field.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

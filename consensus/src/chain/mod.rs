@@ -1,6 +1,17 @@
-//! The Stacks-side chain (issue 6, in progress): so far the transaction format. Blocks,
-//! the state root and the consensus engine build on it.
+//! The Stacks-side chain: transactions, the chainstate and its state root, and blocks.
 
+pub mod block;
+pub mod chainstate;
+pub mod state_tree;
 pub mod tx;
 
+pub use block::{
+    validate_block, Block, BlockError, BlockHeader, BlockId, Parent, Producer, TermInfo,
+    UnsignedBlock,
+};
+pub use chainstate::{
+    ApplyError, BlockReceipt, BlockRewards, Chainstate, Cost, Expected, Genesis, GenesisStacker,
+    TxReceipt,
+};
+pub use state_tree::{StateTree, EMPTY_ROOT};
 pub use tx::{Payload, Transaction, TxError, UnsignedTx};

@@ -16,7 +16,7 @@
 //! is SHA-512/256 of the whole encoding. Decoding refuses anything non-canonical (unknown tags,
 //! booleans other than 0/1, trailing bytes) and anything over [`MAX_TX_BYTES`].
 
-use crate::codec::{ByteReader, Truncated};
+use crate::codec::{put_opt, put_pox, put_principal, put_u128, ByteReader, Truncated};
 use crate::params::Network;
 use crate::stacking::calls::ArgTypeError;
 use crate::stacking::{
@@ -209,44 +209,6 @@ impl Transaction {
 }
 
 // ---------------------------------------------------------------- writing
-
-fn put_u128(w: &mut Vec<u8>, v: u128) {
-    w.extend_from_slice(&v.to_be_bytes());
-}
-
-fn put_principal(w: &mut Vec<u8>, p: &Principal) {
-    match p {
-        Principal::Standard(a) => {
-            w.push(0x05);
-            w.push(a.version);
-            w.extend_from_slice(&a.hash160);
-        }
-        Principal::Contract { address, name } => {
-            w.push(0x06);
-            w.push(address.version);
-            w.extend_from_slice(&address.hash160);
-            // Contract names are at most 128 bytes (checked when the principal was built).
-            w.push(name.len() as u8);
-            w.extend_from_slice(name.as_bytes());
-        }
-    }
-}
-
-fn put_pox(w: &mut Vec<u8>, a: &PoxAddress) {
-    w.push(a.version);
-    w.push(a.hashbytes.len() as u8);
-    w.extend_from_slice(&a.hashbytes);
-}
-
-fn put_opt<T>(w: &mut Vec<u8>, v: Option<&T>, f: impl FnOnce(&mut Vec<u8>, &T)) {
-    match v {
-        None => w.push(0),
-        Some(v) => {
-            w.push(1);
-            f(w, v);
-        }
-    }
-}
 
 fn put_signer(w: &mut Vec<u8>, s: &SignerArgs) {
     put_opt(w, s.signer_sig.as_ref(), |w, sig| {

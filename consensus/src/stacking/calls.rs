@@ -733,6 +733,68 @@ impl PoxState {
         })
     }
 
+    /// A stacking position written by the genesis config (protocol.md section 9): like
+    /// `stack-stx`, but from reward cycle 0 so that the first cycles have a stacker set, and
+    /// with no signer-key signature (the genesis config is trusted the way the chain's first
+    /// balances are). Atomic like a call.
+    pub fn genesis_stack(
+        &mut self,
+        stacker: &Principal,
+        amount: MicroStx,
+        pox_addr: &PoxAddress,
+        lock_period: u128,
+        signer_key: SignerKey,
+    ) -> Result<(), PoxError> {
+        let sp = self.savepoint();
+        let result = self.genesis_stack_inner(stacker, amount, pox_addr, lock_period, signer_key);
+        match &result {
+            Ok(_) => self.commit(sp),
+            Err(_) => self.rollback(sp),
+        }
+        result
+    }
+
+    fn genesis_stack_inner(
+        &mut self,
+        stacker: &Principal,
+        amount: MicroStx,
+        pox_addr: &PoxAddress,
+        lock_period: u128,
+        signer_key: SignerKey,
+    ) -> Result<(), PoxError> {
+        let h = BurnHeight(
+            u32::try_from(self.config().first_burn_height)
+                .map_err(|_| PoxError::overflow("first burn height"))?,
+        );
+        if self.stacker_info(stacker, h)?.is_some() {
+            return Err(PoxError::AlreadyStacked);
+        }
+        if self.stx_get_balance(stacker, h) < amount {
+            return Err(PoxError::InsufficientFunds);
+        }
+        self.can_stack_stx(pox_addr, amount, lock_period)?;
+        let indexes = self.add_pox_addr_to_reward_cycles(
+            pox_addr,
+            0,
+            lock_period,
+            amount,
+            Some(stacker),
+            signer_key,
+        )?;
+        self.set_stacker(
+            stacker,
+            Some(StackerState {
+                pox_addr: pox_addr.clone(),
+                lock_period,
+                first_reward_cycle: 0,
+                reward_set_indexes: indexes,
+                delegated_to: None,
+            }),
+        );
+        let unlock = self.reward_cycle_to_burn_height(lock_period)?;
+        self.lock(stacker, amount, unlock, h)
+    }
+
     fn revoke_delegate_stx(&mut self, ctx: &CallContext) -> Result<CallOutput, PoxError> {
         let last = self.check_delegation(&ctx.sender, ctx.burn_height).cloned();
         if !self.caller_allowed(ctx) {

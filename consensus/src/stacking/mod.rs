@@ -5,6 +5,7 @@
 
 pub mod calls;
 pub mod clarity;
+pub mod entries;
 pub mod error;
 pub mod pox_address;
 pub mod principal;
@@ -13,6 +14,7 @@ pub mod signer_key;
 pub mod state;
 
 pub use calls::{Call, CallContext, CallOutput, SignerArgs};
+pub use entries::StateKey;
 pub use error::PoxError;
 pub use pox_address::{PoxAddress, PoxAddressError};
 pub use principal::{Principal, PrincipalError, StacksAddress};

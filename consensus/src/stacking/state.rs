@@ -5,13 +5,14 @@
 //! call which fails half-way (pox-4 consumes a signer-key authorization before it checks the
 //! stacking minimum, for instance) is rolled back exactly, as Clarity rolls back an `(err ..)`.
 
+use super::entries::StateKey;
 use super::error::PoxError;
 use super::pox_address::PoxAddress;
 use super::principal::{Principal, StacksAddress};
 use crate::height::BurnHeight;
 use crate::params::{Network, NetworkParams};
 use crate::units::MicroStx;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 
 /// pox-4's `MIN_POX_REWARD_CYCLES` and `MAX_POX_REWARD_CYCLES`.
@@ -156,6 +157,25 @@ enum Undo {
     Liquid(MicroStx),
 }
 
+impl Undo {
+    fn key(&self) -> StateKey {
+        match self {
+            Undo::Account(k, _) => StateKey::Account(k.clone()),
+            Undo::Stacker(k, _) => StateKey::Stacker(k.clone()),
+            Undo::Delegation(k, _) => StateKey::Delegation(k.clone()),
+            Undo::Allowance(k, _) => StateKey::Allowance(k.0.clone(), k.1.clone()),
+            Undo::CycleTotal(k, _) => StateKey::CycleTotal(*k),
+            Undo::Entry(k, _) => StateKey::Entry(k.0, k.1),
+            Undo::ListLen(k, _) => StateKey::ListLen(*k),
+            Undo::Partial(k, _) => StateKey::Partial(k.clone()),
+            Undo::LoggedPartial(k, _) => StateKey::LoggedPartial(k.clone()),
+            Undo::Authorization(k, _) => StateKey::Authorization(k.clone()),
+            Undo::UsedAuthorization(k, _) => StateKey::UsedAuthorization(k.clone()),
+            Undo::Liquid(_) => StateKey::LiquidSupply,
+        }
+    }
+}
+
 fn put<K: Ord, V>(map: &mut BTreeMap<K, V>, k: K, v: Option<V>) {
     match v {
         Some(v) => {
@@ -171,8 +191,8 @@ fn put<K: Ord, V>(map: &mut BTreeMap<K, V>, k: K, v: Option<V>) {
 #[derive(Clone, Debug)]
 pub struct PoxState {
     config: PoxConfig,
-    accounts: BTreeMap<Principal, Account>,
-    liquid_supply: MicroStx,
+    pub(crate) accounts: BTreeMap<Principal, Account>,
+    pub(crate) liquid_supply: MicroStx,
     pub(crate) stacking_state: BTreeMap<Principal, StackerState>,
     pub(crate) delegation_state: BTreeMap<Principal, Delegation>,
     pub(crate) allowance_contract_callers: BTreeMap<(Principal, Principal), Option<u128>>,
@@ -184,6 +204,11 @@ pub struct PoxState {
     pub(crate) signer_key_authorizations: BTreeMap<AuthKey, bool>,
     pub(crate) used_signer_key_authorizations: BTreeMap<AuthKey, bool>,
     journal: Vec<Undo>,
+    /// Every key written since the last [`PoxState::take_touched`], for the state root.
+    touched: BTreeSet<StateKey>,
+    /// Savepoints taken and not yet committed or rolled back; the journal is forgotten when
+    /// the outermost one commits.
+    open: usize,
 }
 
 /// Two states are equal when every account and map is (the journal is bookkeeping).
@@ -227,6 +252,8 @@ impl PoxState {
             signer_key_authorizations: BTreeMap::new(),
             used_signer_key_authorizations: BTreeMap::new(),
             journal: Vec::new(),
+            touched: BTreeSet::new(),
+            open: 0,
         }
     }
 
@@ -236,7 +263,24 @@ impl PoxState {
 
     // ---- journal ----
 
-    pub(crate) fn savepoint(&self) -> Savepoint {
+    fn log(&mut self, undo: Undo) {
+        self.touched.insert(undo.key());
+        self.journal.push(undo);
+    }
+
+    /// The keys written since the last call (rolled-back writes included: their leaves are
+    /// simply recomputed to what they were).
+    pub fn take_touched(&mut self) -> BTreeSet<StateKey> {
+        std::mem::take(&mut self.touched)
+    }
+
+    pub(crate) fn touched_mut(&mut self) -> &mut BTreeSet<StateKey> {
+        &mut self.touched
+    }
+
+    /// Opens a savepoint; every savepoint must end in [`Self::commit`] or [`Self::rollback`].
+    pub(crate) fn savepoint(&mut self) -> Savepoint {
+        self.open += 1;
         Savepoint(self.journal.len())
     }
 
@@ -245,6 +289,8 @@ impl PoxState {
             let Some(undo) = self.journal.pop() else {
                 break;
             };
+            // The state root must see the restored value too.
+            self.touched.insert(undo.key());
             match undo {
                 Undo::Account(k, v) => put(&mut self.accounts, k, v),
                 Undo::Stacker(k, v) => put(&mut self.stacking_state, k, v),
@@ -262,18 +308,21 @@ impl PoxState {
                 Undo::Liquid(v) => self.liquid_supply = v,
             }
         }
+        self.open = self.open.saturating_sub(1);
     }
 
-    /// Forgets the journal once a call has succeeded (nothing left to roll back to).
-    pub(crate) fn commit(&mut self, to: Savepoint) {
-        if to.0 == 0 {
+    /// Keeps the writes since `to`; the journal is forgotten once no savepoint is open (nothing
+    /// is left to roll back to).
+    pub(crate) fn commit(&mut self, _to: Savepoint) {
+        self.open = self.open.saturating_sub(1);
+        if self.open == 0 {
             self.journal.clear();
         }
     }
 
     fn set_account(&mut self, p: &Principal, a: Account) {
         let old = self.accounts.insert(p.clone(), a);
-        self.journal.push(Undo::Account(p.clone(), old));
+        self.log(Undo::Account(p.clone(), old));
     }
 
     pub(crate) fn set_stacker(&mut self, p: &Principal, s: Option<StackerState>) {
@@ -281,7 +330,7 @@ impl PoxState {
             Some(s) => self.stacking_state.insert(p.clone(), s),
             None => self.stacking_state.remove(p),
         };
-        self.journal.push(Undo::Stacker(p.clone(), old));
+        self.log(Undo::Stacker(p.clone(), old));
     }
 
     pub(crate) fn set_delegation(&mut self, p: &Principal, d: Option<Delegation>) {
@@ -289,7 +338,7 @@ impl PoxState {
             Some(d) => self.delegation_state.insert(p.clone(), d),
             None => self.delegation_state.remove(p),
         };
-        self.journal.push(Undo::Delegation(p.clone(), old));
+        self.log(Undo::Delegation(p.clone(), old));
     }
 
     pub(crate) fn set_allowance(&mut self, k: (Principal, Principal), v: Option<Option<u128>>) {
@@ -297,22 +346,22 @@ impl PoxState {
             Some(v) => self.allowance_contract_callers.insert(k.clone(), v),
             None => self.allowance_contract_callers.remove(&k),
         };
-        self.journal.push(Undo::Allowance(k, old));
+        self.log(Undo::Allowance(k, old));
     }
 
     pub(crate) fn set_cycle_total(&mut self, cycle: u128, total: MicroStx) {
         let old = self.reward_cycle_total_stacked.insert(cycle, total);
-        self.journal.push(Undo::CycleTotal(cycle, old));
+        self.log(Undo::CycleTotal(cycle, old));
     }
 
     pub(crate) fn set_entry(&mut self, k: (u128, u128), e: RewardCycleEntry) {
         let old = self.reward_cycle_pox_address_list.insert(k, e);
-        self.journal.push(Undo::Entry(k, old));
+        self.log(Undo::Entry(k, old));
     }
 
     pub(crate) fn set_list_len(&mut self, cycle: u128, len: u128) {
         let old = self.reward_cycle_pox_address_list_len.insert(cycle, len);
-        self.journal.push(Undo::ListLen(cycle, old));
+        self.log(Undo::ListLen(cycle, old));
     }
 
     pub(crate) fn set_partial(&mut self, k: &PartialKey, v: Option<MicroStx>) {
@@ -320,17 +369,17 @@ impl PoxState {
             Some(v) => self.partial_stacked_by_cycle.insert(k.clone(), v),
             None => self.partial_stacked_by_cycle.remove(k),
         };
-        self.journal.push(Undo::Partial(k.clone(), old));
+        self.log(Undo::Partial(k.clone(), old));
     }
 
     pub(crate) fn set_logged_partial(&mut self, k: &PartialKey, v: MicroStx) {
         let old = self.logged_partial_stacked_by_cycle.insert(k.clone(), v);
-        self.journal.push(Undo::LoggedPartial(k.clone(), old));
+        self.log(Undo::LoggedPartial(k.clone(), old));
     }
 
     pub(crate) fn set_authorization(&mut self, k: &AuthKey, allowed: bool) {
         let old = self.signer_key_authorizations.insert(k.clone(), allowed);
-        self.journal.push(Undo::Authorization(k.clone(), old));
+        self.log(Undo::Authorization(k.clone(), old));
     }
 
     /// `map-insert`: false (and no write) when the key exists.
@@ -339,7 +388,7 @@ impl PoxState {
             return false;
         }
         self.used_signer_key_authorizations.insert(k.clone(), true);
-        self.journal.push(Undo::UsedAuthorization(k.clone(), None));
+        self.log(Undo::UsedAuthorization(k.clone(), None));
         true
     }
 
@@ -358,7 +407,7 @@ impl PoxState {
             .checked_add(amount)
             .ok_or_else(|| PoxError::overflow("liquid supply"))?;
         let sp = self.savepoint();
-        self.journal.push(Undo::Liquid(self.liquid_supply));
+        self.log(Undo::Liquid(self.liquid_supply));
         self.liquid_supply = liquid;
         self.set_account(p, a);
         self.commit(sp);
@@ -392,6 +441,43 @@ impl PoxState {
         let sp = self.savepoint();
         self.set_account(from, a);
         self.set_account(to, b);
+        self.commit(sp);
+        Ok(())
+    }
+
+    /// Takes unlocked micro-STX out of an account without destroying them (a transaction
+    /// fee, held by the chainstate until it pays the block's signers).
+    pub(crate) fn debit(
+        &mut self,
+        p: &Principal,
+        amount: MicroStx,
+        h: BurnHeight,
+    ) -> Result<(), PoxError> {
+        let mut a = self.settled(p, h);
+        a.unlocked = a
+            .unlocked
+            .checked_sub(amount)
+            .ok_or(PoxError::InsufficientFunds)?;
+        let sp = self.savepoint();
+        self.set_account(p, a);
+        self.commit(sp);
+        Ok(())
+    }
+
+    /// Pays micro-STX that were debited earlier back into an account (fee payouts).
+    pub(crate) fn credit(
+        &mut self,
+        p: &Principal,
+        amount: MicroStx,
+        h: BurnHeight,
+    ) -> Result<(), PoxError> {
+        let mut a = self.settled(p, h);
+        a.unlocked = a
+            .unlocked
+            .checked_add(amount)
+            .ok_or_else(|| PoxError::overflow("credit"))?;
+        let sp = self.savepoint();
+        self.set_account(p, a);
         self.commit(sp);
         Ok(())
     }

@@ -9,6 +9,7 @@
 pub mod apportion;
 pub mod chain;
 pub mod codec;
+pub mod engine;
 pub mod height;
 pub mod params;
 pub mod producer_set;

@@ -1,5 +1,11 @@
-//! Deterministic discrete-event simulator host for Tandem.
-//!
-//! Not built yet: the event loop, simulated Bitcoin chain and scenarios arrive with issue 6.
-//! The crate exists now so the workspace has the layout the project asked for.
+//! Deterministic discrete-event simulator host for Tandem (issue 6): runs the consensus
+//! engine's state machines for a scenario's producers and stackers over simulated links and a
+//! simulated Bitcoin chain, and reports what the chain did. The same scenario and seed give
+//! the same event trace digest.
 #![forbid(unsafe_code)]
+
+pub mod scenario;
+pub mod world;
+
+pub use scenario::{Scenario, ScenarioError};
+pub use world::{ProducerReward, Report, SimError, TermReport, World};

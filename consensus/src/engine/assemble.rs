@@ -1,0 +1,76 @@
+//! Block assembly: what a producer proposes as a candidate.
+//!
+//! The candidate builds on the producer's tip, pays the rewards the start of a block must pay,
+//! then takes mempool transactions highest fee first (ties: mempool order), skipping any that
+//! cannot be included now (wrong nonce, no funds) and any whose cost no longer fits what is
+//! left of the term's limit.
+
+use crate::chain::block::{block_rewards, term_budget, txs_hash, BlockError, BLOCK_VERSION};
+use crate::chain::{BlockHeader, Chainstate, Parent, TermInfo, Transaction, UnsignedBlock};
+use crate::height::BurnHeight;
+
+/// Assembles a candidate on `state` (left unchanged) at burn height `h`.
+pub fn assemble(
+    state: &Chainstate,
+    parent: &Parent,
+    info: &TermInfo,
+    h: BurnHeight,
+    mempool: &[Transaction],
+    max_txs: usize,
+) -> Result<UnsignedBlock, BlockError> {
+    let mut order: Vec<usize> = (0..mempool.len()).collect();
+    order.sort_by_key(|&i| (std::cmp::Reverse(mempool[i].tx.fee), i));
+    let mut header = BlockHeader {
+        version: BLOCK_VERSION,
+        chain_id: state.params().chain_id(),
+        height: parent.height.saturating_add(1),
+        term: info.term,
+        burn_height: h,
+        parent: parent.id,
+        txs_hash: [0; 32],
+        state_root: [0; 32],
+        fees: crate::units::MicroStx::ZERO,
+        cost: crate::chain::Cost::ZERO,
+    };
+    let rewards = block_rewards(&header, parent, info);
+    let budget = term_budget(&header, parent, info);
+    // Pick the transactions on a scratch copy, one at a time, so that each sees the ones
+    // before it (nonces in sequence, balances spent).
+    let mut scratch = state.clone();
+    scratch.apply_block(&rewards, &[], h, budget, None)?;
+    let mut chosen: Vec<Transaction> = Vec::new();
+    let mut used = crate::chain::Cost::ZERO;
+    // A sender's later nonce may become valid once its earlier one is in: sweep until no
+    // transaction is added.
+    let mut taken = vec![false; mempool.len()];
+    loop {
+        let mut added = false;
+        for &i in &order {
+            if taken[i] || chosen.len() >= max_txs {
+                continue;
+            }
+            if let Ok(r) =
+                scratch.apply_tx(chosen.len(), &mempool[i], h, budget.remaining_after(used))
+            {
+                used = used.saturating_add(r.cost);
+                chosen.push(mempool[i].clone());
+                taken[i] = true;
+                added = true;
+            }
+        }
+        if !added {
+            break;
+        }
+    }
+    // The header's claims come from applying the block exactly as a follower will.
+    let mut check = state.clone();
+    let receipt = check.apply_block(&rewards, &chosen, h, budget, None)?;
+    header.txs_hash = txs_hash(&chosen)?;
+    header.state_root = receipt.state_root;
+    header.fees = receipt.fees;
+    header.cost = receipt.cost;
+    Ok(UnsignedBlock {
+        header,
+        txs: chosen,
+    })
+}

@@ -1,0 +1,313 @@
+//! Key generation through the Stacker DB as a state machine (SIP "Producer Signing Protocol":
+//! "each producer generates their signers' data and uploads them to their assigned slots. The
+//! producer then fetches and decrypts the messages from the other producers' signers"; the
+//! stackers do the same during the prepare phase).
+//!
+//! Round 1 every party writes its [`DealerPackage`]; once it holds every party's package it
+//! checks its shares and writes its [`VerifyingSharesPackage`] (round 2); once it holds every
+//! party's verifying shares it has its key share and the group key. Nodes that are not parties
+//! (a stacker validating producer signatures, say) run the same machine as observers and end
+//! with the group key alone. When the deadline passes with packages missing, or a check names
+//! culprits, the run restarts without the culprits under a new context (attempt + 1), as long
+//! as the remaining parties still hold the threshold.
+
+use crate::wfrost::{
+    self, ConfigError, DealerPackage, DealerSecret, DkgError, GroupKey, KeyShare, PartyId,
+    PendingKey, VerifyingSharesPackage, WeightedConfig,
+};
+use k256::Scalar;
+use rand_core::{CryptoRng, RngCore};
+use sha2::{Digest, Sha256};
+use std::collections::BTreeMap;
+
+/// The messages of one run.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum KeygenMsg {
+    Deal { attempt: u32, package: DealerPackage },
+    Verify {
+        attempt: u32,
+        package: VerifyingSharesPackage,
+    },
+}
+
+/// What the machine asks its host to do.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum KeygenOut {
+    /// Write this message to the party's own key-generation slot.
+    Send(KeygenMsg),
+    /// The run of `attempt` failed; these parties were dropped and a new run started.
+    Restarted {
+        attempt: u32,
+        culprits: Vec<PartyId>,
+    },
+    /// Key generation is over: the group key is known (and, for a party, its key share).
+    Done,
+    /// Not enough honest parties remain to reach the threshold: no key this epoch.
+    Failed(String),
+}
+
+/// Where a run is.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum KeygenPhase {
+    Dealing,
+    Verifying,
+    Done,
+    Failed,
+}
+
+pub struct Keygen {
+    /// Domain and epoch (e.g. `b"producer"` and the term) the contexts are derived from.
+    domain: Vec<u8>,
+    config: WeightedConfig,
+    me: Option<PartyId>,
+    enc_secret: Scalar,
+    attempt: u32,
+    secret: Option<DealerSecret>,
+    deals: BTreeMap<PartyId, DealerPackage>,
+    pending: Option<PendingKey>,
+    group_commitment: Option<Vec<k256::ProjectivePoint>>,
+    verifies: BTreeMap<PartyId, VerifyingSharesPackage>,
+    key: Option<KeyShare>,
+    group: Option<GroupKey>,
+    phase: KeygenPhase,
+}
+
+/// The context of one attempt: binds proofs and share encryption to the epoch and attempt.
+pub fn context(domain: &[u8], attempt: u32) -> [u8; 32] {
+    let mut h = Sha256::new();
+    h.update(b"tandem-keygen");
+    h.update((domain.len() as u32).to_be_bytes());
+    h.update(domain);
+    h.update(attempt.to_be_bytes());
+    h.finalize().into()
+}
+
+impl Keygen {
+    /// `parties`: (id, slot ids, compressed encryption key) for every party of the set;
+    /// `me`: this node's party, or `None` to observe.
+    pub fn new(
+        domain: Vec<u8>,
+        parties: Vec<(PartyId, Vec<u32>, [u8; 33])>,
+        threshold: u32,
+        me: Option<PartyId>,
+        enc_secret: Scalar,
+    ) -> Result<Keygen, ConfigError> {
+        let config = WeightedConfig::new(parties, threshold, context(&domain, 0))?;
+        Ok(Keygen {
+            domain,
+            config,
+            me,
+            enc_secret,
+            attempt: 0,
+            secret: None,
+            deals: BTreeMap::new(),
+            pending: None,
+            group_commitment: None,
+            verifies: BTreeMap::new(),
+            key: None,
+            group: None,
+            phase: KeygenPhase::Dealing,
+        })
+    }
+
+    pub fn phase(&self) -> &KeygenPhase {
+        &self.phase
+    }
+
+    pub fn attempt(&self) -> u32 {
+        self.attempt
+    }
+
+    pub fn config(&self) -> &WeightedConfig {
+        &self.config
+    }
+
+    pub fn group(&self) -> Option<&GroupKey> {
+        self.group.as_ref()
+    }
+
+    pub fn key_share(&self) -> Option<&KeyShare> {
+        self.key.as_ref()
+    }
+
+    /// Round 1 for this node: deal (a party) or just wait (an observer).
+    pub fn start<R: RngCore + CryptoRng>(&mut self, rng: &mut R) -> Vec<KeygenOut> {
+        let Some(me) = self.me.filter(|m| self.config.party(*m).is_some()) else {
+            return Vec::new();
+        };
+        match wfrost::deal(&self.config, me, &self.enc_secret, rng) {
+            Ok((secret, package)) => {
+                self.secret = Some(secret);
+                self.deals.insert(me, package.clone());
+                let mut out = vec![KeygenOut::Send(KeygenMsg::Deal {
+                    attempt: self.attempt,
+                    package,
+                })];
+                out.extend(self.progress(rng));
+                out
+            }
+            Err(e) => self.fail(e.to_string()),
+        }
+    }
+
+    /// A message written by `from` (the host has checked the slot belongs to `from`).
+    /// A message written by `from` (the host has checked the slot belongs to `from`). Only
+    /// what this node needs is kept: the commitments, the proof, and its own sealed shares.
+    pub fn on_message<R: RngCore + CryptoRng>(
+        &mut self,
+        from: PartyId,
+        msg: &KeygenMsg,
+        rng: &mut R,
+    ) -> Vec<KeygenOut> {
+        if matches!(self.phase, KeygenPhase::Done | KeygenPhase::Failed)
+            || self.config.party(from).is_none()
+        {
+            return Vec::new();
+        }
+        match msg {
+            // Messages of another attempt are stale: ignored.
+            KeygenMsg::Deal { attempt, package } if *attempt == self.attempt => {
+                if !self.deals.contains_key(&from) {
+                    let sealed_shares = self
+                        .me
+                        .and_then(|me| package.sealed_shares.get_key_value(&me))
+                        .map(|(k, v)| (*k, v.clone()))
+                        .into_iter()
+                        .collect();
+                    self.deals.insert(
+                        from,
+                        DealerPackage {
+                            dealer: package.dealer,
+                            commitment: package.commitment.clone(),
+                            pok_r: package.pok_r,
+                            pok_z: package.pok_z,
+                            sealed_shares,
+                        },
+                    );
+                }
+            }
+            KeygenMsg::Verify { attempt, package } if *attempt == self.attempt => {
+                self.verifies.entry(from).or_insert_with(|| package.clone());
+            }
+            _ => return Vec::new(),
+        }
+        self.progress(rng)
+    }
+
+    /// The deadline of the current attempt passed: whoever has not sent what the current round
+    /// needs is a culprit.
+    pub fn on_deadline<R: RngCore + CryptoRng>(&mut self, rng: &mut R) -> Vec<KeygenOut> {
+        let missing: Vec<PartyId> = self
+            .config
+            .parties()
+            .iter()
+            .map(|p| p.id)
+            .filter(|id| match self.phase {
+                KeygenPhase::Dealing => !self.deals.contains_key(id),
+                KeygenPhase::Verifying => !self.verifies.contains_key(id),
+                KeygenPhase::Done | KeygenPhase::Failed => false,
+            })
+            .collect();
+        if missing.is_empty() {
+            return Vec::new();
+        }
+        self.restart(missing, rng)
+    }
+
+    fn all_present<V>(&self, map: &BTreeMap<PartyId, V>) -> bool {
+        self.config
+            .parties()
+            .iter()
+            .all(|p| map.contains_key(&p.id))
+    }
+
+    fn progress<R: RngCore + CryptoRng>(&mut self, rng: &mut R) -> Vec<KeygenOut> {
+        let mut out = Vec::new();
+        if self.phase == KeygenPhase::Dealing && self.all_present(&self.deals) {
+            let is_party = self.secret.is_some();
+            if is_party {
+                let Some(secret) = self.secret.take() else {
+                    return out;
+                };
+                match wfrost::check(&self.config, secret, &self.enc_secret, &self.deals, rng) {
+                    Ok((pending, package)) => {
+                        self.pending = Some(pending);
+                        if let Some(me) = self.me {
+                            self.verifies.insert(me, package.clone());
+                        }
+                        out.push(KeygenOut::Send(KeygenMsg::Verify {
+                            attempt: self.attempt,
+                            package,
+                        }));
+                    }
+                    Err(e) => return self.on_error(e, rng),
+                }
+            } else {
+                match wfrost::group_commitment(&self.config, &self.deals) {
+                    Ok(c) => self.group_commitment = Some(c),
+                    Err(e) => return self.on_error(e, rng),
+                }
+            }
+            self.phase = KeygenPhase::Verifying;
+        }
+        if self.phase == KeygenPhase::Verifying && self.all_present(&self.verifies) {
+            let result = match self.pending.take() {
+                Some(pending) => wfrost::finish(&self.config, pending, &self.verifies, rng)
+                    .map(|(k, g)| (Some(k), g)),
+                None => match &self.group_commitment {
+                    Some(c) => wfrost::verify_group(&self.config, c, &self.verifies, rng)
+                        .map(|g| (None, g)),
+                    None => return out,
+                },
+            };
+            match result {
+                Ok((key, group)) => {
+                    self.key = key;
+                    self.group = Some(group);
+                    self.phase = KeygenPhase::Done;
+                    out.push(KeygenOut::Done);
+                }
+                Err(e) => return self.on_error(e, rng),
+            }
+        }
+        out
+    }
+
+    fn on_error<R: RngCore + CryptoRng>(&mut self, e: DkgError, rng: &mut R) -> Vec<KeygenOut> {
+        let culprits = e.culprits();
+        if culprits.is_empty() {
+            return self.fail(e.to_string());
+        }
+        self.restart(culprits, rng)
+    }
+
+    /// "Parties that misbehave are named and the key generation is re-run without them."
+    fn restart<R: RngCore + CryptoRng>(
+        &mut self,
+        culprits: Vec<PartyId>,
+        rng: &mut R,
+    ) -> Vec<KeygenOut> {
+        let attempt = self.attempt;
+        let next = attempt.saturating_add(1);
+        let config = match self.config.without(&culprits, context(&self.domain, next)) {
+            Ok(c) => c,
+            Err(e) => return self.fail(format!("attempt {attempt}: {e}")),
+        };
+        self.config = config;
+        self.attempt = next;
+        self.secret = None;
+        self.deals.clear();
+        self.pending = None;
+        self.group_commitment = None;
+        self.verifies.clear();
+        self.phase = KeygenPhase::Dealing;
+        let mut out = vec![KeygenOut::Restarted { attempt, culprits }];
+        out.extend(self.start(rng));
+        out
+    }
+
+    fn fail(&mut self, why: String) -> Vec<KeygenOut> {
+        self.phase = KeygenPhase::Failed;
+        vec![KeygenOut::Failed(why)]
+    }
+}

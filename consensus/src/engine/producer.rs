@@ -1,0 +1,463 @@
+//! A producer's state machine for one term: leader election, candidate blocks, the weighted
+//! two-phase commit and the FROST signing round (SIP "Producer Set Collaboration" and
+//! "Producer Signing Protocol").
+//!
+//! Input in, effects out: the host delivers messages read from the producer DB and fires the
+//! timers the machine asked for; the machine never reads a clock. Randomized election timeouts
+//! come from the RNG the host passes.
+
+use super::assemble::assemble;
+use super::round::{RoundMsg, RoundOut, SigningRound};
+use crate::chain::block::{apply_checked, producer_message, BlockId};
+use crate::chain::{Chainstate, Parent, TermInfo, Transaction, UnsignedBlock};
+use crate::height::BurnHeight;
+use crate::wfrost::{AccountableSignature, GroupKey, KeyShare, PartyId};
+use rand_core::{CryptoRng, RngCore};
+use std::collections::{BTreeMap, BTreeSet};
+
+/// Timing of the protocol, in milliseconds of the host's clock.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Timing {
+    /// Election backoff: each producer waits `base + uniform(0..spread)` before standing.
+    pub election_base_ms: u64,
+    pub election_spread_ms: u64,
+    /// A round without a leader after this long starts the next round.
+    pub election_round_ms: u64,
+    /// Time between the leader's blocks.
+    pub block_interval_ms: u64,
+    /// "Producers stop acknowledging candidates after a certain amount of wall-clock time".
+    pub candidate_window_ms: u64,
+    /// How long a coordinator waits for the remaining commits once it has the threshold.
+    pub collect_window_ms: u64,
+    /// A height that does not complete in this long means the leader went quiet.
+    pub leader_timeout_ms: u64,
+    pub max_block_txs: usize,
+}
+
+impl Default for Timing {
+    fn default() -> Timing {
+        Timing {
+            election_base_ms: 200,
+            election_spread_ms: 800,
+            election_round_ms: 3_000,
+            block_interval_ms: 30_000,
+            candidate_window_ms: 1_000,
+            collect_window_ms: 500,
+            leader_timeout_ms: 20_000,
+            max_block_txs: 500,
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Timer {
+    ElectionBackoff { round: u32 },
+    ElectionRound { round: u32 },
+    BlockTick { height: u64 },
+    CandidateWindow { height: u64 },
+    Collect { height: u64 },
+    LeaderWatch { height: u64, round: u32 },
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ProducerMsg {
+    /// "it puts itself forward for leadership, and submits a vote request".
+    VoteRequest { round: u32 },
+    Vote { round: u32, candidate: PartyId },
+    /// A candidate in the producer's proposal slot.
+    Proposal(UnsignedBlock),
+    Round { height: u64, msg: RoundMsg },
+    /// The final, producer-signed candidate, for the stackers.
+    Signed {
+        block: UnsignedBlock,
+        sig: AccountableSignature,
+    },
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ProducerOut {
+    Send(ProducerMsg),
+    SetTimer { timer: Timer, after_ms: u64 },
+    Leader { round: u32, leader: PartyId },
+    /// The leader's announcement of its tip (the `+` operation).
+    Announce { id: BlockId, state_root: [u8; 32] },
+    Note(String),
+}
+
+/// What the producer sees of the chain when an input arrives.
+pub struct ChainView<'a> {
+    pub state: &'a Chainstate,
+    pub parent: &'a Parent,
+    pub info: &'a TermInfo,
+    pub burn_height: BurnHeight,
+    pub mempool: &'a [Transaction],
+}
+
+pub struct Producer {
+    timing: Timing,
+    me: PartyId,
+    key: KeyShare,
+    group: GroupKey,
+    round: u32,
+    /// (round, voter) -> candidate; a voter's first vote of a round counts.
+    votes: BTreeMap<(u32, PartyId), PartyId>,
+    voted: BTreeSet<u32>,
+    leader: Option<PartyId>,
+    height: u64,
+    candidates: BTreeMap<PartyId, UnsignedBlock>,
+    window_open: bool,
+    proposed: bool,
+    signing: SigningRound,
+}
+
+impl Producer {
+    pub fn new(timing: Timing, key: KeyShare, group: GroupKey, next_height: u64) -> Producer {
+        Producer {
+            timing,
+            me: key.party,
+            signing: SigningRound::new(group.clone(), Some(key.clone()), key.party, producer_message),
+            key,
+            group,
+            round: 0,
+            votes: BTreeMap::new(),
+            voted: BTreeSet::new(),
+            leader: None,
+            height: next_height,
+            candidates: BTreeMap::new(),
+            window_open: false,
+            proposed: false,
+        }
+    }
+
+    pub fn leader(&self) -> Option<PartyId> {
+        self.leader
+    }
+
+    pub fn round(&self) -> u32 {
+        self.round
+    }
+
+    pub fn party(&self) -> PartyId {
+        self.me
+    }
+
+    fn slots(&self, p: PartyId) -> u32 {
+        self.group.slots_of(p).map_or(0, |s| s.len() as u32)
+    }
+
+    /// "At the start of a round, each node in the producer set waits a random amount of time."
+    pub fn start<R: RngCore + CryptoRng>(&mut self, rng: &mut R) -> Vec<ProducerOut> {
+        self.start_round(rng)
+    }
+
+    fn start_round<R: RngCore + CryptoRng>(&mut self, rng: &mut R) -> Vec<ProducerOut> {
+        let spread = self.timing.election_spread_ms.max(1);
+        let wait = self.timing.election_base_ms + rng.next_u64() % spread;
+        vec![
+            ProducerOut::SetTimer {
+                timer: Timer::ElectionBackoff { round: self.round },
+                after_ms: wait,
+            },
+            ProducerOut::SetTimer {
+                timer: Timer::ElectionRound { round: self.round },
+                after_ms: self.timing.election_round_ms,
+            },
+        ]
+    }
+
+    pub fn on_timer<R: RngCore + CryptoRng>(
+        &mut self,
+        timer: Timer,
+        view: &ChainView<'_>,
+        rng: &mut R,
+    ) -> Vec<ProducerOut> {
+        match timer {
+            Timer::ElectionBackoff { round } => {
+                // "If it does not receive a request for a leadership vote before that timeout,
+                // it puts itself forward for leadership".
+                if round != self.round || self.leader.is_some() || self.voted.contains(&round) {
+                    return Vec::new();
+                }
+                self.voted.insert(round);
+                self.votes.insert((round, self.me), self.me);
+                let mut out = vec![ProducerOut::Send(ProducerMsg::VoteRequest { round })];
+                out.extend(self.tally(round, view));
+                out
+            }
+            Timer::ElectionRound { round } => {
+                // "Leader elections proceed in rounds until a leader is chosen".
+                if round != self.round || self.leader.is_some() {
+                    return Vec::new();
+                }
+                self.round += 1;
+                self.start_round(rng)
+            }
+            Timer::BlockTick { height } => {
+                if height != self.height || self.leader != Some(self.me) || self.proposed {
+                    return Vec::new();
+                }
+                // "The leader is responsible for assembling a block and sending it to each
+                // producer set participant".
+                self.propose(view)
+            }
+            Timer::CandidateWindow { height } => {
+                if height != self.height {
+                    return Vec::new();
+                }
+                self.choose(view, rng)
+            }
+            Timer::Collect { height } => {
+                if height != self.height {
+                    return Vec::new();
+                }
+                let outs = self.signing.on_collect_deadline();
+                self.map_round(outs)
+            }
+            Timer::LeaderWatch { height, round } => {
+                if height != self.height || round != self.round || self.leader.is_none() {
+                    return Vec::new();
+                }
+                // "...(or the current leader becomes inactive)": a new election round.
+                let quiet = self.leader.take();
+                self.round += 1;
+                self.reset_height();
+                let mut out = vec![ProducerOut::Note(format!(
+                    "leader {quiet:?} went quiet at height {height}; election round {}",
+                    self.round
+                ))];
+                out.extend(self.start_round(rng));
+                out
+            }
+        }
+    }
+
+    fn reset_height(&mut self) {
+        self.candidates.clear();
+        self.window_open = false;
+        self.proposed = false;
+        let coordinator = self.leader.unwrap_or(self.me);
+        self.signing = SigningRound::new(
+            self.group.clone(),
+            Some(self.key.clone()),
+            coordinator,
+            producer_message,
+        );
+    }
+
+    fn tally(&mut self, round: u32, view: &ChainView<'_>) -> Vec<ProducerOut> {
+        if self.leader.is_some() || round != self.round {
+            return Vec::new();
+        }
+        let mut weight: BTreeMap<PartyId, u32> = BTreeMap::new();
+        for ((r, voter), c) in &self.votes {
+            if *r == round {
+                *weight.entry(*c).or_default() += self.slots(*voter);
+            }
+        }
+        // "until a leader is chosen by 67% of the weighted producer set".
+        let Some((&leader, _)) = weight.iter().find(|(_, w)| **w >= self.group.threshold) else {
+            return Vec::new();
+        };
+        self.leader = Some(leader);
+        self.reset_height();
+        let mut out = vec![ProducerOut::Leader { round, leader }];
+        out.extend(self.height_timers(view));
+        out
+    }
+
+    fn height_timers(&self, _view: &ChainView<'_>) -> Vec<ProducerOut> {
+        let mut out = Vec::new();
+        if self.leader == Some(self.me) {
+            out.push(ProducerOut::SetTimer {
+                timer: Timer::BlockTick {
+                    height: self.height,
+                },
+                after_ms: self.timing.block_interval_ms,
+            });
+        }
+        out.push(ProducerOut::SetTimer {
+            timer: Timer::LeaderWatch {
+                height: self.height,
+                round: self.round,
+            },
+            after_ms: self.timing.block_interval_ms + self.timing.leader_timeout_ms,
+        });
+        out
+    }
+
+    fn propose(&mut self, view: &ChainView<'_>) -> Vec<ProducerOut> {
+        self.proposed = true;
+        match assemble(
+            view.state,
+            view.parent,
+            view.info,
+            view.burn_height,
+            view.mempool,
+            self.timing.max_block_txs,
+        ) {
+            Ok(b) => {
+                self.candidates.insert(self.me, b.clone());
+                let mut out = vec![ProducerOut::Send(ProducerMsg::Proposal(b))];
+                out.extend(self.open_window());
+                out
+            }
+            Err(e) => vec![ProducerOut::Note(format!("cannot assemble: {e}"))],
+        }
+    }
+
+    fn open_window(&mut self) -> Vec<ProducerOut> {
+        if self.window_open {
+            return Vec::new();
+        }
+        self.window_open = true;
+        vec![ProducerOut::SetTimer {
+            timer: Timer::CandidateWindow {
+                height: self.height,
+            },
+            after_ms: self.timing.candidate_window_ms,
+        }]
+    }
+
+    /// The window closed: prepare the valid candidate with the highest total fees (ties: the
+    /// lower party id). SIP: "they vote to submit the candidate block with the highest total
+    /// transaction fees".
+    fn choose<R: RngCore + CryptoRng>(
+        &mut self,
+        view: &ChainView<'_>,
+        rng: &mut R,
+    ) -> Vec<ProducerOut> {
+        let mut order: Vec<(&PartyId, &UnsignedBlock)> = self.candidates.iter().collect();
+        order.sort_by_key(|(p, b)| (std::cmp::Reverse(b.header.fees), **p));
+        let mut chosen = None;
+        for (_, b) in order {
+            let mut scratch = view.state.clone();
+            if apply_checked(&mut scratch, view.parent, &b.header, &b.txs, view.info).is_ok() {
+                chosen = Some(b.id());
+                break;
+            }
+        }
+        let Some(id) = chosen else {
+            return vec![ProducerOut::Note(format!(
+                "no valid candidate at height {}",
+                self.height
+            ))];
+        };
+        let outs = self.signing.prepare(id, rng);
+        self.map_round(outs)
+    }
+
+    pub fn on_message<R: RngCore + CryptoRng>(
+        &mut self,
+        from: PartyId,
+        msg: ProducerMsg,
+        view: &ChainView<'_>,
+        rng: &mut R,
+    ) -> Vec<ProducerOut> {
+        match msg {
+            ProducerMsg::VoteRequest { round } => {
+                if round > self.round && self.leader.is_none() {
+                    // Others moved to a later round: follow them.
+                    self.round = round;
+                }
+                self.votes.entry((round, from)).or_insert(from);
+                let mut out = Vec::new();
+                // "If a node receives a vote request and it has not already voted in that
+                // round or submitted its own leadership request, it signs the vote request."
+                if round == self.round && self.leader.is_none() && !self.voted.contains(&round) {
+                    self.voted.insert(round);
+                    self.votes.insert((round, self.me), from);
+                    out.push(ProducerOut::Send(ProducerMsg::Vote {
+                        round,
+                        candidate: from,
+                    }));
+                }
+                out.extend(self.tally(round, view));
+                out
+            }
+            ProducerMsg::Vote { round, candidate } => {
+                self.votes.entry((round, from)).or_insert(candidate);
+                self.tally(round, view)
+            }
+            ProducerMsg::Proposal(b) => {
+                if b.header.height != self.height
+                    || b.header.parent != view.parent.id
+                    || self.leader.is_none()
+                {
+                    return Vec::new();
+                }
+                self.candidates.entry(from).or_insert(b);
+                let mut out = Vec::new();
+                // "each block producer submits a candidate assembled block to their assigned
+                // block slots".
+                if !self.proposed && self.slots(self.me) > 0 {
+                    out.extend(self.propose(view));
+                }
+                out.extend(self.open_window());
+                out
+            }
+            ProducerMsg::Round { height, msg } => {
+                if height != self.height {
+                    return Vec::new();
+                }
+                let outs = self.signing.on_message(from, msg, rng);
+                self.map_round(outs)
+            }
+            // The stackers' business; producers learn the block when it is complete.
+            ProducerMsg::Signed { .. } => Vec::new(),
+        }
+    }
+
+    fn map_round(&mut self, outs: Vec<RoundOut>) -> Vec<ProducerOut> {
+        let mut res = Vec::new();
+        for o in outs {
+            match o {
+                RoundOut::Send(msg) => res.push(ProducerOut::Send(ProducerMsg::Round {
+                    height: self.height,
+                    msg,
+                })),
+                RoundOut::StartCollectWindow => res.push(ProducerOut::SetTimer {
+                    timer: Timer::Collect {
+                        height: self.height,
+                    },
+                    after_ms: self.timing.collect_window_ms,
+                }),
+                RoundOut::Signed(id, sig) => {
+                    // "This final candidate block is then marked as such and available to
+                    // stacker signers".
+                    if let Some(b) = self.candidates.values().find(|b| b.id() == id) {
+                        res.push(ProducerOut::Send(ProducerMsg::Signed {
+                            block: b.clone(),
+                            sig,
+                        }));
+                    }
+                }
+                RoundOut::Stuck(why) => res.push(ProducerOut::Note(format!(
+                    "height {} signing stuck: {why}",
+                    self.height
+                ))),
+            }
+        }
+        res
+    }
+
+    /// The host appended a block with both signatures: the next height starts; the leader
+    /// announces its new tip.
+    pub fn on_block_appended(
+        &mut self,
+        id: BlockId,
+        state_root: [u8; 32],
+        view: &ChainView<'_>,
+    ) -> Vec<ProducerOut> {
+        self.height = view.parent.height.saturating_add(1);
+        self.reset_height();
+        let mut out = Vec::new();
+        if self.leader == Some(self.me) {
+            // "the leader announces the tip on Bitcoin (the `+` operation) during the term".
+            out.push(ProducerOut::Announce { id, state_root });
+        }
+        if self.leader.is_some() {
+            out.extend(self.height_timers(view));
+        }
+        out
+    }
+}

@@ -1,0 +1,300 @@
+//! One weighted two-phase commit followed by one weighted FROST signing, for one block height
+//! of one signing set (producers or stackers).
+//!
+//! SIP "Producer Signing Protocol": "Producers execute one or more rounds of BFT two-phase
+//! commit in which they vote to submit the candidate block"; "Stacker Signing Protocol":
+//! "stackers execute a BFT two-phase commit to sign it by submitting their proposed signers'
+//! signature components to their allotted signature slots".
+//!
+//! - **Prepare**: a party votes for the block id it chose. A party's first prepare of the
+//!   height counts; a second one for another id is equivocation and is ignored.
+//! - **Commit**: when the parties that prepared the same id as this party hold the threshold
+//!   (in slots), it commits to that id. The commit carries its FROST round-1 nonce
+//!   commitments, so the signing needs no extra round trip.
+//! - **Sign**: the coordinator (the producers' leader; for stackers, the party the host names)
+//!   sends the signing package once committed parties hold the threshold and either every
+//!   party that prepared has committed or the collection window closed. Each party in the
+//!   package signs; the coordinator aggregates the accountable signature.
+
+use crate::chain::block::BlockId;
+use crate::wfrost::{self, AccountableSignature, GroupKey, KeyShare, PartyId};
+use frost_secp256k1::round1::{SigningCommitments, SigningNonces};
+use frost_secp256k1::round2::SignatureShare;
+use rand_core::{CryptoRng, RngCore};
+use std::collections::BTreeMap;
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum RoundMsg {
+    Prepare {
+        id: BlockId,
+    },
+    Commit {
+        id: BlockId,
+        nonces: SigningCommitments,
+    },
+    SignRequest {
+        id: BlockId,
+        commitments: BTreeMap<PartyId, SigningCommitments>,
+    },
+    Share {
+        id: BlockId,
+        share: SignatureShare,
+    },
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum RoundOut {
+    Send(RoundMsg),
+    /// The coordinator has the threshold of commits but not every prepared party's: the host
+    /// calls [`SigningRound::on_collect_deadline`] when the collection window closes.
+    StartCollectWindow,
+    /// The round reached a signature for this block.
+    Signed(BlockId, AccountableSignature),
+    /// The round cannot finish (a party's share was wrong, a FROST error).
+    Stuck(String),
+}
+
+pub struct SigningRound {
+    group: GroupKey,
+    key: Option<KeyShare>,
+    me: Option<PartyId>,
+    coordinator: PartyId,
+    message: fn(&BlockId) -> Vec<u8>,
+    prepares: BTreeMap<PartyId, BlockId>,
+    commits: BTreeMap<PartyId, (BlockId, SigningCommitments)>,
+    my_nonces: Option<SigningNonces>,
+    committed: bool,
+    collecting: bool,
+    request: Option<(BlockId, BTreeMap<PartyId, SigningCommitments>)>,
+    shares: BTreeMap<PartyId, SignatureShare>,
+    done: bool,
+}
+
+impl SigningRound {
+    /// `key` is `None` for a node that is not a party of this set (it only watches).
+    pub fn new(
+        group: GroupKey,
+        key: Option<KeyShare>,
+        coordinator: PartyId,
+        message: fn(&BlockId) -> Vec<u8>,
+    ) -> SigningRound {
+        SigningRound {
+            me: key.as_ref().map(|k| k.party),
+            group,
+            key,
+            coordinator,
+            message,
+            prepares: BTreeMap::new(),
+            commits: BTreeMap::new(),
+            my_nonces: None,
+            committed: false,
+            collecting: false,
+            request: None,
+            shares: BTreeMap::new(),
+            done: false,
+        }
+    }
+
+    pub fn my_prepare(&self) -> Option<BlockId> {
+        self.me.and_then(|m| self.prepares.get(&m).copied())
+    }
+
+    pub fn is_done(&self) -> bool {
+        self.done
+    }
+
+    fn slots(&self, parties: impl Iterator<Item = PartyId>) -> u32 {
+        parties
+            .filter_map(|p| self.group.slots_of(p))
+            .map(|s| s.len() as u32)
+            .sum()
+    }
+
+    /// This party's vote for the candidate it chose.
+    pub fn prepare<R: RngCore + CryptoRng>(&mut self, id: BlockId, rng: &mut R) -> Vec<RoundOut> {
+        let Some(me) = self.me else {
+            return Vec::new();
+        };
+        if self.prepares.contains_key(&me) {
+            return Vec::new();
+        }
+        self.prepares.insert(me, id);
+        let mut out = vec![RoundOut::Send(RoundMsg::Prepare { id })];
+        out.extend(self.progress(rng));
+        out
+    }
+
+    /// A message written by party `from` (the host checked the slot belongs to it).
+    pub fn on_message<R: RngCore + CryptoRng>(
+        &mut self,
+        from: PartyId,
+        msg: RoundMsg,
+        rng: &mut R,
+    ) -> Vec<RoundOut> {
+        if self.done || self.group.slots_of(from).is_none() {
+            return Vec::new();
+        }
+        match msg {
+            RoundMsg::Prepare { id } => {
+                self.prepares.entry(from).or_insert(id);
+            }
+            RoundMsg::Commit { id, nonces } => {
+                // Only a commit matching the party's own prepare counts.
+                if self.prepares.get(&from) == Some(&id) {
+                    self.commits.entry(from).or_insert((id, nonces));
+                }
+            }
+            RoundMsg::SignRequest { id, commitments } => {
+                if from == self.coordinator && self.request.is_none() {
+                    return self.sign(id, commitments);
+                }
+                return Vec::new();
+            }
+            RoundMsg::Share { id, share } => {
+                if let Some((rid, c)) = &self.request {
+                    if *rid == id && c.contains_key(&from) {
+                        self.shares.entry(from).or_insert(share);
+                    }
+                }
+                return self.try_aggregate();
+            }
+        }
+        self.progress(rng)
+    }
+
+    /// The coordinator's collection window closed: sign with the commits it has.
+    pub fn on_collect_deadline(&mut self) -> Vec<RoundOut> {
+        if self.me != Some(self.coordinator) || self.request.is_some() || self.done {
+            return Vec::new();
+        }
+        match self.ready_id() {
+            Some(id) => self.send_request(id),
+            None => Vec::new(),
+        }
+    }
+
+    /// The id the committed parties agree on with the threshold, if any.
+    fn ready_id(&self) -> Option<BlockId> {
+        let mut by_id: BTreeMap<BlockId, Vec<PartyId>> = BTreeMap::new();
+        for (p, (id, _)) in &self.commits {
+            by_id.entry(*id).or_default().push(*p);
+        }
+        by_id
+            .into_iter()
+            .find(|(_, ps)| self.slots(ps.iter().copied()) >= self.group.threshold)
+            .map(|(id, _)| id)
+    }
+
+    fn progress<R: RngCore + CryptoRng>(&mut self, rng: &mut R) -> Vec<RoundOut> {
+        let mut out = Vec::new();
+        // Phase two: commit once the parties that prepared my id hold the threshold.
+        if let (Some(me), Some(mine), false) = (self.me, self.my_prepare(), self.committed) {
+            let agreeing = self
+                .prepares
+                .iter()
+                .filter(|(_, id)| **id == mine)
+                .map(|(p, _)| *p);
+            if self.slots(agreeing) >= self.group.threshold {
+                let Some(key) = &self.key else {
+                    return out;
+                };
+                match wfrost::commit(key, rng) {
+                    Ok((nonces, commitments)) => {
+                        self.committed = true;
+                        self.my_nonces = Some(nonces);
+                        self.commits.insert(me, (mine, commitments));
+                        out.push(RoundOut::Send(RoundMsg::Commit {
+                            id: mine,
+                            nonces: commitments,
+                        }));
+                    }
+                    Err(e) => {
+                        out.push(RoundOut::Stuck(e.to_string()));
+                        return out;
+                    }
+                }
+            }
+        }
+        if self.me == Some(self.coordinator) && self.request.is_none() {
+            if let Some(id) = self.ready_id() {
+                let prepared = self.prepares.values().filter(|v| **v == id).count();
+                let committed = self.commits.values().filter(|(v, _)| *v == id).count();
+                if committed == prepared {
+                    out.extend(self.send_request(id));
+                } else if !self.collecting {
+                    self.collecting = true;
+                    out.push(RoundOut::StartCollectWindow);
+                }
+            }
+        }
+        out
+    }
+
+    fn send_request(&mut self, id: BlockId) -> Vec<RoundOut> {
+        let commitments: BTreeMap<PartyId, SigningCommitments> = self
+            .commits
+            .iter()
+            .filter(|(_, (v, _))| *v == id)
+            .map(|(p, (_, c))| (*p, *c))
+            .collect();
+        let mut out = vec![RoundOut::Send(RoundMsg::SignRequest {
+            id,
+            commitments: commitments.clone(),
+        })];
+        out.extend(self.sign(id, commitments));
+        out
+    }
+
+    /// Round two: sign when this party is in the package with the nonces it committed.
+    fn sign(
+        &mut self,
+        id: BlockId,
+        commitments: BTreeMap<PartyId, SigningCommitments>,
+    ) -> Vec<RoundOut> {
+        self.request = Some((id, commitments.clone()));
+        let mut out = Vec::new();
+        let (Some(me), Some(key)) = (self.me, &self.key) else {
+            return out;
+        };
+        let mine = self.commits.get(&me).map(|(i, c)| (*i, *c));
+        if mine != commitments.get(&me).map(|c| (id, *c)) {
+            return out;
+        }
+        let Some(nonces) = self.my_nonces.take() else {
+            return out;
+        };
+        match wfrost::sign(&self.group, key, &commitments, &(self.message)(&id), nonces) {
+            Ok(share) => {
+                self.shares.insert(me, share);
+                if me != self.coordinator {
+                    out.push(RoundOut::Send(RoundMsg::Share { id, share }));
+                }
+                out.extend(self.try_aggregate());
+            }
+            Err(e) => out.push(RoundOut::Stuck(e.to_string())),
+        }
+        out
+    }
+
+    fn try_aggregate(&mut self) -> Vec<RoundOut> {
+        if self.me != Some(self.coordinator) || self.done {
+            return Vec::new();
+        }
+        let Some((id, commitments)) = &self.request else {
+            return Vec::new();
+        };
+        if self.shares.len() != commitments.len() {
+            return Vec::new();
+        }
+        self.done = true;
+        match wfrost::aggregate(
+            &self.group,
+            commitments,
+            &self.shares,
+            &(self.message)(id),
+        ) {
+            Ok(sig) => vec![RoundOut::Signed(*id, sig)],
+            Err(e) => vec![RoundOut::Stuck(e.to_string())],
+        }
+    }
+}

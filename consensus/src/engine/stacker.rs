@@ -1,0 +1,162 @@
+//! A stacker signer's state machine for one block height at a time (SIP "Stacker Signing
+//! Protocol"): "Stacker signers monitor the producer Stacker DB to watch for a completed,
+//! valid, sufficiently-signed producer-proposed block. If such a block is created, then each
+//! stacker attempts to append the block to its local node's chainstate. If the block is
+//! accepted, then stackers execute a BFT two-phase commit to sign it".
+
+use super::round::{RoundMsg, RoundOut, SigningRound};
+use crate::chain::block::{apply_checked, producer_message, stacker_message};
+use crate::chain::{Block, Chainstate, Parent, TermInfo, UnsignedBlock};
+use crate::wfrost::{AccountableSignature, GroupKey, KeyShare, PartyId};
+use rand_core::{CryptoRng, RngCore};
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum StackerMsg {
+    Round { height: u64, msg: RoundMsg },
+    /// The block with both signatures: "the block and both producer and stacker signatures
+    /// are replicated to the broader peer network".
+    Complete(Block),
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum StackerOut {
+    Send(StackerMsg),
+    /// Ask for [`Stacker::on_collect_deadline`] after the collection window.
+    StartCollectWindow { height: u64 },
+    Note(String),
+}
+
+/// The coordinator of a stacker round: the signer with the most slots (ties: the lower id),
+/// so that the party most likely to be online gathers the package.
+pub fn stacker_coordinator(group: &GroupKey) -> Option<PartyId> {
+    group
+        .parties
+        .iter()
+        .max_by_key(|(p, slots)| (slots.len(), std::cmp::Reverse(*p)))
+        .map(|(p, _)| *p)
+}
+
+pub struct Stacker {
+    key: KeyShare,
+    group: GroupKey,
+    height: u64,
+    candidate: Option<(UnsignedBlock, AccountableSignature)>,
+    signing: SigningRound,
+}
+
+impl Stacker {
+    pub fn new(key: KeyShare, group: GroupKey, next_height: u64) -> Stacker {
+        let signing = Self::round_for(&key, &group);
+        Stacker {
+            key,
+            group,
+            height: next_height,
+            candidate: None,
+            signing,
+        }
+    }
+
+    fn round_for(key: &KeyShare, group: &GroupKey) -> SigningRound {
+        let coordinator = stacker_coordinator(group).unwrap_or(key.party);
+        SigningRound::new(group.clone(), Some(key.clone()), coordinator, stacker_message)
+    }
+
+    pub fn party(&self) -> PartyId {
+        self.key.party
+    }
+
+    /// A producer-signed candidate appeared in the producer DB.
+    pub fn on_producer_signed<R: RngCore + CryptoRng>(
+        &mut self,
+        block: UnsignedBlock,
+        sig: AccountableSignature,
+        state: &Chainstate,
+        parent: &Parent,
+        info: &TermInfo,
+        rng: &mut R,
+    ) -> Vec<StackerOut> {
+        if block.header.height != self.height || self.candidate.is_some() {
+            return Vec::new();
+        }
+        let id = block.id();
+        if let Err(e) = sig.verify(&info.producer_key, &producer_message(&id)) {
+            return vec![StackerOut::Note(format!(
+                "height {}: producer signature refused: {e}",
+                self.height
+            ))];
+        }
+        // "each stacker attempts to append the block to its local node's chainstate".
+        let mut scratch = state.clone();
+        if let Err(e) = apply_checked(&mut scratch, parent, &block.header, &block.txs, info) {
+            return vec![StackerOut::Note(format!(
+                "height {}: candidate refused: {e}",
+                self.height
+            ))];
+        }
+        self.candidate = Some((block, sig));
+        let outs = self.signing.prepare(id, rng);
+        self.map(outs)
+    }
+
+    pub fn on_message<R: RngCore + CryptoRng>(
+        &mut self,
+        from: PartyId,
+        height: u64,
+        msg: RoundMsg,
+        rng: &mut R,
+    ) -> Vec<StackerOut> {
+        if height != self.height {
+            return Vec::new();
+        }
+        let outs = self.signing.on_message(from, msg, rng);
+        self.map(outs)
+    }
+
+    pub fn on_collect_deadline(&mut self, height: u64) -> Vec<StackerOut> {
+        if height != self.height {
+            return Vec::new();
+        }
+        let outs = self.signing.on_collect_deadline();
+        self.map(outs)
+    }
+
+    fn map(&mut self, outs: Vec<RoundOut>) -> Vec<StackerOut> {
+        let mut res = Vec::new();
+        for o in outs {
+            match o {
+                RoundOut::Send(msg) => res.push(StackerOut::Send(StackerMsg::Round {
+                    height: self.height,
+                    msg,
+                })),
+                RoundOut::StartCollectWindow => res.push(StackerOut::StartCollectWindow {
+                    height: self.height,
+                }),
+                RoundOut::Signed(id, stacker_sig) => match &self.candidate {
+                    Some((b, producer_sig)) if b.id() == id => {
+                        res.push(StackerOut::Send(StackerMsg::Complete(Block {
+                            header: b.header.clone(),
+                            txs: b.txs.clone(),
+                            producer_sig: producer_sig.clone(),
+                            stacker_sig,
+                        })))
+                    }
+                    _ => res.push(StackerOut::Note(format!(
+                        "signed {id} but holds no such candidate"
+                    ))),
+                },
+                RoundOut::Stuck(why) => res.push(StackerOut::Note(format!(
+                    "height {} signing stuck: {why}",
+                    self.height
+                ))),
+            }
+        }
+        res
+    }
+
+    /// A block was appended (or the chain moved to a new term's start): sign the next height.
+    pub fn on_block_appended(&mut self, next_height: u64) {
+        self.height = next_height;
+        self.candidate = None;
+        self.signing = Self::round_for(&self.key, &self.group);
+    }
+}

@@ -1,0 +1,106 @@
+//! `tandem-sim run SCENARIO [--seed N] [--json]`.
+#![forbid(unsafe_code)]
+
+use clap::{Parser, Subcommand};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use tandem_sim::{Report, Scenario, World};
+
+#[derive(Parser)]
+#[command(name = "tandem-sim", about = "Deterministic simulator of the Tandem consensus engine")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Runs a scenario file and prints what the chain did.
+    Run {
+        scenario: PathBuf,
+        /// Overrides the scenario's seed.
+        #[arg(long)]
+        seed: Option<u64>,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+fn print_text(r: &Report) {
+    println!(
+        "scenario {} seed {}: {} nodes, {} events, {} ms simulated",
+        r.scenario, r.seed, r.nodes, r.events, r.sim_time_ms
+    );
+    for t in &r.terms {
+        print!(
+            "term {}: {} blocks, latency {} ms, signers per block {:.1} producers / {:.1} stackers",
+            t.term, t.blocks, t.latency_ms, t.producer_signers, t.stacker_signers
+        );
+        if let Some(l) = &t.leader {
+            print!(", leader {l} (election rounds {})", t.election_rounds);
+        }
+        if let Some(n) = &t.note {
+            print!(" ({n})");
+        }
+        println!();
+    }
+    for p in &r.rewards {
+        println!(
+            "reward {}: coinbase {} uSTX, fees {} uSTX",
+            p.producer, p.coinbase_ustx, p.fees_ustx
+        );
+    }
+    println!(
+        "chain height {}, dropped blocks {}, conflicting heights {}",
+        r.chain_height, r.dropped_blocks, r.conflicting_heights
+    );
+    println!("digest {}", r.digest);
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Run {
+            scenario,
+            seed,
+            json,
+        } => {
+            let text = match std::fs::read_to_string(&scenario) {
+                Ok(t) => t,
+                Err(e) => {
+                    eprintln!("error: cannot read {}: {e}", scenario.display());
+                    return ExitCode::from(2);
+                }
+            };
+            let mut s = match Scenario::parse(&text) {
+                Ok(s) => s,
+                Err(e) => {
+                    eprintln!("error: {}: {e}", scenario.display());
+                    return ExitCode::from(2);
+                }
+            };
+            if let Some(seed) = seed {
+                s.seed = seed;
+            }
+            let report = match World::new(s) {
+                Ok(w) => w.run(),
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    return ExitCode::from(1);
+                }
+            };
+            if json {
+                match serde_json::to_string_pretty(&report) {
+                    Ok(j) => println!("{j}"),
+                    Err(e) => {
+                        eprintln!("error: {e}");
+                        return ExitCode::from(1);
+                    }
+                }
+            } else {
+                print_text(&report);
+            }
+            ExitCode::SUCCESS
+        }
+    }
+}

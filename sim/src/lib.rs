@@ -7,5 +7,5 @@
 pub mod scenario;
 pub mod world;
 
-pub use scenario::{Scenario, ScenarioError};
+pub use scenario::{Crash, Faults, Scenario, ScenarioError};
 pub use world::{ProducerReward, Report, SimError, TermReport, World};

@@ -7,7 +7,10 @@ use std::process::ExitCode;
 use tandem_sim::{Report, Scenario, World};
 
 #[derive(Parser)]
-#[command(name = "tandem-sim", about = "Deterministic simulator of the Tandem consensus engine")]
+#[command(
+    name = "tandem-sim",
+    about = "Deterministic simulator of the Tandem consensus engine"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,

@@ -24,6 +24,24 @@ pub struct Scenario {
     pub timing: Option<Timing>,
     #[serde(default)]
     pub chain: ChainSpec,
+    #[serde(default)]
+    pub faults: Faults,
+}
+
+/// Faults to inject.
+#[derive(Clone, Debug, PartialEq, Eq, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Faults {
+    /// Nodes that stop (receive, send and fire nothing) from a time on: `p3`, `s0`, ...
+    #[serde(default)]
+    pub crash: Vec<Crash>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Crash {
+    pub node: String,
+    pub at_ms: u64,
 }
 
 fn default_burn_interval() -> u64 {
@@ -115,6 +133,25 @@ impl Scenario {
         }
         if s.stackers.amount_stx == 0 {
             return bad("stackers.amount_stx", "must be at least 1");
+        }
+        for c in &s.faults.crash {
+            let (kind, idx) = c.node.split_at(c.node.len().min(1));
+            let count = match kind {
+                "p" => s.producers.count,
+                "s" => s.stackers.count,
+                _ => 0,
+            };
+            if !idx.parse::<u32>().is_ok_and(|i| i < count) {
+                return Err(ScenarioError::Field {
+                    field: "faults.crash.node",
+                    why: format!(
+                        "{:?} names no node (p0..p{}, s0..s{})",
+                        c.node,
+                        s.producers.count - 1,
+                        s.stackers.count - 1
+                    ),
+                });
+            }
         }
         if s.burn_block_interval_ms == 0 {
             return bad("burn_block_interval_ms", "must be at least 1");

@@ -24,8 +24,8 @@ use std::rc::Rc;
 use tandem_consensus::chain::block::BlockId;
 use tandem_consensus::chain::tx::MEMO_LEN;
 use tandem_consensus::chain::{
-    Block, Chainstate, Cost, Genesis, GenesisStacker, Payload, Producer as ChainProducer,
-    TermInfo, Transaction, UnsignedTx,
+    Block, Chainstate, Cost, Genesis, GenesisStacker, Payload, Producer as ChainProducer, TermInfo,
+    Transaction, UnsignedTx,
 };
 use tandem_consensus::engine::{
     ChainView, Follower, Keygen, KeygenMsg, KeygenOut, KeygenPhase, Producer, ProducerMsg,
@@ -182,7 +182,9 @@ fn keys(rng: &mut ChaCha12Rng) -> Result<Keys, SimError> {
         };
         let k: Option<k256::Scalar> = k256::Scalar::from_repr(b.into()).into();
         let k256 = k.ok_or_else(|| SimError::Keys("scalar out of range".into()))?;
-        let public = secp256k1::PublicKey::from_secret_key(&secp256k1::Secp256k1::signing_only(), &secp).serialize();
+        let public =
+            secp256k1::PublicKey::from_secret_key(&secp256k1::Secp256k1::signing_only(), &secp)
+                .serialize();
         return Ok(Keys { secp, k256, public });
     }
 }
@@ -218,6 +220,8 @@ pub struct World {
     leaders: BTreeMap<Term, (u32, usize)>,
     notes: BTreeMap<Term, String>,
     done: bool,
+    /// node -> time from which it is crashed.
+    crashed: BTreeMap<usize, u64>,
 }
 
 const KEYGEN_DEADLINE_BURN_BLOCKS: u64 = 5;
@@ -236,7 +240,11 @@ impl World {
         let mut key_rng = stream(seed, "keys");
         let p = scenario.producers.count as usize;
         let s = scenario.stackers.count as usize;
-        let mut gen = |n: usize| (0..n).map(|_| keys(&mut key_rng)).collect::<Result<Vec<_>, _>>();
+        let mut gen = |n: usize| {
+            (0..n)
+                .map(|_| keys(&mut key_rng))
+                .collect::<Result<Vec<_>, _>>()
+        };
         let producer_keys = gen(p)?;
         let stacker_keys = gen(s)?;
         let user_keys = gen(scenario.workload.users as usize)?;
@@ -268,8 +276,8 @@ impl World {
                 .balances
                 .push((principal_of(k), MicroStx::from_stx(1_000_000)));
         }
-        let chainstate = Chainstate::genesis(&params, &genesis)
-            .map_err(|e| SimError::Genesis(e.to_string()))?;
+        let chainstate =
+            Chainstate::genesis(&params, &genesis).map_err(|e| SimError::Genesis(e.to_string()))?;
         let mut names = Vec::new();
         let mut nodes = Vec::new();
         for i in 0..p + s {
@@ -322,7 +330,13 @@ impl World {
             leaders: BTreeMap::new(),
             notes: BTreeMap::new(),
             done: false,
+            crashed: BTreeMap::new(),
         };
+        for c in &w.scenario.faults.crash {
+            if let Some(i) = w.names.iter().position(|n| *n == c.node) {
+                w.crashed.insert(i, c.at_ms);
+            }
+        }
         // Genesis stacking gives cycle 0 its stacker set; its key generation runs at once
         // (protocol.md section 9).
         let set = chainstate
@@ -347,8 +361,15 @@ impl World {
         }
     }
 
+    fn down(&self, node: usize) -> bool {
+        self.crashed.get(&node).is_some_and(|at| self.now >= *at)
+    }
+
     /// A write to the sender's slot, replicated to every other node over its link.
     fn broadcast(&mut self, from: usize, wire: Wire) {
+        if self.down(from) {
+            return;
+        }
         let wire = Rc::new(wire);
         let net = self.scenario.network;
         for to in 0..self.nodes.len() {
@@ -377,6 +398,14 @@ impl World {
                 break;
             }
             self.now = t;
+            let target = match &ev {
+                Event::Deliver { to, .. } => Some(*to),
+                Event::Timer { node, .. } => Some(*node),
+                Event::BurnBlock => None,
+            };
+            if target.is_some_and(|n| self.crashed.get(&n).is_some_and(|at| t >= *at)) {
+                continue;
+            }
             self.events += 1;
             match ev {
                 Event::BurnBlock => self.on_burn_block(),
@@ -397,7 +426,11 @@ impl World {
         self.burn_tip = Some(h);
         let mut header = [0u8; 32];
         header.copy_from_slice(&Sha256::digest(
-            [&self.scenario.seed.to_be_bytes()[..], &h.0.to_be_bytes()[..]].concat(),
+            [
+                &self.scenario.seed.to_be_bytes()[..],
+                &h.0.to_be_bytes()[..],
+            ]
+            .concat(),
         ));
         let prev = self
             .sortition
@@ -499,7 +532,11 @@ impl World {
             let spend = self.scenario.producers.spend_sats
                 + (i as u64) * self.scenario.producers.spend_step_sats;
             let txid: [u8; 32] = Sha256::digest(
-                [&target.0.to_be_bytes()[..], &self.producer_keys[i].public[..]].concat(),
+                [
+                    &target.0.to_be_bytes()[..],
+                    &self.producer_keys[i].public[..],
+                ]
+                .concat(),
             )
             .into();
             self.enrollments
@@ -701,6 +738,9 @@ impl World {
     /// Builds the node's view of `term` and starts its producer or stacker machine, once the
     /// term's producer key and its cycle's stacker key exist at this node.
     fn start_term_machines(&mut self, node: usize, term: Term) {
+        if self.down(node) {
+            return;
+        }
         let Ok(range) = self.params.term_range(term) else {
             return;
         };
@@ -862,6 +902,9 @@ impl World {
         block: &tandem_consensus::chain::UnsignedBlock,
         sig: &tandem_consensus::wfrost::AccountableSignature,
     ) {
+        let Some(burn) = self.burn_tip else {
+            return;
+        };
         let n = &mut self.nodes[node];
         let Some(info) = n.infos.get(&term) else {
             return;
@@ -875,6 +918,7 @@ impl World {
                     n.follower.tip_state(),
                     n.follower.tip_parent(),
                     info,
+                    burn,
                     &mut n.rng,
                 ),
             ),
@@ -1025,9 +1069,7 @@ impl World {
                     &id.0,
                 ]);
                 let root = receipt.state_root;
-                self.with_producer(node, term, |p, view, _| {
-                    p.on_block_appended(id, root, view)
-                });
+                self.with_producer(node, term, |p, view, _| p.on_block_appended(id, root, view));
             }
             Err(e) => self.record(&[
                 b"refused",
@@ -1078,10 +1120,9 @@ impl World {
                     })
                 };
                 if !blocks.is_empty() {
-                    if let Ok(parts) = tandem_consensus::rewards::coinbase_split(
-                        info.coinbase,
-                        &info.spends(),
-                    ) {
+                    if let Ok(parts) =
+                        tandem_consensus::rewards::coinbase_split(info.coinbase, &info.spends())
+                    {
                         for (p, a) in parts {
                             if let Some(i) = who(&p) {
                                 rewards.entry(i).or_default().0 += a.0;
@@ -1100,9 +1141,10 @@ impl World {
                     }
                     ps += b.producer_sig.signers(&info.producer_key).len();
                     ss += b.stacker_sig.signers(&info.stacker_key).len();
-                    if let Ok(parts) =
-                        tandem_consensus::rewards::fee_split(b.header.fees, &info.signers_of(&b.producer_sig))
-                    {
+                    if let Ok(parts) = tandem_consensus::rewards::fee_split(
+                        b.header.fees,
+                        &info.signers_of(&b.producer_sig),
+                    ) {
                         for (p, a) in parts {
                             if let Some(i) = who(&p) {
                                 rewards.entry(i).or_default().1 += a.0;

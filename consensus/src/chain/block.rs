@@ -21,7 +21,7 @@ use crate::height::{BurnHeight, Term};
 use crate::stacking::Principal;
 use crate::units::{MicroStx, Sats};
 use crate::wfrost::wire::WireError;
-use crate::wfrost::{AccountableSignature, GroupKey, PartyId, WitnessError};
+use crate::wfrost::{AccountableSignature, GroupKey, PartyId, SigningSetCache, WitnessError};
 use sha2::{Digest, Sha512_256};
 use std::fmt;
 
@@ -516,6 +516,23 @@ pub fn term_budget(header: &BlockHeader, parent: &Parent, info: &TermInfo) -> Co
     info.cost_limit.remaining_after(used)
 }
 
+/// Folded verifying shares of recent signing sets, per term: after a signing set's first
+/// block, its witnesses check in a fraction of the time (weighted-frost.md).
+#[derive(Debug)]
+pub struct SignatureCaches {
+    pub producer: SigningSetCache,
+    pub stacker: SigningSetCache,
+}
+
+impl SignatureCaches {
+    pub fn new(info: &TermInfo) -> SignatureCaches {
+        SignatureCaches {
+            producer: SigningSetCache::new(&info.producer_key, 8),
+            stacker: SigningSetCache::new(&info.stacker_key, 8),
+        }
+    }
+}
+
 /// The one validation a follower runs: header rules, both signatures (every marked party
 /// signed, the marked parties reach the threshold), then the transactions applied to
 /// `state`, which must come to the header's state root, fees and cost. On error `state` is
@@ -526,6 +543,7 @@ pub fn validate_block(
     block: &Block,
     info: &TermInfo,
     burn_tip: BurnHeight,
+    caches: Option<&mut SignatureCaches>,
 ) -> Result<BlockReceipt, BlockError> {
     let params = state.params().clone();
     let term =
@@ -546,14 +564,29 @@ pub fn validate_block(
     let id = block.id();
     // SIP: "A block is only appended to the Stacks chain if it contains two Schnorr
     // signatures -- one from the producers and one from the stackers".
-    block
-        .producer_sig
-        .verify(&info.producer_key, &producer_message(&id))
-        .map_err(BlockError::ProducerSignature)?;
-    block
-        .stacker_sig
-        .verify(&info.stacker_key, &stacker_message(&id))
-        .map_err(BlockError::StackerSignature)?;
+    let (pm, sm) = (producer_message(&id), stacker_message(&id));
+    match caches {
+        Some(c) => {
+            block
+                .producer_sig
+                .verify_cached(&info.producer_key, &pm, &mut c.producer)
+                .map_err(BlockError::ProducerSignature)?;
+            block
+                .stacker_sig
+                .verify_cached(&info.stacker_key, &sm, &mut c.stacker)
+                .map_err(BlockError::StackerSignature)?;
+        }
+        None => {
+            block
+                .producer_sig
+                .verify(&info.producer_key, &pm)
+                .map_err(BlockError::ProducerSignature)?;
+            block
+                .stacker_sig
+                .verify(&info.stacker_key, &sm)
+                .map_err(BlockError::StackerSignature)?;
+        }
+    }
     apply_checked(state, parent, &block.header, &block.txs, info)
 }
 

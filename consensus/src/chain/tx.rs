@@ -24,14 +24,22 @@ use crate::stacking::{
 };
 use crate::units::MicroStx;
 use secp256k1::ecdsa::{RecoverableSignature, RecoveryId};
-use secp256k1::{Message, PublicKey, Secp256k1, SecretKey};
+use secp256k1::{All, Message, PublicKey, Secp256k1, SecretKey};
 use sha2::{Digest, Sha512_256};
+use std::sync::OnceLock;
 
 pub const TX_VERSION: u8 = 1;
 /// The largest encoded transaction.
 pub const MAX_TX_BYTES: usize = 16 * 1024;
 pub const MEMO_LEN: usize = 34;
 const SIGHASH_TAG: &[u8] = b"tandem-tx";
+
+/// One secp256k1 context for the process: building one per signature costs more than the
+/// signature check itself.
+fn secp() -> &'static Secp256k1<All> {
+    static CTX: OnceLock<Secp256k1<All>> = OnceLock::new();
+    CTX.get_or_init(Secp256k1::new)
+}
 
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
@@ -138,8 +146,7 @@ impl UnsignedTx {
     }
 
     pub fn sign(self, key: &SecretKey) -> Result<Transaction, TxError> {
-        let sig = Secp256k1::signing_only()
-            .sign_ecdsa_recoverable(&Message::from_digest(self.sighash()?), key);
+        let sig = secp().sign_ecdsa_recoverable(&Message::from_digest(self.sighash()?), key);
         let (rec, rs) = sig.serialize_compact();
         let mut signature = [0u8; 65];
         signature[..64].copy_from_slice(&rs);
@@ -174,7 +181,7 @@ impl Transaction {
             RecoveryId::from_i32(i32::from(self.signature[64])).map_err(|_| TxError::Signature)?;
         let sig = RecoverableSignature::from_compact(&self.signature[..64], rec)
             .map_err(|_| TxError::Signature)?;
-        let recovered = Secp256k1::verification_only()
+        let recovered = secp()
             .recover_ecdsa(&Message::from_digest(self.tx.sighash()?), &sig)
             .map_err(|_| TxError::Signature)?;
         if recovered != key {

@@ -6,7 +6,7 @@
 //! the prior term are dropped." The follower keeps the state after every block of the chain
 //! it follows, so that dropping unannounced blocks is moving the tip back.
 
-use crate::chain::block::{validate_block, BlockError, BlockId};
+use crate::chain::block::{validate_block, BlockError, BlockId, SignatureCaches};
 use crate::chain::{Block, BlockReceipt, Chainstate, Cost, Parent, TermInfo};
 use crate::height::{BurnHeight, Term};
 use std::collections::BTreeMap;
@@ -45,6 +45,7 @@ pub struct Follower {
     /// The last valid announcement of each term so far.
     announced: BTreeMap<Term, BlockId>,
     dropped: u64,
+    caches: BTreeMap<Term, SignatureCaches>,
 }
 
 impl Follower {
@@ -58,6 +59,7 @@ impl Follower {
             appended: BTreeMap::new(),
             announced: BTreeMap::new(),
             dropped: 0,
+            caches: BTreeMap::new(),
         }
     }
 
@@ -72,7 +74,9 @@ impl Follower {
     }
 
     pub fn tip_state(&self) -> &Chainstate {
-        self.blocks.get(&self.tip).map_or(&self.genesis, |s| &s.state)
+        self.blocks
+            .get(&self.tip)
+            .map_or(&self.genesis, |s| &s.state)
     }
 
     pub fn block(&self, id: &BlockId) -> Option<&Block> {
@@ -100,7 +104,11 @@ impl Follower {
     ) -> Result<BlockReceipt, BlockError> {
         let parent = self.tip_parent().clone();
         let mut state = self.tip_state().clone();
-        let receipt = validate_block(&mut state, &parent, block, info, burn_tip)?;
+        let caches = self
+            .caches
+            .entry(info.term)
+            .or_insert_with(|| SignatureCaches::new(info));
+        let receipt = validate_block(&mut state, &parent, block, info, burn_tip, Some(caches))?;
         let id = block.id();
         let term_cost = if parent.term == Some(block.header.term) {
             parent.term_cost.saturating_add(block.header.cost)
@@ -138,7 +146,10 @@ impl Follower {
         id: BlockId,
         state_root: [u8; 32],
     ) -> Result<(), AnnounceError> {
-        let stored = self.blocks.get(&id).ok_or(AnnounceError::UnknownBlock(id))?;
+        let stored = self
+            .blocks
+            .get(&id)
+            .ok_or(AnnounceError::UnknownBlock(id))?;
         if stored.block.header.term != term {
             return Err(AnnounceError::WrongTerm {
                 id,
@@ -151,7 +162,10 @@ impl Follower {
         }
         if let Some(prev) = self.announced.get(&term) {
             if !self.extends(id, *prev) {
-                return Err(AnnounceError::DoesNotExtend { id, previous: *prev });
+                return Err(AnnounceError::DoesNotExtend {
+                    id,
+                    previous: *prev,
+                });
             }
         }
         self.announced.insert(term, id);
@@ -198,6 +212,8 @@ impl Follower {
         }
         self.tip = start;
         self.dropped += dropped;
+        // Caches of terms that can no longer get blocks are dead weight.
+        self.caches.retain(|t, _| *t >= term);
         dropped
     }
 

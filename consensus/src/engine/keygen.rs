@@ -23,7 +23,10 @@ use std::collections::BTreeMap;
 /// The messages of one run.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum KeygenMsg {
-    Deal { attempt: u32, package: DealerPackage },
+    Deal {
+        attempt: u32,
+        package: DealerPackage,
+    },
     Verify {
         attempt: u32,
         package: VerifyingSharesPackage,

@@ -62,11 +62,19 @@ pub enum Timer {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum ProducerMsg {
     /// "it puts itself forward for leadership, and submits a vote request".
-    VoteRequest { round: u32 },
-    Vote { round: u32, candidate: PartyId },
+    VoteRequest {
+        round: u32,
+    },
+    Vote {
+        round: u32,
+        candidate: PartyId,
+    },
     /// A candidate in the producer's proposal slot.
     Proposal(UnsignedBlock),
-    Round { height: u64, msg: RoundMsg },
+    Round {
+        height: u64,
+        msg: RoundMsg,
+    },
     /// The final, producer-signed candidate, for the stackers.
     Signed {
         block: UnsignedBlock,
@@ -77,10 +85,19 @@ pub enum ProducerMsg {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum ProducerOut {
     Send(ProducerMsg),
-    SetTimer { timer: Timer, after_ms: u64 },
-    Leader { round: u32, leader: PartyId },
+    SetTimer {
+        timer: Timer,
+        after_ms: u64,
+    },
+    Leader {
+        round: u32,
+        leader: PartyId,
+    },
     /// The leader's announcement of its tip (the `+` operation).
-    Announce { id: BlockId, state_root: [u8; 32] },
+    Announce {
+        id: BlockId,
+        state_root: [u8; 32],
+    },
     Note(String),
 }
 
@@ -91,6 +108,15 @@ pub struct ChainView<'a> {
     pub info: &'a TermInfo,
     pub burn_height: BurnHeight,
     pub mempool: &'a [Transaction],
+}
+
+/// Whether a block made now can still be announced within its term. Announcements are mined
+/// in the next burn block and must land within the term ("the final announcement of term N is
+/// the last valid one mined within term N's burn blocks"); a block that cannot be announced
+/// would be dropped at the next term's start, so producers and stackers do not make one.
+pub fn can_be_announced(view: &ChainView<'_>) -> bool {
+    let next = BurnHeight(view.burn_height.0.saturating_add(1));
+    view.state.params().term_of(next).ok() == Some(view.info.term)
 }
 
 pub struct Producer {
@@ -115,7 +141,12 @@ impl Producer {
         Producer {
             timing,
             me: key.party,
-            signing: SigningRound::new(group.clone(), Some(key.clone()), key.party, producer_message),
+            signing: SigningRound::new(
+                group.clone(),
+                Some(key.clone()),
+                key.party,
+                producer_message,
+            ),
             key,
             group,
             round: 0,
@@ -214,7 +245,13 @@ impl Producer {
                 self.map_round(outs)
             }
             Timer::LeaderWatch { height, round } => {
-                if height != self.height || round != self.round || self.leader.is_none() {
+                // At the term's last burn block nobody makes blocks on purpose: not a quiet
+                // leader.
+                if height != self.height
+                    || round != self.round
+                    || self.leader.is_none()
+                    || !can_be_announced(view)
+                {
                     return Vec::new();
                 }
                 // "...(or the current leader becomes inactive)": a new election round.
@@ -287,6 +324,12 @@ impl Producer {
 
     fn propose(&mut self, view: &ChainView<'_>) -> Vec<ProducerOut> {
         self.proposed = true;
+        if !can_be_announced(view) {
+            return vec![ProducerOut::Note(format!(
+                "height {}: the term's last burn block is mined, no new block can be announced",
+                self.height
+            ))];
+        }
         match assemble(
             view.state,
             view.parent,
@@ -326,6 +369,9 @@ impl Producer {
         view: &ChainView<'_>,
         rng: &mut R,
     ) -> Vec<ProducerOut> {
+        if !can_be_announced(view) {
+            return Vec::new();
+        }
         let mut order: Vec<(&PartyId, &UnsignedBlock)> = self.candidates.iter().collect();
         order.sort_by_key(|(p, b)| (std::cmp::Reverse(b.header.fees), **p));
         let mut chosen = None;

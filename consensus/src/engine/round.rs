@@ -287,12 +287,7 @@ impl SigningRound {
             return Vec::new();
         }
         self.done = true;
-        match wfrost::aggregate(
-            &self.group,
-            commitments,
-            &self.shares,
-            &(self.message)(id),
-        ) {
+        match wfrost::aggregate(&self.group, commitments, &self.shares, &(self.message)(id)) {
             Ok(sig) => vec![RoundOut::Signed(*id, sig)],
             Err(e) => vec![RoundOut::Stuck(e.to_string())],
         }

@@ -4,15 +4,20 @@
 //! stacker attempts to append the block to its local node's chainstate. If the block is
 //! accepted, then stackers execute a BFT two-phase commit to sign it".
 
+use super::producer::{can_be_announced, ChainView};
 use super::round::{RoundMsg, RoundOut, SigningRound};
 use crate::chain::block::{apply_checked, producer_message, stacker_message};
 use crate::chain::{Block, Chainstate, Parent, TermInfo, UnsignedBlock};
-use crate::wfrost::{AccountableSignature, GroupKey, KeyShare, PartyId};
+use crate::height::BurnHeight;
+use crate::wfrost::{AccountableSignature, GroupKey, KeyShare, PartyId, SigningSetCache};
 use rand_core::{CryptoRng, RngCore};
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum StackerMsg {
-    Round { height: u64, msg: RoundMsg },
+    Round {
+        height: u64,
+        msg: RoundMsg,
+    },
     /// The block with both signatures: "the block and both producer and stacker signatures
     /// are replicated to the broader peer network".
     Complete(Block),
@@ -22,7 +27,9 @@ pub enum StackerMsg {
 pub enum StackerOut {
     Send(StackerMsg),
     /// Ask for [`Stacker::on_collect_deadline`] after the collection window.
-    StartCollectWindow { height: u64 },
+    StartCollectWindow {
+        height: u64,
+    },
     Note(String),
 }
 
@@ -42,6 +49,7 @@ pub struct Stacker {
     height: u64,
     candidate: Option<(UnsignedBlock, AccountableSignature)>,
     signing: SigningRound,
+    producer_cache: Option<SigningSetCache>,
 }
 
 impl Stacker {
@@ -53,12 +61,18 @@ impl Stacker {
             height: next_height,
             candidate: None,
             signing,
+            producer_cache: None,
         }
     }
 
     fn round_for(key: &KeyShare, group: &GroupKey) -> SigningRound {
         let coordinator = stacker_coordinator(group).unwrap_or(key.party);
-        SigningRound::new(group.clone(), Some(key.clone()), coordinator, stacker_message)
+        SigningRound::new(
+            group.clone(),
+            Some(key.clone()),
+            coordinator,
+            stacker_message,
+        )
     }
 
     pub fn party(&self) -> PartyId {
@@ -73,13 +87,30 @@ impl Stacker {
         state: &Chainstate,
         parent: &Parent,
         info: &TermInfo,
+        burn_height: BurnHeight,
         rng: &mut R,
     ) -> Vec<StackerOut> {
         if block.header.height != self.height || self.candidate.is_some() {
             return Vec::new();
         }
+        let view = ChainView {
+            state,
+            parent,
+            info,
+            burn_height,
+            mempool: &[],
+        };
+        if !can_be_announced(&view) {
+            return vec![StackerOut::Note(format!(
+                "height {}: too late in the term to sign",
+                self.height
+            ))];
+        }
         let id = block.id();
-        if let Err(e) = sig.verify(&info.producer_key, &producer_message(&id)) {
+        let cache = self
+            .producer_cache
+            .get_or_insert_with(|| SigningSetCache::new(&info.producer_key, 8));
+        if let Err(e) = sig.verify_cached(&info.producer_key, &producer_message(&id), cache) {
             return vec![StackerOut::Note(format!(
                 "height {}: producer signature refused: {e}",
                 self.height

@@ -1,0 +1,125 @@
+//! End-to-end runs of the consensus engine in the simulator.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use tandem_sim::{Report, Scenario, World};
+
+fn run(text: &str) -> Report {
+    World::new(Scenario::parse(text).unwrap()).unwrap().run()
+}
+
+/// Every producing term made blocks; every block carried both signatures (followers append
+/// nothing else) with signers marked in both; no node ever appended two different blocks at
+/// one height, and no block was dropped.
+fn assert_healthy(r: &Report, terms: u32) {
+    assert_eq!(r.terms.len(), terms as usize);
+    for t in &r.terms {
+        assert!(t.blocks > 0, "term {} made no blocks: {:?}", t.term, t.note);
+        assert!(t.producer_signers > 0.0 && t.stacker_signers > 0.0, "{t:?}");
+    }
+    assert_eq!(r.conflicting_heights, 0);
+    assert_eq!(r.dropped_blocks, 0);
+    assert_eq!(
+        r.chain_height,
+        r.terms.iter().map(|t| u64::from(t.blocks)).sum::<u64>()
+    );
+}
+
+#[test]
+fn ten_producers_twenty_stackers_three_terms() {
+    let r = run(include_str!("../scenarios/small.toml"));
+    assert_eq!(r.nodes, 30);
+    assert_healthy(&r, 3);
+    // Every producer got its coinbase share of the three terms: 3 x 10 x 1,000 STX in all,
+    // pro rata by spend (10,000 + 2,500 i sats).
+    let coinbase: u128 = r.rewards.iter().map(|p| p.coinbase_ustx).sum();
+    assert_eq!(coinbase, 3 * 10 * 1_000 * 1_000_000);
+    assert_eq!(r.rewards.len(), 10);
+    assert!(r
+        .rewards
+        .windows(2)
+        .all(|w| w[0].coinbase_ustx < w[1].coinbase_ustx));
+    assert!(r.rewards.iter().all(|p| p.fees_ustx > 0));
+}
+
+#[test]
+fn the_same_seed_gives_the_same_digest() {
+    let text = include_str!("../scenarios/tiny.toml");
+    let a = run(text);
+    let b = run(text);
+    assert_healthy(&a, 1);
+    assert_eq!(a, b);
+    let other = run(&text.replace("seed = 3", "seed = 4"));
+    assert_healthy(&other, 1);
+    assert_ne!(a.digest, other.digest);
+}
+
+const SIX: &str = r#"
+name = "six"
+seed = 11
+terms = 1
+[network]
+latency_ms = 30
+jitter_ms = 10
+[producers]
+count = 6
+spend_sats = 10000
+[stackers]
+count = 3
+amount_stx = 5000000
+"#;
+
+/// The leader crashes in the middle of its term: the others notice it went quiet, elect a new
+/// leader, and keep producing (five equal producers still hold 83 of 100 slots).
+#[test]
+fn a_crashed_leader_is_replaced() {
+    let normal = run(SIX);
+    assert_healthy(&normal, 1);
+    let leader = normal.terms[0].leader.clone().unwrap();
+    // Term 2 starts at burn block 20 (60 s apart); crash a third into it.
+    let crashed = run(&format!(
+        "{SIX}\n[faults]\ncrash = [{{ node = \"{leader}\", at_ms = 1400000 }}]\n"
+    ));
+    let t = &crashed.terms[0];
+    assert!(t.election_rounds >= 2, "{t:?}");
+    assert_ne!(t.leader.as_deref(), Some(leader.as_str()));
+    assert!(t.blocks > 3, "{t:?}");
+    assert_eq!(crashed.conflicting_heights, 0);
+}
+
+/// Without 67 slots online no block can be signed: the term stalls rather than fork.
+#[test]
+fn below_threshold_producers_make_no_blocks() {
+    let text = format!(
+        "{SIX}\n[faults]\ncrash = [{{ node = \"p0\", at_ms = 0 }}, {{ node = \"p1\", at_ms = 0 }}]\n"
+    );
+    let r = run(&text);
+    assert_eq!(r.terms[0].blocks, 0);
+    assert_eq!(r.chain_height, 0);
+    assert_eq!(r.conflicting_heights, 0);
+}
+
+#[test]
+fn scenario_errors_name_the_field() {
+    let err = Scenario::parse(&SIX.replace("count = 6", "count = 0")).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "scenario field producers.count: must be between 1 and 100"
+    );
+    let err = Scenario::parse(&format!("{SIX}\nbogus = 1\n")).unwrap_err();
+    assert!(err.to_string().contains("bogus"), "{err}");
+    let err = Scenario::parse(&format!(
+        "{SIX}\n[faults]\ncrash = [{{ node = \"p9\", at_ms = 0 }}]\n"
+    ))
+    .unwrap_err();
+    assert!(err.to_string().contains("faults.crash.node"), "{err}");
+}
+
+/// 100 producers, 100 stacker signers, 4,000 stacker slots. Minutes of compute: run with
+/// `cargo test --release -p tandem-sim -- --ignored`.
+#[test]
+#[ignore]
+fn hundred_producers_hundred_stackers_four_thousand_slots() {
+    let r = run(include_str!("../scenarios/large.toml"));
+    assert_eq!(r.nodes, 200);
+    assert_healthy(&r, 3);
+}

@@ -915,10 +915,13 @@ impl World {
                 s.on_producer_signed(
                     block.clone(),
                     sig.clone(),
-                    n.follower.tip_state(),
-                    n.follower.tip_parent(),
-                    info,
-                    burn,
+                    &ChainView {
+                        state: n.follower.tip_state(),
+                        parent: n.follower.tip_parent(),
+                        info,
+                        burn_height: burn,
+                        mempool: &[],
+                    },
                     &mut n.rng,
                 ),
             ),
@@ -936,10 +939,9 @@ impl World {
                         self.record(&[b"propose", &(node as u32).to_be_bytes(), &id.0]);
                         self.proposed_at.entry(id).or_insert(self.now);
                     }
-                    if let ProducerMsg::Signed { block, sig } = &msg {
+                    if let ProducerMsg::Signed { block, .. } = &msg {
+                        // Producers host no stacker: stackers read it from the producer DB.
                         self.record(&[b"producer-signed", &block.id().0]);
-                        // The producer's own node hosts no stacker; stackers get it by wire.
-                        let _ = sig;
                     }
                     self.broadcast(node, Wire::Producer(term, msg));
                 }

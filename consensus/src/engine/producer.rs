@@ -82,6 +82,9 @@ pub enum ProducerMsg {
     },
 }
 
+// Messages and effects are handed from machine to host one at a time, never stored in bulk:
+// boxing the large variants would buy nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum ProducerOut {
     Send(ProducerMsg),

@@ -23,6 +23,9 @@ use frost_secp256k1::round2::SignatureShare;
 use rand_core::{CryptoRng, RngCore};
 use std::collections::BTreeMap;
 
+// Messages and effects are handed from machine to host one at a time, never stored in bulk:
+// boxing the large variants would buy nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum RoundMsg {
     Prepare {

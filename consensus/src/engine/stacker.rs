@@ -7,8 +7,7 @@
 use super::producer::{can_be_announced, ChainView};
 use super::round::{RoundMsg, RoundOut, SigningRound};
 use crate::chain::block::{apply_checked, producer_message, stacker_message};
-use crate::chain::{Block, Chainstate, Parent, TermInfo, UnsignedBlock};
-use crate::height::BurnHeight;
+use crate::chain::{Block, UnsignedBlock};
 use crate::wfrost::{AccountableSignature, GroupKey, KeyShare, PartyId, SigningSetCache};
 use rand_core::{CryptoRng, RngCore};
 
@@ -23,6 +22,9 @@ pub enum StackerMsg {
     Complete(Block),
 }
 
+// Messages and effects are handed from machine to host one at a time, never stored in bulk:
+// boxing the large variants would buy nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum StackerOut {
     Send(StackerMsg),
@@ -84,23 +86,14 @@ impl Stacker {
         &mut self,
         block: UnsignedBlock,
         sig: AccountableSignature,
-        state: &Chainstate,
-        parent: &Parent,
-        info: &TermInfo,
-        burn_height: BurnHeight,
+        view: &ChainView<'_>,
         rng: &mut R,
     ) -> Vec<StackerOut> {
         if block.header.height != self.height || self.candidate.is_some() {
             return Vec::new();
         }
-        let view = ChainView {
-            state,
-            parent,
-            info,
-            burn_height,
-            mempool: &[],
-        };
-        if !can_be_announced(&view) {
+        let (state, parent, info) = (view.state, view.parent, view.info);
+        if !can_be_announced(view) {
             return vec![StackerOut::Note(format!(
                 "height {}: too late in the term to sign",
                 self.height

@@ -1,0 +1,514 @@
+//! Step tables for the engine's state machines: key generation, the two-phase commit and
+//! signing round, and the producers' leader election.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use k256::elliptic_curve::sec1::ToEncodedPoint;
+use k256::elliptic_curve::Field;
+use k256::{ProjectivePoint, Scalar};
+use rand_chacha::ChaCha12Rng;
+use rand_core::SeedableRng;
+use tandem_consensus::chain::block::{producer_message, BlockId};
+use tandem_consensus::chain::{Chainstate, Cost, Genesis, Parent, TermInfo};
+use tandem_consensus::engine::{
+    ChainView, Keygen, KeygenMsg, KeygenOut, KeygenPhase, Producer, ProducerMsg, ProducerOut,
+    RoundMsg, RoundOut, SigningRound, Timer, Timing,
+};
+use tandem_consensus::wfrost::{GroupKey, KeyShare, PartyId};
+use tandem_consensus::{BurnHeight, MicroStx, Network, NetworkParams, Term};
+
+fn rng(seed: u8) -> ChaCha12Rng {
+    ChaCha12Rng::from_seed([seed; 32])
+}
+
+struct Party {
+    id: PartyId,
+    secret: Scalar,
+    slots: Vec<u32>,
+}
+
+fn parties(slots: &[std::ops::RangeInclusive<u32>], rng: &mut ChaCha12Rng) -> Vec<Party> {
+    slots
+        .iter()
+        .enumerate()
+        .map(|(i, r)| Party {
+            id: PartyId(i as u16 + 1),
+            secret: Scalar::random(&mut *rng),
+            slots: r.clone().collect(),
+        })
+        .collect()
+}
+
+fn layout(ps: &[Party]) -> Vec<(PartyId, Vec<u32>, [u8; 33])> {
+    ps.iter()
+        .map(|p| {
+            let pk = (ProjectivePoint::GENERATOR * p.secret)
+                .to_affine()
+                .to_encoded_point(true);
+            (p.id, p.slots.clone(), pk.as_bytes().try_into().unwrap())
+        })
+        .collect()
+}
+
+/// Runs key generation among `machines` (index 0.. = party ids 1..; extra ones observe),
+/// delivering every message to every other machine, until nothing is left to deliver.
+fn pump(machines: &mut [(Option<PartyId>, Keygen)], rng: &mut ChaCha12Rng) -> Vec<KeygenOut> {
+    let mut queue: Vec<(PartyId, KeygenMsg)> = Vec::new();
+    let mut seen = Vec::new();
+    for (me, m) in machines.iter_mut() {
+        for o in m.start(rng) {
+            match o {
+                KeygenOut::Send(msg) => queue.push((me.unwrap(), msg)),
+                other => seen.push(other),
+            }
+        }
+    }
+    while let Some((from, msg)) = queue.pop() {
+        for (me, m) in machines.iter_mut() {
+            if *me == Some(from) {
+                continue;
+            }
+            for o in m.on_message(from, &msg, rng) {
+                match o {
+                    KeygenOut::Send(msg) => queue.push((me.unwrap(), msg)),
+                    other => seen.push(other),
+                }
+            }
+        }
+    }
+    seen
+}
+
+fn keygen_machines(
+    ps: &[Party],
+    threshold: u32,
+    observers: usize,
+) -> Vec<(Option<PartyId>, Keygen)> {
+    let l = layout(ps);
+    let mut v: Vec<(Option<PartyId>, Keygen)> = ps
+        .iter()
+        .map(|p| {
+            (
+                Some(p.id),
+                Keygen::new(b"test".to_vec(), l.clone(), threshold, Some(p.id), p.secret).unwrap(),
+            )
+        })
+        .collect();
+    for _ in 0..observers {
+        v.push((
+            None,
+            Keygen::new(b"test".to_vec(), l.clone(), threshold, None, Scalar::ONE).unwrap(),
+        ));
+    }
+    v
+}
+
+/// Three parties and an observer: every machine ends with the same group key, each party with
+/// its key share for its own slots.
+#[test]
+fn keygen_completes_for_parties_and_observers() {
+    let mut r = rng(1);
+    let ps = parties(&[1..=3, 4..=6, 7..=10], &mut r);
+    let mut ms = keygen_machines(&ps, 7, 1);
+    let outs = pump(&mut ms, &mut r);
+    assert_eq!(outs.iter().filter(|o| **o == KeygenOut::Done).count(), 4);
+    let group = ms[0].1.group().unwrap().clone();
+    for (me, m) in &ms {
+        assert_eq!(m.phase(), &KeygenPhase::Done);
+        assert_eq!(m.group(), Some(&group));
+        match me {
+            Some(p) => assert_eq!(m.key_share().unwrap().slots, ps[p.0 as usize - 1].slots),
+            None => assert!(m.key_share().is_none()),
+        }
+    }
+}
+
+/// A party that never deals is named at the deadline; the others restart without it (attempt
+/// 1, a new context) and finish.
+#[test]
+fn keygen_restarts_without_a_silent_party() {
+    let mut r = rng(2);
+    let ps = parties(&[1..=3, 4..=6, 7..=10], &mut r);
+    let mut ms = keygen_machines(&ps, 5, 0);
+    ms.pop(); // party 3 is silent
+    let outs = pump(&mut ms, &mut r);
+    assert!(outs.is_empty(), "{outs:?}");
+    for (_, m) in &ms {
+        assert_eq!(m.phase(), &KeygenPhase::Dealing);
+    }
+    // The deadline: both name party 3 and start attempt 1 (their new deals go out).
+    let mut queue = Vec::new();
+    for (me, m) in ms.iter_mut() {
+        let outs = m.on_deadline(&mut r);
+        assert_eq!(
+            outs[0],
+            KeygenOut::Restarted {
+                attempt: 0,
+                culprits: vec![PartyId(3)]
+            }
+        );
+        assert_eq!(m.attempt(), 1);
+        for o in outs {
+            if let KeygenOut::Send(msg) = o {
+                assert!(matches!(msg, KeygenMsg::Deal { attempt: 1, .. }));
+                queue.push((me.unwrap(), msg));
+            }
+        }
+    }
+    // A stale attempt-0 message is ignored.
+    while let Some((from, msg)) = queue.pop() {
+        for (me, m) in ms.iter_mut() {
+            if *me == Some(from) {
+                continue;
+            }
+            for o in m.on_message(from, &msg, &mut r) {
+                if let KeygenOut::Send(msg) = o {
+                    queue.push((me.unwrap(), msg));
+                }
+            }
+        }
+    }
+    for (_, m) in &ms {
+        assert_eq!(m.phase(), &KeygenPhase::Done);
+        assert_eq!(m.config().total_slots(), 6);
+    }
+    assert_eq!(ms[0].1.group(), ms[1].1.group());
+}
+
+/// When too few slots remain after dropping culprits, key generation fails and says so.
+#[test]
+fn keygen_fails_when_the_threshold_cannot_be_met() {
+    let mut r = rng(3);
+    let ps = parties(&[1..=3, 4..=6, 7..=10], &mut r);
+    let mut ms = keygen_machines(&ps, 8, 0);
+    ms.truncate(1);
+    pump(&mut ms, &mut r);
+    let outs = ms[0].1.on_deadline(&mut r);
+    assert!(
+        matches!(&outs[0], KeygenOut::Failed(why) if why.contains("threshold")),
+        "{outs:?}"
+    );
+    assert_eq!(ms[0].1.phase(), &KeygenPhase::Failed);
+}
+
+fn keys(
+    slots: &[std::ops::RangeInclusive<u32>],
+    threshold: u32,
+    seed: u8,
+) -> (GroupKey, Vec<KeyShare>) {
+    let mut r = rng(seed);
+    let ps = parties(slots, &mut r);
+    let mut ms = keygen_machines(&ps, threshold, 0);
+    pump(&mut ms, &mut r);
+    let group = ms[0].1.group().unwrap().clone();
+    (
+        group,
+        ms.iter()
+            .map(|(_, m)| m.key_share().unwrap().clone())
+            .collect(),
+    )
+}
+
+/// Routes round messages among machines; returns every non-send output by machine index.
+fn route(
+    rounds: &mut [SigningRound],
+    mut queue: Vec<(usize, RoundMsg)>,
+    r: &mut ChaCha12Rng,
+) -> Vec<(usize, RoundOut)> {
+    let mut seen = Vec::new();
+    while !queue.is_empty() {
+        let (from, msg) = queue.remove(0);
+        for (i, round) in rounds.iter_mut().enumerate() {
+            if i == from {
+                continue;
+            }
+            for o in round.on_message(PartyId(from as u16 + 1), msg.clone(), r) {
+                match o {
+                    RoundOut::Send(m) => queue.push((i, m)),
+                    other => seen.push((i, other)),
+                }
+            }
+        }
+    }
+    seen
+}
+
+fn sends(outs: Vec<RoundOut>, from: usize) -> Vec<(usize, RoundMsg)> {
+    outs.into_iter()
+        .filter_map(|o| match o {
+            RoundOut::Send(m) => Some((from, m)),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn two_phase_commit_then_signing() {
+    let (group, shares) = keys(&[1..=3, 4..=6, 7..=10], 7, 4);
+    let id = BlockId([9; 32]);
+    let mut rounds: Vec<SigningRound> = shares
+        .iter()
+        .map(|k| SigningRound::new(group.clone(), Some(k.clone()), PartyId(1), producer_message))
+        .collect();
+    let mut r = rng(5);
+    // Step 1: party 1 prepares alone: 3 slots, below 7, so only its prepare goes out.
+    let outs = rounds[0].prepare(id, &mut r);
+    assert_eq!(outs, vec![RoundOut::Send(RoundMsg::Prepare { id })]);
+    let mut queue = sends(outs, 0);
+    // Step 2: party 3 reads party 1's prepare (nothing to do: it has not chosen), then
+    // prepares itself: 3 + 4 = 7 slots agree, so it commits at once.
+    assert!(rounds[2]
+        .on_message(PartyId(1), RoundMsg::Prepare { id }, &mut r)
+        .is_empty());
+    let outs = rounds[2].prepare(id, &mut r);
+    assert!(matches!(outs[0], RoundOut::Send(RoundMsg::Prepare { .. })));
+    assert!(matches!(outs[1], RoundOut::Send(RoundMsg::Commit { id: c, .. }) if c == id));
+    queue.extend(sends(outs, 2));
+    // Step 3: party 2 prepares too; route everything in order. The coordinator sees party 3's
+    // prepare, commits, and then holds the commits of every party that has prepared (1 and 3,
+    // 7 slots): it sends the signing package at once, collects the shares and aggregates.
+    // Party 2's prepare arrives after the package and changes nothing: it is not a signer.
+    queue.extend(sends(rounds[1].prepare(id, &mut r), 1));
+    let seen = route(&mut rounds, queue, &mut r);
+    let signed: Vec<_> = seen
+        .iter()
+        .filter_map(|(i, o)| match o {
+            RoundOut::Signed(b, sig) => Some((*i, *b, sig.clone())),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(signed.len(), 1, "{seen:?}");
+    let (who, b, sig) = &signed[0];
+    assert_eq!((*who, *b), (0, id));
+    let signers = sig.verify(&group, &producer_message(&id)).unwrap();
+    assert_eq!(signers, vec![PartyId(1), PartyId(3)]);
+    assert!(rounds[0].is_done());
+}
+
+/// Split prepares never reach the threshold for either id: nobody commits, nothing is signed.
+#[test]
+fn split_prepares_commit_nothing() {
+    let (group, shares) = keys(&[1..=3, 4..=6, 7..=10], 7, 6);
+    let mut rounds: Vec<SigningRound> = shares
+        .iter()
+        .map(|k| SigningRound::new(group.clone(), Some(k.clone()), PartyId(1), producer_message))
+        .collect();
+    let mut r = rng(7);
+    let (a, b) = (BlockId([1; 32]), BlockId([2; 32]));
+    let mut queue = sends(rounds[0].prepare(a, &mut r), 0);
+    queue.extend(sends(rounds[1].prepare(a, &mut r), 1));
+    queue.extend(sends(rounds[2].prepare(b, &mut r), 2));
+    // A second prepare of the same party (equivocation) is ignored.
+    queue.push((2, RoundMsg::Prepare { id: a }));
+    let seen = route(&mut rounds, queue, &mut r);
+    assert!(seen.is_empty(), "{seen:?}");
+    assert!(!rounds.iter().any(|x| x.is_done()));
+}
+
+struct Fixture {
+    state: Chainstate,
+    parent: Parent,
+    info: TermInfo,
+}
+
+fn fixture(group: &GroupKey) -> Fixture {
+    let params = NetworkParams::preset(Network::Regtest);
+    Fixture {
+        state: Chainstate::genesis(&params, &Genesis::default()).unwrap(),
+        parent: Parent::genesis(params.first_burn_height()),
+        info: TermInfo {
+            term: Term(2),
+            producers: vec![],
+            producer_key: group.clone(),
+            stacker_key: group.clone(),
+            start_parent: BlockId::GENESIS,
+            coinbase: MicroStx::ZERO,
+            cost_limit: Cost::term_limit(Cost::STACKS_BLOCK_LIMIT),
+        },
+    }
+}
+
+fn view(f: &Fixture) -> ChainView<'_> {
+    ChainView {
+        state: &f.state,
+        parent: &f.parent,
+        info: &f.info,
+        burn_height: BurnHeight(22),
+        mempool: &[],
+    }
+}
+
+/// The election as a step table: 40 / 30 / 30 slots, threshold 67.
+#[test]
+fn leader_election_step_table() {
+    let (group, shares) = keys(&[1..=40, 41..=70, 71..=100], 67, 8);
+    let f = fixture(&group);
+    let v = view(&f);
+    let timing = Timing::default();
+    let mut ps: Vec<Producer> = shares
+        .iter()
+        .map(|k| Producer::new(timing, k.clone(), group.clone(), 1))
+        .collect();
+    let mut r = rng(9);
+    let (p1, p2, p3) = (PartyId(1), PartyId(2), PartyId(3));
+
+    // start: a randomized backoff in [base, base + spread) and the round deadline.
+    let outs = ps[0].start(&mut r);
+    match &outs[..] {
+        [ProducerOut::SetTimer {
+            timer: Timer::ElectionBackoff { round: 0 },
+            after_ms,
+        }, ProducerOut::SetTimer {
+            timer: Timer::ElectionRound { round: 0 },
+            after_ms: 3_000,
+        }] => assert!((200..1_000).contains(after_ms)),
+        other => panic!("{other:?}"),
+    }
+    // p1's backoff fires: it stands (40 slots, no leader yet).
+    let outs = ps[0].on_timer(Timer::ElectionBackoff { round: 0 }, &v, &mut r);
+    assert_eq!(
+        outs,
+        vec![ProducerOut::Send(ProducerMsg::VoteRequest { round: 0 })]
+    );
+    // p2 has not voted: it signs the request; 40 + 30 >= 67, so p2 already sees p1 elected.
+    let outs = ps[1].on_message(p1, ProducerMsg::VoteRequest { round: 0 }, &v, &mut r);
+    assert_eq!(
+        outs[..2],
+        [
+            ProducerOut::Send(ProducerMsg::Vote {
+                round: 0,
+                candidate: p1
+            }),
+            ProducerOut::Leader {
+                round: 0,
+                leader: p1
+            }
+        ]
+    );
+    assert!(matches!(
+        outs[2],
+        ProducerOut::SetTimer {
+            timer: Timer::LeaderWatch {
+                height: 1,
+                round: 0
+            },
+            ..
+        }
+    ));
+    // p3 stood too (its own backoff fired first): it does not vote for p1...
+    let outs = ps[2].on_timer(Timer::ElectionBackoff { round: 0 }, &v, &mut r);
+    assert_eq!(
+        outs,
+        vec![ProducerOut::Send(ProducerMsg::VoteRequest { round: 0 })]
+    );
+    let outs = ps[2].on_message(p1, ProducerMsg::VoteRequest { round: 0 }, &v, &mut r);
+    assert!(outs.is_empty(), "{outs:?}");
+    // ...but p2's vote tells it p1 holds 70 slots.
+    let outs = ps[2].on_message(
+        p2,
+        ProducerMsg::Vote {
+            round: 0,
+            candidate: p1,
+        },
+        &v,
+        &mut r,
+    );
+    assert_eq!(
+        outs[0],
+        ProducerOut::Leader {
+            round: 0,
+            leader: p1
+        }
+    );
+    // p1 learns it won: it schedules its first block and watches the height.
+    let outs = ps[0].on_message(
+        p2,
+        ProducerMsg::Vote {
+            round: 0,
+            candidate: p1,
+        },
+        &v,
+        &mut r,
+    );
+    assert_eq!(
+        outs,
+        vec![
+            ProducerOut::Leader {
+                round: 0,
+                leader: p1
+            },
+            ProducerOut::SetTimer {
+                timer: Timer::BlockTick { height: 1 },
+                after_ms: timing.block_interval_ms
+            },
+            ProducerOut::SetTimer {
+                timer: Timer::LeaderWatch {
+                    height: 1,
+                    round: 0
+                },
+                after_ms: timing.block_interval_ms + timing.leader_timeout_ms
+            },
+        ]
+    );
+    // With a leader, the round deadline does nothing.
+    assert!(ps[1]
+        .on_timer(Timer::ElectionRound { round: 0 }, &v, &mut r)
+        .is_empty());
+    // The leader goes quiet: height 1 never completes, p2 starts round 1.
+    let outs = ps[1].on_timer(
+        Timer::LeaderWatch {
+            height: 1,
+            round: 0,
+        },
+        &v,
+        &mut r,
+    );
+    assert!(matches!(&outs[0], ProducerOut::Note(n) if n.contains("went quiet")));
+    assert!(matches!(
+        outs[1],
+        ProducerOut::SetTimer {
+            timer: Timer::ElectionBackoff { round: 1 },
+            ..
+        }
+    ));
+    assert_eq!(ps[1].leader(), None);
+    assert_eq!(ps[1].round(), 1);
+    // A vote request of a later round pulls a leaderless producer into that round, and it
+    // votes there; a producer that has a leader stays with it.
+    let outs = ps[1].on_message(p3, ProducerMsg::VoteRequest { round: 5 }, &v, &mut r);
+    assert_eq!(
+        outs,
+        vec![ProducerOut::Send(ProducerMsg::Vote {
+            round: 5,
+            candidate: p3
+        })]
+    );
+    assert_eq!(ps[1].round(), 5);
+    assert!(ps[2]
+        .on_message(p3, ProducerMsg::VoteRequest { round: 5 }, &v, &mut r)
+        .is_empty());
+    assert_eq!(ps[2].leader(), Some(p1));
+}
+
+/// A round without a leader moves on to the next round.
+#[test]
+fn an_election_round_without_a_leader_moves_on() {
+    let (group, shares) = keys(&[1..=40, 41..=70, 71..=100], 67, 10);
+    let f = fixture(&group);
+    let v = view(&f);
+    let mut p = Producer::new(Timing::default(), shares[0].clone(), group.clone(), 1);
+    let mut r = rng(11);
+    p.start(&mut r);
+    let outs = p.on_timer(Timer::ElectionRound { round: 0 }, &v, &mut r);
+    assert_eq!(p.round(), 1);
+    assert!(matches!(
+        outs[1],
+        ProducerOut::SetTimer {
+            timer: Timer::ElectionRound { round: 1 },
+            after_ms: 3_000
+        }
+    ));
+    // The stale round-0 backoff does nothing now.
+    assert!(p
+        .on_timer(Timer::ElectionBackoff { round: 0 }, &v, &mut r)
+        .is_empty());
+}

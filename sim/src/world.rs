@@ -526,9 +526,18 @@ impl World {
             n.producer = None;
             n.stacker = None;
         }
-        // Producers enroll now for the term after next.
+        // Producers enroll now for the term after next. An enrollment for term N carries the
+        // state root of term N-3's final announcement as the producer's node sees it, and is
+        // valid only if that matches the chain's (protocol.md section 3).
         let target = Term(term.0 + 2);
+        let set_term = term.0.checked_sub(1).map(Term);
+        let expected_root = set_term.and_then(|t| self.nodes[0].follower.announced_root(t));
         for i in 0..self.producer_keys.len() {
+            let claimed = set_term.and_then(|t| self.nodes[i].follower.announced_root(t));
+            if claimed != expected_root {
+                self.record(&[b"enrollment-refused", &(i as u32).to_be_bytes()]);
+                continue;
+            }
             let spend = self.scenario.producers.spend_sats
                 + (i as u64) * self.scenario.producers.spend_step_sats;
             let txid: [u8; 32] = Sha256::digest(

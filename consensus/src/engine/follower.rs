@@ -185,6 +185,13 @@ impl Follower {
         }
     }
 
+    /// The state root of a term's final announcement (so far): what an enrollment made in term
+    /// N+3 must carry (protocol.md section 3); `None` when the term announced nothing.
+    pub fn announced_root(&self, term: Term) -> Option<[u8; 32]> {
+        let id = self.announced.get(&term)?;
+        self.blocks.get(id).map(|s| s.block.header.state_root)
+    }
+
     /// Where term `term`'s first block builds: the latest final announcement of an earlier
     /// term, or genesis.
     pub fn start_parent(&self, term: Term) -> BlockId {

@@ -170,7 +170,7 @@ impl Keygen {
         match msg {
             // Messages of another attempt are stale: ignored.
             KeygenMsg::Deal { attempt, package } if *attempt == self.attempt => {
-                if !self.deals.contains_key(&from) {
+                if self.phase == KeygenPhase::Dealing && !self.deals.contains_key(&from) {
                     let sealed_shares = self
                         .me
                         .and_then(|me| package.sealed_shares.get_key_value(&me))
@@ -251,6 +251,8 @@ impl Keygen {
                     Err(e) => return self.on_error(e, rng),
                 }
             }
+            // The packages are spent: at 4,000 slots they hold megabytes of commitments.
+            self.deals.clear();
             self.phase = KeygenPhase::Verifying;
         }
         if self.phase == KeygenPhase::Verifying && self.all_present(&self.verifies) {
@@ -267,6 +269,7 @@ impl Keygen {
                 Ok((key, group)) => {
                     self.key = key;
                     self.group = Some(group);
+                    self.verifies.clear();
                     self.phase = KeygenPhase::Done;
                     out.push(KeygenOut::Done);
                 }

@@ -12,7 +12,7 @@ use std::collections::BTreeMap;
 use tandem_consensus::chain::block::{producer_message, stacker_message, BlockId};
 use tandem_consensus::chain::tx::MEMO_LEN;
 use tandem_consensus::chain::{
-    ApplyError, Block, BlockError, Chainstate, Cost, Genesis, Parent, Payload, Producer, TermInfo,
+    ApplyError, Block, BlockError, Chainstate, Cost, Genesis, Payload, Producer, TermInfo,
     UnsignedBlock, UnsignedTx,
 };
 use tandem_consensus::engine::assemble::assemble;

@@ -512,3 +512,165 @@ fn an_election_round_without_a_leader_moves_on() {
         .on_timer(Timer::ElectionBackoff { round: 0 }, &v, &mut r)
         .is_empty());
 }
+
+mod wire {
+    use super::*;
+    use proptest::prelude::*;
+    use tandem_consensus::chain::{Block, BlockHeader, UnsignedBlock};
+    use tandem_consensus::engine::{MessageError, StackerMsg};
+    use tandem_consensus::wfrost::{self, AccountableSignature};
+
+    fn header() -> BlockHeader {
+        BlockHeader {
+            version: 1,
+            chain_id: 0x8000_0000,
+            height: 4,
+            term: Term(2),
+            burn_height: BurnHeight(23),
+            parent: BlockId([1; 32]),
+            txs_hash: [2; 32],
+            state_root: [3; 32],
+            fees: MicroStx(9),
+            cost: Cost::ZERO,
+        }
+    }
+
+    fn sig() -> AccountableSignature {
+        AccountableSignature {
+            signature: [5; 65],
+            parties: 3,
+            bits: vec![0b101],
+            witness: vec![],
+        }
+    }
+
+    /// Every engine message survives its chunk encoding exactly.
+    #[test]
+    fn every_message_round_trips() {
+        let (group, shares) = keys(&[1..=3, 4..=6, 7..=10], 7, 12);
+        let mut r = rng(13);
+        let id = BlockId([8; 32]);
+        let (n1, c1) = wfrost::commit(&shares[0], &mut r).unwrap();
+        let (_, c3) = wfrost::commit(&shares[2], &mut r).unwrap();
+        let commitments: std::collections::BTreeMap<_, _> =
+            [(PartyId(1), c1), (PartyId(3), c3)].into_iter().collect();
+        let share = wfrost::sign(&group, &shares[0], &commitments, b"m", n1).unwrap();
+        let rounds = vec![
+            RoundMsg::Prepare { id },
+            RoundMsg::Commit { id, nonces: c1 },
+            RoundMsg::SignRequest {
+                id,
+                commitments: commitments.clone(),
+            },
+            RoundMsg::Share { id, share },
+        ];
+        let unsigned = UnsignedBlock {
+            header: header(),
+            txs: vec![],
+        };
+        let mut producer = vec![
+            ProducerMsg::VoteRequest { round: 3 },
+            ProducerMsg::Vote {
+                round: 3,
+                candidate: PartyId(2),
+            },
+            ProducerMsg::Proposal(unsigned.clone()),
+            ProducerMsg::Signed {
+                block: unsigned.clone(),
+                sig: sig(),
+            },
+        ];
+        let mut stacker = vec![StackerMsg::Complete(Block {
+            header: header(),
+            txs: vec![],
+            producer_sig: sig(),
+            stacker_sig: sig(),
+        })];
+        for m in rounds {
+            producer.push(ProducerMsg::Round {
+                height: 4,
+                msg: m.clone(),
+            });
+            stacker.push(StackerMsg::Round { height: 4, msg: m });
+        }
+        for m in producer {
+            assert_eq!(ProducerMsg::decode(&m.encode().unwrap()).unwrap(), m);
+        }
+        for m in stacker {
+            assert_eq!(StackerMsg::decode(&m.encode().unwrap()).unwrap(), m);
+        }
+        // Key generation messages wrap the wfrost wire format.
+        let mut ms = keygen_machines(&parties(&[1..=2, 3..=4], &mut r), 3, 0);
+        for o in ms[0].1.start(&mut r) {
+            if let KeygenOut::Send(m) = o {
+                assert_eq!(KeygenMsg::decode(&m.encode()).unwrap(), m);
+            }
+        }
+    }
+
+    #[test]
+    fn hostile_messages_are_refused_by_name() {
+        assert_eq!(
+            ProducerMsg::decode(&[0x99]).unwrap_err(),
+            MessageError::Tag {
+                field: "producer message",
+                tag: 0x99
+            }
+        );
+        assert_eq!(
+            ProducerMsg::decode(&[0x10, 0, 0]).unwrap_err(),
+            MessageError::Truncated("round")
+        );
+        assert_eq!(
+            ProducerMsg::decode(&[0x10, 0, 0, 0, 1, 7]).unwrap_err(),
+            MessageError::Trailing(1)
+        );
+        // A block length larger than any block is refused before reading it.
+        let mut m = vec![0x12];
+        m.extend_from_slice(&u32::MAX.to_be_bytes());
+        assert!(matches!(
+            ProducerMsg::decode(&m).unwrap_err(),
+            MessageError::TooMany {
+                field: "candidate",
+                ..
+            }
+        ));
+        // A signing package claiming more parties than bytes.
+        let mut m = vec![0x20];
+        m.extend_from_slice(&4u64.to_be_bytes());
+        m.push(0x03);
+        m.extend_from_slice(&[0; 32]);
+        m.extend_from_slice(&u16::MAX.to_be_bytes());
+        assert!(matches!(
+            StackerMsg::decode(&m).unwrap_err(),
+            MessageError::TooMany {
+                field: "signing package",
+                ..
+            }
+        ));
+        // Commitments that are not points.
+        let mut m = vec![0x20];
+        m.extend_from_slice(&4u64.to_be_bytes());
+        m.push(0x02);
+        m.extend_from_slice(&[0; 32]);
+        m.push(3);
+        m.extend_from_slice(&[1, 2, 3]);
+        assert_eq!(
+            StackerMsg::decode(&m).unwrap_err(),
+            MessageError::FrostItem("commitments")
+        );
+        assert!(matches!(
+            KeygenMsg::decode(&[0x30, 0, 0, 0, 0, 9]).unwrap_err(),
+            MessageError::Frost { .. }
+        ));
+    }
+
+    proptest! {
+        #[test]
+        fn random_bytes_never_panic_the_message_decoders(bytes in proptest::collection::vec(any::<u8>(), 0..300)) {
+            let _ = ProducerMsg::decode(&bytes);
+            let _ = StackerMsg::decode(&bytes);
+            let _ = KeygenMsg::decode(&bytes);
+        }
+    }
+}

@@ -9,9 +9,11 @@ pub mod keygen;
 pub mod producer;
 pub mod round;
 pub mod stacker;
+pub mod wire;
 
 pub use follower::{AnnounceError, Follower};
 pub use keygen::{Keygen, KeygenMsg, KeygenOut, KeygenPhase};
 pub use producer::{ChainView, Producer, ProducerMsg, ProducerOut, Timer, Timing};
 pub use round::{RoundMsg, RoundOut, SigningRound};
 pub use stacker::{stacker_coordinator, Stacker, StackerMsg, StackerOut};
+pub use wire::{MessageError, MAX_MESSAGE_BYTES};

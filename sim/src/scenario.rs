@@ -104,15 +104,21 @@ pub struct ChainSpec {
 
 #[derive(Debug, thiserror::Error)]
 pub enum ScenarioError {
-    #[error("scenario: {0}")]
-    Toml(#[from] toml::de::Error),
+    /// One line: toml's own message is multi-line with a source excerpt.
+    #[error("scenario line {line}: {message}")]
+    Toml { line: usize, message: String },
     #[error("scenario field {field}: {why}")]
     Field { field: &'static str, why: String },
 }
 
 impl Scenario {
     pub fn parse(text: &str) -> Result<Scenario, ScenarioError> {
-        let s: Scenario = toml::from_str(text)?;
+        let s: Scenario = toml::from_str(text).map_err(|e| ScenarioError::Toml {
+            line: e.span().map_or(1, |r| {
+                text[..r.start.min(text.len())].matches('\n').count() + 1
+            }),
+            message: e.message().replace('\n', " "),
+        })?;
         let bad = |field, why: &str| {
             Err(ScenarioError::Field {
                 field,

@@ -427,11 +427,7 @@ impl Chainstate {
 
     /// Puts keys taken out of the pox state's touched set back (they still need rehashing).
     fn restore_touched(&mut self, keys: BTreeSet<StateKey>) {
-        self.pending_keys_mut().extend(keys);
-    }
-
-    fn pending_keys_mut(&mut self) -> &mut BTreeSet<StateKey> {
-        self.pox.touched_mut()
+        self.pox.touched_mut().extend(keys);
     }
 
     /// Credits `amount` split by spend; returns what each recipient got.

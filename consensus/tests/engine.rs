@@ -513,6 +513,144 @@ fn an_election_round_without_a_leader_moves_on() {
         .is_empty());
 }
 
+/// The candidate round as a step table: the leader proposes, the others propose their own on
+/// seeing it, and when the window closes every producer prepares the highest-fee candidate.
+#[test]
+fn the_highest_fee_candidate_is_prepared_when_the_window_closes() {
+    use secp256k1::{PublicKey, Secp256k1, SecretKey};
+    use tandem_consensus::chain::tx::MEMO_LEN;
+    use tandem_consensus::chain::{Payload, Transaction, UnsignedTx};
+    use tandem_consensus::stacking::StacksAddress;
+
+    let (group, shares) = keys(&[1..=40, 41..=70, 71..=100], 67, 14);
+    let sk = SecretKey::from_slice(&[1; 32]).unwrap();
+    let pk = PublicKey::from_secret_key(&Secp256k1::new(), &sk).serialize();
+    let sender = StacksAddress::from_public_key(&pk, Network::Regtest);
+    let params = NetworkParams::preset(Network::Regtest);
+    let mut f = fixture(&group);
+    f.state = Chainstate::genesis(
+        &params,
+        &Genesis {
+            balances: vec![(sender.into(), MicroStx::from_stx(100))],
+            stackers: vec![],
+        },
+    )
+    .unwrap();
+    let tx = |fee| -> Transaction {
+        UnsignedTx {
+            chain_id: 0x8000_0000,
+            nonce: 0,
+            fee,
+            sender_key: pk,
+            payload: Payload::TokenTransfer {
+                recipient: StacksAddress::from_public_key(&[2; 33], Network::Regtest).into(),
+                amount: MicroStx(5),
+                memo: [0; MEMO_LEN],
+            },
+        }
+        .sign(&sk)
+        .unwrap()
+    };
+    // The leader's mempool has the cheap version of the transaction, p2's the dear one (same
+    // nonce: only one can be in a block).
+    let (cheap, dear) = ([tx(100)], [tx(900)]);
+    fn view_of<'a>(f: &'a Fixture, m: &'a [Transaction]) -> ChainView<'a> {
+        ChainView {
+            mempool: m,
+            ..view(f)
+        }
+    }
+    let view_with = |m| view_of(&f, m);
+    let (cheap, dear) = (&cheap[..], &dear[..]);
+    let timing = Timing::default();
+    let mut ps: Vec<Producer> = shares
+        .iter()
+        .map(|k| Producer::new(timing, k.clone(), group.clone(), 1))
+        .collect();
+    let mut r = rng(15);
+    // Elect p1 everywhere.
+    for p in &mut ps {
+        p.on_message(
+            PartyId(1),
+            ProducerMsg::VoteRequest { round: 0 },
+            &view_with(cheap),
+            &mut r,
+        );
+        p.on_message(
+            PartyId(2),
+            ProducerMsg::Vote {
+                round: 0,
+                candidate: PartyId(1),
+            },
+            &view_with(cheap),
+            &mut r,
+        );
+    }
+    assert!(ps.iter().all(|p| p.leader() == Some(PartyId(1))));
+    // The leader's block tick: it proposes and opens its window.
+    let outs = ps[0].on_timer(Timer::BlockTick { height: 1 }, &view_with(cheap), &mut r);
+    let ProducerOut::Send(ProducerMsg::Proposal(leader_block)) = &outs[0] else {
+        panic!("{outs:?}")
+    };
+    assert_eq!(leader_block.header.fees, MicroStx(100));
+    assert_eq!(
+        outs[1],
+        ProducerOut::SetTimer {
+            timer: Timer::CandidateWindow { height: 1 },
+            after_ms: timing.candidate_window_ms
+        }
+    );
+    // p2 sees it and proposes its own (from its own mempool), opening its window too.
+    let outs = ps[1].on_message(
+        PartyId(1),
+        ProducerMsg::Proposal(leader_block.clone()),
+        &view_with(dear),
+        &mut r,
+    );
+    let ProducerOut::Send(ProducerMsg::Proposal(p2_block)) = &outs[0] else {
+        panic!("{outs:?}")
+    };
+    assert_eq!(p2_block.header.fees, MicroStx(900));
+    // Everyone holds both candidates; when the window closes each prepares p2's, the one
+    // with the higher total fees.
+    for (i, p) in ps.iter_mut().enumerate() {
+        for (from, b) in [(1u16, leader_block), (2, p2_block)] {
+            if usize::from(from) != i + 1 {
+                p.on_message(
+                    PartyId(from),
+                    ProducerMsg::Proposal(b.clone()),
+                    &view_with(cheap),
+                    &mut r,
+                );
+            }
+        }
+        let outs = p.on_timer(
+            Timer::CandidateWindow { height: 1 },
+            &view_with(cheap),
+            &mut r,
+        );
+        assert_eq!(
+            outs[0],
+            ProducerOut::Send(ProducerMsg::Round {
+                height: 1,
+                msg: RoundMsg::Prepare { id: p2_block.id() }
+            }),
+            "producer {i}"
+        );
+    }
+    // A proposal for another parent or height is not a candidate of this round.
+    let mut stray = p2_block.clone();
+    stray.header.height = 7;
+    assert!(ps[2]
+        .on_message(
+            PartyId(2),
+            ProducerMsg::Proposal(stray),
+            &view_with(cheap),
+            &mut r
+        )
+        .is_empty());
+}
+
 mod wire {
     use super::*;
     use proptest::prelude::*;

@@ -174,6 +174,41 @@ fn keygen_restarts_without_a_silent_party() {
     assert_eq!(ms[0].1.group(), ms[1].1.group());
 }
 
+/// An observer checks each package as it arrives and keeps only the running sum; a package
+/// that fails its checks names its dealer once every package is in.
+#[test]
+fn an_observer_names_a_bad_dealer() {
+    let mut r = rng(16);
+    let ps = parties(&[1..=3, 4..=6, 7..=10], &mut r);
+    let mut ms = keygen_machines(&ps, 4, 1);
+    let mut deals = Vec::new();
+    for (me, m) in ms.iter_mut().take(3) {
+        for o in m.start(&mut r) {
+            if let KeygenOut::Send(msg) = o {
+                deals.push((me.unwrap(), msg));
+            }
+        }
+    }
+    // Party 2's package loses a commitment point on the way.
+    if let KeygenMsg::Deal { package, .. } = &mut deals[1].1 {
+        package.commitment.pop();
+    }
+    let observer = &mut ms[3].1;
+    let mut outs = Vec::new();
+    for (from, msg) in &deals {
+        outs.extend(observer.on_message(*from, msg, &mut r));
+    }
+    assert_eq!(
+        outs,
+        vec![KeygenOut::Restarted {
+            attempt: 0,
+            culprits: vec![PartyId(2)]
+        }]
+    );
+    assert_eq!(observer.attempt(), 1);
+    assert_eq!(observer.config().total_slots(), 7);
+}
+
 /// When too few slots remain after dropping culprits, key generation fails and says so.
 #[test]
 fn keygen_fails_when_the_threshold_cannot_be_met() {

@@ -18,7 +18,7 @@ use crate::wfrost::{
 use k256::Scalar;
 use rand_core::{CryptoRng, RngCore};
 use sha2::{Digest, Sha256};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 /// The messages of one run.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -69,6 +69,12 @@ pub struct Keygen {
     deals: BTreeMap<PartyId, DealerPackage>,
     pending: Option<PendingKey>,
     group_commitment: Option<Vec<k256::ProjectivePoint>>,
+    /// An observer folds each package into a running sum as it arrives instead of keeping it
+    /// (a 4,000-slot package holds 2,680 commitment points): who has dealt, who failed the
+    /// static checks, and the sum of the rest.
+    observed: BTreeSet<PartyId>,
+    observed_faults: Vec<(PartyId, wfrost::Fault)>,
+    observed_sum: Vec<k256::ProjectivePoint>,
     verifies: BTreeMap<PartyId, VerifyingSharesPackage>,
     key: Option<KeyShare>,
     group: Option<GroupKey>,
@@ -106,6 +112,9 @@ impl Keygen {
             deals: BTreeMap::new(),
             pending: None,
             group_commitment: None,
+            observed: BTreeSet::new(),
+            observed_faults: Vec::new(),
+            observed_sum: Vec::new(),
             verifies: BTreeMap::new(),
             key: None,
             group: None,
@@ -170,7 +179,17 @@ impl Keygen {
         match msg {
             // Messages of another attempt are stale: ignored.
             KeygenMsg::Deal { attempt, package } if *attempt == self.attempt => {
-                if self.phase == KeygenPhase::Dealing && !self.deals.contains_key(&from) {
+                if self.phase != KeygenPhase::Dealing {
+                    return Vec::new();
+                }
+                if !self.is_party() {
+                    if self.observed.insert(from) {
+                        match wfrost::check_package(&self.config, from, package) {
+                            Ok(()) => wfrost::add_commitment(&mut self.observed_sum, package),
+                            Err(f) => self.observed_faults.push((from, f)),
+                        }
+                    }
+                } else if !self.deals.contains_key(&from) {
                     let sealed_shares = self
                         .me
                         .and_then(|me| package.sealed_shares.get_key_value(&me))
@@ -206,7 +225,7 @@ impl Keygen {
             .iter()
             .map(|p| p.id)
             .filter(|id| match self.phase {
-                KeygenPhase::Dealing => !self.deals.contains_key(id),
+                KeygenPhase::Dealing => !self.dealt(*id),
                 KeygenPhase::Verifying => !self.verifies.contains_key(id),
                 KeygenPhase::Done | KeygenPhase::Failed => false,
             })
@@ -215,6 +234,18 @@ impl Keygen {
             return Vec::new();
         }
         self.restart(missing, rng)
+    }
+
+    fn is_party(&self) -> bool {
+        self.me.is_some_and(|m| self.config.party(m).is_some())
+    }
+
+    fn dealt(&self, p: PartyId) -> bool {
+        if self.is_party() {
+            self.deals.contains_key(&p)
+        } else {
+            self.observed.contains(&p)
+        }
     }
 
     fn all_present<V>(&self, map: &BTreeMap<PartyId, V>) -> bool {
@@ -226,9 +257,9 @@ impl Keygen {
 
     fn progress<R: RngCore + CryptoRng>(&mut self, rng: &mut R) -> Vec<KeygenOut> {
         let mut out = Vec::new();
-        if self.phase == KeygenPhase::Dealing && self.all_present(&self.deals) {
-            let is_party = self.secret.is_some();
-            if is_party {
+        let dealt_all = self.config.parties().iter().all(|p| self.dealt(p.id));
+        if self.phase == KeygenPhase::Dealing && dealt_all {
+            if self.is_party() {
                 let Some(secret) = self.secret.take() else {
                     return out;
                 };
@@ -246,10 +277,11 @@ impl Keygen {
                     Err(e) => return self.on_error(e, rng),
                 }
             } else {
-                match wfrost::group_commitment(&self.config, &self.deals) {
-                    Ok(c) => self.group_commitment = Some(c),
-                    Err(e) => return self.on_error(e, rng),
+                if !self.observed_faults.is_empty() {
+                    let faults = std::mem::take(&mut self.observed_faults);
+                    return self.on_error(DkgError::Culprits(faults), rng);
                 }
+                self.group_commitment = Some(std::mem::take(&mut self.observed_sum));
             }
             // The packages are spent: at 4,000 slots they hold megabytes of commitments.
             self.deals.clear();
@@ -305,6 +337,9 @@ impl Keygen {
         self.deals.clear();
         self.pending = None;
         self.group_commitment = None;
+        self.observed.clear();
+        self.observed_faults.clear();
+        self.observed_sum.clear();
         self.verifies.clear();
         self.phase = KeygenPhase::Dealing;
         let mut out = vec![KeygenOut::Restarted { attempt, culprits }];

@@ -209,47 +209,67 @@ pub fn deal<R: RngCore + CryptoRng>(
     ))
 }
 
+/// The static checks of one dealer's package: it names its dealer, its commitment has exactly
+/// t points, and its proof of knowledge of the constant term verifies.
+pub fn check_package(
+    config: &WeightedConfig,
+    dealer: PartyId,
+    p: &DealerPackage,
+) -> Result<(), Fault> {
+    let t = config.threshold() as usize;
+    if p.dealer != dealer {
+        return Err(Fault::WrongDealer);
+    }
+    if p.commitment.len() != t {
+        return Err(Fault::CommitmentLength {
+            got: p.commitment.len(),
+            expected: t,
+        });
+    }
+    let c = pok_challenge(config, dealer, &p.commitment[0], &p.pok_r);
+    let lhs = ProjectivePoint::GENERATOR * p.pok_z;
+    let rhs = ProjectivePoint::from(p.pok_r) + ProjectivePoint::from(p.commitment[0]) * c;
+    if lhs != rhs {
+        return Err(Fault::ProofOfKnowledge);
+    }
+    Ok(())
+}
+
+/// Adds a checked package's commitment into a running group commitment (`sum` starts empty).
+pub fn add_commitment(sum: &mut Vec<ProjectivePoint>, p: &DealerPackage) {
+    if sum.len() < p.commitment.len() {
+        sum.resize(p.commitment.len(), ProjectivePoint::IDENTITY);
+    }
+    for (acc, point) in sum.iter_mut().zip(&p.commitment) {
+        *acc += point;
+    }
+}
+
 /// The static checks of every package (presence, dealer, length, proof), and the sum of all
-/// commitments. Validators that are not parties use this to learn the group commitment.
+/// commitments. Validators that are not parties use this (or [`check_package`] and
+/// [`add_commitment`] one package at a time) to learn the group commitment.
 pub fn group_commitment(
     config: &WeightedConfig,
     packages: &BTreeMap<PartyId, DealerPackage>,
 ) -> Result<Vec<ProjectivePoint>, DkgError> {
-    let t = config.threshold() as usize;
     let mut culprits = Vec::new();
     for party in config.parties() {
-        let Some(p) = packages.get(&party.id) else {
-            culprits.push((party.id, Fault::MissingPackage));
-            continue;
-        };
-        if p.dealer != party.id {
-            culprits.push((party.id, Fault::WrongDealer));
-        } else if p.commitment.len() != t {
-            culprits.push((
-                party.id,
-                Fault::CommitmentLength {
-                    got: p.commitment.len(),
-                    expected: t,
-                },
-            ));
-        } else {
-            let c = pok_challenge(config, party.id, &p.commitment[0], &p.pok_r);
-            let lhs = ProjectivePoint::GENERATOR * p.pok_z;
-            let rhs = ProjectivePoint::from(p.pok_r) + ProjectivePoint::from(p.commitment[0]) * c;
-            if lhs != rhs {
-                culprits.push((party.id, Fault::ProofOfKnowledge));
+        match packages.get(&party.id) {
+            None => culprits.push((party.id, Fault::MissingPackage)),
+            Some(p) => {
+                if let Err(f) = check_package(config, party.id, p) {
+                    culprits.push((party.id, f));
+                }
             }
         }
     }
     if !culprits.is_empty() {
         return Err(DkgError::Culprits(culprits));
     }
-    let mut sum = vec![ProjectivePoint::IDENTITY; t];
+    let mut sum = Vec::new();
     for party in config.parties() {
         if let Some(p) = packages.get(&party.id) {
-            for (acc, point) in sum.iter_mut().zip(&p.commitment) {
-                *acc += point;
-            }
+            add_commitment(&mut sum, p);
         }
     }
     Ok(sum)

@@ -20,8 +20,9 @@ mod witness;
 
 pub use config::{ConfigError, Party, PartyId, WeightedConfig};
 pub use dkg::{
-    check, deal, finish, group_commitment, verify_group, DealerPackage, DealerSecret, DkgError,
-    Fault, GroupKey, KeyShare, PendingKey, VerifyingSharesPackage,
+    add_commitment, check, check_package, deal, finish, group_commitment, verify_group,
+    DealerPackage, DealerSecret, DkgError, Fault, GroupKey, KeyShare, PendingKey,
+    VerifyingSharesPackage,
 };
 pub use sign::{aggregate, commit, sign, CommitmentLog, SignError};
 pub use witness::{AccountableSignature, SigningSetCache, WitnessEntry, WitnessError};

@@ -764,7 +764,11 @@ mod wire {
                 height: 4,
                 msg: m.clone(),
             });
-            stacker.push(StackerMsg::Round { height: 4, msg: m });
+            stacker.push(StackerMsg::Round {
+                height: 4,
+                attempt: 2,
+                msg: m,
+            });
         }
         for m in producer {
             assert_eq!(ProducerMsg::decode(&m.encode().unwrap()).unwrap(), m);
@@ -811,6 +815,7 @@ mod wire {
         // A signing package claiming more parties than bytes.
         let mut m = vec![0x20];
         m.extend_from_slice(&4u64.to_be_bytes());
+        m.extend_from_slice(&0u32.to_be_bytes());
         m.push(0x03);
         m.extend_from_slice(&[0; 32]);
         m.extend_from_slice(&u16::MAX.to_be_bytes());
@@ -824,6 +829,7 @@ mod wire {
         // Commitments that are not points.
         let mut m = vec![0x20];
         m.extend_from_slice(&4u64.to_be_bytes());
+        m.extend_from_slice(&0u32.to_be_bytes());
         m.push(0x02);
         m.extend_from_slice(&[0; 32]);
         m.push(3);

@@ -61,6 +61,7 @@ enum Wire {
 enum NodeTimer {
     Producer(Term, Timer),
     StackerCollect(RewardCycle, u64),
+    StackerAttempt(RewardCycle, u64, u32),
     KeygenDeadline(SetId, u32),
 }
 
@@ -869,7 +870,11 @@ impl World {
             Wire::Stacker(cycle, bytes) => match StackerMsg::decode(bytes) {
                 Err(e) => self.record(&[b"undecodable", e.to_string().as_bytes()]),
                 Ok(StackerMsg::Complete(block)) => self.append(to, &block),
-                Ok(StackerMsg::Round { height, msg }) => {
+                Ok(StackerMsg::Round {
+                    height,
+                    attempt,
+                    msg,
+                }) => {
                     let Some(party) = self
                         .stacker_layouts
                         .get(cycle)
@@ -879,7 +884,9 @@ impl World {
                     };
                     let n = &mut self.nodes[to];
                     let outs = match &mut n.stacker {
-                        Some((c, s)) if c == cycle => s.on_message(party, height, msg, &mut n.rng),
+                        Some((c, s)) if c == cycle => {
+                            s.on_message(party, height, attempt, msg, &mut n.rng)
+                        }
                         _ => return,
                     };
                     self.stacker_outs(to, *cycle, outs);
@@ -1027,6 +1034,16 @@ impl World {
                         },
                     );
                 }
+                StackerOut::StartAttemptTimer { height, attempt } => {
+                    let at = self.now + self.scenario.timing().signing_attempt_ms;
+                    self.schedule(
+                        at,
+                        Event::Timer {
+                            node,
+                            timer: NodeTimer::StackerAttempt(cycle, height, attempt),
+                        },
+                    );
+                }
                 StackerOut::Note(why) => {
                     self.record(&[b"note", &(node as u32).to_be_bytes(), why.as_bytes()])
                 }
@@ -1049,6 +1066,16 @@ impl World {
             NodeTimer::StackerCollect(cycle, height) => {
                 let outs = match &mut self.nodes[node].stacker {
                     Some((c, s)) if *c == cycle => s.on_collect_deadline(height),
+                    _ => return,
+                };
+                self.stacker_outs(node, cycle, outs);
+            }
+            NodeTimer::StackerAttempt(cycle, height, attempt) => {
+                let n = &mut self.nodes[node];
+                let outs = match &mut n.stacker {
+                    Some((c, s)) if *c == cycle => {
+                        s.on_attempt_deadline(height, attempt, &mut n.rng)
+                    }
                     _ => return,
                 };
                 self.stacker_outs(node, cycle, outs);

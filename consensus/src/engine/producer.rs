@@ -32,6 +32,14 @@ pub struct Timing {
     /// A height that does not complete in this long means the leader went quiet.
     pub leader_timeout_ms: u64,
     pub max_block_txs: usize,
+    /// A stacker signing attempt that has not finished after this long passes to the next
+    /// coordinator.
+    #[serde(default = "default_signing_attempt_ms")]
+    pub signing_attempt_ms: u64,
+}
+
+fn default_signing_attempt_ms() -> u64 {
+    10_000
 }
 
 impl Default for Timing {
@@ -45,6 +53,7 @@ impl Default for Timing {
             collect_window_ms: 500,
             leader_timeout_ms: 20_000,
             max_block_txs: 500,
+            signing_attempt_ms: default_signing_attempt_ms(),
         }
     }
 }

@@ -15,6 +15,8 @@ use rand_core::{CryptoRng, RngCore};
 pub enum StackerMsg {
     Round {
         height: u64,
+        /// Which coordinator's round (see [`stacker_coordinator`]).
+        attempt: u32,
         msg: RoundMsg,
     },
     /// The block with both signatures: "the block and both producer and stacker signatures
@@ -32,17 +34,29 @@ pub enum StackerOut {
     StartCollectWindow {
         height: u64,
     },
+    /// Ask for [`Stacker::on_attempt_deadline`] after the signing-attempt timeout.
+    StartAttemptTimer {
+        height: u64,
+        attempt: u32,
+    },
     Note(String),
 }
 
-/// The coordinator of a stacker round: the signer with the most slots (ties: the lower id),
-/// so that the party most likely to be online gathers the package.
-pub fn stacker_coordinator(group: &GroupKey) -> Option<PartyId> {
-    group
+/// The coordinator of a stacker signing attempt: the signers ordered by slots (most first,
+/// ties: lower id), attempt 0 taking the first, each further attempt the next. A coordinator
+/// that does not finish within the attempt timeout is passed over, so a crashed stacker
+/// cannot stall the chain; attempts count on across heights within a cycle.
+pub fn stacker_coordinator(group: &GroupKey, attempt: u32) -> Option<PartyId> {
+    let mut order: Vec<(PartyId, usize)> = group
         .parties
         .iter()
-        .max_by_key(|(p, slots)| (slots.len(), std::cmp::Reverse(*p)))
-        .map(|(p, _)| *p)
+        .map(|(p, slots)| (*p, slots.len()))
+        .collect();
+    order.sort_by_key(|(p, n)| (std::cmp::Reverse(*n), *p));
+    if order.is_empty() {
+        return None;
+    }
+    order.get(attempt as usize % order.len()).map(|(p, _)| *p)
 }
 
 pub struct Stacker {
@@ -51,24 +65,26 @@ pub struct Stacker {
     height: u64,
     candidate: Option<(UnsignedBlock, AccountableSignature)>,
     signing: SigningRound,
+    attempt: u32,
     producer_cache: Option<SigningSetCache>,
 }
 
 impl Stacker {
     pub fn new(key: KeyShare, group: GroupKey, next_height: u64) -> Stacker {
-        let signing = Self::round_for(&key, &group);
+        let signing = Self::round_for(&key, &group, 0);
         Stacker {
             key,
             group,
             height: next_height,
             candidate: None,
             signing,
+            attempt: 0,
             producer_cache: None,
         }
     }
 
-    fn round_for(key: &KeyShare, group: &GroupKey) -> SigningRound {
-        let coordinator = stacker_coordinator(group).unwrap_or(key.party);
+    fn round_for(key: &KeyShare, group: &GroupKey, attempt: u32) -> SigningRound {
+        let coordinator = stacker_coordinator(group, attempt).unwrap_or(key.party);
         SigningRound::new(
             group.clone(),
             Some(key.clone()),
@@ -118,22 +134,68 @@ impl Stacker {
             ))];
         }
         self.candidate = Some((block, sig));
+        self.prepare(rng)
+    }
+
+    /// Prepares the held candidate in the current attempt and asks for the attempt timer.
+    fn prepare<R: RngCore + CryptoRng>(&mut self, rng: &mut R) -> Vec<StackerOut> {
+        let Some((b, _)) = &self.candidate else {
+            return Vec::new();
+        };
+        let id = b.id();
         let outs = self.signing.prepare(id, rng);
-        self.map(outs)
+        let mut res = vec![StackerOut::StartAttemptTimer {
+            height: self.height,
+            attempt: self.attempt,
+        }];
+        res.extend(self.map(outs));
+        res
+    }
+
+    /// Moves to `attempt` (a later coordinator) and prepares again with fresh nonces.
+    fn switch_to<R: RngCore + CryptoRng>(&mut self, attempt: u32, rng: &mut R) -> Vec<StackerOut> {
+        self.attempt = attempt;
+        self.signing = Self::round_for(&self.key, &self.group, attempt);
+        self.prepare(rng)
+    }
+
+    /// The attempt timer fired: if the height is still unsigned, the next coordinator takes
+    /// over.
+    pub fn on_attempt_deadline<R: RngCore + CryptoRng>(
+        &mut self,
+        height: u64,
+        attempt: u32,
+        rng: &mut R,
+    ) -> Vec<StackerOut> {
+        if height != self.height || attempt != self.attempt || self.signing.is_done() {
+            return Vec::new();
+        }
+        let mut out = vec![StackerOut::Note(format!(
+            "height {height}: signing attempt {attempt} timed out, next coordinator"
+        ))];
+        out.extend(self.switch_to(attempt.saturating_add(1), rng));
+        out
     }
 
     pub fn on_message<R: RngCore + CryptoRng>(
         &mut self,
         from: PartyId,
         height: u64,
+        attempt: u32,
         msg: RoundMsg,
         rng: &mut R,
     ) -> Vec<StackerOut> {
-        if height != self.height {
+        if height != self.height || attempt < self.attempt {
             return Vec::new();
         }
+        let mut res = Vec::new();
+        if attempt > self.attempt {
+            // Others gave up on the earlier coordinator first: follow them.
+            res.extend(self.switch_to(attempt, rng));
+        }
         let outs = self.signing.on_message(from, msg, rng);
-        self.map(outs)
+        res.extend(self.map(outs));
+        res
     }
 
     pub fn on_collect_deadline(&mut self, height: u64) -> Vec<StackerOut> {
@@ -150,6 +212,7 @@ impl Stacker {
             match o {
                 RoundOut::Send(msg) => res.push(StackerOut::Send(StackerMsg::Round {
                     height: self.height,
+                    attempt: self.attempt,
                     msg,
                 })),
                 RoundOut::StartCollectWindow => res.push(StackerOut::StartCollectWindow {
@@ -181,6 +244,8 @@ impl Stacker {
     pub fn on_block_appended(&mut self, next_height: u64) {
         self.height = next_height;
         self.candidate = None;
-        self.signing = Self::round_for(&self.key, &self.group);
+        // The attempt carries over: the coordinator that finished the last height keeps the
+        // job, so a crashed coordinator costs one timeout, not one per block.
+        self.signing = Self::round_for(&self.key, &self.group, self.attempt);
     }
 }

@@ -12,7 +12,7 @@
 //!           | 12 len u32 unsigned block                       candidate (proposal slot)
 //!           | 13 height u64 round                             two-phase commit / signing
 //!           | 14 len u32 unsigned block len u32 signature     producer-signed candidate
-//! stacker   = 20 height u64 round | 21 len u32 block
+//! stacker   = 20 height u64 attempt u32 round | 21 len u32 block
 //! keygen    = 30 attempt u32 dealer package | 31 attempt u32 verifying shares  (wfrost wire)
 //! ```
 
@@ -199,9 +199,14 @@ impl StackerMsg {
     pub fn encode(&self) -> Result<Vec<u8>, MessageError> {
         let mut w = Vec::new();
         match self {
-            StackerMsg::Round { height, msg } => {
+            StackerMsg::Round {
+                height,
+                attempt,
+                msg,
+            } => {
                 w.push(0x20);
                 w.extend_from_slice(&height.to_be_bytes());
+                w.extend_from_slice(&attempt.to_be_bytes());
                 encode_round(&mut w, msg)?;
             }
             StackerMsg::Complete(b) => {
@@ -221,6 +226,7 @@ impl StackerMsg {
         let msg = match r.0.u8("message tag")? {
             0x20 => StackerMsg::Round {
                 height: r.0.u64("height")?,
+                attempt: r.0.u32("attempt")?,
                 msg: r.round()?,
             },
             0x21 => {

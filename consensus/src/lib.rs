@@ -1,5 +1,7 @@
 //! Tandem's pure protocol logic: typed values, network parameters and height math, the
-//! sortition-hash chain, producer-set selection and slot layout, and reward splits.
+//! sortition-hash chain, producer-set selection and slot layout, reward splits, weighted FROST,
+//! pox-4 stacking, the chainstate and blocks (`chain`), and the consensus engine's state
+//! machines (`engine`).
 //!
 //! Nothing here does I/O, reads a clock or draws from a global RNG: every random choice comes
 //! from a ChaCha12 stream seeded by chain data, and every collection that reaches an output is

@@ -6,7 +6,9 @@
 //! left of the term's limit.
 
 use crate::chain::block::{block_rewards, term_budget, txs_hash, BlockError, BLOCK_VERSION};
-use crate::chain::{BlockHeader, Chainstate, Parent, TermInfo, Transaction, UnsignedBlock};
+use crate::chain::{
+    ApplyError, BlockHeader, Chainstate, Parent, TermInfo, Transaction, UnsignedBlock,
+};
 use crate::height::BurnHeight;
 
 /// Assembles a candidate on `state` (left unchanged) at burn height `h`.
@@ -40,6 +42,7 @@ pub fn assemble(
     scratch.apply_block(&rewards, &[], h, budget, None)?;
     let mut chosen: Vec<Transaction> = Vec::new();
     let mut used = crate::chain::Cost::ZERO;
+    let mut fees = crate::units::MicroStx::ZERO;
     // A sender's later nonce may become valid once its earlier one is in: sweep until no
     // transaction is added.
     let mut taken = vec![false; mempool.len()];
@@ -53,6 +56,7 @@ pub fn assemble(
                 scratch.apply_tx(chosen.len(), &mempool[i], h, budget.remaining_after(used))
             {
                 used = used.saturating_add(r.cost);
+                fees = fees.checked_add(r.fee).ok_or(ApplyError::FeeOverflow)?;
                 chosen.push(mempool[i].clone());
                 taken[i] = true;
                 added = true;
@@ -62,13 +66,13 @@ pub fn assemble(
             break;
         }
     }
-    // The header's claims come from applying the block exactly as a follower will.
-    let mut check = state.clone();
-    let receipt = check.apply_block(&rewards, &chosen, h, budget, None)?;
+    // The scratch state went through exactly what a follower's `apply_block` does (rewards,
+    // then the chosen transactions in order), so its root, fees and cost are the header's
+    // claims; the producers' own validation of every candidate checks them again.
     header.txs_hash = txs_hash(&chosen)?;
-    header.state_root = receipt.state_root;
-    header.fees = receipt.fees;
-    header.cost = receipt.cost;
+    header.state_root = scratch.state_root();
+    header.fees = fees;
+    header.cost = used;
     Ok(UnsignedBlock {
         header,
         txs: chosen,

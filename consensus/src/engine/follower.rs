@@ -7,7 +7,7 @@
 //! it follows, so that dropping unannounced blocks is moving the tip back.
 
 use crate::chain::block::{validate_block, BlockError, BlockId, SignatureCaches};
-use crate::chain::{Block, BlockReceipt, Chainstate, Cost, Parent, TermInfo};
+use crate::chain::{Block, BlockReceipt, Chainstate, Parent, TermInfo};
 use crate::height::{BurnHeight, Term};
 use std::collections::BTreeMap;
 
@@ -222,10 +222,5 @@ impl Follower {
         // Caches of terms that can no longer get blocks are dead weight.
         self.caches.retain(|t, _| *t >= term);
         dropped
-    }
-
-    /// The cost used so far in the tip's term.
-    pub fn tip_term_cost(&self) -> Cost {
-        self.tip_parent().term_cost
     }
 }

@@ -224,7 +224,7 @@ impl Producer {
                 self.voted.insert(round);
                 self.votes.insert((round, self.me), self.me);
                 let mut out = vec![ProducerOut::Send(ProducerMsg::VoteRequest { round })];
-                out.extend(self.tally(round, view));
+                out.extend(self.tally(round));
                 out
             }
             Timer::ElectionRound { round } => {
@@ -293,7 +293,7 @@ impl Producer {
         );
     }
 
-    fn tally(&mut self, round: u32, view: &ChainView<'_>) -> Vec<ProducerOut> {
+    fn tally(&mut self, round: u32) -> Vec<ProducerOut> {
         if self.leader.is_some() || round != self.round {
             return Vec::new();
         }
@@ -310,11 +310,11 @@ impl Producer {
         self.leader = Some(leader);
         self.reset_height();
         let mut out = vec![ProducerOut::Leader { round, leader }];
-        out.extend(self.height_timers(view));
+        out.extend(self.height_timers());
         out
     }
 
-    fn height_timers(&self, _view: &ChainView<'_>) -> Vec<ProducerOut> {
+    fn height_timers(&self) -> Vec<ProducerOut> {
         let mut out = Vec::new();
         if self.leader == Some(self.me) {
             out.push(ProducerOut::SetTimer {
@@ -429,12 +429,12 @@ impl Producer {
                         candidate: from,
                     }));
                 }
-                out.extend(self.tally(round, view));
+                out.extend(self.tally(round));
                 out
             }
             ProducerMsg::Vote { round, candidate } => {
                 self.votes.entry((round, from)).or_insert(candidate);
-                self.tally(round, view)
+                self.tally(round)
             }
             ProducerMsg::Proposal(b) => {
                 if b.header.height != self.height
@@ -514,7 +514,7 @@ impl Producer {
             out.push(ProducerOut::Announce { id, state_root });
         }
         if self.leader.is_some() {
-            out.extend(self.height_timers(view));
+            out.extend(self.height_timers());
         }
         out
     }

@@ -842,20 +842,19 @@ impl PoxState {
         Ok(CallOutput::Bool(true))
     }
 
-    /// `inner-stack-aggregation-commit`: returns the new entry's index.
-    fn stack_aggregation_commit(
-        &mut self,
+    /// The opening both aggregation calls share: "fetch the partial commitments" of the
+    /// sender for this address and cycle, then the contract-caller check, in that order.
+    fn aggregation_partial(
+        &self,
         ctx: &CallContext,
         pox_addr: &PoxAddress,
         reward_cycle: u128,
-        signer: &SignerArgs,
-    ) -> Result<u128, PoxError> {
+    ) -> Result<(PartialKey, MicroStx), PoxError> {
         let key = PartialKey {
             pox_addr: pox_addr.clone(),
             reward_cycle,
             sender: ctx.sender.clone(),
         };
-        // "fetch the partial commitments"
         let partial = self
             .partial_stacked_by_cycle
             .get(&key)
@@ -864,6 +863,18 @@ impl PoxState {
         if !self.caller_allowed(ctx) {
             return Err(PoxError::PermissionDenied);
         }
+        Ok((key, partial))
+    }
+
+    /// `inner-stack-aggregation-commit`: returns the new entry's index.
+    fn stack_aggregation_commit(
+        &mut self,
+        ctx: &CallContext,
+        pox_addr: &PoxAddress,
+        reward_cycle: u128,
+        signer: &SignerArgs,
+    ) -> Result<u128, PoxError> {
+        let (key, partial) = self.aggregation_partial(ctx, pox_addr, reward_cycle)?;
         // Aggregation calls sign the target cycle, period 1.
         self.consume_signer_key_authorization(
             pox_addr,
@@ -897,19 +908,7 @@ impl PoxState {
         index: u128,
         signer: &SignerArgs,
     ) -> Result<CallOutput, PoxError> {
-        let key = PartialKey {
-            pox_addr: pox_addr.clone(),
-            reward_cycle,
-            sender: ctx.sender.clone(),
-        };
-        let partial = self
-            .partial_stacked_by_cycle
-            .get(&key)
-            .copied()
-            .ok_or(PoxError::NoSuchPrincipal)?;
-        if !self.caller_allowed(ctx) {
-            return Err(PoxError::PermissionDenied);
-        }
+        let (key, partial) = self.aggregation_partial(ctx, pox_addr, reward_cycle)?;
         // "reward-cycle must be in the future"
         if reward_cycle <= self.current_reward_cycle(ctx.burn_height)? {
             return Err(PoxError::InvalidLockPeriod);

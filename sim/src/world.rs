@@ -53,8 +53,18 @@ enum SetId {
 #[derive(Debug)]
 enum Wire {
     Keygen(SetId, KeygenMsg),
-    Producer(Term, Vec<u8>),
-    Stacker(RewardCycle, Vec<u8>),
+    Producer(Term, Slots, Vec<u8>),
+    Stacker(RewardCycle, Slots, Vec<u8>),
+}
+
+/// Which slots a producer or stacker chunk was written to: in-flight signing state (election
+/// votes, two-phase commits, signing rounds) or block data (candidates, producer-signed
+/// candidates, blocks with both signatures). A node reads the signing slots only of the set it
+/// signs in, so it never decodes chunks it has no use for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Slots {
+    Signing,
+    Blocks,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -693,16 +703,21 @@ impl World {
             };
             self.keygen_outs(node, set, outs);
         }
-        let at = self.now + KEYGEN_DEADLINE_BURN_BLOCKS * self.scenario.burn_block_interval_ms;
         for node in 0..self.nodes.len() {
-            self.schedule(
-                at,
-                Event::Timer {
-                    node,
-                    timer: NodeTimer::KeygenDeadline(set, 0),
-                },
-            );
+            self.keygen_deadline(node, set, 0);
         }
+    }
+
+    /// Key generation's deadline for one attempt, a few burn blocks from now.
+    fn keygen_deadline(&mut self, node: usize, set: SetId, attempt: u32) {
+        let at = self.now + KEYGEN_DEADLINE_BURN_BLOCKS * self.scenario.burn_block_interval_ms;
+        self.schedule(
+            at,
+            Event::Timer {
+                node,
+                timer: NodeTimer::KeygenDeadline(set, attempt),
+            },
+        );
     }
 
     fn keygen_outs(&mut self, node: usize, set: SetId, outs: Vec<KeygenOut>) {
@@ -715,15 +730,7 @@ impl World {
                         &(node as u32).to_be_bytes(),
                         format!("{set:?} {attempt} {culprits:?}").as_bytes(),
                     ]);
-                    let at = self.now
-                        + KEYGEN_DEADLINE_BURN_BLOCKS * self.scenario.burn_block_interval_ms;
-                    self.schedule(
-                        at,
-                        Event::Timer {
-                            node,
-                            timer: NodeTimer::KeygenDeadline(set, attempt + 1),
-                        },
-                    );
+                    self.keygen_deadline(node, set, attempt + 1);
                 }
                 KeygenOut::Done => {
                     self.record(&[
@@ -844,7 +851,11 @@ impl World {
                 };
                 self.keygen_outs(to, *set, outs);
             }
-            Wire::Producer(term, bytes) => {
+            Wire::Producer(term, slots, bytes) => {
+                let signs = matches!(&self.nodes[to].producer, Some((t, _)) if t == term);
+                if *slots == Slots::Signing && !signs {
+                    return;
+                }
                 let msg = match ProducerMsg::decode(bytes) {
                     Ok(m) => m,
                     Err(e) => {
@@ -867,7 +878,9 @@ impl World {
                     p.on_message(party, msg, view, rng)
                 });
             }
-            Wire::Stacker(cycle, bytes) => match StackerMsg::decode(bytes) {
+            Wire::Stacker(cycle, Slots::Signing, _) if !matches!(&self.nodes[to].stacker, Some((c, _)) if c == cycle) =>
+                {}
+            Wire::Stacker(cycle, _, bytes) => match StackerMsg::decode(bytes) {
                 Err(e) => self.record(&[b"undecodable", e.to_string().as_bytes()]),
                 Ok(StackerMsg::Complete(block)) => self.append(to, &block),
                 Ok(StackerMsg::Round {
@@ -970,7 +983,15 @@ impl World {
                         self.record(&[b"producer-signed", &block.id().0]);
                     }
                     match msg.encode() {
-                        Ok(bytes) => self.broadcast(node, Wire::Producer(term, bytes)),
+                        Ok(bytes) => {
+                            let slots = match msg {
+                                ProducerMsg::Proposal(_) | ProducerMsg::Signed { .. } => {
+                                    Slots::Blocks
+                                }
+                                _ => Slots::Signing,
+                            };
+                            self.broadcast(node, Wire::Producer(term, slots, bytes))
+                        }
                         Err(e) => self.record(&[b"unencodable", e.to_string().as_bytes()]),
                     }
                 }
@@ -1053,7 +1074,13 @@ impl World {
 
     fn send_stacker(&mut self, node: usize, cycle: RewardCycle, msg: &StackerMsg) {
         match msg.encode() {
-            Ok(bytes) => self.broadcast(node, Wire::Stacker(cycle, bytes)),
+            Ok(bytes) => {
+                let slots = match msg {
+                    StackerMsg::Complete(_) => Slots::Blocks,
+                    StackerMsg::Round { .. } => Slots::Signing,
+                };
+                self.broadcast(node, Wire::Stacker(cycle, slots, bytes))
+            }
             Err(e) => self.record(&[b"unencodable", e.to_string().as_bytes()]),
         }
     }

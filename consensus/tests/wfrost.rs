@@ -740,29 +740,9 @@ fn stackers_4000_slots_100_parties() {
     stackers_full_size(100, 90);
 }
 
-/// The signing-set cache gives the same answers, and catches the same lies.
-#[test]
-fn cached_verification_agrees() {
-    let r = run(&contiguous(&[30, 30, 20, 20]), 67, 110);
-    let mut cache = SigningSetCache::new(&r.group, 2);
-    for (seed, signers) in [
-        (111, ids(1..=3)),
-        (112, ids(1..=3)),
-        (113, ids(2..=4)),
-        (114, ids(1..=4)),
-    ] {
-        let msg = [seed; 4];
-        let sig = sign_with(&r, &signers, &msg, seed).unwrap();
-        assert_eq!(
-            sig.verify_cached(&r.group, &msg, &mut cache).unwrap(),
-            signers
-        );
-        assert_eq!(sig.verify(&r.group, &msg).unwrap(), signers);
-    }
-    // Capacity 2: the oldest set was dropped.
-    assert_eq!(cache.len(), 2);
-    let msg = b"cached lie";
-    let good = sign_with(&r, &ids(1..=3), msg, 115).unwrap();
+/// A witness whose first two shares are shifted by +1 and -1: the aggregate still matches,
+/// but parties 1 and 2 did not sign what they are credited with.
+fn shifted_shares(good: &AccountableSignature) -> AccountableSignature {
     let mut shifted = good.clone();
     let z1 = Option::<Scalar>::from(Scalar::from_repr(shifted.witness[0].share.into())).unwrap()
         + Scalar::ONE;
@@ -770,10 +750,57 @@ fn cached_verification_agrees() {
         - Scalar::ONE;
     shifted.witness[0].share = z1.to_bytes().into();
     shifted.witness[1].share = z2.to_bytes().into();
-    assert_eq!(
-        shifted
-            .verify_cached(&r.group, msg, &mut cache)
-            .unwrap_err(),
-        WitnessError::NotSigners(vec![1, 2])
-    );
+    shifted
+}
+
+/// The validator cache gives the same answers as the stateless check, and catches the same
+/// lies, on both of its paths: the fixed-base table (a set's first block) and the folded
+/// shares (a set seen twice). Step table: signers, then folded sets held afterwards.
+#[test]
+fn cached_verification_agrees() {
+    let r = run(&contiguous(&[30, 30, 20, 20]), 67, 110);
+    let mut cache = SigningSetCache::new(&r.group, 2);
+    assert!(!cache.has_table());
+    let steps: [(u8, Vec<PartyId>, usize); 6] = [
+        (111, ids(1..=3), 0), // first sight: table path, nothing folded
+        (112, ids(1..=3), 1), // second sight: folded
+        (113, ids(2..=4), 1),
+        (114, ids(1..=3), 1), // folded path
+        (115, ids(2..=4), 2),
+        (116, ids(1..=4), 2),
+    ];
+    for (seed, signers, folded) in steps {
+        let msg = [seed; 4];
+        let sig = sign_with(&r, &signers, &msg, seed).unwrap();
+        assert_eq!(
+            sig.verify_cached(&r.group, &msg, &mut cache).unwrap(),
+            signers
+        );
+        assert_eq!(sig.verify(&r.group, &msg).unwrap(), signers);
+        assert_eq!(cache.len(), folded, "after seed {seed}");
+        assert!(cache.has_table());
+    }
+    // A third set folded drops the least recently used one (1..=3).
+    let msg = b"third";
+    let sig = sign_with(&r, &ids(1..=4), msg, 117).unwrap();
+    sig.verify_cached(&r.group, msg, &mut cache).unwrap();
+    assert_eq!(cache.len(), 2);
+
+    // Lies: through the folded shares of 2..=4 and through the table for 1..=3 (dropped).
+    for (signers, seed) in [(ids(2..=4), 118), (ids(1..=3), 119)] {
+        let msg = b"cached lie";
+        let good = sign_with(&r, &signers, msg, seed).unwrap();
+        let lie = shifted_shares(&good);
+        let culprits = vec![signers[0].0, signers[1].0];
+        assert_eq!(
+            lie.verify_cached(&r.group, msg, &mut cache).unwrap_err(),
+            WitnessError::NotSigners(culprits.clone())
+        );
+        assert_eq!(
+            lie.verify(&r.group, msg).unwrap_err(),
+            WitnessError::NotSigners(culprits)
+        );
+        // A refused witness changes nothing the cache holds.
+        assert_eq!(cache.len(), 2);
+    }
 }

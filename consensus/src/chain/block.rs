@@ -516,9 +516,9 @@ pub fn term_budget(header: &BlockHeader, parent: &Parent, info: &TermInfo) -> Co
     info.cost_limit.remaining_after(used)
 }
 
-/// Folded verifying shares of recent signing sets, per term: after a signing set's first
-/// block, its witnesses check in a fraction of the time (weighted-frost.md).
-#[derive(Debug)]
+/// A validator's per-term signature state: each group's fixed-base table and the folded
+/// verifying shares of signing sets seen twice (weighted-frost.md).
+#[derive(Clone, Debug)]
 pub struct SignatureCaches {
     pub producer: SigningSetCache,
     pub stacker: SigningSetCache,
@@ -529,6 +529,16 @@ impl SignatureCaches {
         SignatureCaches {
             producer: SigningSetCache::new(&info.producer_key, 8),
             stacker: SigningSetCache::new(&info.stacker_key, 8),
+        }
+    }
+
+    /// The next term's caches: the producer set is new every term, but the stacker set lasts
+    /// a reward cycle, so its table and folded sets carry over (a cache handed another key
+    /// starts over by itself).
+    pub fn for_term(&self, info: &TermInfo) -> SignatureCaches {
+        SignatureCaches {
+            producer: SigningSetCache::new(&info.producer_key, 8),
+            stacker: self.stacker.clone(),
         }
     }
 }

@@ -104,6 +104,13 @@ impl Follower {
     ) -> Result<BlockReceipt, BlockError> {
         let parent = self.tip_parent().clone();
         let mut state = self.tip_state().clone();
+        if !self.caches.contains_key(&info.term) {
+            let fresh = match self.caches.range(..info.term).next_back() {
+                Some((_, earlier)) => earlier.for_term(info),
+                None => SignatureCaches::new(info),
+            };
+            self.caches.insert(info.term, fresh);
+        }
         let caches = self
             .caches
             .entry(info.term)

@@ -14,6 +14,7 @@ pub mod config;
 mod dkg;
 pub mod encrypt;
 mod frost_bridge;
+pub mod msm;
 mod sign;
 pub mod wire;
 mod witness;

@@ -179,11 +179,12 @@ impl Accumulator {
 
 /// Signed base-2^c digits of `s`, least significant first: `s = sum d_w 2^(c w)` with
 /// `|d_w| <= 2^(c-1)`, so a window needs 2^(c-1) buckets instead of 2^c - 1.
-pub(crate) fn signed_digits(s: &Scalar, c: usize, out: &mut Vec<i32>) {
-    out.clear();
+///
+/// Writes the first `windows(c)` places of `out` (fewer if `out` is shorter).
+pub(crate) fn signed_digits(s: &Scalar, c: usize, out: &mut [i32]) {
     let be: [u8; 32] = s.to_repr().into();
     let mut carry = 0i64;
-    for w in 0..windows(c) {
+    for (w, o) in out.iter_mut().enumerate().take(windows(c)) {
         let mut v = 0i64;
         for i in 0..c {
             let bit = w * c + i;
@@ -200,19 +201,15 @@ pub(crate) fn signed_digits(s: &Scalar, c: usize, out: &mut Vec<i32>) {
         } else {
             carry = 0;
         }
-        out.push(v as i32);
+        *o = v as i32;
     }
 }
 
 /// [`signed_digits`] into a fixed array (windows of at least 5 bits fit; narrower windows
 /// are never used for the batched paths), so digit streams need no allocation.
 fn signed_digit_array(s: &Scalar, c: usize) -> [i32; MAX_WINDOWS] {
-    let mut v = Vec::with_capacity(MAX_WINDOWS);
-    signed_digits(s, c, &mut v);
     let mut out = [0i32; MAX_WINDOWS];
-    for (o, d) in out.iter_mut().zip(v) {
-        *o = d;
-    }
+    signed_digits(s, c, &mut out);
     out
 }
 
@@ -482,11 +479,11 @@ mod tests {
     #[test]
     fn signed_digits_recompose_to_the_scalar() {
         let mut rng = ChaCha20Rng::seed_from_u64(1);
-        let mut digits = Vec::new();
         let mut samples: Vec<Scalar> = (0..200).map(|_| Scalar::random(&mut rng)).collect();
         samples.extend([Scalar::ZERO, Scalar::ONE, -Scalar::ONE, -Scalar::from(2u64)]);
         for c in 2..=16 {
             for s in &samples {
+                let mut digits = vec![0; windows(c)];
                 signed_digits(s, c, &mut digits);
                 assert_eq!(digits.len(), windows(c));
                 let radix = Scalar::from(1u64 << c);

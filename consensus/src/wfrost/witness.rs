@@ -6,7 +6,7 @@
 //! with coefficients derived by hashing the whole signature (no RNG needed, nothing to grind
 //! after the fact).
 
-use super::arith::{hash_to_scalar, lagrange_at_zero, msm, msm_affine};
+use super::arith::{hash_to_scalar, lagrange_at_zero, msm_affine};
 use super::config::{compress, PartyId};
 use super::dkg::GroupKey;
 use super::frost_bridge::{party_identifier, verifying_key};
@@ -103,6 +103,18 @@ fn slot_terms(
         }
     }
     out
+}
+
+/// A party's folded verifying share for signing set `k`:
+/// `Y*_p = sum_{i in S_p} lambda_{i,K} Y_i`.
+fn folded_share(group: &GroupKey, k: &[u32], party: PartyId) -> ProjectivePoint {
+    let slots = group.slots_of(party).unwrap_or(&[]);
+    let lambdas = lagrange_at_zero(k, slots);
+    let points: Vec<AffinePoint> = slots
+        .iter()
+        .filter_map(|s| group.verifying_shares.get(s).copied())
+        .collect();
+    msm_affine(&points, &lambdas)
 }
 
 /// The slot terms as `(Y_i, scalar)` pairs; a slot without a verifying share contributes
@@ -372,14 +384,7 @@ impl AccountableSignature {
         };
         let mut bad = Vec::new();
         for (p, b) in parts.iter().zip(&rho) {
-            let slots = group.slots_of(p.party).unwrap_or(&[]);
-            let lambdas = lagrange_at_zero(&k, slots);
-            let ys: Vec<ProjectivePoint> = slots
-                .iter()
-                .filter_map(|s| group.verifying_shares.get(s))
-                .map(|y| (*y).into())
-                .collect();
-            let y_star = msm(&ys, &lambdas);
+            let y_star = folded_share(group, &k, p.party);
             if ProjectivePoint::GENERATOR * p.z
                 != ProjectivePoint::from(p.d) + ProjectivePoint::from(p.e) * b + y_star * c
             {
@@ -508,15 +513,7 @@ impl SigningSetCache {
         }
         let ys: Vec<AffinePoint> = parts
             .iter()
-            .map(|p| {
-                let slots = group.slots_of(p.party).unwrap_or(&[]);
-                let lambdas = lagrange_at_zero(k, slots);
-                let points: Vec<AffinePoint> = slots
-                    .iter()
-                    .filter_map(|s| group.verifying_shares.get(s).copied())
-                    .collect();
-                msm_affine(&points, &lambdas).to_affine()
-            })
+            .map(|p| folded_share(group, k, p.party).to_affine())
             .collect();
         if self.sets.len() >= self.capacity {
             if let Some(oldest) = self

@@ -32,7 +32,11 @@ pub struct FrostBench {
     aggregate_ms: f64,
     /// A validator's check of a block whose signing set it has not seen before: one batched
     /// MSM through the group's fixed-base table (built once per group, `verify_table_ms`).
+    /// The median over `verify_witness_new_sets` distinct sets.
     verify_witness_ms: f64,
+    verify_witness_new_sets: usize,
+    verify_witness_min_ms: f64,
+    verify_witness_max_ms: f64,
     /// Building that table: once per group key (producer term, stacker cycle).
     verify_table_ms: f64,
     /// The same check with no validator state at all (no table): plain Pippenger.
@@ -119,32 +123,41 @@ pub fn frost(
     let finish = ms(t);
     let group = group.ok_or_else(|| arg("no parties"))?;
 
-    // The signing set: the first parties until the threshold (or --signers of them).
-    let mut set = Vec::new();
-    let mut held = 0u32;
-    for p in config.parties() {
-        let enough = match signers {
-            Some(k) => set.len() as u32 >= k,
-            None => held >= threshold,
-        };
-        if enough {
-            break;
-        }
-        set.push(p.id);
-        held += p.slots.len() as u32;
-    }
+    let (set, held) = pick_signers(&config, 0, signers, threshold);
     let message = b"tandem-stacker bench block";
     let (sig, [commit, sign, aggregate_ms]) =
         signing_round(&group, &keys, &set, message, &mut rng)?;
-    // A validator: the group's table once, then blocks by one signing set: the first checks
-    // through the table, the second also folds the set, later ones use the folded shares.
+    // A validator: the group's table once, then blocks by signing sets it has not seen (this
+    // one and up to NEW_SETS - 1 others starting further along the party list; one timing
+    // alone is at the mercy of a noisy machine), then this set again: its second block also
+    // folds the set, later ones use the folded shares.
     let mut cache = wfrost::SigningSetCache::new(&group, 4);
     let t = Instant::now();
     cache.prepare(&group);
     let verify_table_ms = ms(t);
     let t = Instant::now();
     sig.verify_cached(&group, message, &mut cache)?;
-    let verify_witness_ms = ms(t);
+    let mut new_sets = vec![ms(t)];
+    let mut used = vec![set.clone()];
+    for j in 1..NEW_SETS {
+        let (other, _) = pick_signers(
+            &config,
+            j * config.parties().len() / NEW_SETS,
+            signers,
+            threshold,
+        );
+        if used.contains(&other) {
+            continue;
+        }
+        let text = format!("tandem-stacker bench block for set {j}");
+        let (sig_j, _) = signing_round(&group, &keys, &other, text.as_bytes(), &mut rng)?;
+        let t = Instant::now();
+        sig_j.verify_cached(&group, text.as_bytes(), &mut cache)?;
+        new_sets.push(ms(t));
+        used.push(other);
+    }
+    new_sets.sort_by(f64::total_cmp);
+    let verify_witness_ms = new_sets[new_sets.len() / 2];
     let second = b"tandem-stacker bench block 2";
     let (sig2, _) = signing_round(&group, &keys, &set, second, &mut rng)?;
     let t = Instant::now();
@@ -175,6 +188,9 @@ pub fn frost(
         sign_ms_per_party: (commit + sign) / k,
         aggregate_ms,
         verify_witness_ms,
+        verify_witness_new_sets: new_sets.len(),
+        verify_witness_min_ms: new_sets[0],
+        verify_witness_max_ms: new_sets[new_sets.len() - 1],
         verify_table_ms,
         verify_witness_stateless_ms,
         verify_witness_fold_ms,
@@ -183,6 +199,35 @@ pub fn frost(
         witness_bytes: encoded.len() - sig.signature.len(),
         dealer_package_bytes,
     })
+}
+
+/// Signing sets timed for a validator that has not seen them.
+const NEW_SETS: usize = 7;
+
+/// Parties in list order from index `start`, wrapping around, until they hold the threshold
+/// (or `signers` of them are taken); sorted by id, with the slots they hold.
+fn pick_signers(
+    config: &WeightedConfig,
+    start: usize,
+    signers: Option<u32>,
+    threshold: u32,
+) -> (Vec<PartyId>, u32) {
+    let all = config.parties();
+    let mut set = Vec::new();
+    let mut held = 0u32;
+    for p in all.iter().cycle().skip(start).take(all.len()) {
+        let enough = match signers {
+            Some(k) => set.len() as u32 >= k,
+            None => held >= threshold,
+        };
+        if enough {
+            break;
+        }
+        set.push(p.id);
+        held += p.slots.len() as u32;
+    }
+    set.sort();
+    (set, held)
 }
 
 /// One block signed by `set`: the signature and the milliseconds of commit, sign and aggregate.
@@ -224,7 +269,7 @@ impl Report for FrostBench {
              key generation   {:>10.2} ms per party (deal {:.2}, check {:.2}, finish {:.2}); {:.0} ms in all\n\
              signing          {:>10.3} ms per party (commit {:.3})\n\
              aggregate        {:>10.3} ms\n\
-             verify witness   {:>10.3} ms for a new signing set (group table built once: {:.1} ms; no table: {:.3} ms)\n\
+             verify witness   {:>10.3} ms for a new signing set (median of {}, {:.3} to {:.3}; group table built once: {:.1} ms; no table: {:.3} ms)\n\
              \x20                {:>10.3} ms for a set's second block (folding it), {:.3} ms after\n\
              sizes            signature {} B, witness {} B, largest dealer package {} B\n",
             self.slots,
@@ -241,6 +286,9 @@ impl Report for FrostBench {
             self.commit_ms_per_party,
             self.aggregate_ms,
             self.verify_witness_ms,
+            self.verify_witness_new_sets,
+            self.verify_witness_min_ms,
+            self.verify_witness_max_ms,
             self.verify_table_ms,
             self.verify_witness_stateless_ms,
             self.verify_witness_fold_ms,

@@ -689,6 +689,14 @@ fn bench_frost_small_run() {
     ] {
         assert!(v[key].as_f64().unwrap() > 0.0, "{key}");
     }
+    // Four parties give four distinct starting points for a threshold set.
+    assert_eq!(v["verify_witness_new_sets"], 4);
+    let (min, median, max) = (
+        v["verify_witness_min_ms"].as_f64().unwrap(),
+        v["verify_witness_ms"].as_f64().unwrap(),
+        v["verify_witness_max_ms"].as_f64().unwrap(),
+    );
+    assert!(min <= median && median <= max, "{min} {median} {max}");
     fails(
         &["bench", "frost", "--slots", "3", "--parties", "4"],
         1,

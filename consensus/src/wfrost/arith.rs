@@ -242,23 +242,17 @@ pub fn hash_to_scalar(tag: &str, parts: &[&[u8]]) -> Scalar {
     <Scalar as Reduce<U256>>::reduce_bytes(&digest.into())
 }
 
-/// `(-1)^e`
-fn sign(e: usize) -> Scalar {
-    if e % 2 == 0 {
-        Scalar::ONE
-    } else {
-        -Scalar::ONE
-    }
-}
-
-/// Factorials and inverse factorials up to `m`, as scalars.
-struct Factorials {
+/// Factorials and inverse factorials up to `m`, as scalars. A validator builds them once per
+/// group (up to its largest slot id), so a signing set's Lagrange coefficients need neither
+/// an inversion nor a pass over the whole set.
+#[derive(Clone, Debug)]
+pub struct Factorials {
     fact: Vec<Scalar>,
     inv: Vec<Scalar>,
 }
 
 impl Factorials {
-    fn new(m: usize) -> Factorials {
+    pub fn new(m: usize) -> Factorials {
         let mut fact = Vec::with_capacity(m + 1);
         fact.push(Scalar::ONE);
         for k in 1..=m {
@@ -272,6 +266,25 @@ impl Factorials {
             inv[k - 1] = inv[k] * scalar(k as u64);
         }
         Factorials { fact, inv }
+    }
+
+    /// The largest `k` with `k!` held.
+    pub fn max(&self) -> usize {
+        self.fact.len() - 1
+    }
+
+    /// `1 / k` for `1 <= k <= max`.
+    fn reciprocal(&self, k: usize) -> Scalar {
+        self.inv[k] * self.fact[k - 1]
+    }
+}
+
+/// `-x` if `negate`, else `x` (a multiplication by `(-1)^e` costs a full product).
+fn negated_if(x: Scalar, negate: bool) -> Scalar {
+    if negate {
+        -x
+    } else {
+        x
     }
 }
 
@@ -299,7 +312,106 @@ fn product_over_runs(i: u32, runs: &[(u32, u32)], f: &Factorials) -> Scalar {
             }
         }
     }
-    acc * sign(negatives as usize)
+    negated_if(acc, negatives % 2 == 1)
+}
+
+/// `1 / prod_{j in C, j != i} (i - j)`, the same products with the factorials swapped for
+/// their inverses (no field inversion).
+fn inverse_product_over_runs(i: u32, runs: &[(u32, u32)], f: &Factorials) -> Scalar {
+    let mut acc = Scalar::ONE;
+    let mut negatives = 0u32;
+    for &(a, b) in runs {
+        if b < i {
+            acc *= f.inv[(i - a) as usize] * f.fact[(i - b - 1) as usize];
+        } else if a > i {
+            acc *= f.inv[(b - i) as usize] * f.fact[(a - i - 1) as usize];
+            negatives += b - a + 1;
+        } else {
+            if a < i {
+                acc *= f.inv[(i - a) as usize];
+            }
+            if b > i {
+                acc *= f.inv[(b - i) as usize];
+                negatives += b - i;
+            }
+        }
+    }
+    negated_if(acc, negatives % 2 == 1)
+}
+
+/// Lagrange coefficients at zero over one signing set K (sorted, distinct ids in
+/// 1..=`f.max()`), one coefficient at a time:
+///
+/// `lambda_i = prod_{j in K, j != i} j / (j - i) = F_K / (i D_i)` with
+/// `F_K = (-1)^(|K|-1) prod K` and `D_i = prod_{j in K, j != i} (i - j)`.
+///
+/// `1 / D_i` comes from inverse factorials over the runs of consecutive ids in K, or over the
+/// runs of the ids in `1..=max K` that K lacks (`D_i` is then the full product
+/// `(i-1)! (-1)^(m-i) (m-i)!` divided by theirs), whichever has fewer runs: parties hold
+/// contiguous slot ranges, so one of the two is short unless the signers alternate with the
+/// absent.
+pub struct LagrangeAtZero<'a> {
+    f: &'a Factorials,
+    runs: Vec<(u32, u32)>,
+    /// `Some(runs of 1..=m missing from K)` when that is the shorter description.
+    missing: Option<Vec<(u32, u32)>>,
+    m: u32,
+    factor: Scalar,
+}
+
+impl<'a> LagrangeAtZero<'a> {
+    /// `None` if `set` is empty, holds 0 or reaches past `f`.
+    pub fn new(set: &[u32], f: &'a Factorials) -> Option<LagrangeAtZero<'a>> {
+        let m = *set.last()?;
+        if set.first() == Some(&0) || m as usize > f.max() {
+            return None;
+        }
+        let runs = runs(set);
+        let mut missing = Vec::new();
+        let mut next = 1;
+        for &(a, b) in &runs {
+            if a > next {
+                missing.push((next, a - 1));
+            }
+            next = b + 1;
+        }
+        let prod = runs.iter().fold(Scalar::ONE, |acc, &(a, b)| {
+            acc * f.fact[b as usize] * f.inv[(a - 1) as usize]
+        });
+        Some(LagrangeAtZero {
+            f,
+            missing: (missing.len() < runs.len()).then_some(missing),
+            runs,
+            m,
+            factor: negated_if(prod, (set.len() - 1) % 2 == 1),
+        })
+    }
+
+    /// `F_K`: every coefficient is this times [`unscaled`](Self::unscaled).
+    pub fn factor(&self) -> Scalar {
+        self.factor
+    }
+
+    /// `1 / (i D_i)` for `i` in K.
+    pub fn unscaled(&self, i: u32) -> Scalar {
+        let f = self.f;
+        let inverse_d = match &self.missing {
+            Some(missing) => {
+                let full_inverse = f.inv[(i - 1) as usize] * f.inv[(self.m - i) as usize];
+                negated_if(
+                    full_inverse * product_over_runs(i, missing, f),
+                    (self.m - i) % 2 == 1,
+                )
+            }
+            None => inverse_product_over_runs(i, &self.runs, f),
+        };
+        f.reciprocal(i as usize) * inverse_d
+    }
+
+    /// `lambda_i` for `i` in K.
+    pub fn coefficient(&self, i: u32) -> Scalar {
+        self.factor * self.unscaled(i)
+    }
 }
 
 /// Maximal runs of consecutive integers in a sorted list.
@@ -317,27 +429,17 @@ fn runs(sorted: &[u32]) -> Vec<(u32, u32)> {
 /// Lagrange coefficients at zero, `lambda_i = prod_{j in K, j != i} j / (j - i)`, for each
 /// `i` in `targets` (all in `set`). `set` must be sorted, distinct, within 1..=MAX_SLOT_ID.
 ///
-/// `lambda_i = prod(K) / (i * prod_{j in K, j != i} (j - i))`, and the denominator product is
-/// taken over the runs of consecutive ids in K with factorial ratios, so each coefficient costs
-/// O(runs) rather than O(|K|); parties hold contiguous slot ranges, so runs are few.
+/// Each coefficient costs O(runs) products and no inversion (see [`LagrangeAtZero`]); callers
+/// that compute many sets over one group keep a [`Factorials`] and use that type directly.
 pub fn lagrange_at_zero(set: &[u32], targets: &[u32]) -> Vec<Scalar> {
     let Some(&m) = set.last() else {
         return Vec::new();
     };
     let f = Factorials::new(m as usize);
-    let r = runs(set);
-    let prod_k: Scalar = set
-        .iter()
-        .fold(Scalar::ONE, |acc, &j| acc * scalar(u64::from(j)));
-    // denominators i * prod_{j != i} (j - i) = i * (-1)^(|K|-1) prod_{j != i} (i - j)
-    let dens: Vec<Scalar> = targets
-        .iter()
-        .map(|&i| scalar(u64::from(i)) * product_over_runs(i, &r, &f) * sign(set.len() - 1))
-        .collect();
-    batch_invert(&dens)
-        .into_iter()
-        .map(|d| prod_k * d)
-        .collect()
+    match LagrangeAtZero::new(set, &f) {
+        Some(l) => targets.iter().map(|&i| l.coefficient(i)).collect(),
+        None => vec![Scalar::ZERO; targets.len()],
+    }
 }
 
 /// Lagrange basis polynomials of the points `set` evaluated at `z`:
@@ -504,5 +606,45 @@ mod tests {
         for k in 0..3 {
             assert_eq!(fast[k], lagrange_scalars(&ids, &ids[k]));
         }
+    }
+
+    /// Both descriptions of a signing set (its own runs, or the runs of ids it lacks) against
+    /// the textbook formula, with the description each case must take.
+    #[test]
+    fn lagrange_from_runs_or_from_missing_ids() {
+        let odd: Vec<u32> = (1..=39).step_by(2).collect();
+        let holes: Vec<u32> = (1..=40)
+            .filter(|j| *j != 7 && !(20..=24).contains(j))
+            .collect();
+        let cases: Vec<(&str, Vec<u32>, bool)> = vec![
+            ("one run from 1", (1..=40).collect(), true),
+            ("two holes", holes, true),
+            (
+                "two runs after a gap",
+                (3..=10).chain(15..=18).collect(),
+                false,
+            ),
+            ("alternating", odd, true),
+            ("a single id", vec![5], false),
+            ("the top slot alone", vec![4000], false),
+        ];
+        let f = Factorials::new(4000);
+        for (name, set, from_missing) in cases {
+            let l = LagrangeAtZero::new(&set, &f).unwrap();
+            assert_eq!(l.missing.is_some(), from_missing, "{name}");
+            let ids: Vec<Scalar> = set.iter().map(|&j| scalar(u64::from(j))).collect();
+            for (i, id) in set.iter().zip(&ids) {
+                assert_eq!(
+                    l.coefficient(*i),
+                    lagrange_scalars(&ids, id),
+                    "{name}, slot {i}"
+                );
+            }
+            assert_eq!(lagrange_at_zero(&set, &set[..1])[0], l.coefficient(set[0]));
+        }
+        // Sets the table cannot serve.
+        assert!(LagrangeAtZero::new(&[], &f).is_none());
+        assert!(LagrangeAtZero::new(&[0, 1], &f).is_none());
+        assert!(LagrangeAtZero::new(&[1, 4001], &f).is_none());
     }
 }

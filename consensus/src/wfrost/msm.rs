@@ -49,150 +49,217 @@ impl Affine {
             y: self.y.negate(1).normalize_weak(),
         }
     }
-
-    fn signed(self, negative: bool) -> Affine {
-        if negative {
-            self.neg()
-        } else {
-            self
-        }
-    }
 }
 
-/// Additions are collected until this many need an inversion; larger batches amortise the
-/// inversion (~7.5 µs) further but touch more memory.
-const BATCH: usize = 256;
+/// The most additions one shared inversion serves. An inversion costs about as much as 270
+/// field multiplications, so at 1,024 it adds a quarter of one to each addition. Digit
+/// additions land in random buckets, so their batches hold at most a quarter of the buckets
+/// (few additions then wait for a busy one).
+const MAX_BATCH: usize = 1024;
 
-/// Buckets of affine points and the pending batch of additions into them.
+/// A queued `bucket += point` whose slope denominator is part of the running product.
+#[derive(Clone, Copy)]
+struct Pending {
+    bucket: u32,
+    doubling: bool,
+    point: Affine,
+    /// The bucket's point when the addition was queued (its value until the flush): kept here
+    /// because the flush would otherwise reread it from a random place in the buckets.
+    current: Affine,
+    /// `x_p - x_q`, or `2 y_q` for a doubling.
+    denominator: FieldElement,
+    /// The product of the denominators queued before this one.
+    prefix: FieldElement,
+}
+
+/// Buckets of affine points and the pending batch of additions into them. Additions arrive
+/// one at a time through [`Accumulator::add`]; [`Accumulator::finish`] completes the rest.
 struct Accumulator {
     buckets: Vec<Option<Affine>>,
     /// Buckets with an addition in the current batch: a second addition into one of them has
     /// to wait for the next batch, because it needs the first one's result.
     busy: Vec<bool>,
-    pending: Vec<(usize, Affine, bool)>,
-    denominators: Vec<FieldElement>,
-    prefix: Vec<FieldElement>,
+    batch: usize,
+    pending: Vec<Pending>,
+    waiting: Vec<(u32, Affine)>,
+    /// The previous waiting list, kept for its allocation.
+    spare: Vec<(u32, Affine)>,
+    /// An internal invariant broke (see the module comment); the sums are not to be used.
+    broken: bool,
 }
 
 impl Accumulator {
-    fn new(buckets: usize) -> Accumulator {
+    /// An accumulator whose batches hold at most `batch` additions (clamped to 8..=1,024).
+    fn new(buckets: usize, batch: usize) -> Accumulator {
+        let batch = batch.clamp(8, MAX_BATCH);
         Accumulator {
             buckets: vec![None; buckets],
             busy: vec![false; buckets],
-            pending: Vec::with_capacity(BATCH),
-            denominators: Vec::with_capacity(BATCH),
-            prefix: Vec::with_capacity(BATCH),
+            batch,
+            pending: Vec::with_capacity(batch),
+            waiting: Vec::with_capacity(batch),
+            spare: Vec::with_capacity(batch),
+            broken: false,
         }
     }
 
-    /// Adds every `(bucket, point)`; the order of additions does not change the sums.
-    fn add_all(&mut self, ops: impl IntoIterator<Item = (usize, Affine)>) -> Option<()> {
-        let mut ops = ops.into_iter();
-        let mut waiting: Vec<(usize, Affine)> = Vec::new();
-        let mut still: Vec<(usize, Affine)> = Vec::new();
-        let mut exhausted = false;
-        loop {
-            for (k, p) in waiting.drain(..) {
-                if self.busy[k] {
-                    still.push((k, p));
-                } else {
-                    self.schedule(k, p);
-                }
+    /// `bucket k += p`, now or in a later batch; the order of additions does not change the
+    /// sums.
+    #[inline]
+    fn add(&mut self, k: usize, p: Affine) {
+        if self.busy[k] {
+            self.waiting.push((k as u32, p));
+            // Inputs that keep hitting the same few buckets would otherwise grow the waiting
+            // list without bound; a flush frees every bucket.
+            if self.waiting.len() >= self.batch {
+                self.flush_and_requeue();
             }
-            // Stop drawing new additions while many wait for a busy bucket: with inputs that
-            // keep hitting the same few buckets the waiting list would otherwise grow and be
-            // rescanned every batch.
-            while self.pending.len() < BATCH && still.len() < BATCH && !exhausted {
-                match ops.next() {
-                    Some((k, p)) if self.busy[k] => still.push((k, p)),
-                    Some((k, p)) => self.schedule(k, p),
-                    None => exhausted = true,
-                }
-            }
-            if self.pending.is_empty() && still.is_empty() && exhausted {
-                return Some(());
-            }
-            self.flush()?;
-            std::mem::swap(&mut waiting, &mut still);
+            return;
+        }
+        self.schedule(k, p);
+        if self.pending.len() >= self.batch {
+            self.flush_and_requeue();
         }
     }
 
-    /// Queues `bucket += p`, or does it at once when no field inversion is needed (an empty
-    /// bucket, or `p` cancelling the bucket's point).
+    /// Queues `bucket += p`, or does it at once if the bucket is empty. Equal or opposite
+    /// points are not looked for here (a comparison per addition): their zero denominator
+    /// makes the batch's inversion fail, and `resolve_zero_denominators` deals with them.
+    #[inline]
     fn schedule(&mut self, k: usize, p: Affine) {
-        let Some(q) = self.buckets[k] else {
-            self.buckets[k] = Some(p);
-            return;
-        };
-        let dx = p.x + q.x.negate(1);
-        if bool::from(dx.normalizes_to_zero()) {
-            let dy = p.y + q.y.negate(1);
-            if bool::from(dy.normalizes_to_zero()) {
-                // p == q: a doubling, slope 3x^2 / 2y (y is never 0: the group has odd order).
-                self.denominators.push(q.y.double());
-                self.pending.push((k, p, true));
+        match self.buckets[k] {
+            None => self.buckets[k] = Some(p),
+            Some(q) => {
+                self.pending.push(Pending {
+                    bucket: k as u32,
+                    doubling: false,
+                    point: p,
+                    current: q,
+                    denominator: p.x + q.x.negate(1),
+                    prefix: FieldElement::ONE,
+                });
                 self.busy[k] = true;
-            } else {
-                // p == -q.
-                self.buckets[k] = None;
             }
-            return;
         }
-        self.denominators.push(dx);
-        self.pending.push((k, p, false));
-        self.busy[k] = true;
+    }
+
+    /// Completes the batch, then queues the waiting additions whose bucket is now free.
+    fn flush_and_requeue(&mut self) {
+        self.flush();
+        let mut waiting = std::mem::replace(&mut self.waiting, std::mem::take(&mut self.spare));
+        for (k, p) in waiting.drain(..) {
+            let k = k as usize;
+            if self.busy[k] {
+                self.waiting.push((k as u32, p));
+            } else {
+                self.schedule(k, p);
+            }
+        }
+        self.spare = waiting;
     }
 
     /// Completes the queued additions with one shared inversion (Montgomery's trick).
-    fn flush(&mut self) -> Option<()> {
+    fn flush(&mut self) {
         if self.pending.is_empty() {
-            return Some(());
+            return;
         }
-        self.prefix.clear();
         let mut acc = FieldElement::ONE;
-        for d in &self.denominators {
-            self.prefix.push(acc);
-            acc *= d;
+        for e in self.pending.iter_mut() {
+            e.prefix = acc;
+            acc *= &e.denominator;
         }
-        let mut inv: FieldElement = Option::from(acc.invert())?;
-        for i in (0..self.pending.len()).rev() {
-            let inv_i = inv * self.prefix[i];
-            inv *= self.denominators[i];
-            let (k, p, doubling) = self.pending[i];
-            let q = self.buckets[k]?;
-            let slope = if doubling {
-                q.x.square().mul_single(3) * inv_i
+        let mut inv: FieldElement = match Option::from(acc.invert()) {
+            Some(inv) => inv,
+            None => {
+                // Some denominator is zero: a doubling or a cancellation in the batch.
+                if !self.resolve_zero_denominators() {
+                    self.broken = true;
+                    self.pending.clear();
+                    self.busy.iter_mut().for_each(|b| *b = false);
+                    return;
+                }
+                return self.flush();
+            }
+        };
+        for e in self.pending.iter().rev() {
+            let inv_e = inv * e.prefix;
+            inv *= &e.denominator;
+            let k = e.bucket as usize;
+            self.busy[k] = false;
+            let (p, q) = (e.point, e.current);
+            let slope = if e.doubling {
+                q.x.square().mul_single(3) * inv_e
             } else {
-                (p.y + q.y.negate(1)) * inv_i
+                (p.y + q.y.negate(1)) * inv_e
             };
-            // Magnitudes: slope^2 (1) + 2 + 2 = 5; x_q + (-x3) = 1 + 6 = 7, within mul's 8.
+            // Magnitudes: slope^2 (1) + 2 + 2 = 5; x_q + (-x3) = 1 + 2 = 3, within mul's 8.
             let x3 = (slope.square() + q.x.negate(1) + p.x.negate(1)).normalize_weak();
             let y3 = (slope * (q.x + x3.negate(1)) + q.y.negate(1)).normalize_weak();
             self.buckets[k] = Some(Affine { x: x3, y: y3 });
-            self.busy[k] = false;
         }
         self.pending.clear();
-        self.denominators.clear();
-        Some(())
+    }
+
+    /// Rewrites the batch's zero denominators: `p == q` becomes a doubling (slope
+    /// `3x^2 / 2y`; y is never 0, the group has odd order) and `p == -q` empties the bucket
+    /// at once. False if a zero denominator remains, which would be a bug.
+    fn resolve_zero_denominators(&mut self) -> bool {
+        let buckets = &mut self.buckets;
+        let busy = &mut self.busy;
+        self.pending.retain_mut(|e| {
+            if !bool::from(e.denominator.normalizes_to_zero()) {
+                return true;
+            }
+            let k = e.bucket as usize;
+            if bool::from((e.point.y + e.current.y.negate(1)).normalizes_to_zero()) {
+                e.doubling = true;
+                e.denominator = e.current.y.double();
+                true
+            } else {
+                buckets[k] = None;
+                busy[k] = false;
+                false
+            }
+        });
+        self.pending
+            .iter()
+            .all(|e| !bool::from(e.denominator.normalizes_to_zero()))
+    }
+
+    /// Completes every addition; `None` if an invariant broke.
+    fn finish(mut self) -> Option<Vec<Option<Affine>>> {
+        while !self.pending.is_empty() || !self.waiting.is_empty() {
+            self.flush_and_requeue();
+            if self.broken {
+                return None;
+            }
+        }
+        (!self.broken).then_some(self.buckets)
     }
 }
 
 /// Signed base-2^c digits of `s`, least significant first: `s = sum d_w 2^(c w)` with
 /// `|d_w| <= 2^(c-1)`, so a window needs 2^(c-1) buckets instead of 2^c - 1.
 ///
-/// Writes the first `windows(c)` places of `out` (fewer if `out` is shorter).
+/// Writes the first `windows(c)` places of `out` (fewer if `out` is shorter); `c` is 2..=16.
 pub(crate) fn signed_digits(s: &Scalar, c: usize, out: &mut [i32]) {
     let be: [u8; 32] = s.to_repr().into();
+    // Little-endian 64-bit limbs and a zero limb above them for the top window.
+    let mut limbs = [0u64; 5];
+    for (j, chunk) in be.rchunks_exact(8).enumerate() {
+        let mut word = [0u8; 8];
+        word.copy_from_slice(chunk);
+        limbs[j] = u64::from_be_bytes(word);
+    }
+    let mask = (1u64 << c) - 1;
     let mut carry = 0i64;
     for (w, o) in out.iter_mut().enumerate().take(windows(c)) {
-        let mut v = 0i64;
-        for i in 0..c {
-            let bit = w * c + i;
-            if bit < 256 {
-                v |= i64::from((be[31 - bit / 8] >> (bit % 8)) & 1) << i;
-            }
+        let (q, r) = ((w * c) / 64, (w * c) % 64);
+        let mut bits = limbs[q] >> r;
+        if r + c > 64 && q + 1 < limbs.len() {
+            bits |= limbs[q + 1] << (64 - r);
         }
-        v += carry;
+        let mut v = (bits & mask) as i64 + carry;
         // A digit above half the window becomes negative and carries one into the next
         // window; the top window never exceeds 2^(c-1) because c * windows >= 257.
         if v > 1 << (c - 1) {
@@ -205,15 +272,8 @@ pub(crate) fn signed_digits(s: &Scalar, c: usize, out: &mut [i32]) {
     }
 }
 
-/// [`signed_digits`] into a fixed array (windows of at least 5 bits fit; narrower windows
-/// are never used for the batched paths), so digit streams need no allocation.
-fn signed_digit_array(s: &Scalar, c: usize) -> [i32; MAX_WINDOWS] {
-    let mut out = [0i32; MAX_WINDOWS];
-    signed_digits(s, c, &mut out);
-    out
-}
-
-/// The most windows [`signed_digit_array`] holds: 257 / 5 rounded up.
+/// The most windows a digit array holds: 257 / 5 rounded up (the batched paths use windows
+/// of at least 5 bits).
 const MAX_WINDOWS: usize = 52;
 
 /// Windows a signed digit expansion of a 256-bit scalar needs.
@@ -221,9 +281,22 @@ pub(crate) fn windows(c: usize) -> usize {
     257usize.div_ceil(c)
 }
 
-/// Where a digit goes: bucket `|d| - 1` of its window's set, negated point if `d < 0`.
-fn bucket_of(d: i32) -> Option<(usize, bool)> {
-    (d != 0).then(|| (d.unsigned_abs() as usize - 1, d < 0))
+/// Adds `d P` for each window's digit `d`: `|d| P` into bucket `|d| - 1` of the window's set
+/// (sets `stride` apart from `first`), negated if `d < 0`.
+#[inline]
+fn add_digits<'a>(
+    acc: &mut Accumulator,
+    digits: &[i32],
+    points: impl Iterator<Item = &'a Affine>,
+    first: usize,
+    stride: usize,
+) {
+    for (w, (d, p)) in digits.iter().zip(points).enumerate() {
+        if *d != 0 {
+            let b = first + w * stride + d.unsigned_abs() as usize - 1;
+            acc.add(b, if *d < 0 { p.neg() } else { *p });
+        }
+    }
 }
 
 /// `sum_k (k + 1) B_k` over one set of buckets, by a running sum from the top bucket down.
@@ -239,96 +312,174 @@ fn running_sum(buckets: &[Option<Affine>]) -> Option<ProjectivePoint> {
     Some(sum)
 }
 
-/// `sum_k (k + 1) B_k` for each of several bucket sets of equal size M. A running sum costs two
-/// projective additions and a conversion per bucket; instead, writing `m = k + 1 = a L + b`,
+/// How one bucket set's weighted sum is split: `m = k + 1 = a L + b` with `0 <= b < L`.
+#[derive(Clone, Copy)]
+struct Split {
+    /// Buckets in the set.
+    m: usize,
+    l: usize,
+    rows: usize,
+    /// Where the set's row sums (then its column sums) start in the shared accumulator.
+    offset: usize,
+}
+
+/// `sum_k (k + 1) B_k` for each bucket set. A running sum costs two projective additions and
+/// a conversion per bucket; instead, writing `m = k + 1 = a L + b`,
 ///
 /// `sum_m m B_m = L sum_a a (sum_b B_{aL+b}) + sum_b b (sum_a B_{aL+b})`,
 ///
-/// so each bucket is added twice, into its row sum and its column sum, all in one batched
-/// affine pass, and only the ~`M / L + L` row and column sums need running sums.
-fn weighted_sums(buckets: &[Option<Affine>], sets: usize) -> Option<Vec<ProjectivePoint>> {
-    let m = buckets.len() / sets.max(1);
-    if m < 16 {
-        return buckets.chunks(m.max(1)).map(running_sum).collect();
+/// so each bucket is added twice, into its row sum and its column sum, all sets in one batched
+/// affine pass, and only the ~`M / L + L` row and column sums of each set need running sums.
+fn weighted_sums(sets: &[&[Option<Affine>]]) -> Option<Vec<ProjectivePoint>> {
+    let mut splits = Vec::with_capacity(sets.len());
+    let mut targets = 0;
+    for set in sets {
+        let m = set.len();
+        // L about sqrt(M), a power of two; small sets are summed directly below.
+        let l = 1usize << m.max(1).ilog2().div_ceil(2);
+        let rows = m / l + 1;
+        splits.push(Split {
+            m,
+            l,
+            rows,
+            offset: targets,
+        });
+        if m >= 16 {
+            targets += rows + l;
+        }
     }
-    let l = 1usize << (m.trailing_zeros().div_ceil(2));
-    let rows = m / l + 1;
-    let per_set = rows + l;
-    let mut acc = Accumulator::new(per_set * sets);
+    // The walk below spreads consecutive additions over all the sums, so a batch can hold
+    // one addition per sum: inversions are the main cost of this phase (a few hundred sums).
+    let mut acc = Accumulator::new(targets, targets);
     // Consecutive additions must hit different sums to fill a batch: rows are walked column by
-    // column and columns row by row, every set side by side, and the two streams alternate.
-    let walk = move |row_major: bool| {
-        (0..rows * l).flat_map(move |i| {
-            let (a, b) = if row_major {
-                (i / l, i % l)
-            } else {
-                (i % rows, i / rows)
-            };
-            let weight = a * l + b;
-            (0..sets).filter_map(move |set| {
-                if weight == 0 || weight > m {
-                    return None;
+    // column and columns row by row, every set side by side, the two streams alternating.
+    let steps = splits.iter().map(|s| s.rows * s.l).max().unwrap_or(0);
+    for j in 0..steps {
+        for (set, s) in sets.iter().zip(&splits) {
+            if s.m < 16 || j >= s.rows * s.l {
+                continue;
+            }
+            // Column stream: (a, b) row-major, into column sum b.
+            let (a, b) = (j / s.l, j % s.l);
+            let weight = a * s.l + b;
+            if (1..=s.m).contains(&weight) {
+                if let Some(p) = set[weight - 1] {
+                    acc.add(s.offset + s.rows + b, p);
                 }
-                let p = buckets[set * m + weight - 1]?;
-                let target = if row_major { rows + b } else { a };
-                Some((set * per_set + target, p))
-            })
-        })
-    };
-    let (cols, rows_) = (walk(true), walk(false));
-    acc.add_all(cols.zip(rows_).flat_map(|(x, y)| [x, y]))?;
-    let shift = l.trailing_zeros();
-    acc.buckets
-        .chunks(per_set)
-        .map(|set| {
+            }
+            // Row stream: (a, b) column-major, into row sum a.
+            let (a, b) = (j % s.rows, j / s.rows);
+            let weight = a * s.l + b;
+            if (1..=s.m).contains(&weight) {
+                if let Some(p) = set[weight - 1] {
+                    acc.add(s.offset + a, p);
+                }
+            }
+        }
+    }
+    let sums = acc.finish()?;
+    sets.iter()
+        .zip(&splits)
+        .map(|(set, s)| {
+            if s.m < 16 {
+                return running_sum(set);
+            }
+            let own = sums.get(s.offset..s.offset + s.rows + s.l)?;
             // running_sum weighs index j by j + 1; row and column index 0 weigh 0.
-            let mut row = running_sum(set.get(1..rows)?)?;
-            for _ in 0..shift {
+            let mut row = running_sum(own.get(1..s.rows)?)?;
+            for _ in 0..s.l.trailing_zeros() {
                 row = row.double();
             }
-            Some(row + running_sum(set.get(rows + 1..)?)?)
+            Some(row + running_sum(own.get(s.rows + 1..)?)?)
         })
         .collect()
 }
 
 /// The window for an MSM over `n` variable points: minimises the additions, n per window plus
 /// two per bucket for the bucket sums, `(257 / c) (n + 2^c)`; at least 5 bits (see
-/// [`signed_digit_array`]).
+/// [`MAX_WINDOWS`]).
 fn variable_window(n: usize) -> usize {
     (5..=14usize)
         .min_by_key(|&c| windows(c) * (n + (1usize << c)))
         .unwrap_or(8)
 }
 
-/// Pippenger over variable points: window w's digit of scalar k adds ±P_k into bucket set w;
-/// all windows' additions go through one accumulator (one batch can serve every window), then
-/// each window's buckets are summed and the windows combined by doubling.
-pub(crate) fn msm_variable(points: &[AffinePoint], scalars: &[Scalar]) -> Option<ProjectivePoint> {
-    let terms: Vec<(Affine, &Scalar)> = points
-        .iter()
-        .zip(scalars)
-        .filter_map(|(p, s)| Some((Affine::from_point(p)?, s)))
-        .collect();
-    let c = variable_window(terms.len());
-    let per_window = 1usize << (c - 1);
-    let w_count = windows(c);
-    let mut acc = Accumulator::new(per_window * w_count);
-    acc.add_all(terms.iter().flat_map(|(p, s)| {
-        let digits = signed_digit_array(s, c);
-        (0..w_count).filter_map(move |w| {
-            let (b, neg) = bucket_of(digits[w])?;
-            Some((w * per_window + b, p.signed(neg)))
-        })
-    }))?;
-    let sums = weighted_sums(&acc.buckets, w_count)?;
-    let mut total = ProjectivePoint::IDENTITY;
-    for sum in sums.iter().rev() {
-        for _ in 0..c {
-            total = total.double();
+/// Variable points with their signed digits' window, laid out after `first` buckets used by
+/// someone else: window w's digit of scalar k adds ±P_k into bucket set w.
+struct VariablePart {
+    c: usize,
+    first: usize,
+    per_window: usize,
+    windows: usize,
+}
+
+impl VariablePart {
+    fn new(n: usize, first: usize) -> VariablePart {
+        let c = variable_window(n);
+        VariablePart {
+            c,
+            first,
+            per_window: 1 << (c - 1),
+            windows: windows(c),
         }
-        total += sum;
     }
-    Some(total)
+
+    fn buckets(&self) -> usize {
+        self.per_window * self.windows
+    }
+
+    fn add(&self, acc: &mut Accumulator, terms: &[(Affine, Scalar)]) {
+        let mut digits = [0i32; MAX_WINDOWS];
+        for (p, s) in terms {
+            signed_digits(s, self.c, &mut digits);
+            let (first, per) = (self.first, self.per_window);
+            add_digits(
+                acc,
+                &digits[..self.windows],
+                std::iter::repeat(p),
+                first,
+                per,
+            );
+        }
+    }
+
+    /// Combines the windows' weighted sums by doubling: `sum_w 2^(c w) S_w`.
+    fn combine(&self, sums: &[ProjectivePoint]) -> ProjectivePoint {
+        let mut total = ProjectivePoint::IDENTITY;
+        for sum in sums.iter().rev() {
+            for _ in 0..self.c {
+                total = total.double();
+            }
+            total += sum;
+        }
+        total
+    }
+
+    fn sets<'a>(&self, buckets: &'a [Option<Affine>]) -> Option<Vec<&'a [Option<Affine>]>> {
+        let mine = buckets.get(self.first..self.first + self.buckets())?;
+        Some(mine.chunks(self.per_window).collect())
+    }
+}
+
+fn affine_terms<'a>(
+    terms: impl Iterator<Item = (&'a AffinePoint, &'a Scalar)>,
+) -> Vec<(Affine, Scalar)> {
+    terms
+        .filter_map(|(p, s)| Some((Affine::from_point(p)?, *s)))
+        .collect()
+}
+
+/// Pippenger over variable points: all windows' additions go through one accumulator (one
+/// batch can serve every window), then each window's buckets are summed and the windows
+/// combined by doubling.
+pub(crate) fn msm_variable(points: &[AffinePoint], scalars: &[Scalar]) -> Option<ProjectivePoint> {
+    let terms = affine_terms(points.iter().zip(scalars));
+    let part = VariablePart::new(terms.len(), 0);
+    let mut acc = Accumulator::new(part.buckets(), part.buckets() / 4);
+    part.add(&mut acc, &terms);
+    let buckets = acc.finish()?;
+    let sums = weighted_sums(&part.sets(&buckets)?)?;
+    Some(part.combine(&sums))
 }
 
 /// Projective to affine with one shared inversion. The identity is set aside first: k256
@@ -415,49 +566,34 @@ impl FixedBaseTable {
         fixed: &[(usize, Scalar)],
         variable: &[(AffinePoint, Scalar)],
     ) -> Option<ProjectivePoint> {
-        let c = self.c;
-        let shared = 1usize << (c - 1);
-        // The variable points get per-window bucket sets after the shared set.
-        let vterms: Vec<(Affine, &Scalar)> = variable
-            .iter()
-            .filter_map(|(p, s)| Some((Affine::from_point(p)?, s)))
-            .collect();
-        let vc = variable_window(vterms.len());
-        let v_per = 1usize << (vc - 1);
-        let v_windows = windows(vc);
-        let mut acc = Accumulator::new(shared + v_per * v_windows);
         // Check every index first: a bad one is an error, not a skipped term.
         if fixed.iter().any(|(i, _)| *i >= self.rows.len()) {
             return None;
         }
-        let fixed_ops = fixed.iter().flat_map(|(i, s)| {
-            let row = self.rows.get(*i).and_then(Option::as_ref);
-            let digits = signed_digit_array(s, c);
-            row.into_iter().flat_map(move |row| {
-                row.iter().zip(digits).filter_map(|(m, d)| {
-                    let (b, neg) = bucket_of(d)?;
-                    Some((b, m.signed(neg)))
-                })
-            })
-        });
-        let variable_ops = vterms.iter().flat_map(|(p, s)| {
-            let digits = signed_digit_array(s, vc);
-            (0..v_windows).filter_map(move |w| {
-                let (b, neg) = bucket_of(digits[w])?;
-                Some((shared + w * v_per + b, p.signed(neg)))
-            })
-        });
-        acc.add_all(fixed_ops.chain(variable_ops))?;
-        let fixed_sum = weighted_sums(&acc.buckets[..shared], 1)?;
-        let variable_sums = weighted_sums(&acc.buckets[shared..], v_windows)?;
-        let mut total = ProjectivePoint::IDENTITY;
-        for sum in variable_sums.iter().rev() {
-            for _ in 0..vc {
-                total = total.double();
-            }
-            total += sum;
+        let c = self.c;
+        let shared = 1usize << (c - 1);
+        let w_count = windows(c);
+        // The variable points get per-window bucket sets after the shared set.
+        let vterms = affine_terms(variable.iter().map(|(p, s)| (p, s)));
+        let part = VariablePart::new(vterms.len(), shared);
+        let buckets = shared + part.buckets();
+        let mut acc = Accumulator::new(buckets, buckets / 4);
+        let mut digits = [0i32; MAX_WINDOWS];
+        for (i, s) in fixed {
+            // An identity base adds nothing.
+            let Some(Some(row)) = self.rows.get(*i) else {
+                continue;
+            };
+            signed_digits(s, c, &mut digits);
+            add_digits(&mut acc, &digits[..w_count], row.iter(), 0, 0);
         }
-        Some(fixed_sum.iter().fold(total, |t, s| t + s))
+        part.add(&mut acc, &vterms);
+        let buckets = acc.finish()?;
+        let mut sets = vec![buckets.get(..shared)?];
+        sets.extend(part.sets(&buckets)?);
+        let sums = weighted_sums(&sets)?;
+        let (fixed_sum, variable_sums) = sums.split_first()?;
+        Some(part.combine(variable_sums) + fixed_sum)
     }
 }
 

@@ -6,7 +6,7 @@
 //! with coefficients derived by hashing the whole signature (no RNG needed, nothing to grind
 //! after the fact).
 
-use super::arith::{hash_to_scalar, lagrange_at_zero, msm_affine};
+use super::arith::{hash_to_scalar, lagrange_at_zero, msm_affine, Factorials, LagrangeAtZero};
 use super::config::{compress, PartyId};
 use super::dkg::GroupKey;
 use super::frost_bridge::{party_identifier, verifying_key};
@@ -69,6 +69,17 @@ fn scalar_of(b: &[u8; 32]) -> Option<Scalar> {
     Option::from(Scalar::from_repr((*b).into()))
 }
 
+/// Party `party`'s coefficient in the batched check: 128 bits of a hash of the seed. A
+/// witness with a wrong share passes only if the weighted errors cancel, which for weights
+/// fixed after the witness happens with probability 2^-128 per try; half-width weights also
+/// halve the windows of the hiding-commitment terms.
+fn batch_weight(seed: &[u8], party: PartyId) -> Scalar {
+    let full = hash_to_scalar("tandem-wfrost-witness", &[seed, &party.0.to_be_bytes()]).to_repr();
+    let mut low = [0u8; 16];
+    low.copy_from_slice(&full[16..]);
+    Scalar::from(u128::from_be_bytes(low))
+}
+
 /// A decoded witness entry.
 struct Part {
     party: PartyId,
@@ -84,22 +95,37 @@ fn msm_pairs(terms: &[(AffinePoint, Scalar)]) -> ProjectivePoint {
 }
 
 /// The verifying-share terms of the batched check, `(slot, -c w_p lambda_{i,K})` for every slot
-/// i of every marked party p, in party then slot order.
+/// i of every marked party p, in party then slot order. `f` is the validator's factorial table
+/// if it keeps one (a fresh one is built otherwise).
 fn slot_terms(
     group: &GroupKey,
     parts: &[Part],
     w: &[Scalar],
     k: &[u32],
     c: Scalar,
+    f: Option<&Factorials>,
 ) -> Vec<(u32, Scalar)> {
-    let lambda: BTreeMap<u32, Scalar> = k.iter().copied().zip(lagrange_at_zero(k, k)).collect();
+    let max = k.last().map_or(0, |m| *m as usize);
+    let own;
+    let f = match f {
+        Some(f) if f.max() >= max => f,
+        _ => {
+            own = Factorials::new(max);
+            &own
+        }
+    };
+    // k is the sorted union of the marked parties' slots (signing_set), so every slot below
+    // has a coefficient; an empty k never gets here (it is below any threshold).
+    let Some(lagrange) = LagrangeAtZero::new(k, f) else {
+        return Vec::new();
+    };
+    // lambda_i = F_K / (i D_i): the per-party constant -c w_p F_K is one product per party.
+    let base = -(c * lagrange.factor());
     let mut out = Vec::with_capacity(k.len());
     for (p, wp) in parts.iter().zip(w) {
-        let cw = c * wp;
+        let scale = base * wp;
         for slot in group.slots_of(p.party).unwrap_or(&[]) {
-            if let Some(l) = lambda.get(slot) {
-                out.push((*slot, -(cw * l)));
-            }
+            out.push((*slot, scale * lagrange.unscaled(*slot)));
         }
     }
     out
@@ -317,10 +343,7 @@ impl AccountableSignature {
         // Batch coefficients bound to everything verified: hash the encoding once.
         let seed =
             hash_to_scalar("tandem-wfrost-witness-seed", &[&self.encode(), message]).to_repr();
-        let w: Vec<Scalar> = parts
-            .iter()
-            .map(|p| hash_to_scalar("tandem-wfrost-witness", &[&seed, &p.party.0.to_be_bytes()]))
-            .collect();
+        let w: Vec<Scalar> = parts.iter().map(|p| batch_weight(&seed, p.party)).collect();
         let mut terms: Vec<(AffinePoint, Scalar)> = Vec::with_capacity(1 + 3 * parts.len());
         terms.push((
             AffinePoint::GENERATOR,
@@ -343,8 +366,9 @@ impl AccountableSignature {
                     }
                     // A new set: every slot's Y_i through the group's fixed-base table.
                     None => {
-                        let slots = slot_terms(group, &parts, &w, &k, c);
-                        let sum = cache.table(group).msm(&slots, &terms).unwrap_or_else(|| {
+                        let table = cache.table(group);
+                        let slots = slot_terms(group, &parts, &w, &k, c, Some(&table.factorials));
+                        let sum = table.msm(&slots, &terms).unwrap_or_else(|| {
                             terms.extend(slot_points(group, &slots));
                             msm_pairs(&terms)
                         });
@@ -357,7 +381,7 @@ impl AccountableSignature {
             }
             // No validator state: every slot's Y_i with its Lagrange weight, in the one MSM.
             None => {
-                let slots = slot_terms(group, &parts, &w, &k, c);
+                let slots = slot_terms(group, &parts, &w, &k, c, None);
                 terms.extend(slot_points(group, &slots));
                 msm_pairs(&terms)
             }
@@ -417,19 +441,31 @@ pub struct SigningSetCache {
     table: Option<Arc<ShareTable>>,
 }
 
-/// The fixed-base table and the slot id of each of its rows (ascending).
+/// The fixed-base table, the slot id of each of its rows (ascending), and factorials up to the
+/// largest slot id for the Lagrange coefficients.
 #[derive(Debug)]
 struct ShareTable {
     slots: Vec<u32>,
     table: FixedBaseTable,
+    factorials: Factorials,
 }
 
 impl ShareTable {
+    /// The row of `slot`: slot ids are usually 1..=S, so row `slot - 1` is tried first.
+    fn row(&self, slot: u32) -> Option<usize> {
+        let guess = (slot as usize).checked_sub(1)?;
+        if self.slots.get(guess) == Some(&slot) {
+            return Some(guess);
+        }
+        self.slots.binary_search(&slot).ok()
+    }
+
     fn new(group: &GroupKey) -> ShareTable {
         let slots: Vec<u32> = group.verifying_shares.keys().copied().collect();
         let bases: Vec<AffinePoint> = group.verifying_shares.values().copied().collect();
         let typical = usize::try_from(group.threshold).unwrap_or(usize::MAX);
         ShareTable {
+            factorials: Factorials::new(slots.last().map_or(0, |m| *m as usize)),
             slots,
             table: FixedBaseTable::new(&bases, typical),
         }
@@ -443,7 +479,7 @@ impl ShareTable {
     ) -> Option<ProjectivePoint> {
         let rows = slot_terms
             .iter()
-            .map(|(slot, s)| Some((self.slots.binary_search(slot).ok()?, *s)))
+            .map(|(slot, s)| Some((self.row(*slot)?, *s)))
             .collect::<Option<Vec<_>>>()?;
         self.table.msm(&rows, others)
     }

@@ -37,6 +37,10 @@ pub struct FrostBench {
     verify_witness_new_sets: usize,
     verify_witness_min_ms: f64,
     verify_witness_max_ms: f64,
+    /// A new set scattered over the party list (many runs of slot ids); absent when that set
+    /// is one of the sets above.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    verify_witness_scattered_ms: Option<f64>,
     /// Building that table: once per group key (producer term, stacker cycle).
     verify_table_ms: f64,
     /// The same check with no validator state at all (no table): plain Pippenger.
@@ -157,6 +161,22 @@ pub fn frost(
         used.push(other);
     }
     new_sets.sort_by(f64::total_cmp);
+    // A set scattered over the party list (every other party, then the rest in order): its
+    // slot ids form many runs, the costly case for the Lagrange coefficients.
+    let order: Vec<usize> = (0..config.parties().len())
+        .step_by(2)
+        .chain((1..config.parties().len()).step_by(2))
+        .collect();
+    let scattered = pick_in_order(&config, &order, signers, threshold).0;
+    let verify_witness_scattered_ms = if used.contains(&scattered) {
+        None
+    } else {
+        let text = b"tandem-stacker bench block for a scattered set";
+        let (sig_s, _) = signing_round(&group, &keys, &scattered, text, &mut rng)?;
+        let t = Instant::now();
+        sig_s.verify_cached(&group, text, &mut cache)?;
+        Some(ms(t))
+    };
     let verify_witness_ms = new_sets[new_sets.len() / 2];
     let second = b"tandem-stacker bench block 2";
     let (sig2, _) = signing_round(&group, &keys, &set, second, &mut rng)?;
@@ -191,6 +211,7 @@ pub fn frost(
         verify_witness_new_sets: new_sets.len(),
         verify_witness_min_ms: new_sets[0],
         verify_witness_max_ms: new_sets[new_sets.len() - 1],
+        verify_witness_scattered_ms,
         verify_table_ms,
         verify_witness_stateless_ms,
         verify_witness_fold_ms,
@@ -212,10 +233,23 @@ fn pick_signers(
     signers: Option<u32>,
     threshold: u32,
 ) -> (Vec<PartyId>, u32) {
+    let n = config.parties().len();
+    let order: Vec<usize> = (0..n).map(|k| (start + k) % n).collect();
+    pick_in_order(config, &order, signers, threshold)
+}
+
+/// Parties by list index in `order` until they hold the threshold (or `signers` of them are
+/// taken); sorted by id, with the slots they hold.
+fn pick_in_order(
+    config: &WeightedConfig,
+    order: &[usize],
+    signers: Option<u32>,
+    threshold: u32,
+) -> (Vec<PartyId>, u32) {
     let all = config.parties();
     let mut set = Vec::new();
     let mut held = 0u32;
-    for p in all.iter().cycle().skip(start).take(all.len()) {
+    for p in order.iter().filter_map(|k| all.get(*k)) {
         let enough = match signers {
             Some(k) => set.len() as u32 >= k,
             None => held >= threshold,
@@ -271,6 +305,7 @@ impl Report for FrostBench {
              aggregate        {:>10.3} ms\n\
              verify witness   {:>10.3} ms for a new signing set (median of {}, {:.3} to {:.3}; group table built once: {:.1} ms; no table: {:.3} ms)\n\
              \x20                {:>10.3} ms for a set's second block (folding it), {:.3} ms after\n\
+             \x20                {} for a new set scattered over the party list\n\
              sizes            signature {} B, witness {} B, largest dealer package {} B\n",
             self.slots,
             self.parties,
@@ -293,6 +328,8 @@ impl Report for FrostBench {
             self.verify_witness_stateless_ms,
             self.verify_witness_fold_ms,
             self.verify_witness_cached_ms,
+            self.verify_witness_scattered_ms
+                .map_or("(no distinct scattered set)".to_string(), |v| format!("{v:>10.3} ms")),
             self.signature_bytes,
             self.witness_bytes,
             self.dealer_package_bytes,

@@ -340,28 +340,50 @@ fn inverse_product_over_runs(i: u32, runs: &[(u32, u32)], f: &Factorials) -> Sca
 }
 
 /// Lagrange coefficients at zero over one signing set K (sorted, distinct ids in
-/// 1..=`f.max()`), one coefficient at a time:
+/// 1..=`f.max()`):
 ///
 /// `lambda_i = prod_{j in K, j != i} j / (j - i) = F_K / (i D_i)` with
 /// `F_K = (-1)^(|K|-1) prod K` and `D_i = prod_{j in K, j != i} (i - j)`.
 ///
-/// `1 / D_i` comes from inverse factorials over the runs of consecutive ids in K, or over the
-/// runs of the ids in `1..=max K` that K lacks (`D_i` is then the full product
-/// `(i-1)! (-1)^(m-i) (m-i)!` divided by theirs), whichever has fewer runs: parties hold
-/// contiguous slot ranges, so one of the two is short unless the signers alternate with the
-/// absent.
+/// One at a time ([`unscaled`](Self::unscaled)), `1 / D_i` comes from inverse factorials over
+/// the runs of consecutive ids in K, or over the runs of the ids in `1..=max K` that K lacks
+/// (`D_i` is then the full product `(i-1)! (-1)^(m-i) (m-i)!` divided by theirs), whichever
+/// has fewer runs: two products per run. For a whole set scattered into many runs (signers
+/// alternating with absent parties), [`unscaled_all`](Self::unscaled_all) steps from each id
+/// to the next instead, which costs a few products per id whatever the number of runs.
 pub struct LagrangeAtZero<'a> {
     f: &'a Factorials,
+    set: &'a [u32],
     runs: Vec<(u32, u32)>,
-    /// `Some(runs of 1..=m missing from K)` when that is the shorter description.
-    missing: Option<Vec<(u32, u32)>>,
+    /// Runs of the ids in 1..=m that K lacks.
+    missing: Vec<(u32, u32)>,
     m: u32,
     factor: Scalar,
 }
 
+/// `prod v` over small signed integers, multiplied in a u128 until it would overflow, so a
+/// dozen factors of 12 bits cost one scalar product.
+fn product_of_small(values: impl Iterator<Item = i64>) -> Scalar {
+    let mut acc = Scalar::ONE;
+    let mut word: u128 = 1;
+    let mut negative = false;
+    for v in values {
+        negative ^= v < 0;
+        let a = u128::from(v.unsigned_abs());
+        match word.checked_mul(a) {
+            Some(w) => word = w,
+            None => {
+                acc *= Scalar::from(word);
+                word = a;
+            }
+        }
+    }
+    negated_if(acc * Scalar::from(word), negative)
+}
+
 impl<'a> LagrangeAtZero<'a> {
     /// `None` if `set` is empty, holds 0 or reaches past `f`.
-    pub fn new(set: &[u32], f: &'a Factorials) -> Option<LagrangeAtZero<'a>> {
+    pub fn new(set: &'a [u32], f: &'a Factorials) -> Option<LagrangeAtZero<'a>> {
         let m = *set.last()?;
         if set.first() == Some(&0) || m as usize > f.max() {
             return None;
@@ -380,11 +402,17 @@ impl<'a> LagrangeAtZero<'a> {
         });
         Some(LagrangeAtZero {
             f,
-            missing: (missing.len() < runs.len()).then_some(missing),
+            set,
+            missing,
             runs,
             m,
             factor: negated_if(prod, (set.len() - 1) % 2 == 1),
         })
+    }
+
+    /// Whether the missing ids are the shorter description.
+    fn missing_is_shorter(&self) -> bool {
+        self.missing.len() < self.runs.len()
     }
 
     /// `F_K`: every coefficient is this times [`unscaled`](Self::unscaled).
@@ -392,20 +420,75 @@ impl<'a> LagrangeAtZero<'a> {
         self.factor
     }
 
+    /// `(-1)^(m-i) / ((i-1)! (m-i)!)`, the inverse of `prod_{j in 1..=m, j != i} (i - j)`, times
+    /// `1 / i`: `(-1)^(m-i) / (i! (m-i)!)`.
+    fn full_inverse_over_i(&self, i: u32) -> Scalar {
+        let f = self.f;
+        negated_if(
+            f.inv[i as usize] * f.inv[(self.m - i) as usize],
+            (self.m - i) % 2 == 1,
+        )
+    }
+
     /// `1 / (i D_i)` for `i` in K.
     pub fn unscaled(&self, i: u32) -> Scalar {
-        let f = self.f;
-        let inverse_d = match &self.missing {
-            Some(missing) => {
-                let full_inverse = f.inv[(i - 1) as usize] * f.inv[(self.m - i) as usize];
-                negated_if(
-                    full_inverse * product_over_runs(i, missing, f),
-                    (self.m - i) % 2 == 1,
-                )
+        if self.missing_is_shorter() {
+            self.full_inverse_over_i(i) * product_over_runs(i, &self.missing, self.f)
+        } else {
+            self.f.reciprocal(i as usize) * inverse_product_over_runs(i, &self.runs, self.f)
+        }
+    }
+
+    /// `1 / (i D_i)` for every `i` in K, in K's order.
+    ///
+    /// With few runs, one at a time. Otherwise through the missing ids' product
+    /// `M(i) = prod_{j missing} (i - j)` (`1 / D_i = M(i) / prod_{j in 1..=m, j != i} (i - j)`):
+    /// each run of missing ids is a ratio of factorials, so from `i - 1` to `i`, both in K,
+    /// `M(i) = M(i-1) prod_r (i - a_r) / prod_r (i - 1 - b_r)`, two products of small
+    /// integers; the denominators are inverted together.
+    pub fn unscaled_all(&self) -> Vec<Scalar> {
+        let direct = 2 * self.runs.len().min(self.missing.len() + 1);
+        let stepped = 2 * self.missing.len().div_ceil(10) + 7;
+        if direct <= stepped {
+            return self.set.iter().map(|&i| self.unscaled(i)).collect();
+        }
+        // Pass 1: M(i) at the first id of each run of K; the step ratios elsewhere.
+        let mut starts = Vec::with_capacity(self.runs.len());
+        let mut numerators = Vec::with_capacity(self.set.len());
+        let mut denominators = Vec::with_capacity(self.set.len());
+        let mut previous: Option<u32> = None;
+        for &i in self.set {
+            if previous.is_some_and(|p| p + 1 == i) {
+                let i = i64::from(i);
+                let missing = self.missing.iter();
+                numerators.push(product_of_small(
+                    missing.clone().map(|&(a, _)| i - i64::from(a)),
+                ));
+                denominators.push(product_of_small(
+                    missing.map(|&(_, b)| i - 1 - i64::from(b)),
+                ));
+            } else {
+                starts.push(product_over_runs(i, &self.missing, self.f));
             }
-            None => inverse_product_over_runs(i, &self.runs, f),
-        };
-        f.reciprocal(i as usize) * inverse_d
+            previous = Some(i);
+        }
+        let inverses = batch_invert(&denominators);
+        // Pass 2: walk K again, carrying M.
+        let mut out = Vec::with_capacity(self.set.len());
+        let (mut starts, mut steps) = (starts.into_iter(), numerators.iter().zip(&inverses));
+        let mut product = Scalar::ONE;
+        let mut previous: Option<u32> = None;
+        for &i in self.set {
+            let next = if previous.is_some_and(|p| p + 1 == i) {
+                steps.next().map(|(n, d)| product * n * d)
+            } else {
+                starts.next()
+            };
+            product = next.unwrap_or(Scalar::ZERO);
+            out.push(self.full_inverse_over_i(i) * product);
+            previous = Some(i);
+        }
+        out
     }
 
     /// `lambda_i` for `i` in K.
@@ -616,6 +699,8 @@ mod tests {
         let holes: Vec<u32> = (1..=40)
             .filter(|j| *j != 7 && !(20..=24).contains(j))
             .collect();
+        // Many runs: the whole-set walk steps from id to id.
+        let blocks: Vec<u32> = (1..=400).filter(|j| (j - 1) / 4 % 2 == 0).collect();
         let cases: Vec<(&str, Vec<u32>, bool)> = vec![
             ("one run from 1", (1..=40).collect(), true),
             ("two holes", holes, true),
@@ -627,11 +712,13 @@ mod tests {
             ("alternating", odd, true),
             ("a single id", vec![5], false),
             ("the top slot alone", vec![4000], false),
+            ("blocks of four, every other", blocks.clone(), true),
+            ("blocks, the first missing", blocks[4..].to_vec(), false),
         ];
         let f = Factorials::new(4000);
         for (name, set, from_missing) in cases {
             let l = LagrangeAtZero::new(&set, &f).unwrap();
-            assert_eq!(l.missing.is_some(), from_missing, "{name}");
+            assert_eq!(l.missing_is_shorter(), from_missing, "{name}");
             let ids: Vec<Scalar> = set.iter().map(|&j| scalar(u64::from(j))).collect();
             for (i, id) in set.iter().zip(&ids) {
                 assert_eq!(
@@ -641,6 +728,11 @@ mod tests {
                 );
             }
             assert_eq!(lagrange_at_zero(&set, &set[..1])[0], l.coefficient(set[0]));
+            let all = l.unscaled_all();
+            assert_eq!(all.len(), set.len());
+            for (i, u) in set.iter().zip(&all) {
+                assert_eq!(*u, l.unscaled(*i), "{name}, whole-set walk, slot {i}");
+            }
         }
         // Sets the table cannot serve.
         assert!(LagrangeAtZero::new(&[], &f).is_none());

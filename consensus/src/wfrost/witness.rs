@@ -121,11 +121,14 @@ fn slot_terms(
     };
     // lambda_i = F_K / (i D_i): the per-party constant -c w_p F_K is one product per party.
     let base = -(c * lagrange.factor());
+    let unscaled = lagrange.unscaled_all();
     let mut out = Vec::with_capacity(k.len());
     for (p, wp) in parts.iter().zip(w) {
         let scale = base * wp;
         for slot in group.slots_of(p.party).unwrap_or(&[]) {
-            out.push((*slot, scale * lagrange.unscaled(*slot)));
+            if let Some(u) = k.binary_search(slot).ok().and_then(|at| unscaled.get(at)) {
+                out.push((*slot, scale * u));
+            }
         }
     }
     out

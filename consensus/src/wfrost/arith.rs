@@ -291,47 +291,35 @@ fn negated_if(x: Scalar, negate: bool) -> Scalar {
 /// `prod_{j in C, j != i} (i - j)` over the ids `C` given as maximal runs `[a, b]` of
 /// consecutive integers, from factorial ratios: O(number of runs).
 fn product_over_runs(i: u32, runs: &[(u32, u32)], f: &Factorials) -> Scalar {
+    ratio_over_runs(i, runs, &f.fact, &f.inv)
+}
+
+/// `1 / prod_{j in C, j != i} (i - j)`: the same ratios with factorials and their inverses
+/// swapped (no field inversion).
+fn inverse_product_over_runs(i: u32, runs: &[(u32, u32)], f: &Factorials) -> Scalar {
+    ratio_over_runs(i, runs, &f.inv, &f.fact)
+}
+
+/// `prod_{j in C, j != i} (i - j)` with `top` = factorials and `bottom` = their inverses, or
+/// its inverse with the two swapped.
+fn ratio_over_runs(i: u32, runs: &[(u32, u32)], top: &[Scalar], bottom: &[Scalar]) -> Scalar {
     let mut acc = Scalar::ONE;
     let mut negatives = 0u32;
     for &(a, b) in runs {
         if b < i {
             // prod_{j=a..b} (i - j) = (i - a)! / (i - b - 1)!
-            acc *= f.fact[(i - a) as usize] * f.inv[(i - b - 1) as usize];
+            acc *= top[(i - a) as usize] * bottom[(i - b - 1) as usize];
         } else if a > i {
             // prod_{j=a..b} (i - j) = (-1)^(b-a+1) (b - i)! / (a - i - 1)!
-            acc *= f.fact[(b - i) as usize] * f.inv[(a - i - 1) as usize];
+            acc *= top[(b - i) as usize] * bottom[(a - i - 1) as usize];
             negatives += b - a + 1;
         } else {
             // The run contains i: the two sides of it.
             if a < i {
-                acc *= f.fact[(i - a) as usize];
+                acc *= top[(i - a) as usize];
             }
             if b > i {
-                acc *= f.fact[(b - i) as usize];
-                negatives += b - i;
-            }
-        }
-    }
-    negated_if(acc, negatives % 2 == 1)
-}
-
-/// `1 / prod_{j in C, j != i} (i - j)`, the same products with the factorials swapped for
-/// their inverses (no field inversion).
-fn inverse_product_over_runs(i: u32, runs: &[(u32, u32)], f: &Factorials) -> Scalar {
-    let mut acc = Scalar::ONE;
-    let mut negatives = 0u32;
-    for &(a, b) in runs {
-        if b < i {
-            acc *= f.inv[(i - a) as usize] * f.fact[(i - b - 1) as usize];
-        } else if a > i {
-            acc *= f.inv[(b - i) as usize] * f.fact[(a - i - 1) as usize];
-            negatives += b - a + 1;
-        } else {
-            if a < i {
-                acc *= f.inv[(i - a) as usize];
-            }
-            if b > i {
-                acc *= f.inv[(b - i) as usize];
+                acc *= top[(b - i) as usize];
                 negatives += b - i;
             }
         }

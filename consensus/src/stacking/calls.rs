@@ -289,13 +289,7 @@ impl PoxState {
     pub fn execute(&mut self, ctx: &CallContext, call: &Call) -> Result<CallOutput, PoxError> {
         call.check_arg_types()
             .map_err(|e| PoxError::Runtime(e.to_string()))?;
-        let sp = self.savepoint();
-        let result = self.dispatch(ctx, call);
-        match &result {
-            Ok(_) => self.commit(sp),
-            Err(_) => self.rollback(sp),
-        }
-        result
+        self.atomically(|s| s.dispatch(ctx, call))
     }
 
     fn dispatch(&mut self, ctx: &CallContext, call: &Call) -> Result<CallOutput, PoxError> {
@@ -745,13 +739,9 @@ impl PoxState {
         lock_period: u128,
         signer_key: SignerKey,
     ) -> Result<(), PoxError> {
-        let sp = self.savepoint();
-        let result = self.genesis_stack_inner(stacker, amount, pox_addr, lock_period, signer_key);
-        match &result {
-            Ok(_) => self.commit(sp),
-            Err(_) => self.rollback(sp),
-        }
-        result
+        self.atomically(|s| {
+            s.genesis_stack_inner(stacker, amount, pox_addr, lock_period, signer_key)
+        })
     }
 
     fn genesis_stack_inner(

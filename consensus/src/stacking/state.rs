@@ -320,6 +320,20 @@ impl PoxState {
         }
     }
 
+    /// Runs `f` atomically: on `Err` every write it made is undone.
+    pub(crate) fn atomically<T>(
+        &mut self,
+        f: impl FnOnce(&mut Self) -> Result<T, PoxError>,
+    ) -> Result<T, PoxError> {
+        let sp = self.savepoint();
+        let result = f(self);
+        match &result {
+            Ok(_) => self.commit(sp),
+            Err(_) => self.rollback(sp),
+        }
+        result
+    }
+
     fn set_account(&mut self, p: &Principal, a: Account) {
         let old = self.accounts.insert(p.clone(), a);
         self.log(Undo::Account(p.clone(), old));
@@ -453,15 +467,9 @@ impl PoxState {
         amount: MicroStx,
         h: BurnHeight,
     ) -> Result<(), PoxError> {
-        let mut a = self.settled(p, h);
-        a.unlocked = a
-            .unlocked
-            .checked_sub(amount)
-            .ok_or(PoxError::InsufficientFunds)?;
-        let sp = self.savepoint();
-        self.set_account(p, a);
-        self.commit(sp);
-        Ok(())
+        self.update_unlocked(p, h, |u| {
+            u.checked_sub(amount).ok_or(PoxError::InsufficientFunds)
+        })
     }
 
     /// Pays micro-STX that were debited earlier back into an account (fee payouts).
@@ -471,11 +479,22 @@ impl PoxState {
         amount: MicroStx,
         h: BurnHeight,
     ) -> Result<(), PoxError> {
+        self.update_unlocked(p, h, |u| {
+            u.checked_add(amount)
+                .ok_or_else(|| PoxError::overflow("credit"))
+        })
+    }
+
+    /// Replaces an account's unlocked balance (settled at `h`) by `f` of it; nothing is
+    /// written if `f` fails.
+    fn update_unlocked(
+        &mut self,
+        p: &Principal,
+        h: BurnHeight,
+        f: impl FnOnce(MicroStx) -> Result<MicroStx, PoxError>,
+    ) -> Result<(), PoxError> {
         let mut a = self.settled(p, h);
-        a.unlocked = a
-            .unlocked
-            .checked_add(amount)
-            .ok_or_else(|| PoxError::overflow("credit"))?;
+        a.unlocked = f(a.unlocked)?;
         let sp = self.savepoint();
         self.set_account(p, a);
         self.commit(sp);

@@ -6,7 +6,7 @@
 //! with coefficients derived by hashing the whole signature (no RNG needed, nothing to grind
 //! after the fact).
 
-use super::arith::{hash_to_scalar, lagrange_at_zero, msm_affine, Factorials, LagrangeAtZero};
+use super::arith::{hash_to_scalar, msm_affine, Factorials, LagrangeAtZero};
 use super::config::{compress, PartyId};
 use super::dkg::GroupKey;
 use super::frost_bridge::{party_identifier, verifying_key};
@@ -105,6 +105,34 @@ fn slot_terms(
     c: Scalar,
     f: Option<&Factorials>,
 ) -> Vec<(u32, Scalar)> {
+    // k is the sorted union of the marked parties' slots (signing_set), so every slot below
+    // has a coefficient; an empty k never gets here (it is below any threshold).
+    with_lagrange(k, f, |lagrange| {
+        // lambda_i = F_K / (i D_i): the per-party constant -c w_p F_K is one product per party.
+        let base = -(c * lagrange.factor());
+        let unscaled = lagrange.unscaled_all();
+        let mut out = Vec::with_capacity(k.len());
+        for (p, wp) in parts.iter().zip(w) {
+            let scale = base * wp;
+            for slot in group.slots_of(p.party).unwrap_or(&[]) {
+                if let Some(u) = k.binary_search(slot).ok().and_then(|at| unscaled.get(at)) {
+                    out.push((*slot, scale * u));
+                }
+            }
+        }
+        out
+    })
+    .unwrap_or_default()
+}
+
+/// Runs `body` with signing set `k`'s Lagrange coefficients, over `f` if it covers k's ids (a
+/// validator's cached factorials) or over factorials built here; `None` for an empty k or one
+/// holding 0.
+fn with_lagrange<R>(
+    k: &[u32],
+    f: Option<&Factorials>,
+    body: impl FnOnce(&LagrangeAtZero) -> R,
+) -> Option<R> {
     let max = k.last().map_or(0, |m| *m as usize);
     let own;
     let f = match f {
@@ -114,31 +142,14 @@ fn slot_terms(
             &own
         }
     };
-    // k is the sorted union of the marked parties' slots (signing_set), so every slot below
-    // has a coefficient; an empty k never gets here (it is below any threshold).
-    let Some(lagrange) = LagrangeAtZero::new(k, f) else {
-        return Vec::new();
-    };
-    // lambda_i = F_K / (i D_i): the per-party constant -c w_p F_K is one product per party.
-    let base = -(c * lagrange.factor());
-    let unscaled = lagrange.unscaled_all();
-    let mut out = Vec::with_capacity(k.len());
-    for (p, wp) in parts.iter().zip(w) {
-        let scale = base * wp;
-        for slot in group.slots_of(p.party).unwrap_or(&[]) {
-            if let Some(u) = k.binary_search(slot).ok().and_then(|at| unscaled.get(at)) {
-                out.push((*slot, scale * u));
-            }
-        }
-    }
-    out
+    LagrangeAtZero::new(k, f).map(|l| body(&l))
 }
 
-/// A party's folded verifying share for signing set `k`:
+/// A party's folded verifying share for the signing set of `lagrange`:
 /// `Y*_p = sum_{i in S_p} lambda_{i,K} Y_i`.
-fn folded_share(group: &GroupKey, k: &[u32], party: PartyId) -> ProjectivePoint {
+fn folded_share(group: &GroupKey, lagrange: &LagrangeAtZero, party: PartyId) -> ProjectivePoint {
     let slots = group.slots_of(party).unwrap_or(&[]);
-    let lambdas = lagrange_at_zero(k, slots);
+    let lambdas: Vec<Scalar> = slots.iter().map(|i| lagrange.coefficient(*i)).collect();
     let points: Vec<AffinePoint> = slots
         .iter()
         .filter_map(|s| group.verifying_shares.get(s).copied())
@@ -409,16 +420,19 @@ impl AccountableSignature {
         let Ok((rho, c)) = self.transcript(group, &parts, message) else {
             return Vec::new();
         };
-        let mut bad = Vec::new();
-        for (p, b) in parts.iter().zip(&rho) {
-            let y_star = folded_share(group, &k, p.party);
-            if ProjectivePoint::GENERATOR * p.z
-                != ProjectivePoint::from(p.d) + ProjectivePoint::from(p.e) * b + y_star * c
-            {
-                bad.push(p.party);
+        with_lagrange(&k, None, |lagrange| {
+            let mut bad = Vec::new();
+            for (p, b) in parts.iter().zip(&rho) {
+                let y_star = folded_share(group, lagrange, p.party);
+                if ProjectivePoint::GENERATOR * p.z
+                    != ProjectivePoint::from(p.d) + ProjectivePoint::from(p.e) * b + y_star * c
+                {
+                    bad.push(p.party);
+                }
             }
-        }
-        bad
+            bad
+        })
+        .unwrap_or_default()
     }
 }
 
@@ -550,10 +564,15 @@ impl SigningSetCache {
             }
             return;
         }
-        let ys: Vec<AffinePoint> = parts
-            .iter()
-            .map(|p| folded_share(group, k, p.party).to_affine())
-            .collect();
+        let factorials = self.table.as_ref().map(|t| &t.factorials);
+        let Some(ys) = with_lagrange(k, factorials, |lagrange| {
+            parts
+                .iter()
+                .map(|p| folded_share(group, lagrange, p.party).to_affine())
+                .collect::<Vec<AffinePoint>>()
+        }) else {
+            return;
+        };
         if self.sets.len() >= self.capacity {
             if let Some(oldest) = self
                 .sets

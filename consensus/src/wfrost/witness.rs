@@ -444,7 +444,7 @@ impl AccountableSignature {
 ///   not seen costs one batched MSM whose slot terms need no per-window bucket sums;
 /// - the folded `Y*_p = sum_{i in S_p} lambda_{i,K} Y_i` of signing sets seen twice (blocks of
 ///   a cycle are often signed by the same set), which checks against `1 + 3 x parties` points.
-///   Folding costs about as much as eight table checks, so a set is folded only when it
+///   Folding costs about as much as five table checks, so a set is folded only when it
 ///   comes back. At most `capacity` folded sets are held, the least recently used dropped.
 #[derive(Clone, Debug)]
 pub struct SigningSetCache {

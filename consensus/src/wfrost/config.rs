@@ -2,8 +2,7 @@
 //! keys, and the threshold in slots.
 
 use super::arith::MAX_SLOT_ID;
-use k256::elliptic_curve::sec1::FromEncodedPoint;
-use k256::{AffinePoint, EncodedPoint};
+use k256::AffinePoint;
 use std::collections::BTreeMap;
 
 /// A party's identifier: its position in the original set plus one (so it is never zero).
@@ -156,8 +155,8 @@ pub(crate) fn decompress(b: &[u8]) -> Option<AffinePoint> {
     if b.len() != 33 || (b[0] != 2 && b[0] != 3) {
         return None;
     }
-    let e = EncodedPoint::from_bytes(b).ok()?;
-    Option::from(AffinePoint::from_encoded_point(&e))
+    let x: &[u8; 32] = b[1..].try_into().ok()?;
+    super::field::lift_x(x, b[0] == 3)
 }
 
 pub(crate) fn compress(p: &AffinePoint) -> [u8; 33] {

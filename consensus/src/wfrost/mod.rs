@@ -13,6 +13,7 @@ pub mod arith;
 pub mod config;
 mod dkg;
 pub mod encrypt;
+mod field;
 mod frost_bridge;
 pub mod msm;
 mod sign;

@@ -5,7 +5,8 @@
 //! Why: checking a 4,000-slot witness is one MSM over ~2,900 points, and k256's mixed addition
 //! (~0.29 µs) made it ~40 ms. An affine addition `P + Q` costs one inversion and 2M + 1S;
 //! Montgomery's trick shares one inversion across a batch for 3M per element, so a batched
-//! affine addition is ~6M (~0.2 µs here). With the fixed-base table (`2^(c w) P` for every
+//! affine addition is ~6M; in our own 4x64 field arithmetic (`field`, ADR 0010) that is about
+//! 1,600 instructions, ~0.2 µs here. With the fixed-base table (`2^(c w) P` for every
 //! window w, computed once per group) every window of every scalar lands in one shared set of
 //! buckets, so the per-window bucket sums disappear too. Measured figures: docs/weighted-frost.md.
 //!
@@ -17,36 +18,40 @@
 use k256::elliptic_curve::ff::PrimeField;
 use k256::elliptic_curve::group::Group;
 use k256::elliptic_curve::sec1::{FromEncodedPoint, ToEncodedPoint};
-use k256::{AffinePoint, EncodedPoint, FieldElement, ProjectivePoint, Scalar};
+use k256::{AffinePoint, EncodedPoint, ProjectivePoint, Scalar};
 
-/// A finite curve point with both coordinates of magnitude 1 (k256's lazily reduced field
-/// representation: below 2p, not necessarily below p).
+use super::field::Fe;
+
+/// A finite curve point in our own 4x64 field representation (see `field` for why).
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Affine {
-    x: FieldElement,
-    y: FieldElement,
+    x: Fe,
+    y: Fe,
 }
 
 impl Affine {
     /// `None` for the identity, which has no affine coordinates (and adds nothing).
     pub(crate) fn from_point(p: &AffinePoint) -> Option<Affine> {
         let e = p.to_encoded_point(false);
-        let x = Option::from(FieldElement::from_bytes(e.x()?))?;
-        let y = Option::from(FieldElement::from_bytes(e.y()?))?;
+        let x = Fe::from_be_bytes(e.x()?.as_ref())?;
+        let y = Fe::from_be_bytes(e.y()?.as_ref())?;
         Some(Affine { x, y })
     }
 
     /// Back to k256 (which re-checks the curve equation).
     fn to_point(self) -> Option<AffinePoint> {
-        let e =
-            EncodedPoint::from_affine_coordinates(&self.x.to_bytes(), &self.y.to_bytes(), false);
+        let e = EncodedPoint::from_affine_coordinates(
+            &self.x.to_be_bytes().into(),
+            &self.y.to_be_bytes().into(),
+            false,
+        );
         Option::from(AffinePoint::from_encoded_point(&e))
     }
 
     fn neg(self) -> Affine {
         Affine {
             x: self.x,
-            y: self.y.negate(1).normalize_weak(),
+            y: -self.y,
         }
     }
 }
@@ -67,9 +72,9 @@ struct Pending {
     /// because the flush would otherwise reread it from a random place in the buckets.
     current: Affine,
     /// `x_p - x_q`, or `2 y_q` for a doubling.
-    denominator: FieldElement,
+    denominator: Fe,
     /// The product of the denominators queued before this one.
-    prefix: FieldElement,
+    prefix: Fe,
 }
 
 /// Buckets of affine points and the pending batch of additions into them. Additions arrive
@@ -135,8 +140,8 @@ impl Accumulator {
                     doubling: false,
                     point: p,
                     current: q,
-                    denominator: p.x + q.x.negate(1),
-                    prefix: FieldElement::ONE,
+                    denominator: p.x - q.x,
+                    prefix: Fe::ONE,
                 });
                 self.busy[k] = true;
             }
@@ -163,12 +168,12 @@ impl Accumulator {
         if self.pending.is_empty() {
             return;
         }
-        let mut acc = FieldElement::ONE;
+        let mut acc = Fe::ONE;
         for e in self.pending.iter_mut() {
             e.prefix = acc;
-            acc *= &e.denominator;
+            acc = acc * e.denominator;
         }
-        let mut inv: FieldElement = match Option::from(acc.invert()) {
+        let mut inv = match acc.invert() {
             Some(inv) => inv,
             None => {
                 // Some denominator is zero: a doubling or a cancellation in the batch.
@@ -183,18 +188,18 @@ impl Accumulator {
         };
         for e in self.pending.iter().rev() {
             let inv_e = inv * e.prefix;
-            inv *= &e.denominator;
+            inv = inv * e.denominator;
             let k = e.bucket as usize;
             self.busy[k] = false;
             let (p, q) = (e.point, e.current);
             let slope = if e.doubling {
-                q.x.square().mul_single(3) * inv_e
+                let xx = q.x.square();
+                (xx.double() + xx) * inv_e
             } else {
-                (p.y + q.y.negate(1)) * inv_e
+                (p.y - q.y) * inv_e
             };
-            // Magnitudes: slope^2 (1) + 2 + 2 = 5; x_q + (-x3) = 1 + 2 = 3, within mul's 8.
-            let x3 = (slope.square() + q.x.negate(1) + p.x.negate(1)).normalize_weak();
-            let y3 = (slope * (q.x + x3.negate(1)) + q.y.negate(1)).normalize_weak();
+            let x3 = slope.square() - q.x - p.x;
+            let y3 = slope * (q.x - x3) - q.y;
             self.buckets[k] = Some(Affine { x: x3, y: y3 });
         }
         self.pending.clear();
@@ -207,11 +212,11 @@ impl Accumulator {
         let buckets = &mut self.buckets;
         let busy = &mut self.busy;
         self.pending.retain_mut(|e| {
-            if !bool::from(e.denominator.normalizes_to_zero()) {
+            if !e.denominator.is_zero() {
                 return true;
             }
             let k = e.bucket as usize;
-            if bool::from((e.point.y + e.current.y.negate(1)).normalizes_to_zero()) {
+            if e.point.y == e.current.y {
                 e.doubling = true;
                 e.denominator = e.current.y.double();
                 true
@@ -221,9 +226,7 @@ impl Accumulator {
                 false
             }
         });
-        self.pending
-            .iter()
-            .all(|e| !bool::from(e.denominator.normalizes_to_zero()))
+        self.pending.iter().all(|e| !e.denominator.is_zero())
     }
 
     /// Completes every addition; `None` if an invariant broke.

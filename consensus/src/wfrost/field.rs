@@ -1,5 +1,5 @@
 //! The secp256k1 base field in four 64-bit limbs, for the batched affine additions of
-//! [`super::msm`] and nothing else.
+//! [`super::msm`] and for decoding compressed points ([`lift_x`]), and nothing else.
 //!
 //! Why our own: a batched affine addition is five multiplications and a squaring, and on this
 //! machine kind k256's 5x52 multiplication takes ~32 ns and fiat-crypto's Montgomery form ~32
@@ -7,8 +7,10 @@
 //! docs/weighted-frost.md). The code is small, branch-free and tested against k256 on random
 //! and edge-case inputs (the tests below).
 //!
-//! Every value is kept fully reduced (below p), so equality and zero tests are limb compares
-//! and the conversions to and from k256 are plain byte copies. Constant time is not a goal (zero
+//! Values are kept below 2^256 but not necessarily below p (a residue in `[p, 2^256)` also
+//! stands for itself minus p): skipping the final reduction took 12% off a witness MSM's
+//! instructions (callgrind, 127.6M -> 112.7M; no wall-clock change measurable on this VM).
+//! Equality, zero tests, parity and bytes reduce fully first. Constant time is not a goal (zero
 //! tests and inversion return early): it only ever sees public data, the points of a check.
 
 use std::ops::{Add, Mul, Neg, Sub};
@@ -23,9 +25,17 @@ const C: u64 = 0x1_0000_03D1;
 #[cfg(test)]
 const P: [u64; 4] = [0xFFFF_FFFE_FFFF_FC2F, u64::MAX, u64::MAX, u64::MAX];
 
-/// A field element below p, little-endian 64-bit limbs.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// A field element: little-endian 64-bit limbs of a value below 2^256, taken mod p.
+#[derive(Clone, Copy, Debug)]
 pub(crate) struct Fe([u64; 4]);
+
+impl PartialEq for Fe {
+    fn eq(&self, other: &Fe) -> bool {
+        self.normalize().0 == other.normalize().0
+    }
+}
+
+impl Eq for Fe {}
 
 #[inline(always)]
 fn adc(a: u64, b: u64, carry: u64) -> (u64, u64) {
@@ -75,7 +85,7 @@ fn canonical(r: [u64; 4]) -> Fe {
     Fe(select(over, t, r))
 }
 
-/// A 512-bit product brought below p: with `t = lo + hi 2^256` and `2^256 = C (mod p)`,
+/// A 512-bit product brought below 2^256: with `t = lo + hi 2^256` and `2^256 = C (mod p)`,
 /// `lo + hi C` is below 2^290; folding its top 34 bits in the same way leaves at most one
 /// carry, and adding C for that one cannot carry again (the value under it is below 2^67).
 #[inline(always)]
@@ -92,7 +102,7 @@ fn reduce_wide(t: [u64; 8]) -> Fe {
     let (r1, k) = adc(r1, 0, k);
     let (r2, k) = adc(r2, 0, k);
     let (r3, _) = adc(r3, 0, k);
-    canonical([r0, r1, r2, r3])
+    Fe([r0, r1, r2, r3])
 }
 
 impl Fe {
@@ -111,16 +121,23 @@ impl Fe {
         (over == 0).then_some(Fe(limbs))
     }
 
+    /// The same value below p.
+    #[inline(always)]
+    pub(crate) fn normalize(self) -> Fe {
+        canonical(self.0)
+    }
+
+    /// 32 big-endian bytes of the value below p.
     pub(crate) fn to_be_bytes(self) -> [u8; 32] {
         let mut out = [0u8; 32];
-        for (chunk, limb) in out.rchunks_exact_mut(8).zip(self.0) {
+        for (chunk, limb) in out.rchunks_exact_mut(8).zip(self.normalize().0) {
             chunk.copy_from_slice(&limb.to_be_bytes());
         }
         out
     }
 
     pub(crate) fn is_zero(self) -> bool {
-        self.0 == [0; 4]
+        self.normalize().0 == [0; 4]
     }
 
     #[inline(always)]
@@ -207,7 +224,7 @@ impl Fe {
     }
 
     pub(crate) fn is_odd(self) -> bool {
-        self.0[0] & 1 == 1
+        self.normalize().0[0] & 1 == 1
     }
 }
 
@@ -225,18 +242,23 @@ pub(crate) fn lift_x(x: &[u8; 32], odd: bool) -> Option<AffinePoint> {
     Option::from(AffinePoint::from_encoded_point(&e))
 }
 
-/// `a + b` below p: the sum is below 2p, so one of `s` and `s - p = s + C - 2^256` is the
-/// answer.
+/// `a + b`: a carry out of 2^256 is worth C; adding it can carry once more, and the value
+/// under that second carry is below C, so adding C again cannot.
 #[inline(always)]
 fn add_mod(a: [u64; 4], b: [u64; 4]) -> Fe {
     let (s0, k) = adc(a[0], b[0], 0);
     let (s1, k) = adc(a[1], b[1], k);
     let (s2, k) = adc(a[2], b[2], k);
-    let (s3, carried) = adc(a[3], b[3], k);
-    let s = [s0, s1, s2, s3];
-    let (t, over) = plus_c(s);
-    // Past 2^256 (then s + C cannot carry: s is below 2^256 - 2C) or past p.
-    Fe(select(carried | over, t, s))
+    let (s3, k) = adc(a[3], b[3], k);
+    let (s0, k) = adc(s0, k * C, 0);
+    let (s1, k) = adc(s1, 0, k);
+    let (s2, k) = adc(s2, 0, k);
+    let (s3, k) = adc(s3, 0, k);
+    let (s0, k) = adc(s0, k * C, 0);
+    let (s1, k) = adc(s1, 0, k);
+    let (s2, k) = adc(s2, 0, k);
+    let (s3, _) = adc(s3, 0, k);
+    Fe([s0, s1, s2, s3])
 }
 
 impl Add for Fe {
@@ -251,20 +273,24 @@ impl Add for Fe {
 impl Sub for Fe {
     type Output = Fe;
 
-    /// On a borrow the difference is `a - b + 2^256`; `a - b + p` is that minus C.
+    /// On a borrow the difference wrapped to `a - b + 2^256`, which is C too much; taking C
+    /// off can borrow once more (a wrapped value below C), and then C comes off again.
     #[inline(always)]
     fn sub(self, rhs: Fe) -> Fe {
         let (a, b) = (self.0, rhs.0);
         let (d0, k) = sbb(a[0], b[0], 0);
         let (d1, k) = sbb(a[1], b[1], k);
         let (d2, k) = sbb(a[2], b[2], k);
-        let (d3, borrowed) = sbb(a[3], b[3], k);
-        let d = [d0, d1, d2, d3];
-        let (e0, k) = sbb(d0, C, 0);
-        let (e1, k) = sbb(d1, 0, k);
-        let (e2, k) = sbb(d2, 0, k);
-        let (e3, _) = sbb(d3, 0, k);
-        Fe(select(borrowed, [e0, e1, e2, e3], d))
+        let (d3, k) = sbb(a[3], b[3], k);
+        let (d0, k) = sbb(d0, k * C, 0);
+        let (d1, k) = sbb(d1, 0, k);
+        let (d2, k) = sbb(d2, 0, k);
+        let (d3, k) = sbb(d3, 0, k);
+        let (d0, k) = sbb(d0, k * C, 0);
+        let (d1, k) = sbb(d1, 0, k);
+        let (d2, k) = sbb(d2, 0, k);
+        let (d3, _) = sbb(d3, 0, k);
+        Fe([d0, d1, d2, d3])
     }
 }
 
@@ -316,10 +342,14 @@ mod tests {
         Fe::from_be_bytes(&f.normalize().to_bytes().into()).unwrap()
     }
 
-    /// Values at the edges of the representation: 0, 1, p - 1, p - C, 2^255 and neighbours.
+    /// Values at the edges of the representation: 0, 1, p - 1, p - C, 2^255 and neighbours,
+    /// and the unreduced forms p, p + 1 and 2^256 - 1 (0, 1 and C - 1).
     fn edges() -> Vec<Fe> {
         let p_minus = |d: u64| Fe([P[0] - d, P[1], P[2], P[3]]);
         vec![
+            Fe(P),
+            Fe([P[0] + 1, P[1], P[2], P[3]]),
+            Fe([u64::MAX; 4]),
             Fe::ZERO,
             Fe::ONE,
             Fe([2, 0, 0, 0]),
@@ -336,17 +366,31 @@ mod tests {
     fn any_fe() -> impl Strategy<Value = Fe> {
         prop_oneof![
             any::<[u8; 32]>().prop_filter_map("not below p", |b| Fe::from_be_bytes(&b)),
-            (0usize..10).prop_map(|i| edges()[i]),
+            (0usize..13).prop_map(|i| edges()[i]),
         ]
     }
 
-    #[test]
-    fn bytes_below_p_round_trip_and_p_and_above_are_refused() {
-        for e in edges() {
-            assert_eq!(Fe::from_be_bytes(&e.to_be_bytes()), Some(e));
+    /// p as 32 big-endian bytes (`Fe(P).to_be_bytes()` would reduce it to zero).
+    fn p_bytes() -> [u8; 32] {
+        let mut out = [0u8; 32];
+        for (chunk, limb) in out.rchunks_exact_mut(8).zip(P) {
+            chunk.copy_from_slice(&limb.to_be_bytes());
         }
-        assert_eq!(Fe::from_be_bytes(&Fe(P).to_be_bytes()), None);
+        out
+    }
+
+    #[test]
+    fn bytes_round_trip_reduced_and_p_and_above_are_refused() {
+        for e in edges() {
+            let back = Fe::from_be_bytes(&e.to_be_bytes()).unwrap();
+            assert_eq!(back, e);
+            assert_eq!(back.0, e.normalize().0, "bytes are of the reduced value");
+        }
+        assert_eq!(Fe(P).normalize().0, [0; 4]);
+        assert_eq!(Fe([u64::MAX; 4]).normalize().0, [C - 1, 0, 0, 0]);
+        assert_eq!(Fe::from_be_bytes(&p_bytes()), None);
         assert_eq!(Fe::from_be_bytes(&[0xff; 32]), None);
+        assert!(Fe(P).is_zero() && !Fe(P).is_odd() && Fe([P[0] + 1, P[1], P[2], P[3]]).is_odd());
     }
 
     #[test]
@@ -406,7 +450,7 @@ mod tests {
 
     #[test]
     fn lift_x_refuses_x_at_or_above_p() {
-        assert_eq!(lift_x(&Fe(P).to_be_bytes(), false), None);
+        assert_eq!(lift_x(&p_bytes(), false), None);
         assert_eq!(lift_x(&[0xff; 32], true), None);
         // x = 1 is on the curve (1 + 7 = 8 is a square mod p); x = 0 is not (7 is not).
         assert!(lift_x(&Fe::ONE.to_be_bytes(), false).is_some());

@@ -68,20 +68,31 @@ fn select(flag: u64, a: [u64; 4], b: [u64; 4]) -> [u64; 4] {
     ]
 }
 
-/// `r + C` and whether it carried out of 256 bits, i.e. whether `r >= p`.
+/// `r + v` for a 64-bit `v`, and the carry out of 256 bits.
 #[inline(always)]
-fn plus_c(r: [u64; 4]) -> ([u64; 4], u64) {
-    let (t0, k) = adc(r[0], C, 0);
+fn add_small(r: [u64; 4], v: u64) -> ([u64; 4], u64) {
+    let (t0, k) = adc(r[0], v, 0);
     let (t1, k) = adc(r[1], 0, k);
     let (t2, k) = adc(r[2], 0, k);
     let (t3, k) = adc(r[3], 0, k);
     ([t0, t1, t2, t3], k)
 }
 
-/// A value below 2^256 brought below p (it is at most one p too big).
+/// `r - v` for a 64-bit `v`, and the borrow out of 256 bits.
+#[inline(always)]
+fn sub_small(r: [u64; 4], v: u64) -> ([u64; 4], u64) {
+    let (t0, k) = sbb(r[0], v, 0);
+    let (t1, k) = sbb(r[1], 0, k);
+    let (t2, k) = sbb(r[2], 0, k);
+    let (t3, k) = sbb(r[3], 0, k);
+    ([t0, t1, t2, t3], k)
+}
+
+/// A value below 2^256 brought below p (it is at most one p too big): `r + C` carries out of
+/// 256 bits exactly when `r >= p`, and then its low 256 bits are `r - p`.
 #[inline(always)]
 fn canonical(r: [u64; 4]) -> Fe {
-    let (t, over) = plus_c(r);
+    let (t, over) = add_small(r, C);
     Fe(select(over, t, r))
 }
 
@@ -98,11 +109,7 @@ fn reduce_wide(t: [u64; 8]) -> Fe {
     let (r1, k) = adc(r1, 0, k);
     let (r2, k) = adc(r2, 0, k);
     let (r3, k) = adc(r3, 0, k);
-    let (r0, k) = adc(r0, k * C, 0);
-    let (r1, k) = adc(r1, 0, k);
-    let (r2, k) = adc(r2, 0, k);
-    let (r3, _) = adc(r3, 0, k);
-    Fe([r0, r1, r2, r3])
+    Fe(add_small([r0, r1, r2, r3], k * C).0)
 }
 
 impl Fe {
@@ -117,7 +124,7 @@ impl Fe {
             word.copy_from_slice(chunk);
             *limb = u64::from_be_bytes(word);
         }
-        let (_, over) = plus_c(limbs);
+        let (_, over) = add_small(limbs, C);
         (over == 0).then_some(Fe(limbs))
     }
 
@@ -242,31 +249,20 @@ pub(crate) fn lift_x(x: &[u8; 32], odd: bool) -> Option<AffinePoint> {
     Option::from(AffinePoint::from_encoded_point(&e))
 }
 
-/// `a + b`: a carry out of 2^256 is worth C; adding it can carry once more, and the value
-/// under that second carry is below C, so adding C again cannot.
-#[inline(always)]
-fn add_mod(a: [u64; 4], b: [u64; 4]) -> Fe {
-    let (s0, k) = adc(a[0], b[0], 0);
-    let (s1, k) = adc(a[1], b[1], k);
-    let (s2, k) = adc(a[2], b[2], k);
-    let (s3, k) = adc(a[3], b[3], k);
-    let (s0, k) = adc(s0, k * C, 0);
-    let (s1, k) = adc(s1, 0, k);
-    let (s2, k) = adc(s2, 0, k);
-    let (s3, k) = adc(s3, 0, k);
-    let (s0, k) = adc(s0, k * C, 0);
-    let (s1, k) = adc(s1, 0, k);
-    let (s2, k) = adc(s2, 0, k);
-    let (s3, _) = adc(s3, 0, k);
-    Fe([s0, s1, s2, s3])
-}
-
 impl Add for Fe {
     type Output = Fe;
 
+    /// A carry out of 2^256 is worth C; adding it can carry once more, and the value under
+    /// that second carry is below C, so adding C again cannot.
     #[inline(always)]
     fn add(self, rhs: Fe) -> Fe {
-        add_mod(self.0, rhs.0)
+        let (a, b) = (self.0, rhs.0);
+        let (s0, k) = adc(a[0], b[0], 0);
+        let (s1, k) = adc(a[1], b[1], k);
+        let (s2, k) = adc(a[2], b[2], k);
+        let (s3, k) = adc(a[3], b[3], k);
+        let (s, k) = add_small([s0, s1, s2, s3], k * C);
+        Fe(add_small(s, k * C).0)
     }
 }
 
@@ -282,15 +278,8 @@ impl Sub for Fe {
         let (d1, k) = sbb(a[1], b[1], k);
         let (d2, k) = sbb(a[2], b[2], k);
         let (d3, k) = sbb(a[3], b[3], k);
-        let (d0, k) = sbb(d0, k * C, 0);
-        let (d1, k) = sbb(d1, 0, k);
-        let (d2, k) = sbb(d2, 0, k);
-        let (d3, k) = sbb(d3, 0, k);
-        let (d0, k) = sbb(d0, k * C, 0);
-        let (d1, k) = sbb(d1, 0, k);
-        let (d2, k) = sbb(d2, 0, k);
-        let (d3, _) = sbb(d3, 0, k);
-        Fe([d0, d1, d2, d3])
+        let (d, k) = sub_small([d0, d1, d2, d3], k * C);
+        Fe(sub_small(d, k * C).0)
     }
 }
 

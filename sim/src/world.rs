@@ -834,7 +834,25 @@ impl World {
 
     // ------------------------------------------------------------------ delivery
 
+    /// Whether `node` leaves this chunk unread: signing-slot chunks of a set it does not sign
+    /// in (see [`Slots`]).
+    fn unread(&self, node: usize, wire: &Wire) -> bool {
+        let n = &self.nodes[node];
+        match wire {
+            Wire::Producer(term, Slots::Signing, _) => {
+                !matches!(&n.producer, Some((t, _)) if t == term)
+            }
+            Wire::Stacker(cycle, Slots::Signing, _) => {
+                !matches!(&n.stacker, Some((c, _)) if c == cycle)
+            }
+            _ => false,
+        }
+    }
+
     fn on_deliver(&mut self, from: usize, to: usize, wire: &Wire) {
+        if self.unread(to, wire) {
+            return;
+        }
         match wire {
             Wire::Keygen(set, msg) => {
                 let layout = match set {
@@ -851,11 +869,7 @@ impl World {
                 };
                 self.keygen_outs(to, *set, outs);
             }
-            Wire::Producer(term, slots, bytes) => {
-                let signs = matches!(&self.nodes[to].producer, Some((t, _)) if t == term);
-                if *slots == Slots::Signing && !signs {
-                    return;
-                }
+            Wire::Producer(term, _, bytes) => {
                 let msg = match ProducerMsg::decode(bytes) {
                     Ok(m) => m,
                     Err(e) => {
@@ -878,8 +892,6 @@ impl World {
                     p.on_message(party, msg, view, rng)
                 });
             }
-            Wire::Stacker(cycle, Slots::Signing, _) if !matches!(&self.nodes[to].stacker, Some((c, _)) if c == cycle) =>
-                {}
             Wire::Stacker(cycle, _, bytes) => match StackerMsg::decode(bytes) {
                 Err(e) => self.record(&[b"undecodable", e.to_string().as_bytes()]),
                 Ok(StackerMsg::Complete(block)) => self.append(to, &block),

@@ -513,7 +513,7 @@ pub(crate) fn to_affine_batch(points: &[ProjectivePoint]) -> Vec<AffinePoint> {
 /// Precomputed `2^(c w) P_i` for every base `P_i` and window `w`: a scalar's digits then all
 /// fall into one set of buckets, so an MSM over these bases costs one addition per nonzero
 /// digit and a single bucket sum. Built once per group (its verifying shares); for 4,000
-/// slots it holds 80,000 points (~6.4 MB, windows of 13 bits).
+/// slots it holds 80,000 points of 64 bytes (~5.1 MB, windows of 13 bits).
 #[derive(Clone, Debug)]
 pub struct FixedBaseTable {
     c: usize,

@@ -440,7 +440,7 @@ impl AccountableSignature {
 /// [`AccountableSignature::verify_cached`] cheap:
 ///
 /// - a fixed-base table of the group's verifying shares (`2^(c w) Y_i` for every window w;
-///   built on first use, ~7 MB and ~0.2 s for 4,000 slots), so a signing set the validator has
+///   built on first use, ~5 MB and ~0.25 s for 4,000 slots), so a signing set the validator has
 ///   not seen costs one batched MSM whose slot terms need no per-window bucket sums;
 /// - the folded `Y*_p = sum_{i in S_p} lambda_{i,K} Y_i` of signing sets seen twice (blocks of
 ///   a cycle are often signed by the same set), which checks against `1 + 3 x parties` points.

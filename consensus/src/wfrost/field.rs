@@ -37,16 +37,22 @@ impl PartialEq for Fe {
 
 impl Eq for Fe {}
 
+/// `a + b + carry` and the carry out (`carry` is 0 or 1). Written with two overflowing adds
+/// because LLVM turns that shape into one `adc` in a chain; the 128-bit form became ~5
+/// instructions per limb.
 #[inline(always)]
 fn adc(a: u64, b: u64, carry: u64) -> (u64, u64) {
-    let t = a as u128 + b as u128 + carry as u128;
-    (t as u64, (t >> 64) as u64)
+    let (s, o1) = a.overflowing_add(b);
+    let (s, o2) = s.overflowing_add(carry);
+    (s, u64::from(o1 | o2))
 }
 
+/// `a - b - borrow` and the borrow out (`borrow` is 0 or 1); see [`adc`] for the shape.
 #[inline(always)]
 fn sbb(a: u64, b: u64, borrow: u64) -> (u64, u64) {
-    let t = (a as u128).wrapping_sub(b as u128 + borrow as u128);
-    (t as u64, (t >> 127) as u64)
+    let (d, o1) = a.overflowing_sub(b);
+    let (d, o2) = d.overflowing_sub(borrow);
+    (d, u64::from(o1 | o2))
 }
 
 /// `a b + c + carry` as (low, high); cannot overflow 128 bits.

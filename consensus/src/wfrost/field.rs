@@ -259,7 +259,7 @@ impl Add for Fe {
     type Output = Fe;
 
     /// A carry out of 2^256 is worth C; adding it can carry once more, and the value under
-    /// that second carry is below C, so adding C again cannot.
+    /// that second carry is below C, so adding C again cannot carry out of the lowest limb.
     #[inline(always)]
     fn add(self, rhs: Fe) -> Fe {
         let (a, b) = (self.0, rhs.0);
@@ -267,8 +267,9 @@ impl Add for Fe {
         let (s1, k) = adc(a[1], b[1], k);
         let (s2, k) = adc(a[2], b[2], k);
         let (s3, k) = adc(a[3], b[3], k);
-        let (s, k) = add_small([s0, s1, s2, s3], k * C);
-        Fe(add_small(s, k * C).0)
+        let (mut s, k) = add_small([s0, s1, s2, s3], k * C);
+        s[0] = s[0].wrapping_add(k * C);
+        Fe(s)
     }
 }
 
@@ -276,7 +277,9 @@ impl Sub for Fe {
     type Output = Fe;
 
     /// On a borrow the difference wrapped to `a - b + 2^256`, which is C too much; taking C
-    /// off can borrow once more (a wrapped value below C), and then C comes off again.
+    /// off can borrow once more (a wrapped value below C), and then C comes off again. That
+    /// second time the value is `2^256 - (C - d)` with its lowest limb at least `2^64 - C`,
+    /// so taking C off cannot borrow out of the lowest limb.
     #[inline(always)]
     fn sub(self, rhs: Fe) -> Fe {
         let (a, b) = (self.0, rhs.0);
@@ -284,8 +287,9 @@ impl Sub for Fe {
         let (d1, k) = sbb(a[1], b[1], k);
         let (d2, k) = sbb(a[2], b[2], k);
         let (d3, k) = sbb(a[3], b[3], k);
-        let (d, k) = sub_small([d0, d1, d2, d3], k * C);
-        Fe(sub_small(d, k * C).0)
+        let (mut d, k) = sub_small([d0, d1, d2, d3], k * C);
+        d[0] = d[0].wrapping_sub(k * C);
+        Fe(d)
     }
 }
 

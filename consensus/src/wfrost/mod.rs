@@ -10,6 +10,7 @@
 //! Pure: no I/O, no clock; every random choice comes from the RNG the caller passes.
 
 pub mod arith;
+mod buckets;
 pub mod config;
 mod dkg;
 pub mod encrypt;

@@ -17,50 +17,16 @@
 
 use k256::elliptic_curve::ff::PrimeField;
 use k256::elliptic_curve::group::Group;
-use k256::elliptic_curve::sec1::{FromEncodedPoint, ToEncodedPoint};
-use k256::{AffinePoint, EncodedPoint, ProjectivePoint, Scalar};
+use k256::{AffinePoint, ProjectivePoint, Scalar};
 
+use super::buckets::{bucket_sums, Additions, Affine};
 use super::field::Fe;
-
-/// A finite curve point in our own 4x64 field representation (see `field` for why).
-#[derive(Clone, Copy, Debug)]
-pub(crate) struct Affine {
-    x: Fe,
-    y: Fe,
-}
-
-impl Affine {
-    /// `None` for the identity, which has no affine coordinates (and adds nothing).
-    pub(crate) fn from_point(p: &AffinePoint) -> Option<Affine> {
-        let e = p.to_encoded_point(false);
-        let x = Fe::from_be_bytes(e.x()?.as_ref())?;
-        let y = Fe::from_be_bytes(e.y()?.as_ref())?;
-        Some(Affine { x, y })
-    }
-
-    /// Back to k256 (which re-checks the curve equation).
-    fn to_point(self) -> Option<AffinePoint> {
-        let e = EncodedPoint::from_affine_coordinates(
-            &self.x.to_be_bytes().into(),
-            &self.y.to_be_bytes().into(),
-            false,
-        );
-        Option::from(AffinePoint::from_encoded_point(&e))
-    }
-
-    fn neg(self) -> Affine {
-        Affine {
-            x: self.x,
-            y: -self.y,
-        }
-    }
-}
 
 /// The most additions one shared inversion serves. An inversion costs about as much as 270
 /// field multiplications, so at 1,024 it adds a quarter of one to each addition. Digit
 /// additions land in random buckets, so their batches hold at most a quarter of the buckets
 /// (few additions then wait for a busy one).
-const MAX_BATCH: usize = 1024;
+pub(super) const MAX_BATCH: usize = 1024;
 
 /// A queued `bucket += point` whose slope denominator is part of the running product.
 #[derive(Clone, Copy)]
@@ -322,8 +288,57 @@ struct Split {
     m: usize,
     l: usize,
     rows: usize,
-    /// Where the set's row sums (then its column sums) start in the shared accumulator.
+    /// Where the set's row sums (then its column sums) start among all sets' targets.
     offset: usize,
+}
+
+/// Each bucket of a set split for [`weighted_sums`], added into its row and column sums.
+struct WeightedAdditions<'a> {
+    sets: &'a [&'a [Option<Affine>]],
+    splits: &'a [Split],
+    /// The nonempty buckets of the split sets, in the order `visit` walks them (their ids).
+    points: Vec<Affine>,
+}
+
+impl<'a> WeightedAdditions<'a> {
+    fn new(sets: &'a [&'a [Option<Affine>]], splits: &'a [Split]) -> WeightedAdditions<'a> {
+        let mut points = Vec::new();
+        for (set, s) in sets.iter().zip(splits) {
+            if s.m >= 16 {
+                points.extend(set.iter().flatten());
+            }
+        }
+        WeightedAdditions {
+            sets,
+            splits,
+            points,
+        }
+    }
+}
+
+impl Additions for WeightedAdditions<'_> {
+    fn visit(&self, add: &mut impl FnMut(usize, u32, bool)) {
+        let mut id = 0u32;
+        for (set, s) in self.sets.iter().zip(self.splits) {
+            if s.m < 16 {
+                continue;
+            }
+            // L is a power of two: m = a L + b by shift and mask.
+            let shift = s.l.trailing_zeros();
+            for (k, p) in set.iter().enumerate() {
+                if p.is_some() {
+                    let m = k + 1;
+                    add(s.offset + (m >> shift), id, false);
+                    add(s.offset + s.rows + (m & (s.l - 1)), id, false);
+                    id += 1;
+                }
+            }
+        }
+    }
+
+    fn point(&self, id: u32) -> Option<Affine> {
+        self.points.get(id as usize).copied()
+    }
 }
 
 /// `sum_k (k + 1) B_k` for each bucket set. A running sum costs two projective additions and
@@ -351,36 +366,10 @@ fn weighted_sums(sets: &[&[Option<Affine>]]) -> Option<Vec<ProjectivePoint>> {
             targets += rows + l;
         }
     }
-    // The walk below spreads consecutive additions over all the sums, so a batch can hold
-    // one addition per sum: inversions are the main cost of this phase (a few hundred sums).
-    let mut acc = Accumulator::new(targets, targets);
-    // Consecutive additions must hit different sums to fill a batch: rows are walked column by
-    // column and columns row by row, every set side by side, the two streams alternating.
-    let steps = splits.iter().map(|s| s.rows * s.l).max().unwrap_or(0);
-    for j in 0..steps {
-        for (set, s) in sets.iter().zip(&splits) {
-            if s.m < 16 || j >= s.rows * s.l {
-                continue;
-            }
-            // Column stream: (a, b) row-major, into column sum b.
-            let (a, b) = (j / s.l, j % s.l);
-            let weight = a * s.l + b;
-            if (1..=s.m).contains(&weight) {
-                if let Some(p) = set[weight - 1] {
-                    acc.add(s.offset + s.rows + b, p);
-                }
-            }
-            // Row stream: (a, b) column-major, into row sum a.
-            let (a, b) = (j % s.rows, j / s.rows);
-            let weight = a * s.l + b;
-            if (1..=s.m).contains(&weight) {
-                if let Some(p) = set[weight - 1] {
-                    acc.add(s.offset + a, p);
-                }
-            }
-        }
-    }
-    let sums = acc.finish()?;
+    // Pairwise rounds rather than the accumulator: the shared set alone sends 8,192
+    // additions into its 129 row and column sums, and the accumulator can put only one
+    // addition per sum into a batch (64 batches, one inversion each).
+    let sums = bucket_sums(targets, &WeightedAdditions::new(sets, &splits))?;
     sets.iter()
         .zip(&splits)
         .map(|(set, s)| {

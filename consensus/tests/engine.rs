@@ -838,6 +838,20 @@ mod wire {
             StackerMsg::decode(&m).unwrap_err(),
             MessageError::FrostItem("commitments")
         );
+        // 66 bytes that are not two compressed points, and 65 bytes.
+        for body in [vec![0x05; 66], vec![0x02; 65]] {
+            let mut m = vec![0x20];
+            m.extend_from_slice(&4u64.to_be_bytes());
+            m.extend_from_slice(&0u32.to_be_bytes());
+            m.push(0x02);
+            m.extend_from_slice(&[0; 32]);
+            m.push(body.len() as u8);
+            m.extend_from_slice(&body);
+            assert_eq!(
+                StackerMsg::decode(&m).unwrap_err(),
+                MessageError::FrostItem("commitments")
+            );
+        }
         assert!(matches!(
             KeygenMsg::decode(&[0x30, 0, 0, 0, 0, 9]).unwrap_err(),
             MessageError::Frost { .. }

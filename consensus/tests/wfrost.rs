@@ -550,6 +550,40 @@ fn per_slot_key_packages_interoperate_with_stock_frost() {
 }
 
 #[test]
+fn nonce_commitments_keep_frost_encodings_and_name_a_bad_point() {
+    let r = run(&contiguous(&[2, 2]), 3, 72);
+    let mut rng = ChaCha12Rng::from_seed([73; 32]);
+    let (_, c) = commit(&r.keys[&PartyId(1)], &mut rng).unwrap();
+    let bytes = c.to_bytes();
+    // The kept encodings are frost's own, and the 66-byte form round-trips.
+    assert_eq!(c.hiding()[..], c.frost().hiding().serialize().unwrap()[..]);
+    assert_eq!(
+        c.binding()[..],
+        c.frost().binding().serialize().unwrap()[..]
+    );
+    assert_eq!(bytes[..33], c.hiding()[..]);
+    assert_eq!(NonceCommitments::from_bytes(&bytes).unwrap(), c);
+    assert_eq!(NonceCommitments::new(*c.frost()).unwrap(), c);
+    // A wrong tag (k256 alone would read 05 as a "compact" point, a second encoding of the
+    // same commitment), and an x with no curve point (5^3 + 7 is not a square mod p).
+    let mut off_curve = [0u8; 33];
+    off_curve[0] = 0x02;
+    off_curve[32] = 5;
+    for (at, name) in [(0, "hiding"), (33, "binding")] {
+        let mut tagged = bytes;
+        tagged[at] = 0x05;
+        let mut missing = bytes;
+        missing[at..at + 33].copy_from_slice(&off_curve);
+        for bad in [tagged, missing] {
+            match NonceCommitments::from_bytes(&bad).unwrap_err() {
+                SignError::Frost(m) => assert!(m.starts_with(name), "{m}"),
+                e => panic!("{e:?}"),
+            }
+        }
+    }
+}
+
+#[test]
 fn wire_errors_are_named() {
     let r = run(&contiguous(&[2, 2]), 3, 70);
     let sig = sign_with(&r, &ids(1..=2), b"m", 71).unwrap();

@@ -17,8 +17,8 @@
 //!   package signs; the coordinator aggregates the accountable signature.
 
 use crate::chain::block::BlockId;
-use crate::wfrost::{self, AccountableSignature, GroupKey, KeyShare, PartyId};
-use frost_secp256k1::round1::{SigningCommitments, SigningNonces};
+use crate::wfrost::{self, AccountableSignature, GroupKey, KeyShare, NonceCommitments, PartyId};
+use frost_secp256k1::round1::SigningNonces;
 use frost_secp256k1::round2::SignatureShare;
 use rand_core::{CryptoRng, RngCore};
 use std::collections::BTreeMap;
@@ -33,11 +33,11 @@ pub enum RoundMsg {
     },
     Commit {
         id: BlockId,
-        nonces: SigningCommitments,
+        nonces: NonceCommitments,
     },
     SignRequest {
         id: BlockId,
-        commitments: BTreeMap<PartyId, SigningCommitments>,
+        commitments: BTreeMap<PartyId, NonceCommitments>,
     },
     Share {
         id: BlockId,
@@ -45,6 +45,8 @@ pub enum RoundMsg {
     },
 }
 
+// Same as RoundMsg, which it carries.
+#[allow(clippy::large_enum_variant)]
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum RoundOut {
     Send(RoundMsg),
@@ -64,11 +66,11 @@ pub struct SigningRound {
     coordinator: PartyId,
     message: fn(&BlockId) -> Vec<u8>,
     prepares: BTreeMap<PartyId, BlockId>,
-    commits: BTreeMap<PartyId, (BlockId, SigningCommitments)>,
+    commits: BTreeMap<PartyId, (BlockId, NonceCommitments)>,
     my_nonces: Option<SigningNonces>,
     committed: bool,
     collecting: bool,
-    request: Option<(BlockId, BTreeMap<PartyId, SigningCommitments>)>,
+    request: Option<(BlockId, BTreeMap<PartyId, NonceCommitments>)>,
     shares: BTreeMap<PartyId, SignatureShare>,
     done: bool,
 }
@@ -234,7 +236,7 @@ impl SigningRound {
     }
 
     fn send_request(&mut self, id: BlockId) -> Vec<RoundOut> {
-        let commitments: BTreeMap<PartyId, SigningCommitments> = self
+        let commitments: BTreeMap<PartyId, NonceCommitments> = self
             .commits
             .iter()
             .filter(|(_, (v, _))| *v == id)
@@ -252,7 +254,7 @@ impl SigningRound {
     fn sign(
         &mut self,
         id: BlockId,
-        commitments: BTreeMap<PartyId, SigningCommitments>,
+        commitments: BTreeMap<PartyId, NonceCommitments>,
     ) -> Vec<RoundOut> {
         self.request = Some((id, commitments.clone()));
         let mut out = Vec::new();

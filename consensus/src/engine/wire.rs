@@ -4,7 +4,7 @@
 //!
 //! ```text
 //! round     = 01 id (32)                                      prepare
-//!           | 02 id (32) len u8 commitments                   commit (frost encoding)
+//!           | 02 id (32) len u8 commitments                   commit (hiding, binding: 2 x 33)
 //!           | 03 id (32) n u16 n x (party u16 len u8 commitments)   signing package
 //!           | 04 id (32) len u8 share                         signature share
 //! producer  = 10 round u32                                    vote request
@@ -24,15 +24,16 @@ use crate::chain::block::{BlockError, BlockId, MAX_BLOCK_BYTES, MAX_SIGNATURE_BY
 use crate::chain::{Block, UnsignedBlock};
 use crate::codec::{ByteReader, Truncated};
 use crate::wfrost::wire::{WireError, MAX_PARTIES};
-use crate::wfrost::{AccountableSignature, DealerPackage, PartyId, VerifyingSharesPackage};
-use frost_secp256k1::round1::SigningCommitments;
+use crate::wfrost::{
+    AccountableSignature, DealerPackage, NonceCommitments, PartyId, VerifyingSharesPackage,
+};
 use frost_secp256k1::round2::SignatureShare;
 use std::collections::BTreeMap;
 
 /// The largest message: a block with both signatures, plus framing.
 pub const MAX_MESSAGE_BYTES: usize = MAX_BLOCK_BYTES + 2 * MAX_SIGNATURE_BYTES + 64;
-/// frost-secp256k1 encodes commitments in 69 bytes and shares in 32; anything much longer is
-/// not one.
+/// Commitments are 66 bytes (two compressed points) and frost-secp256k1 encodes shares in 32;
+/// anything much longer is not one.
 const MAX_FROST_ITEM: usize = 255;
 
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
@@ -97,10 +98,7 @@ fn encode_round(w: &mut Vec<u8>, m: &RoundMsg) -> Result<(), MessageError> {
         RoundMsg::Commit { id, nonces } => {
             w.push(0x02);
             w.extend_from_slice(&id.0);
-            let b = nonces
-                .serialize()
-                .map_err(|_| MessageError::Encode("commitments"))?;
-            put_small(w, &b, "commitments")?;
+            put_small(w, &nonces.to_bytes(), "commitments")?;
         }
         RoundMsg::SignRequest { id, commitments } => {
             w.push(0x03);
@@ -110,10 +108,7 @@ fn encode_round(w: &mut Vec<u8>, m: &RoundMsg) -> Result<(), MessageError> {
             w.extend_from_slice(&n.to_be_bytes());
             for (p, c) in commitments {
                 w.extend_from_slice(&p.0.to_be_bytes());
-                let b = c
-                    .serialize()
-                    .map_err(|_| MessageError::Encode("commitments"))?;
-                put_small(w, &b, "commitments")?;
+                put_small(w, &c.to_bytes(), "commitments")?;
             }
         }
         RoundMsg::Share { id, share } => {
@@ -331,9 +326,13 @@ impl<'a> Reader<'a> {
         AccountableSignature::decode(b).map_err(|source| MessageError::Frost { field, source })
     }
 
-    fn commitments(&mut self) -> Result<SigningCommitments, MessageError> {
-        let b = self.small("commitments")?;
-        SigningCommitments::deserialize(b).map_err(|_| MessageError::FrostItem("commitments"))
+    /// The 66-byte form keeps its bytes: re-encoding a point later costs a field inversion.
+    fn commitments(&mut self) -> Result<NonceCommitments, MessageError> {
+        let b: &[u8; 66] = self
+            .small("commitments")?
+            .try_into()
+            .map_err(|_| MessageError::FrostItem("commitments"))?;
+        NonceCommitments::from_bytes(b).map_err(|_| MessageError::FrostItem("commitments"))
     }
 
     fn round(&mut self) -> Result<RoundMsg, MessageError> {

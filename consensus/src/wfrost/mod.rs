@@ -27,7 +27,7 @@ pub use dkg::{
     DealerPackage, DealerSecret, DkgError, Fault, GroupKey, KeyShare, PendingKey,
     VerifyingSharesPackage,
 };
-pub use sign::{aggregate, commit, sign, CommitmentLog, SignError};
+pub use sign::{aggregate, commit, sign, CommitmentLog, NonceCommitments, SignError};
 pub use witness::{AccountableSignature, SigningSetCache, WitnessEntry, WitnessError};
 
 /// The stacker threshold: ceil(67 x S / 100) slots.

@@ -11,8 +11,7 @@ use super::config::{compress, PartyId};
 use super::dkg::GroupKey;
 use super::frost_bridge::{party_identifier, verifying_key};
 use super::msm::FixedBaseTable;
-use super::sign::{signing_set, SignError};
-use frost_secp256k1::round1::SigningCommitments;
+use super::sign::{signing_set, NonceCommitments, SignError};
 use frost_secp256k1::round2::SignatureShare;
 use frost_secp256k1::{Ciphersuite, Secp256K1Sha256, Signature};
 use k256::elliptic_curve::ff::PrimeField;
@@ -171,7 +170,7 @@ fn slot_points<'a>(
 impl AccountableSignature {
     pub(crate) fn assemble(
         group: &GroupKey,
-        commitments: &BTreeMap<PartyId, SigningCommitments>,
+        commitments: &BTreeMap<PartyId, NonceCommitments>,
         shares: &BTreeMap<PartyId, SignatureShare>,
         aggregate: Option<&Signature>,
     ) -> Result<AccountableSignature, SignError> {
@@ -183,18 +182,13 @@ impl AccountableSignature {
                 continue;
             };
             bits[idx / 8] |= 1 << (idx % 8);
-            let enc = |v: Vec<u8>| -> Result<[u8; 33], SignError> {
-                v.try_into()
-                    .map_err(|_| SignError::Frost("commitment is not 33 bytes".into()))
-            };
-            let ser = |e: frost_secp256k1::Error| SignError::Frost(e.to_string());
             let share: [u8; 32] = s
                 .serialize()
                 .try_into()
                 .map_err(|_| SignError::Frost("share is not 32 bytes".into()))?;
             witness.push(WitnessEntry {
-                hiding: enc(c.hiding().serialize().map_err(ser)?)?,
-                binding: enc(c.binding().serialize().map_err(ser)?)?,
+                hiding: *c.hiding(),
+                binding: *c.binding(),
                 share,
             });
         }

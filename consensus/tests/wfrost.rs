@@ -279,8 +279,7 @@ fn a_wrong_share_names_its_dealer() {
         .collect();
     let p1_key = config.party(PartyId(1)).unwrap().enc_key;
     let sealed = encrypt::seal(
-        &enc[&PartyId(2)],
-        &p1_key,
+        &encrypt::shared_point(&enc[&PartyId(2)], &p1_key),
         config.context(),
         PartyId(2),
         PartyId(1),

@@ -18,8 +18,9 @@
 use super::arith::{
     hash_to_scalar, horner_small, lagrange_basis_at, msm, msm_affine, random_nonzero, scalar,
 };
-use super::config::{compress, PartyId, WeightedConfig};
+use super::config::{compress, Party, PartyId, WeightedConfig};
 use super::encrypt;
+use super::msm::to_affine_batch;
 use k256::elliptic_curve::ff::PrimeField;
 use k256::{AffinePoint, ProjectivePoint, Scalar};
 use rand_core::{CryptoRng, RngCore};
@@ -43,6 +44,20 @@ pub struct DealerPackage {
 pub struct DealerSecret {
     party: PartyId,
     own: Vec<Scalar>,
+    /// The Diffie-Hellman value with every other party, computed to seal its shares: the same
+    /// value opens what that party dealt to this one, which saves `check` one constant-time
+    /// scalar multiplication per party (~6 ms of a 100-party producer check).
+    shared: BTreeMap<PartyId, [u8; 33]>,
+    /// Which encryption key `shared` was made with (a hash of it): `check` recomputes rather
+    /// than reuse values made with another key.
+    enc_key_id: [u8; 32],
+}
+
+/// A one-way fingerprint of an encryption secret, to recognise it without keeping it.
+fn enc_key_id(enc_secret: &Scalar) -> [u8; 32] {
+    hash_to_scalar("tandem-wfrost-enc-key-id", &[&enc_secret.to_repr()])
+        .to_repr()
+        .into()
 }
 
 /// A party's slots' verifying shares `Y_i = s_i G`, broadcast after `check`.
@@ -173,32 +188,41 @@ pub fn deal<R: RngCore + CryptoRng>(
         .iter()
         .map(|a| ProjectivePoint::GENERATOR * a)
         .collect();
-    let commitment: Vec<AffinePoint> = commitment.iter().map(|p| p.to_affine()).collect();
+    // One shared inversion for all t points instead of one each.
+    let commitment = to_affine_batch(&commitment);
     let k = random_nonzero(rng);
     let pok_r = (ProjectivePoint::GENERATOR * k).to_affine();
     let c = pok_challenge(config, me, &commitment[0], &pok_r);
     let pok_z = k + c * coeffs[0];
+    let others: Vec<&Party> = config.parties().iter().filter(|p| p.id != me).collect();
+    let shared: BTreeMap<PartyId, [u8; 33]> = others
+        .iter()
+        .map(|p| p.id)
+        .zip(encrypt::shared_points(
+            enc_secret,
+            &others.iter().map(|p| p.enc_key).collect::<Vec<_>>(),
+        ))
+        .collect();
     let mut sealed_shares = BTreeMap::new();
     let mut own = Vec::new();
     for party in config.parties() {
         let values = horner_small(&coeffs, &party.slots);
-        if party.id == me {
-            own = values;
-        } else {
-            let plain: Vec<u8> = values.iter().flat_map(|v| v.to_repr()).collect();
-            let sealed = encrypt::seal(
-                enc_secret,
-                &party.enc_key,
-                config.context(),
-                me,
-                party.id,
-                &plain,
-            );
-            sealed_shares.insert(party.id, sealed);
+        match shared.get(&party.id) {
+            None => own = values,
+            Some(dh) => {
+                let plain: Vec<u8> = values.iter().flat_map(|v| v.to_repr()).collect();
+                let sealed = encrypt::seal(dh, config.context(), me, party.id, &plain);
+                sealed_shares.insert(party.id, sealed);
+            }
         }
     }
     Ok((
-        DealerSecret { party: me, own },
+        DealerSecret {
+            party: me,
+            own,
+            shared,
+            enc_key_id: enc_key_id(enc_secret),
+        },
         DealerPackage {
             dealer: me,
             commitment,
@@ -337,14 +361,11 @@ pub fn check<R: RngCore + CryptoRng>(
             ));
             continue;
         };
-        match encrypt::open(
-            enc_secret,
-            &party.enc_key,
-            config.context(),
-            party.id,
-            me,
-            sealed,
-        ) {
+        let dh = match secret.shared.get(&party.id) {
+            Some(dh) if secret.enc_key_id == enc_key_id(enc_secret) => *dh,
+            _ => encrypt::shared_point(enc_secret, &party.enc_key),
+        };
+        match encrypt::open(&dh, config.context(), party.id, me, sealed) {
             None => culprits.push((party.id, Fault::Undecryptable)),
             Some(plain) => match parse_scalars(&plain, n) {
                 None => culprits.push((
@@ -594,5 +615,74 @@ impl fmt::Debug for KeyShare {
             "KeyShare {{ party: {}, slots: {:?}, .. }}",
             self.party.0, self.slots
         )
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use k256::elliptic_curve::sec1::ToEncodedPoint;
+    use k256::elliptic_curve::Field;
+    use rand_chacha::rand_core::SeedableRng;
+    use rand_chacha::ChaCha20Rng;
+
+    /// `check` opens shares with the Diffie-Hellman values kept from `deal`, or recomputes
+    /// them when they are missing or were made with another key: the same result each way.
+    #[test]
+    fn check_reuses_or_recomputes_the_dealing_diffie_hellman_values() {
+        let mut rng = ChaCha20Rng::seed_from_u64(22);
+        let mut enc = BTreeMap::new();
+        let parties = (1..=3u16)
+            .map(|i| {
+                let sk = Scalar::random(&mut rng);
+                enc.insert(PartyId(i), sk);
+                let pk = (ProjectivePoint::GENERATOR * sk)
+                    .to_affine()
+                    .to_encoded_point(true);
+                let slots = vec![u32::from(2 * i - 1), u32::from(2 * i)];
+                (
+                    PartyId(i),
+                    slots,
+                    <[u8; 33]>::try_from(pk.as_bytes()).unwrap(),
+                )
+            })
+            .collect();
+        let config = WeightedConfig::new(parties, 4, [3; 32]).unwrap();
+        let mut secrets = BTreeMap::new();
+        let mut packages = BTreeMap::new();
+        for p in config.parties() {
+            let (s, pkg) = deal(&config, p.id, &enc[&p.id], &mut rng).unwrap();
+            assert_eq!(s.shared.len(), 2);
+            secrets.insert(p.id, s);
+            packages.insert(p.id, pkg);
+        }
+        let me = PartyId(1);
+        let copy = |s: &DealerSecret| DealerSecret {
+            party: s.party,
+            own: s.own.clone(),
+            shared: s.shared.clone(),
+            enc_key_id: s.enc_key_id,
+        };
+        let kept = copy(&secrets[&me]);
+        let mut dropped = copy(&secrets[&me]);
+        dropped.shared.clear();
+        let mut stale = copy(&secrets[&me]);
+        stale.shared.values_mut().for_each(|dh| *dh = [2; 33]);
+        stale.enc_key_id = [0; 32];
+        let mut shares = |s: DealerSecret| {
+            let (pending, published) = check(&config, s, &enc[&me], &packages, &mut rng).unwrap();
+            (pending.shares, published)
+        };
+        let reference = shares(kept);
+        assert_eq!(shares(dropped), reference);
+        assert_eq!(shares(stale), reference);
+        // Values made with another key and still marked as this key's fail to open.
+        let mut wrong = copy(&secrets[&me]);
+        wrong.shared.values_mut().for_each(|dh| *dh = [2; 33]);
+        assert!(matches!(
+            check(&config, wrong, &enc[&me], &packages, &mut rng),
+            Err(DkgError::Culprits(c)) if c.iter().all(|(_, f)| *f == Fault::Undecryptable)
+        ));
     }
 }

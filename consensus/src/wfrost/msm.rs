@@ -476,13 +476,17 @@ pub(crate) fn msm_variable(points: &[AffinePoint], scalars: &[Scalar]) -> Option
 
 /// Projective to affine with one shared inversion. The identity is set aside first: k256
 /// 0.13's `batch_normalize` only recognises a canonical zero `z`, and an identity reached by
-/// arithmetic (a doubling of it, `P + (-P)`) makes its batch inversion panic.
+/// arithmetic (a doubling of it, `P + (-P)`) makes its batch inversion panic; so does an empty
+/// batch.
 pub(crate) fn to_affine_batch(points: &[ProjectivePoint]) -> Vec<AffinePoint> {
     let finite: Vec<ProjectivePoint> = points
         .iter()
         .filter(|p| !bool::from(p.is_identity()))
         .copied()
         .collect();
+    if finite.is_empty() {
+        return vec![AffinePoint::IDENTITY; points.len()];
+    }
     let mut normalized = <ProjectivePoint as k256::elliptic_curve::BatchNormalize<
         [ProjectivePoint],
     >>::batch_normalize(&finite[..])
@@ -677,6 +681,11 @@ mod tests {
         let mut rng = ChaCha20Rng::seed_from_u64(5);
         let p = ProjectivePoint::from(random_points(&mut rng, 1)[0]);
         let zero = (p + (-p)).double();
+        assert!(to_affine_batch(&[]).is_empty());
+        assert_eq!(
+            to_affine_batch(&[zero, ProjectivePoint::IDENTITY]),
+            vec![AffinePoint::IDENTITY; 2]
+        );
         let out = to_affine_batch(&[p, zero, p.double(), ProjectivePoint::IDENTITY]);
         assert_eq!(
             out,

@@ -52,6 +52,33 @@ pub struct FrostBench {
     signature_bytes: usize,
     witness_bytes: usize,
     dealer_package_bytes: usize,
+    /// A fixed workload (100 k256 scalar multiplications, fastest of three), timed before and
+    /// after the flow. This machine kind has slow phases in which everything runs 30-50%
+    /// slower for seconds to minutes; the figure lets runs be compared (docs/performance.md).
+    calibration_start_ms: f64,
+    calibration_end_ms: f64,
+}
+
+/// The calibration workload: fastest of three runs of 100 scalar multiplications.
+fn calibration_ms() -> f64 {
+    let mut rng = ChaCha12Rng::from_seed([0xca; 32]);
+    let terms: Vec<(ProjectivePoint, Scalar)> = (0..100)
+        .map(|_| {
+            (
+                ProjectivePoint::GENERATOR * Scalar::random(&mut rng),
+                Scalar::random(&mut rng),
+            )
+        })
+        .collect();
+    (0..3)
+        .map(|_| {
+            let t = Instant::now();
+            let sum: ProjectivePoint = terms.iter().map(|(p, s)| *p * s).sum();
+            // Used, so the work cannot be optimised away.
+            std::hint::black_box(sum);
+            ms(t)
+        })
+        .fold(f64::INFINITY, f64::min)
 }
 
 fn ms(t: Instant) -> f64 {
@@ -69,6 +96,7 @@ pub fn frost(
             "--slots {slots} --parties {parties}: need 1 <= parties <= slots <= 4096"
         )));
     }
+    let calibration_start_ms = calibration_ms();
     let mut rng = ChaCha12Rng::from_seed([seed; 32]);
     let threshold = wfrost::stacker_threshold(slots);
     // Contiguous ranges, sizes differing by at most one.
@@ -219,6 +247,8 @@ pub fn frost(
         signature_bytes: sig.signature.len(),
         witness_bytes: encoded.len() - sig.signature.len(),
         dealer_package_bytes,
+        calibration_start_ms,
+        calibration_end_ms: calibration_ms(),
     })
 }
 
@@ -306,7 +336,8 @@ impl Report for FrostBench {
              verify witness   {:>10.3} ms for a new signing set (median of {}, {:.3} to {:.3}; group table built once: {:.1} ms; no table: {:.3} ms)\n\
              \x20                {:>10.3} ms for a set's second block (folding it), {:.3} ms after\n\
              \x20                {} for a new set scattered over the party list\n\
-             sizes            signature {} B, witness {} B, largest dealer package {} B\n",
+             sizes            signature {} B, witness {} B, largest dealer package {} B\n\
+             calibration      {:>10.3} ms before, {:.3} ms after (fixed workload, to compare runs)\n",
             self.slots,
             self.parties,
             self.threshold,
@@ -333,6 +364,8 @@ impl Report for FrostBench {
             self.signature_bytes,
             self.witness_bytes,
             self.dealer_package_bytes,
+            self.calibration_start_ms,
+            self.calibration_end_ms,
         )
     }
 }

@@ -686,6 +686,8 @@ fn bench_frost_small_run() {
         "aggregate_ms",
         "verify_witness_ms",
         "verify_witness_cached_ms",
+        "calibration_start_ms",
+        "calibration_end_ms",
     ] {
         assert!(v[key].as_f64().unwrap() > 0.0, "{key}");
     }

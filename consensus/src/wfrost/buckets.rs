@@ -64,6 +64,16 @@ impl Affine {
             y: -self.y,
         }
     }
+
+    /// `self + other`, given the slope of the line through them (the tangent's for a
+    /// doubling): the chord rule's `x3 = s^2 - x1 - x2`, `y3 = s (x1 - x3) - y1`. Both the
+    /// accumulator in `msm` and the rounds here end their batched additions with it.
+    #[inline(always)]
+    pub(crate) fn add_with_slope(self, other: Affine, slope: Fe) -> Affine {
+        let x = slope.square() - self.x - other.x;
+        let y = slope * (self.x - x) - self.y;
+        Affine { x, y }
+    }
 }
 
 /// Where the additions come from. `visit` names them as `(bucket, id, negate)`, the same
@@ -274,9 +284,7 @@ fn add_pairs(
         let inv_pair = inv * *before;
         inv = inv * (b.x - a.x);
         let slope = (b.y - a.y) * inv_pair;
-        let x3 = slope.square() - a.x - b.x;
-        let y3 = slope * (a.x - x3) - a.y;
-        *out.points.get_mut(pair.dst as usize)? = Affine { x: x3, y: y3 };
+        *out.points.get_mut(pair.dst as usize)? = a.add_with_slope(b, slope);
     }
     Some(())
 }

@@ -18,6 +18,7 @@
 use k256::elliptic_curve::ff::PrimeField;
 use k256::elliptic_curve::group::Group;
 use k256::{AffinePoint, ProjectivePoint, Scalar};
+use std::ops::Range;
 
 use super::buckets::{bucket_sums, Additions, Affine};
 use super::field::Fe;
@@ -280,8 +281,10 @@ fn running_sum(buckets: &[Option<Affine>]) -> Option<ProjectivePoint> {
 }
 
 /// How one bucket set's weighted sum is split: `m = k + 1 = a L + b` with `0 <= b < L`.
-#[derive(Clone, Copy)]
+#[derive(Clone)]
 struct Split {
+    /// The set's buckets, a range of the one bucket vector all sets share.
+    range: Range<usize>,
     /// Buckets in the set.
     m: usize,
     l: usize,
@@ -290,52 +293,39 @@ struct Split {
     offset: usize,
 }
 
-/// Each bucket of a set split for [`weighted_sums`], added into its row and column sums.
-struct WeightedAdditions<'a> {
-    sets: &'a [&'a [Option<Affine>]],
-    splits: &'a [Split],
-    /// The nonempty buckets of the split sets, in the order `visit` walks them (their ids).
-    points: Vec<Affine>,
+impl Split {
+    /// Whether the set is split into row and column sums; smaller sets take a plain running
+    /// sum.
+    fn is_split(&self) -> bool {
+        self.m >= 16
+    }
 }
 
-impl<'a> WeightedAdditions<'a> {
-    fn new(sets: &'a [&'a [Option<Affine>]], splits: &'a [Split]) -> WeightedAdditions<'a> {
-        let mut points = Vec::new();
-        for (set, s) in sets.iter().zip(splits) {
-            if s.m >= 16 {
-                points.extend(set.iter().flatten());
-            }
-        }
-        WeightedAdditions {
-            sets,
-            splits,
-            points,
-        }
-    }
+/// Each bucket of a set split for [`weighted_sums`], added into its row and column sums. A
+/// bucket's id is its index in the shared bucket vector.
+struct WeightedAdditions<'a> {
+    buckets: &'a [Option<Affine>],
+    splits: &'a [Split],
 }
 
 impl Additions for WeightedAdditions<'_> {
     fn visit(&self, add: &mut impl FnMut(usize, u32, bool)) {
-        let mut id = 0u32;
-        for (set, s) in self.sets.iter().zip(self.splits) {
-            if s.m < 16 {
-                continue;
-            }
+        for s in self.splits.iter().filter(|s| s.is_split()) {
             // L is a power of two: m = a L + b by shift and mask.
             let shift = s.l.trailing_zeros();
+            let set = self.buckets.get(s.range.clone()).unwrap_or(&[]);
             for (k, p) in set.iter().enumerate() {
                 if p.is_some() {
-                    let m = k + 1;
+                    let (m, id) = (k + 1, (s.range.start + k) as u32);
                     add(s.offset + (m >> shift), id, false);
                     add(s.offset + s.rows + (m & (s.l - 1)), id, false);
-                    id += 1;
                 }
             }
         }
     }
 
     fn point(&self, id: u32) -> Option<Affine> {
-        self.points.get(id as usize).copied()
+        self.buckets.get(id as usize).copied().flatten()
     }
 }
 
@@ -346,33 +336,46 @@ impl Additions for WeightedAdditions<'_> {
 ///
 /// so each bucket is added twice, into its row sum and its column sum, all sets in one batched
 /// affine pass, and only the ~`M / L + L` row and column sums of each set need running sums.
-fn weighted_sums(sets: &[&[Option<Affine>]]) -> Option<Vec<ProjectivePoint>> {
+///
+/// The sets are ranges of `buckets`; `None` if one reaches past it.
+fn weighted_sums(
+    buckets: &[Option<Affine>],
+    sets: &[Range<usize>],
+) -> Option<Vec<ProjectivePoint>> {
     let mut splits = Vec::with_capacity(sets.len());
     let mut targets = 0;
-    for set in sets {
-        let m = set.len();
+    for range in sets {
+        let m = buckets.get(range.clone())?.len();
         // L about sqrt(M), a power of two; small sets are summed directly below.
         let l = 1usize << m.max(1).ilog2().div_ceil(2);
         let rows = m / l + 1;
-        splits.push(Split {
+        let split = Split {
+            range: range.clone(),
             m,
             l,
             rows,
             offset: targets,
-        });
-        if m >= 16 {
+        };
+        if split.is_split() {
             targets += rows + l;
         }
+        splits.push(split);
     }
     // Pairwise rounds rather than the accumulator: the shared set alone sends 8,192
     // additions into its 129 row and column sums, and the accumulator can put only one
     // addition per sum into a batch (64 batches, one inversion each).
-    let sums = bucket_sums(targets, &WeightedAdditions::new(sets, &splits))?;
-    sets.iter()
-        .zip(&splits)
-        .map(|(set, s)| {
-            if s.m < 16 {
-                return running_sum(set);
+    let sums = bucket_sums(
+        targets,
+        &WeightedAdditions {
+            buckets,
+            splits: &splits,
+        },
+    )?;
+    splits
+        .iter()
+        .map(|s| {
+            if !s.is_split() {
+                return running_sum(buckets.get(s.range.clone())?);
             }
             let own = sums.get(s.offset..s.offset + s.rows + s.l)?;
             // running_sum weighs index j by j + 1; row and column index 0 weigh 0.
@@ -445,9 +448,12 @@ impl VariablePart {
         total
     }
 
-    fn sets<'a>(&self, buckets: &'a [Option<Affine>]) -> Option<Vec<&'a [Option<Affine>]>> {
-        let mine = buckets.get(self.first..self.first + self.buckets())?;
-        Some(mine.chunks(self.per_window).collect())
+    /// Each window's bucket set, as a range of the shared bucket vector.
+    fn sets(&self) -> impl Iterator<Item = Range<usize>> + '_ {
+        (0..self.windows).map(|w| {
+            let start = self.first + w * self.per_window;
+            start..start + self.per_window
+        })
     }
 }
 
@@ -468,7 +474,7 @@ pub(crate) fn msm_variable(points: &[AffinePoint], scalars: &[Scalar]) -> Option
     let mut acc = Accumulator::new(part.buckets(), part.buckets() / 4);
     part.add(&mut acc, &terms);
     let buckets = acc.finish()?;
-    let sums = weighted_sums(&part.sets(&buckets)?)?;
+    let sums = weighted_sums(&buckets, &part.sets().collect::<Vec<_>>())?;
     Some(part.combine(&sums))
 }
 
@@ -583,9 +589,8 @@ impl FixedBaseTable {
         }
         part.add(&mut acc, &vterms);
         let buckets = acc.finish()?;
-        let mut sets = vec![buckets.get(..shared)?];
-        sets.extend(part.sets(&buckets)?);
-        let sums = weighted_sums(&sets)?;
+        let sets: Vec<Range<usize>> = std::iter::once(0..shared).chain(part.sets()).collect();
+        let sums = weighted_sums(&buckets, &sets)?;
         let (fixed_sum, variable_sums) = sums.split_first()?;
         Some(part.combine(variable_sums) + fixed_sum)
     }

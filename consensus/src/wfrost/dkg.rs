@@ -340,6 +340,7 @@ pub fn check<R: RngCore + CryptoRng>(
     let my = config.party(me).ok_or(DkgError::NotAParty(me))?;
     let f = group_commitment(config, packages)?;
     let n = my.slots.len();
+    let same_enc_key = secret.enc_key_id == enc_key_id(enc_secret);
     // Every dealer's values at my slots.
     let mut per_dealer: Vec<(PartyId, Vec<Scalar>)> = Vec::with_capacity(config.parties().len());
     let mut culprits = Vec::new();
@@ -362,7 +363,7 @@ pub fn check<R: RngCore + CryptoRng>(
             continue;
         };
         let dh = match secret.shared.get(&party.id) {
-            Some(dh) if secret.enc_key_id == enc_key_id(enc_secret) => *dh,
+            Some(dh) if same_enc_key => *dh,
             _ => encrypt::shared_point(enc_secret, &party.enc_key),
         };
         match encrypt::open(&dh, config.context(), party.id, me, sealed) {

@@ -149,20 +149,47 @@ impl WeightedConfig {
     }
 }
 
-/// A canonical compressed point: tag 02 or 03 and an x on the curve. (SEC1 parsers also take
-/// the 33-byte "compact" tag 05; wire formats accept one encoding per point.)
+/// Whether `tag` starts a canonical compressed point (02 or 03). SEC1 parsers, k256's
+/// included, also take the 33-byte "compact" tag 05; wire formats accept one encoding per
+/// point, because the bytes are hashed and signed over.
+pub(crate) fn is_compressed_tag(tag: u8) -> bool {
+    tag == 2 || tag == 3
+}
+
+/// A canonical compressed point: tag 02 or 03 and an x on the curve.
 pub(crate) fn decompress(b: &[u8]) -> Option<AffinePoint> {
-    if b.len() != 33 || (b[0] != 2 && b[0] != 3) {
+    if b.len() != 33 || !is_compressed_tag(b[0]) {
         return None;
     }
     let x: &[u8; 32] = b[1..].try_into().ok()?;
     super::field::lift_x(x, b[0] == 3)
 }
 
+/// The compressed encoding; all zero for the identity (SEC1 gives it one byte, and no decoder
+/// here accepts it back), so a point that sums to the identity cannot panic an encoder.
 pub(crate) fn compress(p: &AffinePoint) -> [u8; 33] {
     use k256::elliptic_curve::sec1::ToEncodedPoint;
     let e = p.to_encoded_point(true);
     let mut out = [0u8; 33];
-    out.copy_from_slice(e.as_bytes());
+    if e.as_bytes().len() == 33 {
+        out.copy_from_slice(e.as_bytes());
+    }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_identity_compresses_to_zeros_that_do_not_decode() {
+        assert_eq!(compress(&AffinePoint::IDENTITY), [0; 33]);
+        assert_eq!(decompress(&[0; 33]), None);
+        let g = compress(&AffinePoint::GENERATOR);
+        assert!(is_compressed_tag(g[0]));
+        assert_eq!(decompress(&g), Some(AffinePoint::GENERATOR));
+        let mut compact = g;
+        compact[0] = 5;
+        assert_eq!(decompress(&compact), None);
+    }
 }

@@ -3,10 +3,9 @@
 //! Each key encrypts exactly one message (one dealer, one recipient, one run), so a fixed
 //! nonce is safe.
 
-use super::config::PartyId;
+use super::config::{compress, PartyId};
 use chacha20poly1305::aead::{Aead, KeyInit, Payload};
 use chacha20poly1305::{ChaCha20Poly1305, Key, Nonce};
-use k256::elliptic_curve::sec1::ToEncodedPoint;
 use k256::{AffinePoint, ProjectivePoint, Scalar};
 use sha2::{Digest, Sha256};
 
@@ -25,18 +24,10 @@ pub fn shared_points(secret: &Scalar, peers: &[AffinePoint]) -> Vec<[u8; 33]> {
         .iter()
         .map(|p| ProjectivePoint::from(*p) * secret)
         .collect();
+    // The identity (a zero secret, never drawn) encodes as all zero.
     super::msm::to_affine_batch(&products)
         .iter()
-        .map(|a| {
-            // The identity (a zero secret, never drawn) would encode as one byte; it stays
-            // all zero.
-            let mut out = [0u8; 33];
-            let e = a.to_encoded_point(true);
-            if e.as_bytes().len() == 33 {
-                out.copy_from_slice(e.as_bytes());
-            }
-            out
-        })
+        .map(compress)
         .collect()
 }
 
@@ -103,6 +94,7 @@ pub fn open(
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
+    use k256::elliptic_curve::sec1::ToEncodedPoint;
     use k256::elliptic_curve::Field;
     use rand_chacha::rand_core::SeedableRng;
     use rand_chacha::ChaCha20Rng;

@@ -10,7 +10,7 @@
 //! is the WSTS paper's, not RFC 9591's.)
 
 use super::arith::{lagrange_at_zero, lagrange_scalars, scalar};
-use super::config::{compress, PartyId};
+use super::config::{compress, is_compressed_tag, PartyId};
 use super::dkg::{GroupKey, KeyShare};
 use super::frost_bridge::{party_identifier, verifying_key};
 use super::witness::AccountableSignature;
@@ -85,11 +85,10 @@ impl NonceCommitments {
         let mut binding = [0u8; 33];
         hiding.copy_from_slice(&bytes[..33]);
         binding.copy_from_slice(&bytes[33..]);
-        // Only the compressed form (tag 02 or 03; k256 refuses x >= p): the bytes are kept
-        // and later signed over in the witness, so they must be the one canonical encoding,
-        // and k256 would also take the 33-byte "compact" form (tag 05).
+        // Only the compressed form (k256 refuses x >= p): the bytes are kept and later signed
+        // over in the witness, so they must be the one canonical encoding.
         let point = |b: &[u8; 33], what: &str| {
-            if !matches!(b[0], 0x02 | 0x03) {
+            if !is_compressed_tag(b[0]) {
                 return Err(SignError::Frost(format!(
                     "{what} commitment: tag {:#04x} is not a compressed point",
                     b[0]

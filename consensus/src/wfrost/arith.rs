@@ -223,6 +223,16 @@ fn digit(be: &[u8; 32], lo: usize, c: usize) -> usize {
     v
 }
 
+/// `s G`. k256's `GENERATOR * s` goes through its generic (GLV) ladder like any other point;
+/// `mul_by_generator` reads a precomputed table of the generator's multiples instead, about
+/// 2.5 times faster and still constant time (table lookups by masked selection), which
+/// matters where many secrets are committed to: a 4,000-slot dealer commits to 2,680
+/// coefficients.
+pub fn g_times(s: &Scalar) -> ProjectivePoint {
+    use k256::elliptic_curve::ops::MulByGenerator;
+    ProjectivePoint::mul_by_generator(s)
+}
+
 /// `x` as a scalar.
 pub fn scalar(x: u64) -> Scalar {
     Scalar::from(x)
@@ -641,6 +651,16 @@ mod tests {
     use rand_chacha::ChaCha12Rng;
     use rand_core::RngCore;
     use rand_core::SeedableRng;
+
+    #[test]
+    fn g_times_is_the_generator_multiple() {
+        let mut rng = ChaCha12Rng::from_seed([4; 32]);
+        let mut cases = vec![Scalar::ZERO, Scalar::ONE, -Scalar::ONE, Scalar::from(2u64)];
+        cases.extend((0..20).map(|_| Scalar::random(&mut rng)));
+        for s in cases {
+            assert_eq!(g_times(&s), ProjectivePoint::GENERATOR * s);
+        }
+    }
 
     #[test]
     fn msm_matches_the_naive_sum() {

@@ -9,7 +9,7 @@
 //! slots. (The construction is WSTS v2's, expressed through frost's API; its security argument
 //! is the WSTS paper's, not RFC 9591's.)
 
-use super::arith::{lagrange_at_zero, lagrange_scalars, scalar};
+use super::arith::{g_times, lagrange_at_zero, lagrange_scalars, scalar};
 use super::config::{compress, is_compressed_tag, PartyId};
 use super::dkg::{GroupKey, KeyShare};
 use super::frost_bridge::{party_identifier, verifying_key};
@@ -19,7 +19,7 @@ use frost_secp256k1::round1::{NonceCommitment, SigningCommitments, SigningNonces
 use frost_secp256k1::round2::SignatureShare;
 use frost_secp256k1::{CheaterDetection, SigningPackage};
 use k256::elliptic_curve::ff::PrimeField;
-use k256::{ProjectivePoint, Scalar};
+use k256::Scalar;
 use rand_core::{CryptoRng, RngCore};
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -192,8 +192,7 @@ pub fn sign(
     let kp = KeyPackage::new(
         party_identifier(key.party).map_err(frost_err)?,
         SigningShare::deserialize(&share.to_repr()).map_err(frost_err)?,
-        VerifyingShare::deserialize(&compress(&(ProjectivePoint::GENERATOR * share).to_affine()))
-            .map_err(frost_err)?,
+        VerifyingShare::deserialize(&compress(&g_times(&share).to_affine())).map_err(frost_err)?,
         verifying_key(&group.group_key).map_err(frost_err)?,
         1,
     );

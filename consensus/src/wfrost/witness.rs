@@ -6,7 +6,7 @@
 //! with coefficients derived by hashing the whole signature (no RNG needed, nothing to grind
 //! after the fact).
 
-use super::arith::{hash_to_scalar, msm_affine, Factorials, LagrangeAtZero};
+use super::arith::{g_times, hash_to_scalar, msm_affine, Factorials, LagrangeAtZero};
 use super::config::{compress, PartyId};
 use super::dkg::GroupKey;
 use super::frost_bridge::{party_identifier, verifying_key};
@@ -418,7 +418,7 @@ impl AccountableSignature {
             let mut bad = Vec::new();
             for (p, b) in parts.iter().zip(&rho) {
                 let y_star = folded_share(group, lagrange, p.party);
-                if ProjectivePoint::GENERATOR * p.z
+                if g_times(&p.z)
                     != ProjectivePoint::from(p.d) + ProjectivePoint::from(p.e) * b + y_star * c
                 {
                     bad.push(p.party);

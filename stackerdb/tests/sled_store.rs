@@ -11,9 +11,29 @@ use tandem_stackerdb::sled_store::SledStore;
 use tandem_stackerdb::*;
 
 fn open(dir: &std::path::Path, policy: TestPolicy) -> (sled::Db, StackerDb<TestPolicy, SledStore>) {
-    let db = sled::open(dir).unwrap();
+    let db = open_when_unlocked(dir);
     let store = SledStore::open(&db, "producers").unwrap();
     (db.clone(), StackerDb::open(policy, store).unwrap())
+}
+
+/// `sled::open`, waiting (up to 5 s) while a handle dropped just before still holds the
+/// directory's file lock: sled releases it when its background flusher thread, which holds
+/// its own reference, notices the drop, not when the last `Db` is dropped. Reopening at once
+/// failed now and then with `could not acquire lock ... WouldBlock` on a loaded 2-core
+/// machine. Any other error fails at once.
+fn open_when_unlocked(dir: &std::path::Path) -> sled::Db {
+    for _ in 0..100 {
+        match sled::open(dir) {
+            Err(sled::Error::Io(e)) if e.to_string().contains("could not acquire lock") => {
+                std::thread::sleep(std::time::Duration::from_millis(50));
+            }
+            other => return other.unwrap(),
+        }
+    }
+    panic!(
+        "{} stayed locked for 5 s after its handles were dropped",
+        dir.display()
+    );
 }
 
 #[test]

@@ -252,6 +252,17 @@ pub fn hash_to_scalar(tag: &str, parts: &[&[u8]]) -> Scalar {
     <Scalar as Reduce<U256>>::reduce_bytes(&digest.into())
 }
 
+/// A batch-check weight: the low 128 bits of [`hash_to_scalar`]. Batched checks (the witness,
+/// the dealers' proofs) weigh each equation by one; for weights fixed after the inputs, a wrong
+/// input passes only if the weighted errors cancel, probability about 2^-128 per try, and
+/// half-width weights halve the windows of the terms that carry them alone.
+pub fn hash_to_weight(tag: &str, parts: &[&[u8]]) -> Scalar {
+    let full = hash_to_scalar(tag, parts).to_repr();
+    let mut low = [0u8; 16];
+    low.copy_from_slice(&full[16..]);
+    Scalar::from(u128::from_be_bytes(low))
+}
+
 /// Factorials and inverse factorials up to `m`, as scalars. A validator builds them once per
 /// group (up to its largest slot id), so a signing set's Lagrange coefficients need neither
 /// an inversion nor a pass over the whole set.

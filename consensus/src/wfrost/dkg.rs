@@ -16,8 +16,8 @@
 //! `config.without(&culprits, new_context)`.
 
 use super::arith::{
-    g_times, hash_to_scalar, horner_small, lagrange_basis_at, msm, msm_affine, random_nonzero,
-    scalar,
+    g_times, hash_to_scalar, hash_to_weight, horner_small, lagrange_basis_at, msm, msm_affine,
+    random_nonzero, scalar,
 };
 use super::config::{compress, Party, PartyId, WeightedConfig};
 use super::encrypt;
@@ -158,21 +158,24 @@ impl DkgError {
     }
 }
 
-fn pok_challenge(
-    config: &WeightedConfig,
-    dealer: PartyId,
-    a0: &AffinePoint,
-    r: &AffinePoint,
-) -> Scalar {
+/// The proof's challenge over the compressed `A_0` and `R` (the batched check hashes the
+/// same encodings into its weights, so it takes them already made).
+fn pok_challenge(config: &WeightedConfig, dealer: PartyId, a0: &[u8; 33], r: &[u8; 33]) -> Scalar {
     hash_to_scalar(
         "tandem-wfrost-pok",
-        &[
-            config.context(),
-            &dealer.0.to_be_bytes(),
-            &compress(a0),
-            &compress(r),
-        ],
+        &[config.context(), &dealer.0.to_be_bytes(), a0, r],
     )
+}
+
+impl DealerPackage {
+    /// `A_0 = a_0 G`, the point the proof of knowledge is about; the identity for a package
+    /// without commitment points (which `check_shape` refuses before any proof is checked).
+    fn constant_term(&self) -> AffinePoint {
+        self.commitment
+            .first()
+            .copied()
+            .unwrap_or(AffinePoint::IDENTITY)
+    }
 }
 
 /// Step 1: deal.
@@ -190,7 +193,7 @@ pub fn deal<R: RngCore + CryptoRng>(
     let commitment = to_affine_batch(&commitment);
     let k = random_nonzero(rng);
     let pok_r = g_times(&k).to_affine();
-    let c = pok_challenge(config, me, &commitment[0], &pok_r);
+    let c = pok_challenge(config, me, &compress(&commitment[0]), &compress(&pok_r));
     let pok_z = k + c * coeffs[0];
     let others: Vec<&Party> = config.parties().iter().filter(|p| p.id != me).collect();
     let shared: BTreeMap<PartyId, [u8; 33]> = others
@@ -263,36 +266,27 @@ fn check_shape(config: &WeightedConfig, dealer: PartyId, p: &DealerPackage) -> R
 /// `z G - R - c A_0`, the identity exactly when the proof of knowledge verifies (`A_0` is
 /// the first commitment point; a package past [`check_shape`] has one).
 fn pok_error(config: &WeightedConfig, p: &DealerPackage) -> ProjectivePoint {
-    let a0 = p
-        .commitment
-        .first()
-        .copied()
-        .unwrap_or(AffinePoint::IDENTITY);
-    let c = pok_challenge(config, p.dealer, &a0, &p.pok_r);
+    let a0 = p.constant_term();
+    let c = pok_challenge(config, p.dealer, &compress(&a0), &compress(&p.pok_r));
     g_times(&p.pok_z) - ProjectivePoint::from(p.pok_r) - ProjectivePoint::from(a0) * c
 }
 
 /// Whether every proof of knowledge in `packages` (all past [`check_shape`]) verifies, in one
 /// MSM: `sum_j w_j (z_j G - R_j - c_j A_0j) == 0`. One proof alone costs two scalar
 /// multiplications, so a 100-party group spent ~8 ms per party on them; the batch costs about
-/// one. The 128-bit weights are hashed from every proof (as the witness check does, see
-/// `witness::batch_weight`): a wrong proof passes only if the weighted errors cancel, which
-/// for weights fixed after the proofs happens with probability about 2^-128 per try.
+/// one. The 128-bit weights ([`hash_to_weight`]) are hashed from every proof, as the witness
+/// check's are from the whole signature.
 fn proofs_hold(config: &WeightedConfig, packages: &[&DealerPackage]) -> bool {
     let mut transcript = Vec::with_capacity(packages.len() * 100);
     let mut challenges = Vec::with_capacity(packages.len());
     for p in packages {
-        let a0 = p
-            .commitment
-            .first()
-            .copied()
-            .unwrap_or(AffinePoint::IDENTITY);
+        let a0 = p.constant_term();
         let (a0_bytes, r_bytes) = (compress(&a0), compress(&p.pok_r));
         transcript.extend_from_slice(&p.dealer.0.to_be_bytes());
         transcript.extend_from_slice(&a0_bytes);
         transcript.extend_from_slice(&r_bytes);
         transcript.extend_from_slice(&p.pok_z.to_repr());
-        challenges.push((a0, pok_challenge(config, p.dealer, &a0, &p.pok_r)));
+        challenges.push((a0, pok_challenge(config, p.dealer, &a0_bytes, &r_bytes)));
     }
     let seed = hash_to_scalar("tandem-wfrost-pok-batch", &[config.context(), &transcript]);
     let seed = seed.to_repr();
@@ -300,14 +294,10 @@ fn proofs_hold(config: &WeightedConfig, packages: &[&DealerPackage]) -> bool {
     let mut scalars = Vec::with_capacity(1 + 2 * packages.len());
     let mut z = Scalar::ZERO;
     for (p, (a0, c)) in packages.iter().zip(&challenges) {
-        let full = hash_to_scalar(
+        let w = hash_to_weight(
             "tandem-wfrost-pok-weight",
             &[&seed, &p.dealer.0.to_be_bytes()],
-        )
-        .to_repr();
-        let mut low = [0u8; 16];
-        low.copy_from_slice(&full[16..]);
-        let w = Scalar::from(u128::from_be_bytes(low));
+        );
         z += w * p.pok_z;
         points.push(p.pok_r);
         scalars.push(-w);

@@ -6,7 +6,9 @@
 //! with coefficients derived by hashing the whole signature (no RNG needed, nothing to grind
 //! after the fact).
 
-use super::arith::{g_times, hash_to_scalar, msm_affine, Factorials, LagrangeAtZero};
+use super::arith::{
+    g_times, hash_to_scalar, hash_to_weight, msm_affine, Factorials, LagrangeAtZero,
+};
 use super::config::{compress, PartyId};
 use super::dkg::GroupKey;
 use super::frost_bridge::{party_identifier, verifying_key};
@@ -68,15 +70,11 @@ fn scalar_of(b: &[u8; 32]) -> Option<Scalar> {
     Option::from(Scalar::from_repr((*b).into()))
 }
 
-/// Party `party`'s coefficient in the batched check: 128 bits of a hash of the seed. A
-/// witness with a wrong share passes only if the weighted errors cancel, which for weights
-/// fixed after the witness happens with probability 2^-128 per try; half-width weights also
-/// halve the windows of the hiding-commitment terms.
+/// Party `party`'s coefficient in the batched check, hashed from the seed (the whole encoded
+/// signature and message); half-width, which also halves the windows of the
+/// hiding-commitment terms.
 fn batch_weight(seed: &[u8], party: PartyId) -> Scalar {
-    let full = hash_to_scalar("tandem-wfrost-witness", &[seed, &party.0.to_be_bytes()]).to_repr();
-    let mut low = [0u8; 16];
-    low.copy_from_slice(&full[16..]);
-    Scalar::from(u128::from_be_bytes(low))
+    hash_to_weight("tandem-wfrost-witness", &[seed, &party.0.to_be_bytes()])
 }
 
 /// A decoded witness entry.

@@ -681,9 +681,8 @@ impl fmt::Debug for KeyShare {
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {
+    use super::super::testkit;
     use super::*;
-    use k256::elliptic_curve::sec1::ToEncodedPoint;
-    use k256::elliptic_curve::Field;
     use rand_chacha::rand_core::SeedableRng;
     use rand_chacha::ChaCha20Rng;
 
@@ -692,23 +691,7 @@ mod tests {
     #[test]
     fn check_reuses_or_recomputes_the_dealing_diffie_hellman_values() {
         let mut rng = ChaCha20Rng::seed_from_u64(22);
-        let mut enc = BTreeMap::new();
-        let parties = (1..=3u16)
-            .map(|i| {
-                let sk = Scalar::random(&mut rng);
-                enc.insert(PartyId(i), sk);
-                let pk = (ProjectivePoint::GENERATOR * sk)
-                    .to_affine()
-                    .to_encoded_point(true);
-                let slots = vec![u32::from(2 * i - 1), u32::from(2 * i)];
-                (
-                    PartyId(i),
-                    slots,
-                    <[u8; 33]>::try_from(pk.as_bytes()).unwrap(),
-                )
-            })
-            .collect();
-        let config = WeightedConfig::new(parties, 4, [3; 32]).unwrap();
+        let (config, enc) = testkit::config(3, 2, 4, [3; 32], &mut rng);
         let mut secrets = BTreeMap::new();
         let mut packages = BTreeMap::new();
         for p in config.parties() {
@@ -751,21 +734,7 @@ mod tests {
         parties: u16,
         rng: &mut ChaCha20Rng,
     ) -> (WeightedConfig, BTreeMap<PartyId, DealerPackage>) {
-        let mut enc = BTreeMap::new();
-        let spec = (1..=parties)
-            .map(|i| {
-                let sk = Scalar::random(&mut *rng);
-                enc.insert(PartyId(i), sk);
-                let pk = g_times(&sk).to_affine().to_encoded_point(true);
-                let first = 3 * u32::from(i) - 2;
-                (
-                    PartyId(i),
-                    (first..first + 3).collect(),
-                    <[u8; 33]>::try_from(pk.as_bytes()).unwrap(),
-                )
-            })
-            .collect();
-        let config = WeightedConfig::new(spec, 5, [5; 32]).unwrap();
+        let (config, enc) = testkit::config(parties, 3, 5, [5; 32], rng);
         let packages = config
             .parties()
             .iter()

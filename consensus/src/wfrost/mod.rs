@@ -18,6 +18,8 @@ mod field;
 mod frost_bridge;
 pub mod msm;
 mod sign;
+#[cfg(test)]
+mod testkit;
 pub mod wire;
 mod witness;
 

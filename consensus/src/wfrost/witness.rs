@@ -606,49 +606,12 @@ impl SigningSetCache {
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::super::arith::lagrange_at_zero;
-    use super::super::config::{self, WeightedConfig};
-    use super::super::dkg::{check, deal, finish, KeyShare};
+    use super::super::config;
     use super::super::sign::{aggregate, commit, sign};
+    use super::super::testkit;
     use super::*;
-    use k256::elliptic_curve::Field;
     use rand_chacha::rand_core::SeedableRng;
     use rand_chacha::ChaCha20Rng;
-
-    /// Three parties of two slots each, threshold 4: the keys and the group.
-    fn group(rng: &mut ChaCha20Rng) -> (BTreeMap<PartyId, KeyShare>, GroupKey) {
-        let mut enc = BTreeMap::new();
-        let spec = (1..=3u16)
-            .map(|i| {
-                let sk = Scalar::random(&mut *rng);
-                enc.insert(PartyId(i), sk);
-                let slots = vec![u32::from(2 * i - 1), u32::from(2 * i)];
-                (PartyId(i), slots, compress(&g_times(&sk).to_affine()))
-            })
-            .collect();
-        let config = WeightedConfig::new(spec, 4, [6; 32]).unwrap();
-        let mut secrets = BTreeMap::new();
-        let mut packages = BTreeMap::new();
-        for p in config.parties() {
-            let (s, pkg) = deal(&config, p.id, &enc[&p.id], &mut *rng).unwrap();
-            secrets.insert(p.id, s);
-            packages.insert(p.id, pkg);
-        }
-        let mut pending = BTreeMap::new();
-        let mut published = BTreeMap::new();
-        for (id, s) in secrets {
-            let (p, v) = check(&config, s, &enc[&id], &packages, &mut *rng).unwrap();
-            pending.insert(id, p);
-            published.insert(id, v);
-        }
-        let mut keys = BTreeMap::new();
-        let mut group = None;
-        for (id, p) in pending {
-            let (k, g) = finish(&config, p, &published, &mut *rng).unwrap();
-            keys.insert(id, k);
-            group = Some(g);
-        }
-        (keys, group.unwrap())
-    }
 
     /// Signers who all collude can make every per-party equation hold for a nonce point R'
     /// that is not the sum of their commitments: shift each share by `(c' - c) x*_p`, where c'
@@ -658,7 +621,9 @@ mod tests {
     #[test]
     fn a_nonce_point_the_commitments_do_not_sum_to_is_refused() {
         let mut rng = ChaCha20Rng::seed_from_u64(31);
-        let (keys, group) = group(&mut rng);
+        // Three parties of two slots each, threshold 4.
+        let (config, enc) = testkit::config(3, 2, 4, [6; 32], &mut rng);
+        let (keys, group) = testkit::keys(&config, &enc, &mut rng);
         let signers = [PartyId(1), PartyId(3)];
         let msg = b"block";
         let mut nonces = BTreeMap::new();

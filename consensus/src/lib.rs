@@ -27,4 +27,3 @@ pub use params::{
 };
 pub use sortition::SortitionHash;
 pub use units::{MicroStx, Sats};
-pub mod wfrost;

@@ -18,8 +18,8 @@ use tandem_consensus::chain::{
 use tandem_consensus::engine::assemble::assemble;
 use tandem_consensus::engine::{AnnounceError, Follower, Keygen, KeygenMsg, KeygenOut};
 use tandem_consensus::stacking::{Principal, StacksAddress};
-use tandem_consensus::wfrost::{self, AccountableSignature, GroupKey, KeyShare, PartyId};
 use tandem_consensus::{BurnHeight, MicroStx, Network, NetworkParams, Sats, Term};
+use tandem_wfrost::{self as wfrost, AccountableSignature, GroupKey, KeyShare, PartyId};
 
 fn group(
     slots: &[std::ops::RangeInclusive<u32>],

@@ -5,6 +5,7 @@ use proptest::prelude::*;
 use secp256k1::{PublicKey, Secp256k1, SecretKey};
 use tandem_consensus::chain::tx::{MAX_TX_BYTES, MEMO_LEN};
 use tandem_consensus::chain::{Payload, Transaction, TxError, UnsignedTx};
+use tandem_consensus::codec::DecodeError;
 use tandem_consensus::stacking::{
     Call, PoxAddress, Principal, SignerArgs, SignerKey, StacksAddress,
 };
@@ -76,13 +77,19 @@ fn hostile_encodings_are_refused_with_the_field_named() {
     // Every strict prefix is truncated somewhere.
     for n in 0..bytes.len() {
         assert!(
-            matches!(Transaction::decode(&bytes[..n]), Err(TxError::Truncated(_))),
+            matches!(
+                Transaction::decode(&bytes[..n]),
+                Err(TxError::Decode(DecodeError::Truncated(_)))
+            ),
             "prefix {n}"
         );
     }
     let mut long = bytes.clone();
     long.push(0);
-    assert_eq!(Transaction::decode(&long), Err(TxError::TrailingBytes(1)));
+    assert_eq!(
+        Transaction::decode(&long),
+        Err(TxError::Decode(DecodeError::Trailing(1)))
+    );
     let mut v = bytes.clone();
     v[0] = 2;
     assert_eq!(Transaction::decode(&v), Err(TxError::Version(2)));
@@ -91,14 +98,17 @@ fn hostile_encodings_are_refused_with_the_field_named() {
     p[1 + 4 + 8 + 8 + 33] = 9;
     assert_eq!(
         Transaction::decode(&p),
-        Err(TxError::Tag {
+        Err(TxError::Decode(DecodeError::Tag {
             field: "payload",
             tag: 9
-        })
+        }))
     );
     assert_eq!(
         Transaction::decode(&vec![0; MAX_TX_BYTES + 1]),
-        Err(TxError::TooLarge(MAX_TX_BYTES + 1))
+        Err(TxError::Decode(DecodeError::TooLarge {
+            len: MAX_TX_BYTES + 1,
+            max: MAX_TX_BYTES
+        }))
     );
     // A flag byte other than 0 or 1.
     let revoke_with_flag = UnsignedTx {
@@ -113,10 +123,10 @@ fn hostile_encodings_are_refused_with_the_field_named() {
     b[flag_at] = 2;
     assert_eq!(
         Transaction::decode(&b),
-        Err(TxError::Tag {
+        Err(TxError::Decode(DecodeError::Tag {
             field: "until-burn-ht",
             tag: 2
-        })
+        }))
     );
     // Over-long fields cannot be encoded.
     let over = UnsignedTx {

@@ -9,9 +9,10 @@ use tandem_consensus::chain::{
     ApplyError, Block, BlockError, BlockHeader, BlockId, BlockRewards, Chainstate, Cost, Expected,
     Genesis, GenesisStacker, Payload, Transaction, UnsignedBlock, UnsignedTx,
 };
+use tandem_consensus::codec::DecodeError;
 use tandem_consensus::stacking::{Call, PoxAddress, PoxError, Principal, SignerKey, StacksAddress};
-use tandem_consensus::wfrost::AccountableSignature;
 use tandem_consensus::{BurnHeight, MicroStx, Network, NetworkParams, Sats, Term};
+use tandem_wfrost::AccountableSignature;
 
 fn sk(i: u8) -> SecretKey {
     SecretKey::from_slice(&[i; 32]).unwrap()
@@ -486,13 +487,13 @@ fn hostile_blocks_are_refused_with_the_field_named() {
     }
     assert_eq!(
         Block::decode(&bytes[..100]).unwrap_err(),
-        BlockError::Truncated("state root")
+        BlockError::Decode(DecodeError::Truncated("state root"))
     );
     let mut trailing = bytes.clone();
     trailing.push(0);
     assert_eq!(
         Block::decode(&trailing).unwrap_err(),
-        BlockError::TrailingBytes(1)
+        BlockError::Decode(DecodeError::Trailing(1))
     );
     let mut version = bytes.clone();
     version[0] = 9;
@@ -502,15 +503,15 @@ fn hostile_blocks_are_refused_with_the_field_named() {
     count.extend_from_slice(&u32::MAX.to_be_bytes());
     assert!(matches!(
         Block::decode(&count).unwrap_err(),
-        BlockError::TooMany {
+        BlockError::Decode(DecodeError::TooMany {
             field: "tx count",
             ..
-        }
+        })
     ));
     let too_big = vec![0u8; tandem_consensus::chain::block::MAX_BLOCK_BYTES + 1];
     assert!(matches!(
         Block::decode(&too_big).unwrap_err(),
-        BlockError::TooLarge(_)
+        BlockError::Decode(DecodeError::TooLarge { .. })
     ));
 }
 

@@ -13,8 +13,8 @@ use tandem_consensus::engine::{
     ChainView, Keygen, KeygenMsg, KeygenOut, KeygenPhase, Producer, ProducerMsg, ProducerOut,
     RoundMsg, RoundOut, SigningRound, Timer, Timing,
 };
-use tandem_consensus::wfrost::{GroupKey, KeyShare, PartyId};
 use tandem_consensus::{BurnHeight, MicroStx, Network, NetworkParams, Term};
+use tandem_wfrost::{GroupKey, KeyShare, PartyId};
 
 fn rng(seed: u8) -> ChaCha12Rng {
     ChaCha12Rng::from_seed([seed; 32])
@@ -690,8 +690,9 @@ mod wire {
     use super::*;
     use proptest::prelude::*;
     use tandem_consensus::chain::{Block, BlockHeader, UnsignedBlock};
+    use tandem_consensus::codec::DecodeError;
     use tandem_consensus::engine::{MessageError, StackerMsg};
-    use tandem_consensus::wfrost::{self, AccountableSignature};
+    use tandem_wfrost::{self as wfrost, AccountableSignature};
 
     fn header() -> BlockHeader {
         BlockHeader {
@@ -789,28 +790,28 @@ mod wire {
     fn hostile_messages_are_refused_by_name() {
         assert_eq!(
             ProducerMsg::decode(&[0x99]).unwrap_err(),
-            MessageError::Tag {
+            MessageError::Decode(DecodeError::Tag {
                 field: "producer message",
                 tag: 0x99
-            }
+            })
         );
         assert_eq!(
             ProducerMsg::decode(&[0x10, 0, 0]).unwrap_err(),
-            MessageError::Truncated("round")
+            MessageError::Decode(DecodeError::Truncated("round"))
         );
         assert_eq!(
             ProducerMsg::decode(&[0x10, 0, 0, 0, 1, 7]).unwrap_err(),
-            MessageError::Trailing(1)
+            MessageError::Decode(DecodeError::Trailing(1))
         );
         // A block length larger than any block is refused before reading it.
         let mut m = vec![0x12];
         m.extend_from_slice(&u32::MAX.to_be_bytes());
         assert!(matches!(
             ProducerMsg::decode(&m).unwrap_err(),
-            MessageError::TooMany {
+            MessageError::Decode(DecodeError::TooMany {
                 field: "candidate",
                 ..
-            }
+            })
         ));
         // A signing package claiming more parties than bytes.
         let mut m = vec![0x20];
@@ -821,10 +822,10 @@ mod wire {
         m.extend_from_slice(&u16::MAX.to_be_bytes());
         assert!(matches!(
             StackerMsg::decode(&m).unwrap_err(),
-            MessageError::TooMany {
+            MessageError::Decode(DecodeError::TooMany {
                 field: "signing package",
                 ..
-            }
+            })
         ));
         // Commitments that are not points.
         let mut m = vec![0x20];

@@ -6,14 +6,13 @@
 use crate::error::{arg, CliError};
 use crate::output::Report;
 use k256::elliptic_curve::ff::Field;
-use k256::elliptic_curve::sec1::ToEncodedPoint;
 use k256::{ProjectivePoint, Scalar};
 use rand_chacha::ChaCha12Rng;
 use rand_core::SeedableRng;
 use serde::Serialize;
 use std::collections::BTreeMap;
 use std::time::Instant;
-use tandem_consensus::wfrost::{self, PartyId, WeightedConfig};
+use tandem_wfrost::{self as wfrost, testkit, PartyId, WeightedConfig};
 
 #[derive(Serialize)]
 pub struct FrostBench {
@@ -100,23 +99,12 @@ pub fn frost(
     let mut rng = ChaCha12Rng::from_seed([seed; 32]);
     let threshold = wfrost::stacker_threshold(slots);
     // Contiguous ranges, sizes differing by at most one.
-    let mut next = 1u32;
-    let mut enc = BTreeMap::new();
-    let mut spec = Vec::new();
-    for p in 0..parties {
-        let w = slots / parties + u32::from(p < slots % parties);
-        let id = PartyId(p as u16 + 1);
-        let sk = Scalar::random(&mut rng);
-        let pk = (ProjectivePoint::GENERATOR * sk)
-            .to_affine()
-            .to_encoded_point(true);
-        let mut key = [0u8; 33];
-        key.copy_from_slice(pk.as_bytes());
-        enc.insert(id, sk);
-        spec.push((id, (next..next + w).collect::<Vec<u32>>(), key));
-        next += w;
-    }
-    let config = WeightedConfig::new(spec, threshold, [seed; 32])?;
+    let (config, enc) = testkit::config(
+        &testkit::contiguous(&testkit::even_weights(slots, parties)),
+        threshold,
+        [seed; 32],
+        &mut rng,
+    )?;
     let n = f64::from(parties);
 
     let t = Instant::now();

@@ -25,13 +25,13 @@ pub enum CliError {
     #[error("cannot build the enrollment: {0}")]
     Build(#[from] tandem_burnchain::payout::BuildError),
     #[error(transparent)]
-    WfrostConfig(#[from] tandem_consensus::wfrost::ConfigError),
+    WfrostConfig(#[from] tandem_wfrost::ConfigError),
     #[error(transparent)]
-    Dkg(#[from] tandem_consensus::wfrost::DkgError),
+    Dkg(#[from] tandem_wfrost::DkgError),
     #[error(transparent)]
-    Sign(#[from] tandem_consensus::wfrost::SignError),
+    Sign(#[from] tandem_wfrost::SignError),
     #[error(transparent)]
-    Witness(#[from] tandem_consensus::wfrost::WitnessError),
+    Witness(#[from] tandem_wfrost::WitnessError),
     #[error("reward set: {0}")]
     RewardSet(#[from] tandem_consensus::stacking::RewardSetError),
     #[error("cannot write JSON: {0}")]

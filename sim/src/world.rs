@@ -33,11 +33,11 @@ use tandem_consensus::engine::{
 };
 use tandem_consensus::producer_set::{select, Candidate, ProducerSet};
 use tandem_consensus::stacking::{PoxAddress, Principal, RewardSet, SignerKey, StacksAddress};
-use tandem_consensus::wfrost::PartyId;
 use tandem_consensus::{
     BurnHeight, MicroStx, Network, NetworkParams, ParamsSpec, RewardCycle, Sats, SortitionHash,
     Term,
 };
+use tandem_wfrost::PartyId;
 
 /// Which signing set a key generation is for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -951,7 +951,7 @@ impl World {
         node: usize,
         term: Term,
         block: &tandem_consensus::chain::UnsignedBlock,
-        sig: &tandem_consensus::wfrost::AccountableSignature,
+        sig: &tandem_wfrost::AccountableSignature,
     ) {
         let Some(burn) = self.burn_tip else {
             return;

@@ -13,7 +13,7 @@ use crate::db::{beats, StackerDb, WriteAck};
 use crate::policy::WritePolicy;
 use crate::store::{ChunkStore, StoreError};
 use serde::Serialize;
-use tandem_consensus::codec::{ByteReader, Truncated};
+use tandem_codec::{Decode, DecodeError, Reader, Writer};
 use tandem_consensus::SlotId;
 
 /// Per slot: the version and the data hash (the SIP's "version and the number of leading 0-bits
@@ -151,26 +151,8 @@ pub const MAX_CHUNKS_PER_MESSAGE: usize = 16_384;
 /// The largest chunk on the wire (policies allow at most 2 MiB).
 pub const MAX_WIRE_CHUNK: usize = 16 * 1024 * 1024;
 
-#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-#[non_exhaustive]
-pub enum CodecError {
-    #[error("message is {0} bytes, more than the {MAX_MESSAGE_BYTES}-byte cap")]
-    TooLarge(usize),
-    #[error("message is empty")]
-    Empty,
-    #[error("unknown message tag {0}")]
-    UnknownTag(u8),
-    #[error("message ends inside field {0}")]
-    Truncated(&'static str),
-    #[error("field {field} claims {count} items, more than the cap of {max}")]
-    TooMany {
-        field: &'static str,
-        count: usize,
-        max: usize,
-    },
-    #[error("{0} bytes follow the message")]
-    Trailing(usize),
-}
+/// A sync message that does not decode: the codec layer's error, naming the field.
+pub type CodecError = DecodeError;
 
 const TAG_CLOCK_REQUEST: u8 = 0;
 const TAG_CLOCK: u8 = 1;
@@ -180,50 +162,55 @@ const TAG_CHUNKS: u8 = 3;
 impl SyncMessage {
     /// `tag (1) || body`; counts and lengths are u32 BE.
     pub fn encode(&self) -> Vec<u8> {
-        let mut out = Vec::new();
-        let put32 = |out: &mut Vec<u8>, v: u32| out.extend_from_slice(&v.to_be_bytes());
+        let mut w = Writer::new();
+        // Counts and lengths are bounded by the caps below (a DB has at most 16,384 slots and
+        // a chunk at most 16 MiB), so the u32 casts are exact.
         match self {
-            SyncMessage::ClockRequest => out.push(TAG_CLOCK_REQUEST),
+            SyncMessage::ClockRequest => w.u8(TAG_CLOCK_REQUEST),
             SyncMessage::Clock(c) => {
-                out.push(TAG_CLOCK);
-                put32(&mut out, c.entries.len() as u32);
+                w.u8(TAG_CLOCK);
+                w.u32(c.entries.len() as u32);
                 for e in &c.entries {
-                    put32(&mut out, e.version);
-                    out.extend_from_slice(&e.data_hash.0);
+                    w.u32(e.version);
+                    w.bytes(&e.data_hash.0);
                 }
             }
             SyncMessage::ChunkRequest(slots) => {
-                out.push(TAG_CHUNK_REQUEST);
-                put32(&mut out, slots.len() as u32);
+                w.u8(TAG_CHUNK_REQUEST);
+                w.u32(slots.len() as u32);
                 for s in slots {
-                    put32(&mut out, s.0);
+                    w.u32(s.0);
                 }
             }
             SyncMessage::Chunks(chunks) => {
-                out.push(TAG_CHUNKS);
-                put32(&mut out, chunks.len() as u32);
+                w.u8(TAG_CHUNKS);
+                w.u32(chunks.len() as u32);
                 for c in chunks {
-                    put32(&mut out, c.slot_id.0);
-                    put32(&mut out, c.slot_version);
-                    out.extend_from_slice(&c.sig.0);
-                    put32(&mut out, c.data.len() as u32);
-                    out.extend_from_slice(&c.data);
+                    w.u32(c.slot_id.0);
+                    w.u32(c.slot_version);
+                    w.bytes(&c.sig.0);
+                    w.u32(c.data.len() as u32);
+                    w.bytes(&c.data);
                 }
             }
         }
-        out
+        w.into_bytes()
     }
 
     pub fn decode(bytes: &[u8]) -> Result<SyncMessage, CodecError> {
-        if bytes.len() > MAX_MESSAGE_BYTES {
-            return Err(CodecError::TooLarge(bytes.len()));
-        }
-        let (&tag, rest) = bytes.split_first().ok_or(CodecError::Empty)?;
-        let mut r = ByteReader::new(rest);
-        let msg = match tag {
+        Self::decode_exact(bytes)
+    }
+}
+
+impl Decode for SyncMessage {
+    const MAX_BYTES: usize = MAX_MESSAGE_BYTES;
+    type Error = DecodeError;
+
+    fn decode_from(r: &mut Reader<'_>) -> Result<SyncMessage, DecodeError> {
+        Ok(match r.u8("message tag")? {
             TAG_CLOCK_REQUEST => SyncMessage::ClockRequest,
             TAG_CLOCK => {
-                let n = count(&mut r, "clock entries", MAX_SLOTS_PER_MESSAGE, 36)?;
+                let n = r.count_u32("clock entries", MAX_SLOTS_PER_MESSAGE, 36)?;
                 let mut entries = Vec::with_capacity(n);
                 for _ in 0..n {
                     let version = r.u32("clock version")?;
@@ -233,7 +220,7 @@ impl SyncMessage {
                 SyncMessage::Clock(VectorClock { entries })
             }
             TAG_CHUNK_REQUEST => {
-                let n = count(&mut r, "requested slots", MAX_SLOTS_PER_MESSAGE, 4)?;
+                let n = r.count_u32("requested slots", MAX_SLOTS_PER_MESSAGE, 4)?;
                 let mut slots = Vec::with_capacity(n);
                 for _ in 0..n {
                     slots.push(SlotId(r.u32("requested slot")?));
@@ -241,21 +228,13 @@ impl SyncMessage {
                 SyncMessage::ChunkRequest(slots)
             }
             TAG_CHUNKS => {
-                let n = count(&mut r, "chunks", MAX_CHUNKS_PER_MESSAGE, 77)?;
+                let n = r.count_u32("chunks", MAX_CHUNKS_PER_MESSAGE, 77)?;
                 let mut chunks = Vec::with_capacity(n);
                 for _ in 0..n {
                     let slot_id = SlotId(r.u32("chunk slot")?);
                     let slot_version = r.u32("chunk version")?;
                     let sig = ChunkSignature(r.array::<65>("chunk signature")?);
-                    let len = r.u32("chunk length")? as usize;
-                    if len > MAX_WIRE_CHUNK {
-                        return Err(CodecError::TooMany {
-                            field: "chunk data bytes",
-                            count: len,
-                            max: MAX_WIRE_CHUNK,
-                        });
-                    }
-                    let data = r.take("chunk data", len)?.to_vec();
+                    let data = r.bytes_u32("chunk data", MAX_WIRE_CHUNK)?.to_vec();
                     chunks.push(ChunkData {
                         slot_id,
                         slot_version,
@@ -265,39 +244,12 @@ impl SyncMessage {
                 }
                 SyncMessage::Chunks(chunks)
             }
-            other => return Err(CodecError::UnknownTag(other)),
-        };
-        if r.remaining() != 0 {
-            return Err(CodecError::Trailing(r.remaining()));
-        }
-        Ok(msg)
+            tag => {
+                return Err(DecodeError::Tag {
+                    field: "message tag",
+                    tag,
+                })
+            }
+        })
     }
-}
-
-impl From<Truncated> for CodecError {
-    fn from(t: Truncated) -> CodecError {
-        CodecError::Truncated(t.0)
-    }
-}
-
-/// A count, capped, and checked against the bytes left (each item takes at least
-/// `min_item` bytes) before anything is allocated.
-fn count(
-    r: &mut ByteReader<'_>,
-    field: &'static str,
-    max: usize,
-    min_item: usize,
-) -> Result<usize, CodecError> {
-    let n = r.u32(field)? as usize;
-    if n > max {
-        return Err(CodecError::TooMany {
-            field,
-            count: n,
-            max,
-        });
-    }
-    if n.saturating_mul(min_item) > r.remaining() {
-        return Err(CodecError::Truncated(field));
-    }
-    Ok(n)
 }

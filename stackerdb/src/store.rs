@@ -4,6 +4,7 @@
 use crate::chunk::{ChunkData, ChunkSignature};
 use secp256k1::PublicKey;
 use std::collections::BTreeMap;
+use tandem_codec::{Reader, Writer};
 use tandem_consensus::SlotId;
 
 /// A stored chunk with its writer's key (recovered once, at write time).
@@ -69,32 +70,39 @@ impl ChunkStore for MemoryStore {
 pub const RECORD_HEADER: usize = 4 + 65 + 33;
 
 pub fn encode_record(c: &StoredChunk) -> Vec<u8> {
-    let mut out = Vec::with_capacity(RECORD_HEADER + c.chunk.data.len());
-    out.extend_from_slice(&c.chunk.slot_version.to_be_bytes());
-    out.extend_from_slice(&c.chunk.sig.0);
-    out.extend_from_slice(&c.signer.serialize());
-    out.extend_from_slice(&c.chunk.data);
-    out
+    let mut w = Writer::with_capacity(RECORD_HEADER + c.chunk.data.len());
+    w.u32(c.chunk.slot_version);
+    w.bytes(&c.chunk.sig.0);
+    w.bytes(&c.signer.serialize());
+    w.bytes(&c.chunk.data);
+    w.into_bytes()
 }
 
 pub fn decode_record(slot: SlotId, rec: &[u8]) -> Result<StoredChunk, StoreError> {
-    let corrupt = |reason: &str| StoreError::Corrupt {
+    let corrupt = |reason: String| StoreError::Corrupt {
         slot: slot.0,
-        reason: reason.to_string(),
+        reason,
     };
-    if rec.len() < RECORD_HEADER {
-        return Err(corrupt("shorter than the record header"));
-    }
-    let slot_version = u32::from_be_bytes([rec[0], rec[1], rec[2], rec[3]]);
-    let sig = ChunkSignature::from_slice(&rec[4..69]).ok_or_else(|| corrupt("signature"))?;
-    let signer = PublicKey::from_slice(&rec[69..102])
-        .map_err(|_| corrupt("signer key is not a valid point"))?;
+    let mut r = Reader::new(rec);
+    let slot_version = r
+        .u32("record version")
+        .map_err(|e| corrupt(e.to_string()))?;
+    let sig = ChunkSignature(
+        r.array("record signature")
+            .map_err(|e| corrupt(e.to_string()))?,
+    );
+    let signer = r
+        .take("record signer key", 33)
+        .map_err(|e| corrupt(e.to_string()))
+        .and_then(|b| {
+            PublicKey::from_slice(b).map_err(|_| corrupt("signer key is not a valid point".into()))
+        })?;
     Ok(StoredChunk {
         chunk: ChunkData {
             slot_id: slot,
             slot_version,
             sig,
-            data: rec[102..].to_vec(),
+            data: r.rest().to_vec(),
         },
         signer,
     })

@@ -168,10 +168,16 @@ proptest! {
 
 #[test]
 fn codec_errors_are_named() {
-    assert_eq!(SyncMessage::decode(&[]).unwrap_err(), CodecError::Empty);
+    assert_eq!(
+        SyncMessage::decode(&[]).unwrap_err(),
+        CodecError::Truncated("message tag")
+    );
     assert_eq!(
         SyncMessage::decode(&[9]).unwrap_err(),
-        CodecError::UnknownTag(9)
+        CodecError::Tag {
+            field: "message tag",
+            tag: 9
+        }
     );
     // A request claiming more slots than the cap is refused before any allocation.
     let mut huge = vec![2u8];

@@ -4,6 +4,7 @@
 use super::{op_return_script, OpCode, OpError};
 use bitcoin::ScriptBuf;
 use serde::Serialize;
+use tandem_codec::{Reader, Writer};
 use tandem_consensus::Term;
 
 pub const ANNOUNCEMENT_PUSH_LEN: usize = 71;
@@ -22,26 +23,26 @@ pub struct Announcement {
 
 impl Announcement {
     pub fn from_push(push: &[u8]) -> Result<Announcement, OpError> {
-        let p: &[u8; ANNOUNCEMENT_PUSH_LEN] = push
-            .try_into()
-            .map_err(|_| OpError::AnnouncementLength(push.len()))?;
-        let mut block_id = [0u8; 32];
-        block_id.copy_from_slice(&p[7..39]);
-        let mut state_root = [0u8; 32];
-        state_root.copy_from_slice(&p[39..71]);
-        Ok(Announcement {
-            term: Term(u32::from_be_bytes([p[3], p[4], p[5], p[6]])),
-            block_id,
-            state_root,
-        })
+        if push.len() != ANNOUNCEMENT_PUSH_LEN {
+            return Err(OpError::AnnouncementLength(push.len()));
+        }
+        let mut r = Reader::new(&push[3..]);
+        let announcement = Announcement {
+            term: Term(r.u32("term")?),
+            block_id: r.array("block_id")?,
+            state_root: r.array("state_root")?,
+        };
+        r.end()?;
+        Ok(announcement)
     }
 
-    pub fn payload(&self) -> [u8; ANNOUNCEMENT_PUSH_LEN - 3] {
-        let mut out = [0u8; ANNOUNCEMENT_PUSH_LEN - 3];
-        out[0..4].copy_from_slice(&self.term.0.to_be_bytes());
-        out[4..36].copy_from_slice(&self.block_id);
-        out[36..68].copy_from_slice(&self.state_root);
-        out
+    /// The payload after magic and op: 68 bytes.
+    pub fn payload(&self) -> Vec<u8> {
+        let mut w = Writer::with_capacity(ANNOUNCEMENT_PUSH_LEN - 3);
+        w.u32(self.term.0);
+        w.bytes(&self.block_id);
+        w.bytes(&self.state_root);
+        w.into_bytes()
     }
 
     pub fn to_script(&self, magic: [u8; 2]) -> ScriptBuf {

@@ -11,6 +11,7 @@ use super::{op_return_script, OpCode, OpError};
 use bitcoin::secp256k1::PublicKey;
 use bitcoin::ScriptBuf;
 use serde::Serialize;
+use tandem_codec::{Reader, Writer};
 use tandem_consensus::BurnHeight;
 
 /// Length of the whole push, magic and op included.
@@ -37,34 +38,39 @@ pub struct Enrollment {
 impl Enrollment {
     /// Decodes a whole push (magic and op included; the caller has checked both).
     pub fn from_push(push: &[u8]) -> Result<Enrollment, OpError> {
-        let p: &[u8; ENROLLMENT_PUSH_LEN] = push
-            .try_into()
-            .map_err(|_| OpError::EnrollmentLength(push.len()))?;
-        let signing_pubkey = PublicKey::from_slice(&p[15..48]).map_err(|e| {
-            OpError::InvalidSigningPubkey(format!("{} ({e})", hex::encode(&p[15..48])))
-        })?;
-        let mut state_root = [0u8; 32];
-        state_root.copy_from_slice(&p[48..80]);
+        if push.len() != ENROLLMENT_PUSH_LEN {
+            return Err(OpError::EnrollmentLength(push.len()));
+        }
+        let mut r = Reader::new(&push[3..]);
+        let set_block = BurnHeight(r.u32("set_block")?);
+        let set_txoff = r.u16("set_txoff")?;
+        let key_block = BurnHeight(r.u32("key_block")?);
+        let key_txoff = r.u16("key_txoff")?;
+        let key = r.take("signing_pubkey", 33)?;
+        let signing_pubkey = PublicKey::from_slice(key)
+            .map_err(|e| OpError::InvalidSigningPubkey(format!("{} ({e})", hex::encode(key))))?;
+        let state_root = r.array("state_root_hash")?;
+        r.end()?;
         Ok(Enrollment {
-            set_block: BurnHeight(u32::from_be_bytes([p[3], p[4], p[5], p[6]])),
-            set_txoff: u16::from_be_bytes([p[7], p[8]]),
-            key_block: BurnHeight(u32::from_be_bytes([p[9], p[10], p[11], p[12]])),
-            key_txoff: u16::from_be_bytes([p[13], p[14]]),
+            set_block,
+            set_txoff,
+            key_block,
+            key_txoff,
             signing_pubkey,
             state_root,
         })
     }
 
     /// The payload after magic and op: 77 bytes.
-    pub fn payload(&self) -> [u8; ENROLLMENT_PUSH_LEN - 3] {
-        let mut out = [0u8; ENROLLMENT_PUSH_LEN - 3];
-        out[0..4].copy_from_slice(&self.set_block.0.to_be_bytes());
-        out[4..6].copy_from_slice(&self.set_txoff.to_be_bytes());
-        out[6..10].copy_from_slice(&self.key_block.0.to_be_bytes());
-        out[10..12].copy_from_slice(&self.key_txoff.to_be_bytes());
-        out[12..45].copy_from_slice(&self.signing_pubkey.serialize());
-        out[45..77].copy_from_slice(&self.state_root);
-        out
+    pub fn payload(&self) -> Vec<u8> {
+        let mut w = Writer::with_capacity(ENROLLMENT_PUSH_LEN - 3);
+        w.u32(self.set_block.0);
+        w.u16(self.set_txoff);
+        w.u32(self.key_block.0);
+        w.u16(self.key_txoff);
+        w.bytes(&self.signing_pubkey.serialize());
+        w.bytes(&self.state_root);
+        w.into_bytes()
     }
 
     /// Output 0's script.

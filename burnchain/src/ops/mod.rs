@@ -62,6 +62,8 @@ pub enum BurnOp {
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum OpError {
+    #[error(transparent)]
+    Decode(#[from] tandem_codec::DecodeError),
     #[error("enrollment push must be exactly {ENROLLMENT_PUSH_LEN} bytes, got {0}")]
     EnrollmentLength(usize),
     #[error("enrollment field signing_pubkey is not a valid compressed secp256k1 point: {0}")]

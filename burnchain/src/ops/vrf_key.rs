@@ -6,6 +6,7 @@ use super::{op_return_script, OpCode, OpError};
 use bitcoin::{ScriptBuf, Transaction};
 use curve25519_dalek::edwards::CompressedEdwardsY;
 use serde::Serialize;
+use tandem_codec::{Reader, Writer};
 
 /// magic (2) + op (1) + consensus hash (20) + key (32).
 pub const VRF_KEY_MIN_PUSH_LEN: usize = 55;
@@ -39,10 +40,11 @@ impl VrfKeyRegistration {
         {
             return Err(OpError::VrfKeyLength { len: push.len() });
         }
-        let mut consensus_hash = [0u8; 20];
-        consensus_hash.copy_from_slice(&push[3..23]);
-        let mut vrf_public_key = [0u8; 32];
-        vrf_public_key.copy_from_slice(&push[23..55]);
+        let mut r = Reader::new(&push[3..]);
+        let consensus_hash = r.array("consensus_hash")?;
+        let vrf_public_key = r.array("vrf_public_key")?;
+        // The length check above keeps the memo within VRF_KEY_MAX_MEMO.
+        let memo = r.rest().to_vec();
         if CompressedEdwardsY(vrf_public_key).decompress().is_none() {
             return Err(OpError::InvalidVrfPublicKey(hex::encode(vrf_public_key)));
         }
@@ -56,18 +58,18 @@ impl VrfKeyRegistration {
         Ok(VrfKeyRegistration {
             consensus_hash,
             vrf_public_key,
-            memo: push[55..].to_vec(),
+            memo,
             producer_address: script.clone(),
         })
     }
 
     /// The payload after magic and op (the memo is cut to its 25-byte maximum).
     pub fn payload(&self) -> Vec<u8> {
-        let mut out = Vec::with_capacity(52 + VRF_KEY_MAX_MEMO);
-        out.extend_from_slice(&self.consensus_hash);
-        out.extend_from_slice(&self.vrf_public_key);
-        out.extend_from_slice(&self.memo[..self.memo.len().min(VRF_KEY_MAX_MEMO)]);
-        out
+        let mut w = Writer::with_capacity(52 + VRF_KEY_MAX_MEMO);
+        w.bytes(&self.consensus_hash);
+        w.bytes(&self.vrf_public_key);
+        w.bytes(&self.memo[..self.memo.len().min(VRF_KEY_MAX_MEMO)]);
+        w.into_bytes()
     }
 
     /// Output 0's script; output 1 must pay `producer_address`.

@@ -16,14 +16,14 @@
 use super::chainstate::{ApplyError, BlockReceipt, BlockRewards, Chainstate, Cost, Expected};
 use super::state_tree::Hash;
 use super::tx::{Transaction, TxError, MAX_TX_BYTES};
-use crate::codec::{ByteReader, Truncated};
+use crate::codec::{Decode, DecodeError, Reader, Writer};
 use crate::height::{BurnHeight, Term};
 use crate::stacking::Principal;
 use crate::units::{MicroStx, Sats};
-use crate::wfrost::wire::WireError;
-use crate::wfrost::{AccountableSignature, GroupKey, PartyId, SigningSetCache, WitnessError};
 use sha2::{Digest, Sha512_256};
 use std::fmt;
+use tandem_wfrost::wire::WireError;
+use tandem_wfrost::{AccountableSignature, GroupKey, PartyId, SigningSetCache, WitnessError};
 
 pub const BLOCK_VERSION: u8 = 1;
 pub const HEADER_BYTES: usize = 157;
@@ -101,20 +101,10 @@ pub struct Block {
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum BlockError {
-    #[error("block of {0} bytes exceeds the {MAX_BLOCK_BYTES}-byte limit")]
-    TooLarge(usize),
-    #[error("block ends inside {0}")]
-    Truncated(&'static str),
-    #[error("{0} trailing bytes after the block")]
-    TrailingBytes(usize),
+    #[error(transparent)]
+    Decode(#[from] DecodeError),
     #[error("unknown block version {0}")]
     Version(u8),
-    #[error("{field}: {count} exceeds the limit of {max}")]
-    TooMany {
-        field: &'static str,
-        count: usize,
-        max: usize,
-    },
     #[error("transaction {index}: {source}")]
     Tx { index: usize, source: TxError },
     #[error("{which} signature: {source}")]
@@ -157,31 +147,29 @@ pub enum BlockError {
     Apply(#[from] ApplyError),
 }
 
-impl From<Truncated> for BlockError {
-    fn from(t: Truncated) -> BlockError {
-        BlockError::Truncated(t.0)
-    }
-}
-
 impl BlockHeader {
     pub fn encode(&self) -> Vec<u8> {
-        let mut w = Vec::with_capacity(HEADER_BYTES);
-        w.push(self.version);
-        w.extend_from_slice(&self.chain_id.to_be_bytes());
-        w.extend_from_slice(&self.height.to_be_bytes());
-        w.extend_from_slice(&self.term.0.to_be_bytes());
-        w.extend_from_slice(&self.burn_height.0.to_be_bytes());
-        w.extend_from_slice(&self.parent.0);
-        w.extend_from_slice(&self.txs_hash);
-        w.extend_from_slice(&self.state_root);
-        w.extend_from_slice(&self.fees.0.to_be_bytes());
-        w.extend_from_slice(&self.cost.write_count.to_be_bytes());
-        w.extend_from_slice(&self.cost.write_length.to_be_bytes());
-        w.extend_from_slice(&self.cost.tx_bytes.to_be_bytes());
-        w
+        let mut w = Writer::with_capacity(HEADER_BYTES);
+        self.write(&mut w);
+        w.into_bytes()
     }
 
-    fn read(r: &mut ByteReader<'_>) -> Result<BlockHeader, BlockError> {
+    fn write(&self, w: &mut Writer) {
+        w.u8(self.version);
+        w.u32(self.chain_id);
+        w.u64(self.height);
+        w.u32(self.term.0);
+        w.u32(self.burn_height.0);
+        w.bytes(&self.parent.0);
+        w.bytes(&self.txs_hash);
+        w.bytes(&self.state_root);
+        w.u128(self.fees.0);
+        w.u64(self.cost.write_count);
+        w.u64(self.cost.write_length);
+        w.u64(self.cost.tx_bytes);
+    }
+
+    fn read(r: &mut Reader<'_>) -> Result<BlockHeader, BlockError> {
         let version = r.u8("version")?;
         if version != BLOCK_VERSION {
             return Err(BlockError::Version(version));
@@ -233,93 +221,64 @@ pub fn txs_hash(txs: &[Transaction]) -> Result<[u8; 32], BlockError> {
     Ok(h.finalize().into())
 }
 
-fn put_txs(w: &mut Vec<u8>, txs: &[Transaction]) -> Result<(), BlockError> {
-    w.extend_from_slice(&(txs.len() as u32).to_be_bytes());
+fn put_txs(w: &mut Writer, txs: &[Transaction]) -> Result<(), BlockError> {
+    // At most MAX_BLOCK_TXS transactions of at most MAX_TX_BYTES (16 KiB) each: the u32 count
+    // and the u16 lengths always fit.
+    w.u32(txs.len() as u32);
     for (index, tx) in txs.iter().enumerate() {
         let b = tx
             .encode()
             .map_err(|source| BlockError::Tx { index, source })?;
-        // MAX_TX_BYTES (16 KiB) fits the u16 length.
-        w.extend_from_slice(&(b.len() as u16).to_be_bytes());
-        w.extend_from_slice(&b);
+        w.u16(b.len() as u16);
+        w.bytes(&b);
     }
     Ok(())
 }
 
-fn read_txs(r: &mut ByteReader<'_>) -> Result<Vec<Transaction>, BlockError> {
-    let n = r.u32("tx count")? as usize;
+fn read_txs(r: &mut Reader<'_>) -> Result<Vec<Transaction>, BlockError> {
     // Each transaction takes at least its 2-byte length: a count the input cannot hold is
     // refused before anything is allocated.
-    if n > MAX_BLOCK_TXS || n > r.remaining() / 2 {
-        return Err(BlockError::TooMany {
-            field: "tx count",
-            count: n,
-            max: MAX_BLOCK_TXS.min(r.remaining() / 2),
-        });
-    }
+    let n = r.count_u32("tx count", MAX_BLOCK_TXS, 2)?;
     (0..n)
         .map(|index| {
-            let len = usize::from(r.u16("tx length")?);
-            if len > MAX_TX_BYTES {
-                return Err(BlockError::Tx {
-                    index,
-                    source: TxError::TooLarge(len),
-                });
-            }
-            Transaction::decode(r.take("transaction", len)?)
-                .map_err(|source| BlockError::Tx { index, source })
+            let b = r.bytes_u16("transaction", MAX_TX_BYTES)?;
+            Transaction::decode(b).map_err(|source| BlockError::Tx { index, source })
         })
         .collect()
 }
 
 fn read_signature(
-    r: &mut ByteReader<'_>,
+    r: &mut Reader<'_>,
     which: &'static str,
 ) -> Result<AccountableSignature, BlockError> {
-    let len = r.u32(which)? as usize;
-    if len > MAX_SIGNATURE_BYTES {
-        return Err(BlockError::TooMany {
-            field: which,
-            count: len,
-            max: MAX_SIGNATURE_BYTES,
-        });
-    }
-    AccountableSignature::decode(r.take(which, len)?)
+    AccountableSignature::decode(r.bytes_u32(which, MAX_SIGNATURE_BYTES)?)
         .map_err(|source| BlockError::SignatureEncoding { which, source })
-}
-
-fn check_size(bytes: &[u8]) -> Result<(), BlockError> {
-    if bytes.len() > MAX_BLOCK_BYTES {
-        return Err(BlockError::TooLarge(bytes.len()));
-    }
-    Ok(())
-}
-
-fn end(r: &ByteReader<'_>) -> Result<(), BlockError> {
-    match r.remaining() {
-        0 => Ok(()),
-        n => Err(BlockError::TrailingBytes(n)),
-    }
 }
 
 impl UnsignedBlock {
     pub fn encode(&self) -> Result<Vec<u8>, BlockError> {
-        let mut w = self.header.encode();
+        let mut w = Writer::from_vec(self.header.encode());
         put_txs(&mut w, &self.txs)?;
-        Ok(w)
+        Ok(w.into_bytes())
     }
 
     pub fn decode(bytes: &[u8]) -> Result<UnsignedBlock, BlockError> {
-        check_size(bytes)?;
-        let mut r = ByteReader::new(bytes);
-        let header = BlockHeader::read(&mut r)?;
-        let txs = read_txs(&mut r)?;
-        end(&r)?;
-        Ok(UnsignedBlock { header, txs })
+        Self::decode_exact(bytes)
     }
 
     pub fn id(&self) -> BlockId {
         self.header.id()
+    }
+}
+
+impl Decode for UnsignedBlock {
+    const MAX_BYTES: usize = MAX_BLOCK_BYTES;
+    type Error = BlockError;
+
+    fn decode_from(r: &mut Reader<'_>) -> Result<UnsignedBlock, BlockError> {
+        let header = BlockHeader::read(r)?;
+        let txs = read_txs(r)?;
+        Ok(UnsignedBlock { header, txs })
     }
 }
 
@@ -329,24 +288,31 @@ impl Block {
     }
 
     pub fn encode(&self) -> Result<Vec<u8>, BlockError> {
-        let mut w = self.header.encode();
+        let mut w = Writer::from_vec(self.header.encode());
         put_txs(&mut w, &self.txs)?;
         for sig in [&self.producer_sig, &self.stacker_sig] {
             let b = sig.encode();
-            w.extend_from_slice(&(b.len() as u32).to_be_bytes());
-            w.extend_from_slice(&b);
+            // A signature's encoding is at most wfrost's MAX_SIGNATURE_BYTES (~400 KB).
+            w.u32(b.len() as u32);
+            w.bytes(&b);
         }
-        Ok(w)
+        Ok(w.into_bytes())
     }
 
     pub fn decode(bytes: &[u8]) -> Result<Block, BlockError> {
-        check_size(bytes)?;
-        let mut r = ByteReader::new(bytes);
-        let header = BlockHeader::read(&mut r)?;
-        let txs = read_txs(&mut r)?;
-        let producer_sig = read_signature(&mut r, "producer signature")?;
-        let stacker_sig = read_signature(&mut r, "stacker signature")?;
-        end(&r)?;
+        Self::decode_exact(bytes)
+    }
+}
+
+impl Decode for Block {
+    const MAX_BYTES: usize = MAX_BLOCK_BYTES;
+    type Error = BlockError;
+
+    fn decode_from(r: &mut Reader<'_>) -> Result<Block, BlockError> {
+        let header = BlockHeader::read(r)?;
+        let txs = read_txs(r)?;
+        let producer_sig = read_signature(r, "producer signature")?;
+        let stacker_sig = read_signature(r, "stacker signature")?;
         Ok(Block {
             header,
             txs,

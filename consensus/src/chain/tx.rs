@@ -16,7 +16,7 @@
 //! is SHA-512/256 of the whole encoding. Decoding refuses anything non-canonical (unknown tags,
 //! booleans other than 0/1, trailing bytes) and anything over [`MAX_TX_BYTES`].
 
-use crate::codec::{put_opt, put_pox, put_principal, put_u128, ByteReader, Truncated};
+use crate::codec::{put_opt, put_pox, put_principal, Decode, DecodeError, Reader, Writer};
 use crate::params::Network;
 use crate::stacking::calls::ArgTypeError;
 use crate::stacking::{
@@ -44,16 +44,12 @@ fn secp() -> &'static Secp256k1<All> {
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum TxError {
+    #[error(transparent)]
+    Decode(#[from] DecodeError),
     #[error("transaction of {0} bytes exceeds the {MAX_TX_BYTES}-byte limit")]
     TooLarge(usize),
-    #[error("transaction ends inside {0}")]
-    Truncated(&'static str),
-    #[error("{0} trailing bytes after the signature")]
-    TrailingBytes(usize),
     #[error("unknown transaction version {0}")]
     Version(u8),
-    #[error("{field}: unknown tag {tag:#04x}")]
-    Tag { field: &'static str, tag: u8 },
     #[error("{field}: length {len} exceeds {max}")]
     Length {
         field: &'static str,
@@ -127,17 +123,17 @@ impl UnsignedTx {
     /// The canonical encoding; fails when a field exceeds its limit.
     pub fn encode(&self) -> Result<Vec<u8>, TxError> {
         check_lengths(&self.payload)?;
-        let mut w = Vec::with_capacity(128);
-        w.push(TX_VERSION);
-        w.extend_from_slice(&self.chain_id.to_be_bytes());
-        w.extend_from_slice(&self.nonce.to_be_bytes());
-        w.extend_from_slice(&self.fee.to_be_bytes());
-        w.extend_from_slice(&self.sender_key);
+        let mut w = Writer::with_capacity(128);
+        w.u8(TX_VERSION);
+        w.u32(self.chain_id);
+        w.u64(self.nonce);
+        w.u64(self.fee);
+        w.bytes(&self.sender_key);
         put_payload(&mut w, &self.payload);
         if w.len() + 65 > MAX_TX_BYTES {
             return Err(TxError::TooLarge(w.len() + 65));
         }
-        Ok(w)
+        Ok(w.into_bytes())
     }
 
     /// What the sender key signs.
@@ -192,61 +188,64 @@ impl Transaction {
 
     /// Decodes exactly one canonical transaction.
     pub fn decode(bytes: &[u8]) -> Result<Transaction, TxError> {
-        if bytes.len() > MAX_TX_BYTES {
-            return Err(TxError::TooLarge(bytes.len()));
-        }
-        let mut r = Reader(ByteReader::new(bytes));
+        Self::decode_exact(bytes)
+    }
+}
+
+impl Decode for Transaction {
+    const MAX_BYTES: usize = MAX_TX_BYTES;
+    type Error = TxError;
+
+    fn decode_from(r: &mut Reader<'_>) -> Result<Transaction, TxError> {
         let version = r.u8("version")?;
         if version != TX_VERSION {
             return Err(TxError::Version(version));
         }
+        let mut r = TxReader(r);
         let tx = UnsignedTx {
-            chain_id: u32::from_be_bytes(r.array("chain id")?),
-            nonce: u64::from_be_bytes(r.array("nonce")?),
-            fee: u64::from_be_bytes(r.array("fee")?),
+            chain_id: r.u32("chain id")?,
+            nonce: r.u64("nonce")?,
+            fee: r.u64("fee")?,
             sender_key: r.array("sender key")?,
             payload: r.payload()?,
         };
         let signature = r.array("signature")?;
-        if r.remaining() != 0 {
-            return Err(TxError::TrailingBytes(r.remaining()));
-        }
         Ok(Transaction { tx, signature })
     }
 }
 
 // ---------------------------------------------------------------- writing
 
-fn put_signer(w: &mut Vec<u8>, s: &SignerArgs) {
+fn put_signer(w: &mut Writer, s: &SignerArgs) {
     put_opt(w, s.signer_sig.as_ref(), |w, sig| {
-        w.push(sig.len() as u8);
-        w.extend_from_slice(sig);
+        w.u8(sig.len() as u8);
+        w.bytes(sig);
     });
-    w.extend_from_slice(&s.signer_key.0);
-    put_u128(w, s.max_amount);
-    put_u128(w, s.auth_id);
+    w.bytes(&s.signer_key.0);
+    w.u128(s.max_amount);
+    w.u128(s.auth_id);
 }
 
-fn put_payload(w: &mut Vec<u8>, p: &Payload) {
+fn put_payload(w: &mut Writer, p: &Payload) {
     match p {
         Payload::TokenTransfer {
             recipient,
             amount,
             memo,
         } => {
-            w.push(0x00);
+            w.u8(0x00);
             put_principal(w, recipient);
-            put_u128(w, amount.0);
-            w.extend_from_slice(memo);
+            w.u128(amount.0);
+            w.bytes(memo);
         }
         Payload::PoxCall(call) => {
-            w.push(0x01);
+            w.u8(0x01);
             put_call(w, call);
         }
     }
 }
 
-fn put_call(w: &mut Vec<u8>, call: &Call) {
+fn put_call(w: &mut Writer, call: &Call) {
     match call {
         Call::StackStx {
             amount_ustx,
@@ -255,11 +254,11 @@ fn put_call(w: &mut Vec<u8>, call: &Call) {
             lock_period,
             signer,
         } => {
-            w.push(0x01);
-            put_u128(w, amount_ustx.0);
+            w.u8(0x01);
+            w.u128(amount_ustx.0);
             put_pox(w, pox_addr);
-            put_u128(w, *start_burn_ht);
-            put_u128(w, *lock_period);
+            w.u128(*start_burn_ht);
+            w.u128(*lock_period);
             put_signer(w, signer);
         }
         Call::StackExtend {
@@ -267,8 +266,8 @@ fn put_call(w: &mut Vec<u8>, call: &Call) {
             pox_addr,
             signer,
         } => {
-            w.push(0x02);
-            put_u128(w, *extend_count);
+            w.u8(0x02);
+            w.u128(*extend_count);
             put_pox(w, pox_addr);
             put_signer(w, signer);
         }
@@ -276,8 +275,8 @@ fn put_call(w: &mut Vec<u8>, call: &Call) {
             increase_by,
             signer,
         } => {
-            w.push(0x03);
-            put_u128(w, increase_by.0);
+            w.u8(0x03);
+            w.u128(increase_by.0);
             put_signer(w, signer);
         }
         Call::DelegateStx {
@@ -286,13 +285,13 @@ fn put_call(w: &mut Vec<u8>, call: &Call) {
             until_burn_ht,
             pox_addr,
         } => {
-            w.push(0x04);
-            put_u128(w, amount_ustx.0);
+            w.u8(0x04);
+            w.u128(amount_ustx.0);
             put_principal(w, delegate_to);
-            put_opt(w, until_burn_ht.as_ref(), |w, v| put_u128(w, *v));
+            put_opt(w, until_burn_ht.as_ref(), |w, v| w.u128(*v));
             put_opt(w, pox_addr.as_ref(), put_pox);
         }
-        Call::RevokeDelegateStx => w.push(0x05),
+        Call::RevokeDelegateStx => w.u8(0x05),
         Call::DelegateStackStx {
             stacker,
             amount_ustx,
@@ -300,41 +299,41 @@ fn put_call(w: &mut Vec<u8>, call: &Call) {
             start_burn_ht,
             lock_period,
         } => {
-            w.push(0x06);
+            w.u8(0x06);
             put_principal(w, stacker);
-            put_u128(w, amount_ustx.0);
+            w.u128(amount_ustx.0);
             put_pox(w, pox_addr);
-            put_u128(w, *start_burn_ht);
-            put_u128(w, *lock_period);
+            w.u128(*start_burn_ht);
+            w.u128(*lock_period);
         }
         Call::DelegateStackExtend {
             stacker,
             pox_addr,
             extend_count,
         } => {
-            w.push(0x07);
+            w.u8(0x07);
             put_principal(w, stacker);
             put_pox(w, pox_addr);
-            put_u128(w, *extend_count);
+            w.u128(*extend_count);
         }
         Call::DelegateStackIncrease {
             stacker,
             pox_addr,
             increase_by,
         } => {
-            w.push(0x08);
+            w.u8(0x08);
             put_principal(w, stacker);
             put_pox(w, pox_addr);
-            put_u128(w, increase_by.0);
+            w.u128(increase_by.0);
         }
         Call::StackAggregationCommit {
             pox_addr,
             reward_cycle,
             signer,
         } => {
-            w.push(0x09);
+            w.u8(0x09);
             put_pox(w, pox_addr);
-            put_u128(w, *reward_cycle);
+            w.u128(*reward_cycle);
             put_signer(w, signer);
         }
         Call::StackAggregationCommitIndexed {
@@ -342,9 +341,9 @@ fn put_call(w: &mut Vec<u8>, call: &Call) {
             reward_cycle,
             signer,
         } => {
-            w.push(0x0a);
+            w.u8(0x0a);
             put_pox(w, pox_addr);
-            put_u128(w, *reward_cycle);
+            w.u128(*reward_cycle);
             put_signer(w, signer);
         }
         Call::StackAggregationIncrease {
@@ -353,10 +352,10 @@ fn put_call(w: &mut Vec<u8>, call: &Call) {
             reward_cycle_index,
             signer,
         } => {
-            w.push(0x0b);
+            w.u8(0x0b);
             put_pox(w, pox_addr);
-            put_u128(w, *reward_cycle);
-            put_u128(w, *reward_cycle_index);
+            w.u128(*reward_cycle);
+            w.u128(*reward_cycle_index);
             put_signer(w, signer);
         }
         Call::SetSignerKeyAuthorization {
@@ -369,27 +368,27 @@ fn put_call(w: &mut Vec<u8>, call: &Call) {
             max_amount,
             auth_id,
         } => {
-            w.push(0x0c);
+            w.u8(0x0c);
             put_pox(w, pox_addr);
-            put_u128(w, *period);
-            put_u128(w, *reward_cycle);
-            w.push(topic.len() as u8);
-            w.extend_from_slice(topic.as_bytes());
-            w.extend_from_slice(&signer_key.0);
-            w.push(u8::from(*allowed));
-            put_u128(w, *max_amount);
-            put_u128(w, *auth_id);
+            w.u128(*period);
+            w.u128(*reward_cycle);
+            w.u8(topic.len() as u8);
+            w.bytes(topic.as_bytes());
+            w.bytes(&signer_key.0);
+            w.u8(u8::from(*allowed));
+            w.u128(*max_amount);
+            w.u128(*auth_id);
         }
         Call::AllowContractCaller {
             caller,
             until_burn_ht,
         } => {
-            w.push(0x0d);
+            w.u8(0x0d);
             put_principal(w, caller);
-            put_opt(w, until_burn_ht.as_ref(), |w, v| put_u128(w, *v));
+            put_opt(w, until_burn_ht.as_ref(), |w, v| w.u128(*v));
         }
         Call::DisallowContractCaller { caller } => {
-            w.push(0x0e);
+            w.u8(0x0e);
             put_principal(w, caller);
         }
     }
@@ -397,44 +396,24 @@ fn put_call(w: &mut Vec<u8>, call: &Call) {
 
 // ---------------------------------------------------------------- reading
 
-struct Reader<'a>(ByteReader<'a>);
+/// The transaction fields on top of the codec's reader: principals, PoX addresses, options
+/// and the call arguments.
+struct TxReader<'r, 'a>(&'r mut Reader<'a>);
 
-impl From<Truncated> for TxError {
-    fn from(t: Truncated) -> TxError {
-        TxError::Truncated(t.0)
+impl<'a> std::ops::Deref for TxReader<'_, 'a> {
+    type Target = Reader<'a>;
+    fn deref(&self) -> &Reader<'a> {
+        self.0
     }
 }
 
-impl<'a> std::ops::Deref for Reader<'a> {
-    type Target = ByteReader<'a>;
-    fn deref(&self) -> &ByteReader<'a> {
-        &self.0
-    }
-}
-
-impl std::ops::DerefMut for Reader<'_> {
+impl std::ops::DerefMut for TxReader<'_, '_> {
     fn deref_mut(&mut self) -> &mut Self::Target {
-        &mut self.0
+        self.0
     }
 }
 
-impl<'a> Reader<'a> {
-    fn flag(&mut self, field: &'static str) -> Result<bool, TxError> {
-        match self.u8(field)? {
-            0 => Ok(false),
-            1 => Ok(true),
-            tag => Err(TxError::Tag { field, tag }),
-        }
-    }
-
-    fn short_bytes(&mut self, field: &'static str, max: usize) -> Result<&'a [u8], TxError> {
-        let len = usize::from(self.u8(field)?);
-        if len > max {
-            return Err(TxError::Length { field, len, max });
-        }
-        Ok(self.take(field, len)?)
-    }
-
+impl TxReader<'_, '_> {
     fn address(&mut self, field: &'static str) -> Result<StacksAddress, TxError> {
         let version = self.u8(field)?;
         StacksAddress::new(version, self.array(field)?)
@@ -446,18 +425,18 @@ impl<'a> Reader<'a> {
             0x05 => Ok(Principal::Standard(self.address(field)?)),
             0x06 => {
                 let address = self.address(field)?;
-                let name = self.short_bytes(field, 128)?;
+                let name = self.bytes_u8(field, 128)?;
                 let name = std::str::from_utf8(name).map_err(|_| TxError::NotAscii(field))?;
                 Principal::contract(address, name)
                     .map_err(|source| TxError::Principal { field, source })
             }
-            tag => Err(TxError::Tag { field, tag }),
+            tag => Err(DecodeError::Tag { field, tag }.into()),
         }
     }
 
     fn pox(&mut self, field: &'static str) -> Result<PoxAddress, TxError> {
         let version = self.u8(field)?;
-        let hashbytes = self.short_bytes(field, 32)?.to_vec();
+        let hashbytes = self.bytes_u8(field, 32)?.to_vec();
         Ok(PoxAddress { version, hashbytes })
     }
 
@@ -471,7 +450,7 @@ impl<'a> Reader<'a> {
 
     fn signer(&mut self) -> Result<SignerArgs, TxError> {
         let signer_sig = if self.flag("signer-sig")? {
-            Some(self.short_bytes("signer-sig", 65)?.to_vec())
+            Some(self.bytes_u8("signer-sig", 65)?.to_vec())
         } else {
             None
         };
@@ -491,10 +470,11 @@ impl<'a> Reader<'a> {
                 memo: self.array("memo")?,
             }),
             0x01 => Ok(Payload::PoxCall(self.call()?)),
-            tag => Err(TxError::Tag {
+            tag => Err(DecodeError::Tag {
                 field: "payload",
                 tag,
-            }),
+            }
+            .into()),
         }
     }
 
@@ -565,7 +545,7 @@ impl<'a> Reader<'a> {
                 period: self.u128("period")?,
                 reward_cycle: self.u128("reward-cycle")?,
                 topic: {
-                    let t = self.short_bytes("topic", 14)?;
+                    let t = self.bytes_u8("topic", 14)?;
                     if !t.is_ascii() {
                         return Err(TxError::NotAscii("topic"));
                     }
@@ -583,7 +563,7 @@ impl<'a> Reader<'a> {
             0x0e => Call::DisallowContractCaller {
                 caller: self.principal("caller")?,
             },
-            tag => return Err(TxError::Tag { field: "call", tag }),
+            tag => return Err(DecodeError::Tag { field: "call", tag }.into()),
         })
     }
 }

@@ -11,14 +11,14 @@
 //! culprits, the run restarts without the culprits under a new context (attempt + 1), as long
 //! as the remaining parties still hold the threshold.
 
-use crate::wfrost::{
-    self, ConfigError, DealerPackage, DealerSecret, DkgError, GroupKey, KeyShare, PartyId,
-    PendingKey, VerifyingSharesPackage, WeightedConfig,
-};
 use k256::Scalar;
 use rand_core::{CryptoRng, RngCore};
 use sha2::{Digest, Sha256};
 use std::collections::{BTreeMap, BTreeSet};
+use tandem_wfrost::{
+    self as wfrost, ConfigError, DealerPackage, DealerSecret, DkgError, GroupKey, KeyShare,
+    PartyId, PendingKey, VerifyingSharesPackage, WeightedConfig,
+};
 
 /// The messages of one run.
 #[derive(Clone, Debug, PartialEq, Eq)]

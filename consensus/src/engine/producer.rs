@@ -11,9 +11,9 @@ use super::round::{RoundMsg, RoundOut, SigningRound};
 use crate::chain::block::{apply_checked, producer_message, BlockId};
 use crate::chain::{Chainstate, Parent, TermInfo, Transaction, UnsignedBlock};
 use crate::height::BurnHeight;
-use crate::wfrost::{AccountableSignature, GroupKey, KeyShare, PartyId};
 use rand_core::{CryptoRng, RngCore};
 use std::collections::{BTreeMap, BTreeSet};
+use tandem_wfrost::{AccountableSignature, GroupKey, KeyShare, PartyId};
 
 /// Timing of the protocol, in milliseconds of the host's clock.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]

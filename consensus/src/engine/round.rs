@@ -17,11 +17,13 @@
 //!   package signs; the coordinator aggregates the accountable signature.
 
 use crate::chain::block::BlockId;
-use crate::wfrost::{self, AccountableSignature, GroupKey, KeyShare, NonceCommitments, PartyId};
 use frost_secp256k1::round1::SigningNonces;
 use frost_secp256k1::round2::SignatureShare;
 use rand_core::{CryptoRng, RngCore};
 use std::collections::BTreeMap;
+use tandem_wfrost::{
+    self as wfrost, AccountableSignature, GroupKey, KeyShare, NonceCommitments, PartyId,
+};
 
 // Messages and effects are handed from machine to host one at a time, never stored in bulk:
 // boxing the large variants would buy nothing.

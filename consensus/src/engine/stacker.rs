@@ -8,8 +8,8 @@ use super::producer::{can_be_announced, ChainView};
 use super::round::{RoundMsg, RoundOut, SigningRound};
 use crate::chain::block::{apply_checked, producer_message, stacker_message};
 use crate::chain::{Block, UnsignedBlock};
-use crate::wfrost::{AccountableSignature, GroupKey, KeyShare, PartyId, SigningSetCache};
 use rand_core::{CryptoRng, RngCore};
+use tandem_wfrost::{AccountableSignature, GroupKey, KeyShare, PartyId, SigningSetCache};
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum StackerMsg {

@@ -22,37 +22,25 @@ use super::round::RoundMsg;
 use super::stacker::StackerMsg;
 use crate::chain::block::{BlockError, BlockId, MAX_BLOCK_BYTES, MAX_SIGNATURE_BYTES};
 use crate::chain::{Block, UnsignedBlock};
-use crate::codec::{ByteReader, Truncated};
-use crate::wfrost::wire::{WireError, MAX_PARTIES};
-use crate::wfrost::{
-    AccountableSignature, DealerPackage, NonceCommitments, PartyId, VerifyingSharesPackage,
-};
+use crate::codec::{Ascending, Decode, DecodeError, EncodeError, Reader, Writer};
 use frost_secp256k1::round2::SignatureShare;
 use std::collections::BTreeMap;
+use tandem_wfrost::wire::{WireError, MAX_PARTIES};
+use tandem_wfrost::{
+    AccountableSignature, DealerPackage, NonceCommitments, PartyId, VerifyingSharesPackage,
+};
 
 /// The largest message: a block with both signatures, plus framing.
 pub const MAX_MESSAGE_BYTES: usize = MAX_BLOCK_BYTES + 2 * MAX_SIGNATURE_BYTES + 64;
 /// Commitments are 66 bytes (two compressed points) and frost-secp256k1 encodes shares in 32;
-/// anything much longer is not one.
+/// the u8 length prefix caps them at 255.
 const MAX_FROST_ITEM: usize = 255;
 
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum MessageError {
-    #[error("message of {0} bytes exceeds the {MAX_MESSAGE_BYTES}-byte limit")]
-    TooLarge(usize),
-    #[error("message ends inside {0}")]
-    Truncated(&'static str),
-    #[error("{field}: unknown tag {tag:#04x}")]
-    Tag { field: &'static str, tag: u8 },
-    #[error("{field}: {count} exceeds the limit of {max}")]
-    TooMany {
-        field: &'static str,
-        count: usize,
-        max: usize,
-    },
-    #[error("{0} trailing bytes")]
-    Trailing(usize),
+    #[error(transparent)]
+    Decode(#[from] DecodeError),
     #[error("{field}: {source}")]
     Block {
         field: &'static str,
@@ -65,113 +53,101 @@ pub enum MessageError {
     },
     #[error("{0}: not a valid frost encoding")]
     FrostItem(&'static str),
-    #[error("{0}: parties are not in strictly ascending order")]
-    Order(&'static str),
-    #[error("{0} cannot be encoded")]
-    Encode(&'static str),
+    #[error(transparent)]
+    Encode(#[from] EncodeError),
 }
 
-impl From<Truncated> for MessageError {
-    fn from(t: Truncated) -> MessageError {
-        MessageError::Truncated(t.0)
-    }
-}
-
-fn put_len_u32(w: &mut Vec<u8>, b: &[u8]) {
-    w.extend_from_slice(&(b.len() as u32).to_be_bytes());
-    w.extend_from_slice(b);
-}
-
-fn put_small(w: &mut Vec<u8>, b: &[u8], what: &'static str) -> Result<(), MessageError> {
-    let len = u8::try_from(b.len()).map_err(|_| MessageError::Encode(what))?;
-    w.push(len);
-    w.extend_from_slice(b);
-    Ok(())
-}
-
-fn encode_round(w: &mut Vec<u8>, m: &RoundMsg) -> Result<(), MessageError> {
+fn encode_round(w: &mut Writer, m: &RoundMsg) -> Result<(), MessageError> {
     match m {
         RoundMsg::Prepare { id } => {
-            w.push(0x01);
-            w.extend_from_slice(&id.0);
+            w.u8(0x01);
+            w.bytes(&id.0);
         }
         RoundMsg::Commit { id, nonces } => {
-            w.push(0x02);
-            w.extend_from_slice(&id.0);
-            put_small(w, &nonces.to_bytes(), "commitments")?;
+            w.u8(0x02);
+            w.bytes(&id.0);
+            w.bytes_u8("commitments", &nonces.to_bytes())?;
         }
         RoundMsg::SignRequest { id, commitments } => {
-            w.push(0x03);
-            w.extend_from_slice(&id.0);
-            let n = u16::try_from(commitments.len())
-                .map_err(|_| MessageError::Encode("signing package"))?;
-            w.extend_from_slice(&n.to_be_bytes());
+            w.u8(0x03);
+            w.bytes(&id.0);
+            w.count_u16("signing package", commitments.len())?;
             for (p, c) in commitments {
-                w.extend_from_slice(&p.0.to_be_bytes());
-                put_small(w, &c.to_bytes(), "commitments")?;
+                w.u16(p.0);
+                w.bytes_u8("commitments", &c.to_bytes())?;
             }
         }
         RoundMsg::Share { id, share } => {
-            w.push(0x04);
-            w.extend_from_slice(&id.0);
-            put_small(w, &share.serialize(), "share")?;
+            w.u8(0x04);
+            w.bytes(&id.0);
+            w.bytes_u8("share", &share.serialize())?;
         }
     }
     Ok(())
+}
+
+fn block_err(field: &'static str) -> impl Fn(BlockError) -> MessageError {
+    move |source| MessageError::Block { field, source }
+}
+
+fn frost_err(field: &'static str) -> impl Fn(WireError) -> MessageError {
+    move |source| MessageError::Frost { field, source }
 }
 
 impl ProducerMsg {
     pub fn encode(&self) -> Result<Vec<u8>, MessageError> {
-        let mut w = Vec::new();
+        let mut w = Writer::new();
         match self {
             ProducerMsg::VoteRequest { round } => {
-                w.push(0x10);
-                w.extend_from_slice(&round.to_be_bytes());
+                w.u8(0x10);
+                w.u32(*round);
             }
             ProducerMsg::Vote { round, candidate } => {
-                w.push(0x11);
-                w.extend_from_slice(&round.to_be_bytes());
-                w.extend_from_slice(&candidate.0.to_be_bytes());
+                w.u8(0x11);
+                w.u32(*round);
+                w.u16(candidate.0);
             }
             ProducerMsg::Proposal(b) => {
-                w.push(0x12);
-                let bytes = b.encode().map_err(|source| MessageError::Block {
-                    field: "candidate",
-                    source,
-                })?;
-                put_len_u32(&mut w, &bytes);
+                w.u8(0x12);
+                w.bytes_u32("candidate", &b.encode().map_err(block_err("candidate"))?)?;
             }
             ProducerMsg::Round { height, msg } => {
-                w.push(0x13);
-                w.extend_from_slice(&height.to_be_bytes());
+                w.u8(0x13);
+                w.u64(*height);
                 encode_round(&mut w, msg)?;
             }
             ProducerMsg::Signed { block, sig } => {
-                w.push(0x14);
-                let bytes = block.encode().map_err(|source| MessageError::Block {
-                    field: "signed candidate",
-                    source,
-                })?;
-                put_len_u32(&mut w, &bytes);
-                put_len_u32(&mut w, &sig.encode());
+                w.u8(0x14);
+                let bytes = block.encode().map_err(block_err("signed candidate"))?;
+                w.bytes_u32("signed candidate", &bytes)?;
+                w.bytes_u32("producer signature", &sig.encode())?;
             }
         }
-        Ok(w)
+        Ok(w.into_bytes())
     }
 
     pub fn decode(bytes: &[u8]) -> Result<ProducerMsg, MessageError> {
-        let mut r = Reader::new(bytes)?;
-        let msg = match r.0.u8("message tag")? {
+        Self::decode_exact(bytes)
+    }
+}
+
+impl Decode for ProducerMsg {
+    const MAX_BYTES: usize = MAX_MESSAGE_BYTES;
+    type Error = MessageError;
+
+    fn decode_from(r: &mut Reader<'_>) -> Result<ProducerMsg, MessageError> {
+        let mut r = MsgReader(r);
+        Ok(match r.u8("message tag")? {
             0x10 => ProducerMsg::VoteRequest {
-                round: r.0.u32("round")?,
+                round: r.u32("round")?,
             },
             0x11 => ProducerMsg::Vote {
-                round: r.0.u32("round")?,
-                candidate: PartyId(r.0.u16("candidate")?),
+                round: r.u32("round")?,
+                candidate: PartyId(r.u16("candidate")?),
             },
             0x12 => ProducerMsg::Proposal(r.unsigned_block("candidate")?),
             0x13 => ProducerMsg::Round {
-                height: r.0.u64("height")?,
+                height: r.u64("height")?,
                 msg: r.round()?,
             },
             0x14 => ProducerMsg::Signed {
@@ -179,67 +155,67 @@ impl ProducerMsg {
                 sig: r.signature("producer signature")?,
             },
             tag => {
-                return Err(MessageError::Tag {
+                return Err(DecodeError::Tag {
                     field: "producer message",
                     tag,
-                })
+                }
+                .into())
             }
-        };
-        r.end()?;
-        Ok(msg)
+        })
     }
 }
 
 impl StackerMsg {
     pub fn encode(&self) -> Result<Vec<u8>, MessageError> {
-        let mut w = Vec::new();
+        let mut w = Writer::new();
         match self {
             StackerMsg::Round {
                 height,
                 attempt,
                 msg,
             } => {
-                w.push(0x20);
-                w.extend_from_slice(&height.to_be_bytes());
-                w.extend_from_slice(&attempt.to_be_bytes());
+                w.u8(0x20);
+                w.u64(*height);
+                w.u32(*attempt);
                 encode_round(&mut w, msg)?;
             }
             StackerMsg::Complete(b) => {
-                w.push(0x21);
-                let bytes = b.encode().map_err(|source| MessageError::Block {
-                    field: "block",
-                    source,
-                })?;
-                put_len_u32(&mut w, &bytes);
+                w.u8(0x21);
+                w.bytes_u32("block", &b.encode().map_err(block_err("block"))?)?;
             }
         }
-        Ok(w)
+        Ok(w.into_bytes())
     }
 
     pub fn decode(bytes: &[u8]) -> Result<StackerMsg, MessageError> {
-        let mut r = Reader::new(bytes)?;
-        let msg = match r.0.u8("message tag")? {
+        Self::decode_exact(bytes)
+    }
+}
+
+impl Decode for StackerMsg {
+    const MAX_BYTES: usize = MAX_MESSAGE_BYTES;
+    type Error = MessageError;
+
+    fn decode_from(r: &mut Reader<'_>) -> Result<StackerMsg, MessageError> {
+        let mut r = MsgReader(r);
+        Ok(match r.u8("message tag")? {
             0x20 => StackerMsg::Round {
-                height: r.0.u64("height")?,
-                attempt: r.0.u32("attempt")?,
+                height: r.u64("height")?,
+                attempt: r.u32("attempt")?,
                 msg: r.round()?,
             },
             0x21 => {
-                let b = r.framed("block", MAX_BLOCK_BYTES)?;
-                StackerMsg::Complete(Block::decode(b).map_err(|source| MessageError::Block {
-                    field: "block",
-                    source,
-                })?)
+                let b = r.bytes_u32("block", MAX_BLOCK_BYTES)?;
+                StackerMsg::Complete(Block::decode(b).map_err(block_err("block"))?)
             }
             tag => {
-                return Err(MessageError::Tag {
+                return Err(DecodeError::Tag {
                     field: "stacker message",
                     tag,
-                })
+                }
+                .into())
             }
-        };
-        r.end()?;
-        Ok(msg)
+        })
     }
 }
 
@@ -249,95 +225,86 @@ impl KeygenMsg {
             KeygenMsg::Deal { attempt, package } => (0x30, attempt, package.encode()),
             KeygenMsg::Verify { attempt, package } => (0x31, attempt, package.encode()),
         };
-        let mut w = Vec::with_capacity(5 + body.len());
-        w.push(tag);
-        w.extend_from_slice(&attempt.to_be_bytes());
-        w.extend_from_slice(&body);
-        w
+        let mut w = Writer::with_capacity(5 + body.len());
+        w.u8(tag);
+        w.u32(*attempt);
+        w.bytes(&body);
+        w.into_bytes()
     }
 
     pub fn decode(bytes: &[u8]) -> Result<KeygenMsg, MessageError> {
-        let mut r = Reader::new(bytes)?;
-        let tag = r.0.u8("message tag")?;
-        let attempt = r.0.u32("attempt")?;
-        let rest = r.0.take("package", r.0.remaining())?;
-        let frost = |field| move |source| MessageError::Frost { field, source };
+        Self::decode_exact(bytes)
+    }
+}
+
+impl Decode for KeygenMsg {
+    const MAX_BYTES: usize = MAX_MESSAGE_BYTES;
+    type Error = MessageError;
+
+    fn decode_from(r: &mut Reader<'_>) -> Result<KeygenMsg, MessageError> {
+        let tag = r.u8("message tag")?;
+        let attempt = r.u32("attempt")?;
+        // The package runs to the end of the message (wfrost's decoder refuses trailing bytes).
+        let rest = r.rest();
         match tag {
             0x30 => Ok(KeygenMsg::Deal {
                 attempt,
-                package: DealerPackage::decode(rest).map_err(frost("dealer package"))?,
+                package: DealerPackage::decode(rest).map_err(frost_err("dealer package"))?,
             }),
             0x31 => Ok(KeygenMsg::Verify {
                 attempt,
-                package: VerifyingSharesPackage::decode(rest).map_err(frost("verifying shares"))?,
+                package: VerifyingSharesPackage::decode(rest)
+                    .map_err(frost_err("verifying shares"))?,
             }),
-            tag => Err(MessageError::Tag {
+            tag => Err(DecodeError::Tag {
                 field: "keygen message",
                 tag,
-            }),
+            }
+            .into()),
         }
     }
 }
 
-struct Reader<'a>(ByteReader<'a>);
+/// The engine's fields on top of the codec's reader: framed blocks and signatures, frost
+/// items and round messages.
+struct MsgReader<'r, 'a>(&'r mut Reader<'a>);
 
-impl<'a> Reader<'a> {
-    fn new(bytes: &'a [u8]) -> Result<Reader<'a>, MessageError> {
-        if bytes.len() > MAX_MESSAGE_BYTES {
-            return Err(MessageError::TooLarge(bytes.len()));
-        }
-        Ok(Reader(ByteReader::new(bytes)))
+impl<'a> std::ops::Deref for MsgReader<'_, 'a> {
+    type Target = Reader<'a>;
+    fn deref(&self) -> &Reader<'a> {
+        self.0
     }
+}
 
-    fn end(&self) -> Result<(), MessageError> {
-        match self.0.remaining() {
-            0 => Ok(()),
-            n => Err(MessageError::Trailing(n)),
-        }
+impl std::ops::DerefMut for MsgReader<'_, '_> {
+    fn deref_mut(&mut self) -> &mut Self::Target {
+        self.0
     }
+}
 
-    fn framed(&mut self, field: &'static str, max: usize) -> Result<&'a [u8], MessageError> {
-        let len = self.0.u32(field)? as usize;
-        if len > max {
-            return Err(MessageError::TooMany {
-                field,
-                count: len,
-                max,
-            });
-        }
-        Ok(self.0.take(field, len)?)
-    }
-
-    fn small(&mut self, field: &'static str) -> Result<&'a [u8], MessageError> {
-        let len = usize::from(self.0.u8(field)?);
-        if len > MAX_FROST_ITEM {
-            return Err(MessageError::FrostItem(field));
-        }
-        Ok(self.0.take(field, len)?)
-    }
-
+impl MsgReader<'_, '_> {
     fn unsigned_block(&mut self, field: &'static str) -> Result<UnsignedBlock, MessageError> {
-        let b = self.framed(field, MAX_BLOCK_BYTES)?;
-        UnsignedBlock::decode(b).map_err(|source| MessageError::Block { field, source })
+        let b = self.bytes_u32(field, MAX_BLOCK_BYTES)?;
+        UnsignedBlock::decode(b).map_err(block_err(field))
     }
 
     fn signature(&mut self, field: &'static str) -> Result<AccountableSignature, MessageError> {
-        let b = self.framed(field, MAX_SIGNATURE_BYTES)?;
-        AccountableSignature::decode(b).map_err(|source| MessageError::Frost { field, source })
+        let b = self.bytes_u32(field, MAX_SIGNATURE_BYTES)?;
+        AccountableSignature::decode(b).map_err(frost_err(field))
     }
 
     /// The 66-byte form keeps its bytes: re-encoding a point later costs a field inversion.
     fn commitments(&mut self) -> Result<NonceCommitments, MessageError> {
         let b: &[u8; 66] = self
-            .small("commitments")?
+            .bytes_u8("commitments", MAX_FROST_ITEM)?
             .try_into()
             .map_err(|_| MessageError::FrostItem("commitments"))?;
         NonceCommitments::from_bytes(b).map_err(|_| MessageError::FrostItem("commitments"))
     }
 
     fn round(&mut self) -> Result<RoundMsg, MessageError> {
-        let tag = self.0.u8("round tag")?;
-        let id = BlockId(self.0.array("block id")?);
+        let tag = self.u8("round tag")?;
+        let id = BlockId(self.array("block id")?);
         Ok(match tag {
             0x01 => RoundMsg::Prepare { id },
             0x02 => RoundMsg::Commit {
@@ -345,29 +312,18 @@ impl<'a> Reader<'a> {
                 nonces: self.commitments()?,
             },
             0x03 => {
-                let n = usize::from(self.0.u16("signing package")?);
                 // Each entry takes at least 3 bytes: refuse counts the input cannot hold.
-                if n > MAX_PARTIES || n > self.0.remaining() / 3 {
-                    return Err(MessageError::TooMany {
-                        field: "signing package",
-                        count: n,
-                        max: MAX_PARTIES.min(self.0.remaining() / 3),
-                    });
-                }
+                let n = self.count_u16("signing package", MAX_PARTIES, 3)?;
                 let mut commitments = BTreeMap::new();
-                let mut last = None;
+                let mut parties = Ascending::new("signing package");
                 for _ in 0..n {
-                    let p = PartyId(self.0.u16("signing package party")?);
-                    if last.is_some_and(|l| l >= p) {
-                        return Err(MessageError::Order("signing package"));
-                    }
-                    last = Some(p);
+                    let p = parties.next(PartyId(self.u16("signing package party")?))?;
                     commitments.insert(p, self.commitments()?);
                 }
                 RoundMsg::SignRequest { id, commitments }
             }
             0x04 => {
-                let b = self.small("share")?;
+                let b = self.bytes_u8("share", MAX_FROST_ITEM)?;
                 RoundMsg::Share {
                     id,
                     share: SignatureShare::deserialize(b)
@@ -375,10 +331,11 @@ impl<'a> Reader<'a> {
                 }
             }
             tag => {
-                return Err(MessageError::Tag {
+                return Err(DecodeError::Tag {
                     field: "round message",
                     tag,
-                })
+                }
+                .into())
             }
         })
     }

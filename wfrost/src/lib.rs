@@ -5,21 +5,29 @@
 //! This follows WSTS v2: one polynomial per *party*, one share per *slot id*, one folded
 //! signature share per party through the stock `round1::commit` / `round2::sign` /
 //! `aggregate`. The threshold is counted in slots (67 of 100 for producers, ceil(0.67 S) of S
-//! for stackers). See `docs/weighted-frost.md`.
+//! for stackers). See `docs/weighted-frost.md` and ADR 0013.
+//!
+//! The public surface is the round-by-round API: configuration ([`WeightedConfig`]), key
+//! generation ([`deal`], [`check`], [`finish`], with the observers' [`check_package`],
+//! [`add_commitment`], [`group_commitment`] and [`verify_group`]), signing ([`commit`],
+//! [`sign`], [`aggregate`]), the accountable signature and its witness check
+//! ([`AccountableSignature`], [`SigningSetCache`]), and the wire formats ([`wire`]). The
+//! arithmetic (field, MSM, Lagrange tables, share encryption) is private.
 //!
 //! Pure: no I/O, no clock; every random choice comes from the RNG the caller passes.
+#![forbid(unsafe_code)]
 
-pub mod arith;
+mod arith;
 mod buckets;
-pub mod config;
+mod config;
 mod dkg;
-pub mod encrypt;
+mod encrypt;
 mod field;
 mod frost_bridge;
-pub mod msm;
+mod msm;
 mod sign;
-#[cfg(test)]
-mod testkit;
+#[cfg(any(test, feature = "testkit"))]
+pub mod testkit;
 pub mod wire;
 mod witness;
 

@@ -691,7 +691,8 @@ mod tests {
     #[test]
     fn check_reuses_or_recomputes_the_dealing_diffie_hellman_values() {
         let mut rng = ChaCha20Rng::seed_from_u64(22);
-        let (config, enc) = testkit::config(3, 2, 4, [3; 32], &mut rng);
+        let (config, enc) =
+            testkit::config(&testkit::contiguous(&[2; 3]), 4, [3; 32], &mut rng).unwrap();
         let mut secrets = BTreeMap::new();
         let mut packages = BTreeMap::new();
         for p in config.parties() {
@@ -734,7 +735,13 @@ mod tests {
         parties: u16,
         rng: &mut ChaCha20Rng,
     ) -> (WeightedConfig, BTreeMap<PartyId, DealerPackage>) {
-        let (config, enc) = testkit::config(parties, 3, 5, [5; 32], rng);
+        let (config, enc) = testkit::config(
+            &testkit::contiguous(&vec![3; usize::from(parties)]),
+            5,
+            [5; 32],
+            rng,
+        )
+        .unwrap();
         let packages = config
             .parties()
             .iter()

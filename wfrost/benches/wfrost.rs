@@ -3,16 +3,13 @@
 //! set (1,000 slots / 25 parties: the full 4,000-slot key generation takes about a minute, so
 //! `tandem bench frost --slots 4000 --parties 100` measures that size).
 //!
-//! `cargo bench -p tandem-consensus --bench wfrost`
+//! `cargo bench -p tandem-wfrost --bench wfrost`
 
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion};
-use k256::elliptic_curve::ff::Field;
-use k256::elliptic_curve::sec1::ToEncodedPoint;
-use k256::{ProjectivePoint, Scalar};
 use rand_chacha::ChaCha12Rng;
 use rand_core::SeedableRng;
 use std::collections::BTreeMap;
-use tandem_consensus::wfrost::*;
+use tandem_wfrost::*;
 
 struct Setup {
     group: GroupKey,
@@ -22,47 +19,12 @@ struct Setup {
 
 fn setup(slots: u32, parties: u32) -> Setup {
     let mut rng = ChaCha12Rng::from_seed([3; 32]);
-    let mut enc = BTreeMap::new();
-    let mut spec = Vec::new();
-    let mut next = 1;
-    for p in 0..parties {
-        let w = slots / parties + u32::from(p < slots % parties);
-        let sk = Scalar::random(&mut rng);
-        let pk = (ProjectivePoint::GENERATOR * sk)
-            .to_affine()
-            .to_encoded_point(true);
-        let mut key = [0u8; 33];
-        key.copy_from_slice(pk.as_bytes());
-        let id = PartyId(p as u16 + 1);
-        enc.insert(id, sk);
-        spec.push((id, (next..next + w).collect(), key));
-        next += w;
-    }
     let threshold = stacker_threshold(slots);
-    let config = WeightedConfig::new(spec, threshold, [1; 32]).unwrap_or_else(|_| unreachable!());
-    let mut secrets = BTreeMap::new();
-    let mut packages = BTreeMap::new();
-    for p in config.parties() {
-        let (s, pkg) =
-            deal(&config, p.id, &enc[&p.id], &mut rng).unwrap_or_else(|_| unreachable!());
-        secrets.insert(p.id, s);
-        packages.insert(p.id, pkg);
-    }
-    let mut pending = BTreeMap::new();
-    let mut published = BTreeMap::new();
-    for (id, s) in secrets {
-        let (p, v) =
-            check(&config, s, &enc[&id], &packages, &mut rng).unwrap_or_else(|_| unreachable!());
-        pending.insert(id, p);
-        published.insert(id, v);
-    }
-    let mut keys = BTreeMap::new();
-    let mut group = None;
-    for (id, p) in pending {
-        let (k, g) = finish(&config, p, &published, &mut rng).unwrap_or_else(|_| unreachable!());
-        keys.insert(id, k);
-        group = Some(g);
-    }
+    let weights = testkit::even_weights(slots, parties);
+    let (config, enc) =
+        testkit::config(&testkit::contiguous(&weights), threshold, [1; 32], &mut rng)
+            .unwrap_or_else(|_| unreachable!());
+    let (keys, group) = testkit::keys(&config, &enc, &mut rng).unwrap_or_else(|_| unreachable!());
     let mut signers = Vec::new();
     let mut held = 0;
     for p in config.parties() {
@@ -73,7 +35,7 @@ fn setup(slots: u32, parties: u32) -> Setup {
         held += p.slots.len();
     }
     Setup {
-        group: group.unwrap_or_else(|| unreachable!()),
+        group,
         keys,
         signers,
     }

@@ -7,10 +7,10 @@ use k256::{ProjectivePoint, Scalar};
 use rand_chacha::ChaCha12Rng;
 use rand_core::SeedableRng;
 use std::collections::BTreeMap;
-use tandem_consensus::producer_set::{select, Candidate};
-use tandem_consensus::wfrost::wire::WireError;
-use tandem_consensus::wfrost::*;
-use tandem_consensus::{Sats, SortitionHash};
+use tandem_codec::DecodeError;
+use tandem_wfrost::testkit::{self, contiguous};
+use tandem_wfrost::wire::WireError;
+use tandem_wfrost::*;
 
 struct Run {
     config: WeightedConfig,
@@ -23,24 +23,7 @@ fn config_for(
     threshold: u32,
     rng: &mut ChaCha12Rng,
 ) -> (WeightedConfig, BTreeMap<PartyId, Scalar>) {
-    let mut enc = BTreeMap::new();
-    let parties = slots
-        .iter()
-        .enumerate()
-        .map(|(i, s)| {
-            let id = PartyId(i as u16 + 1);
-            let sk = Scalar::random(&mut *rng);
-            enc.insert(id, sk);
-            let pk = (ProjectivePoint::GENERATOR * sk)
-                .to_affine()
-                .to_encoded_point(true);
-            (id, s.clone(), <[u8; 33]>::try_from(pk.as_bytes()).unwrap())
-        })
-        .collect();
-    (
-        WeightedConfig::new(parties, threshold, [7; 32]).unwrap(),
-        enc,
-    )
+    testkit::config(slots, threshold, [7; 32], rng).unwrap()
 }
 
 /// Every party deals; the secrets and the broadcast packages by party.
@@ -121,51 +104,17 @@ fn sign_with(
     message: &[u8],
     seed: u8,
 ) -> Result<AccountableSignature, SignError> {
-    let mut rng = ChaCha12Rng::from_seed([seed; 32]);
-    let mut nonces = BTreeMap::new();
-    let mut commitments = BTreeMap::new();
-    for p in signers {
-        let (n, c) = commit(&r.keys[p], &mut rng)?;
-        nonces.insert(*p, n);
-        commitments.insert(*p, c);
-    }
-    let mut shares = BTreeMap::new();
-    for p in signers {
-        shares.insert(
-            *p,
-            sign(
-                &r.group,
-                &r.keys[p],
-                &commitments,
-                message,
-                nonces.remove(p).unwrap(),
-            )?,
-        );
-    }
-    aggregate(&r.group, &commitments, &shares, message)
+    testkit::sign(
+        &r.group,
+        &r.keys,
+        signers,
+        message,
+        &mut ChaCha12Rng::from_seed([seed; 32]),
+    )
 }
 
 fn ids(range: std::ops::RangeInclusive<u16>) -> Vec<PartyId> {
     range.map(PartyId).collect()
-}
-
-/// Producer slots from the real slot layout: signer id k is slot id k + 1.
-fn producer_slots(spends: &[u64]) -> Vec<Vec<u32>> {
-    let c: Vec<Candidate<usize>> = spends
-        .iter()
-        .enumerate()
-        .map(|(i, &s)| Candidate {
-            id: i,
-            spend: Sats(s),
-            last_txid: [i as u8; 32],
-        })
-        .collect();
-    let set = select(&c, &SortitionHash::GENESIS, 100, 100).unwrap();
-    set.members
-        .iter()
-        .filter(|m| m.weight > 0)
-        .map(|m| m.signer_ids.iter().map(|s| s.0 + 1).collect())
-        .collect()
 }
 
 fn check_signature(r: &Run, sig: &AccountableSignature, message: &[u8], signers: &[PartyId]) {
@@ -176,85 +125,6 @@ fn check_signature(r: &Run, sig: &AccountableSignature, message: &[u8], signers:
     pkp.verifying_key().verify(message, &frost_sig).unwrap();
     // The wire form round-trips.
     assert_eq!(&AccountableSignature::decode(&sig.encode()).unwrap(), sig);
-}
-
-#[test]
-fn producers_one_party() {
-    let r = run(&producer_slots(&[5_000]), 67, 1);
-    assert_eq!(r.group.verifying_shares.len(), 100);
-    let sig = sign_with(&r, &ids(1..=1), b"tandem-producer block", 2).unwrap();
-    check_signature(&r, &sig, b"tandem-producer block", &ids(1..=1));
-}
-
-/// The SIP's 10/20/30/40 set: the 30% and 40% producers (70 slots) can sign alone; the 10%
-/// and 40% (50 slots) cannot.
-#[test]
-fn producers_four_parties_sip_layout() {
-    let slots = producer_slots(&[10, 20, 30, 40]);
-    assert_eq!(slots[0][..3], [1, 11, 21]);
-    let r = run(&slots, 67, 3);
-    let msg = b"tandem-producer 4";
-    let sig = sign_with(&r, &[PartyId(3), PartyId(4)], msg, 4).unwrap();
-    check_signature(&r, &sig, msg, &[PartyId(3), PartyId(4)]);
-    let all = sign_with(&r, &ids(1..=4), msg, 5).unwrap();
-    check_signature(&r, &all, msg, &ids(1..=4));
-    assert_eq!(
-        sign_with(&r, &[PartyId(1), PartyId(4)], msg, 6).unwrap_err(),
-        SignError::BelowThreshold {
-            slots: 50,
-            threshold: 67
-        }
-    );
-}
-
-#[test]
-fn producers_thirty_parties() {
-    let spends: Vec<u64> = (1..=30).map(|i| 1_000 + 37 * i * i).collect();
-    let r = run(&producer_slots(&spends), 67, 7);
-    let msg = b"tandem-producer 30";
-    // The largest parties until the threshold is reached.
-    let mut signers = Vec::new();
-    let mut slots = 0;
-    for p in r.config.parties().iter().rev() {
-        signers.push(p.id);
-        slots += p.slots.len();
-        if slots >= 67 {
-            break;
-        }
-    }
-    signers.sort();
-    let sig = sign_with(&r, &signers, msg, 8).unwrap();
-    check_signature(&r, &sig, msg, &signers);
-}
-
-#[test]
-fn producers_hundred_parties() {
-    let spends: Vec<u64> = vec![1_000; 100];
-    let r = run(&producer_slots(&spends), 67, 9);
-    assert!(r.config.parties().iter().all(|p| p.slots.len() == 1));
-    let msg = b"tandem-producer 100";
-    let sig = sign_with(&r, &ids(1..=67), msg, 10).unwrap();
-    check_signature(&r, &sig, msg, &ids(1..=67));
-    assert_eq!(
-        sign_with(&r, &ids(1..=66), msg, 11).unwrap_err(),
-        SignError::BelowThreshold {
-            slots: 66,
-            threshold: 67
-        }
-    );
-}
-
-/// Slots as stacker signers get them: contiguous ranges.
-fn contiguous(weights: &[u32]) -> Vec<Vec<u32>> {
-    let mut next = 1;
-    weights
-        .iter()
-        .map(|w| {
-            let s: Vec<u32> = (next..next + w).collect();
-            next += w;
-            s
-        })
-        .collect()
 }
 
 #[test]
@@ -277,14 +147,8 @@ fn a_wrong_share_names_its_dealer() {
     let wrong: Vec<u8> = (0..3)
         .flat_map(|_| Scalar::random(&mut rng).to_bytes())
         .collect();
-    let p1_key = config.party(PartyId(1)).unwrap().enc_key;
-    let sealed = encrypt::seal(
-        &encrypt::shared_point(&enc[&PartyId(2)], &p1_key),
-        config.context(),
-        PartyId(2),
-        PartyId(1),
-        &wrong,
-    );
+    let sealed =
+        testkit::seal_shares(&config, PartyId(2), &enc[&PartyId(2)], PartyId(1), &wrong).unwrap();
     packages
         .get_mut(&PartyId(2))
         .unwrap()
@@ -415,7 +279,7 @@ fn replayed_nonces_are_refused() {
     log.record(PartyId(1), &c).unwrap();
     assert_eq!(
         log.record(PartyId(1), &c).unwrap_err(),
-        SignError::ReplayedNonce(1)
+        SignError::ReplayedNonce(PartyId(1))
     );
 }
 
@@ -589,30 +453,38 @@ fn wire_errors_are_named() {
     let bytes = sig.encode();
     assert_eq!(
         AccountableSignature::decode(&bytes[..40]).unwrap_err(),
-        WireError::Truncated("signature")
+        WireError::Decode(DecodeError::Truncated("signature"))
     );
     let mut trailing = bytes.clone();
     trailing.push(0);
     assert_eq!(
         AccountableSignature::decode(&trailing).unwrap_err(),
-        WireError::Trailing(1)
+        WireError::Decode(DecodeError::Trailing(1))
     );
     assert_eq!(
         DealerPackage::decode(&bytes).unwrap_err(),
-        WireError::WrongType {
-            expected: 1,
-            got: 3
-        }
+        WireError::Decode(DecodeError::Tag {
+            field: "type",
+            tag: 3
+        })
     );
     let mut huge = vec![1u8, 0, 1];
     huge.extend_from_slice(&u16::MAX.to_be_bytes());
     assert_eq!(
         DealerPackage::decode(&huge).unwrap_err(),
-        WireError::TooMany {
+        WireError::Decode(DecodeError::TooMany {
             field: "commitment",
             count: 65535,
             max: 4096
-        }
+        })
+    );
+    // A package longer than any valid one is refused before it is read.
+    assert_eq!(
+        DealerPackage::decode(&vec![1u8; wire::MAX_DEALER_PACKAGE_BYTES + 1]).unwrap_err(),
+        WireError::Decode(DecodeError::TooLarge {
+            len: wire::MAX_DEALER_PACKAGE_BYTES + 1,
+            max: wire::MAX_DEALER_PACKAGE_BYTES
+        })
     );
     let mut bad_point = VerifyingSharesPackage {
         party: PartyId(1),
@@ -631,8 +503,8 @@ fn wire_errors_are_named() {
         VerifyingSharesPackage::decode(&bad_point).unwrap_err(),
         WireError::BadPoint("shares")
     );
-    assert_eq!(tandem_consensus::wfrost::stacker_threshold(4000), 2680);
-    assert_eq!(tandem_consensus::wfrost::stacker_threshold(101), 68);
+    assert_eq!(tandem_wfrost::stacker_threshold(4000), 2680);
+    assert_eq!(tandem_wfrost::stacker_threshold(101), 68);
 }
 
 #[test]

@@ -11,7 +11,9 @@ use sha2::{Digest, Sha256};
 /// the protocol).
 pub const MAX_SLOT_ID: u32 = 65_535;
 
-/// `f(x)` for coefficients `a_0 .. a_{t-1}`, by Horner's rule.
+/// `f(x)` for coefficients `a_0 .. a_{t-1}`, by Horner's rule: the tests' oracle for the
+/// batched evaluation.
+#[cfg(test)]
 pub fn horner(coeffs: &[Scalar], x: &Scalar) -> Scalar {
     coeffs.iter().rev().fold(Scalar::ZERO, |acc, a| acc * x + a)
 }
@@ -142,9 +144,10 @@ pub fn msm_affine(points: &[AffinePoint], scalars: &[Scalar]) -> ProjectivePoint
         .unwrap_or_else(|| pippenger(points, scalars))
 }
 
-/// The reference MSM: Pippenger with projective buckets and k256's complete formulas. Used for
-/// small inputs, as the fallback if the batched path ever reports a broken invariant, and by
-/// tests as the oracle for the batched path.
+/// The reference MSM: Pippenger with projective buckets and k256's complete formulas, the
+/// tests' oracle for the batched path (which calls `pippenger` itself for small inputs and as
+/// its fallback).
+#[cfg(test)]
 pub fn msm_reference(points: &[AffinePoint], scalars: &[Scalar]) -> ProjectivePoint {
     pippenger(points, scalars)
 }

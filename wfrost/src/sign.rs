@@ -27,23 +27,31 @@ use std::collections::{BTreeMap, BTreeSet};
 #[non_exhaustive]
 pub enum SignError {
     #[error("party {0} is not in the signing group")]
-    UnknownParty(u16),
+    UnknownParty(PartyId),
     #[error("party {0} has no commitment in the signing package")]
-    NotInSigningSet(u16),
+    NotInSigningSet(PartyId),
     #[error("signing parties hold {slots} slots, below the threshold of {threshold}")]
     BelowThreshold { slots: u32, threshold: u32 },
     #[error(
         "party {0} reused a nonce commitment: refused (signing twice with one nonce leaks the key)"
     )]
-    ReplayedNonce(u16),
+    ReplayedNonce(PartyId),
     #[error(
-        "signature shares do not add up to a valid signature; invalid shares from parties {0:?}"
+        "signature shares do not add up to a valid signature; invalid shares from parties {}", list(.0)
     )]
-    InvalidShares(Vec<u16>),
+    InvalidShares(Vec<PartyId>),
     #[error("shares given for {shares} parties but commitments for {commitments}")]
     ShareSetMismatch { shares: usize, commitments: usize },
     #[error("frost: {0}")]
     Frost(String),
+}
+
+fn list(parties: &[PartyId]) -> String {
+    parties
+        .iter()
+        .map(PartyId::to_string)
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 fn frost_err(e: frost_secp256k1::Error) -> SignError {
@@ -145,7 +153,7 @@ pub(crate) fn signing_set(
     let mut set = Vec::new();
     let mut k = Vec::new();
     for p in parties {
-        let slots = group.slots_of(p).ok_or(SignError::UnknownParty(p.0))?;
+        let slots = group.slots_of(p).ok_or(SignError::UnknownParty(p))?;
         set.push(p);
         k.extend_from_slice(slots);
     }
@@ -179,7 +187,7 @@ pub fn sign(
     nonces: SigningNonces,
 ) -> Result<SignatureShare, SignError> {
     if !commitments.contains_key(&key.party) {
-        return Err(SignError::NotInSigningSet(key.party.0));
+        return Err(SignError::NotInSigningSet(key.party));
     }
     let (set, k) = signing_set(group, commitments.keys().copied())?;
     let lambdas = lagrange_at_zero(&k, &key.slots);
@@ -236,11 +244,7 @@ pub fn aggregate(
     match sig {
         Ok(_) => Ok(accountable),
         Err(_) => Err(SignError::InvalidShares(
-            accountable
-                .invalid_shares(group, message)
-                .into_iter()
-                .map(|p| p.0)
-                .collect(),
+            accountable.invalid_shares(group, message),
         )),
     }
 }
@@ -259,7 +263,7 @@ impl CommitmentLog {
 
     pub fn record(&mut self, party: PartyId, c: &NonceCommitments) -> Result<(), SignError> {
         if !self.seen.insert(c.to_bytes().to_vec()) {
-            return Err(SignError::ReplayedNonce(party.0));
+            return Err(SignError::ReplayedNonce(party));
         }
         Ok(())
     }

@@ -622,8 +622,9 @@ mod tests {
     fn a_nonce_point_the_commitments_do_not_sum_to_is_refused() {
         let mut rng = ChaCha20Rng::seed_from_u64(31);
         // Three parties of two slots each, threshold 4.
-        let (config, enc) = testkit::config(3, 2, 4, [6; 32], &mut rng);
-        let (keys, group) = testkit::keys(&config, &enc, &mut rng);
+        let (config, enc) =
+            testkit::config(&testkit::contiguous(&[2; 3]), 4, [6; 32], &mut rng).unwrap();
+        let (keys, group) = testkit::keys(&config, &enc, &mut rng).unwrap();
         let signers = [PartyId(1), PartyId(3)];
         let msg = b"block";
         let mut nonces = BTreeMap::new();

@@ -550,15 +550,6 @@ impl FixedBaseTable {
         FixedBaseTable { c, rows }
     }
 
-    /// Bases held.
-    pub fn len(&self) -> usize {
-        self.rows.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.rows.is_empty()
-    }
-
     /// `sum s_j P_{i_j}` over table bases `(i_j, s_j)`, plus `sum t_k Q_k` over variable
     /// points. Indices outside the table are an error (`None`), never skipped silently.
     pub(crate) fn msm(
@@ -600,7 +591,7 @@ impl FixedBaseTable {
 #[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 mod tests {
     use super::*;
-    use crate::wfrost::arith::msm_reference;
+    use crate::arith::msm_reference;
     use k256::elliptic_curve::Field;
     use rand_chacha::rand_core::SeedableRng;
     use rand_chacha::ChaCha20Rng;
@@ -709,7 +700,7 @@ mod tests {
         bases[8] = bases[9];
         for typical in [1usize, 80, 3000] {
             let table = FixedBaseTable::new(&bases, typical);
-            assert_eq!(table.len(), 120);
+            assert_eq!(table.rows.len(), 120);
             let fixed: Vec<(usize, Scalar)> = (0..120)
                 .filter(|i| i % 3 != 0)
                 .map(|i| (i, Scalar::random(&mut rng)))

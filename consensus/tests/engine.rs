@@ -771,6 +771,14 @@ mod wire {
                 msg: m,
             });
         }
+        // The chunk formats, frozen byte for byte (a change here is a protocol change: update
+        // docs/protocol.md section 15 with it).
+        let frozen: Vec<String> = producer
+            .iter()
+            .map(|m| hex::encode(m.encode().unwrap()))
+            .chain(stacker.iter().map(|m| hex::encode(m.encode().unwrap())))
+            .collect();
+        insta::assert_snapshot!("engine_messages", frozen.join("\n"));
         for m in producer {
             assert_eq!(ProducerMsg::decode(&m.encode().unwrap()).unwrap(), m);
         }

@@ -166,6 +166,36 @@ proptest! {
     }
 }
 
+/// The sync format, frozen byte for byte (a change here is a protocol change: update
+/// docs/stackerdb-http.md with it).
+#[test]
+fn sync_format_snapshot() {
+    let msgs = [
+        SyncMessage::ClockRequest,
+        SyncMessage::Clock(VectorClock {
+            entries: vec![
+                ClockEntry {
+                    version: 0,
+                    data_hash: Sha512Trunc256([0; 32]),
+                },
+                ClockEntry {
+                    version: 7,
+                    data_hash: Sha512Trunc256::of(b"chunk"),
+                },
+            ],
+        }),
+        SyncMessage::ChunkRequest(vec![SlotId(1), SlotId(4_000)]),
+        SyncMessage::Chunks(vec![ChunkData::sign(
+            &secret(1),
+            SlotId(3),
+            2,
+            vec![1, 2, 3],
+        )]),
+    ];
+    let frozen: Vec<String> = msgs.iter().map(|m| hex::encode(m.encode())).collect();
+    insta::assert_snapshot!("sync_messages", frozen.join("\n"));
+}
+
 #[test]
 fn codec_errors_are_named() {
     assert_eq!(

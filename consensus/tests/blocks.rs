@@ -12,7 +12,7 @@ use std::collections::BTreeMap;
 use tandem_consensus::chain::block::{producer_message, stacker_message, BlockId, SignatureCaches};
 use tandem_consensus::chain::tx::MEMO_LEN;
 use tandem_consensus::chain::{
-    ApplyError, Block, BlockError, Chainstate, Cost, Genesis, Payload, Producer, TermInfo,
+    ApplyError, Block, BlockError, Chainstate, Cost, Genesis, Payload, TermInfo, TermProducer,
     UnsignedBlock, UnsignedTx,
 };
 use tandem_consensus::engine::assemble::assemble;
@@ -141,7 +141,7 @@ fn info(w: &World, term: u32, start_parent: BlockId) -> TermInfo {
     TermInfo {
         term: Term(term),
         producers: (0..3)
-            .map(|i| Producer {
+            .map(|i| TermProducer {
                 reward_to: who(10 + i),
                 spend: Sats(u64::from(i) + 1),
                 party: Some(PartyId(u16::from(i) + 1)),

@@ -24,8 +24,8 @@ use std::rc::Rc;
 use tandem_consensus::chain::block::BlockId;
 use tandem_consensus::chain::tx::MEMO_LEN;
 use tandem_consensus::chain::{
-    Block, Chainstate, Cost, Genesis, GenesisStacker, Payload, Producer as ChainProducer, TermInfo,
-    Transaction, UnsignedTx,
+    Block, Chainstate, Cost, Genesis, GenesisStacker, Payload, TermInfo,
+    TermProducer as ChainProducer, Transaction, UnsignedTx,
 };
 use tandem_consensus::engine::{
     ChainView, Follower, Keygen, KeygenMsg, KeygenOut, KeygenPhase, Producer, ProducerMsg,

@@ -6,7 +6,7 @@ pub mod state_tree;
 pub mod tx;
 
 pub use block::{
-    validate_block, Block, BlockError, BlockHeader, BlockId, Parent, Producer, TermInfo,
+    validate_block, Block, BlockError, BlockHeader, BlockId, Parent, TermInfo, TermProducer,
     UnsignedBlock,
 };
 pub use chainstate::{

@@ -1,0 +1,144 @@
+//! The block encodings: header, unsigned block (candidate) and signed block.
+
+use super::*;
+use crate::chain::tx::MAX_TX_BYTES;
+use crate::codec::{Decode, Reader, Writer};
+
+impl BlockHeader {
+    pub fn encode(&self) -> Vec<u8> {
+        let mut w = Writer::with_capacity(HEADER_BYTES);
+        self.write(&mut w);
+        w.into_bytes()
+    }
+
+    fn write(&self, w: &mut Writer) {
+        w.u8(self.version);
+        w.u32(self.chain_id);
+        w.u64(self.height);
+        w.u32(self.term.0);
+        w.u32(self.burn_height.0);
+        w.bytes(&self.parent.0);
+        w.bytes(&self.txs_hash);
+        w.bytes(&self.state_root);
+        w.u128(self.fees.0);
+        w.u64(self.cost.write_count);
+        w.u64(self.cost.write_length);
+        w.u64(self.cost.tx_bytes);
+    }
+
+    fn read(r: &mut Reader<'_>) -> Result<BlockHeader, BlockError> {
+        let version = r.u8("version")?;
+        if version != BLOCK_VERSION {
+            return Err(BlockError::Version(version));
+        }
+        Ok(BlockHeader {
+            version,
+            chain_id: r.u32("chain id")?,
+            height: r.u64("height")?,
+            term: Term(r.u32("term")?),
+            burn_height: BurnHeight(r.u32("burn height")?),
+            parent: BlockId(r.array("parent")?),
+            txs_hash: r.array("txs hash")?,
+            state_root: r.array("state root")?,
+            fees: MicroStx(r.u128("fees")?),
+            cost: Cost {
+                write_count: r.u64("cost write_count")?,
+                write_length: r.u64("cost write_length")?,
+                tx_bytes: r.u64("cost tx_bytes")?,
+            },
+        })
+    }
+}
+
+fn put_txs(w: &mut Writer, txs: &[Transaction]) -> Result<(), BlockError> {
+    // At most MAX_BLOCK_TXS transactions of at most MAX_TX_BYTES (16 KiB) each: the u32 count
+    // and the u16 lengths always fit.
+    w.u32(txs.len() as u32);
+    for (index, tx) in txs.iter().enumerate() {
+        let b = tx
+            .encode()
+            .map_err(|source| BlockError::Tx { index, source })?;
+        w.u16(b.len() as u16);
+        w.bytes(&b);
+    }
+    Ok(())
+}
+
+fn read_txs(r: &mut Reader<'_>) -> Result<Vec<Transaction>, BlockError> {
+    // Each transaction takes at least its 2-byte length: a count the input cannot hold is
+    // refused before anything is allocated.
+    let n = r.count_u32("tx count", MAX_BLOCK_TXS, 2)?;
+    (0..n)
+        .map(|index| {
+            let b = r.bytes_u16("transaction", MAX_TX_BYTES)?;
+            Transaction::decode(b).map_err(|source| BlockError::Tx { index, source })
+        })
+        .collect()
+}
+
+fn read_signature(
+    r: &mut Reader<'_>,
+    which: &'static str,
+) -> Result<AccountableSignature, BlockError> {
+    AccountableSignature::decode(r.bytes_u32(which, MAX_SIGNATURE_BYTES)?)
+        .map_err(|source| BlockError::SignatureEncoding { which, source })
+}
+
+impl UnsignedBlock {
+    pub fn encode(&self) -> Result<Vec<u8>, BlockError> {
+        let mut w = Writer::from_vec(self.header.encode());
+        put_txs(&mut w, &self.txs)?;
+        Ok(w.into_bytes())
+    }
+
+    pub fn decode(bytes: &[u8]) -> Result<UnsignedBlock, BlockError> {
+        Self::decode_exact(bytes)
+    }
+}
+
+impl Decode for UnsignedBlock {
+    const MAX_BYTES: usize = MAX_BLOCK_BYTES;
+    type Error = BlockError;
+
+    fn decode_from(r: &mut Reader<'_>) -> Result<UnsignedBlock, BlockError> {
+        let header = BlockHeader::read(r)?;
+        let txs = read_txs(r)?;
+        Ok(UnsignedBlock { header, txs })
+    }
+}
+
+impl Block {
+    pub fn encode(&self) -> Result<Vec<u8>, BlockError> {
+        let mut w = Writer::from_vec(self.header.encode());
+        put_txs(&mut w, &self.txs)?;
+        for sig in [&self.producer_sig, &self.stacker_sig] {
+            let b = sig.encode();
+            // A signature's encoding is at most wfrost's MAX_SIGNATURE_BYTES (~400 KB).
+            w.u32(b.len() as u32);
+            w.bytes(&b);
+        }
+        Ok(w.into_bytes())
+    }
+
+    pub fn decode(bytes: &[u8]) -> Result<Block, BlockError> {
+        Self::decode_exact(bytes)
+    }
+}
+
+impl Decode for Block {
+    const MAX_BYTES: usize = MAX_BLOCK_BYTES;
+    type Error = BlockError;
+
+    fn decode_from(r: &mut Reader<'_>) -> Result<Block, BlockError> {
+        let header = BlockHeader::read(r)?;
+        let txs = read_txs(r)?;
+        let producer_sig = read_signature(r, "producer signature")?;
+        let stacker_sig = read_signature(r, "stacker signature")?;
+        Ok(Block {
+            header,
+            txs,
+            producer_sig,
+            stacker_sig,
+        })
+    }
+}

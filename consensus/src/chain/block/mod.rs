@@ -1,0 +1,199 @@
+//! Blocks: header and body encoding, the block id, the two accountable threshold signatures
+//! and the one validation function a follower runs (protocol.md section 14). The byte
+//! encoding lives in `codec`, the validation in `validate`.
+//!
+//! ```text
+//! header = version 01 | chain_id u32 | height u64 | term u32 | burn_height u32
+//!        | parent id (32) | txs hash (32) | state root (32) | fees u128
+//!        | cost: write_count u64 | write_length u64 | tx_bytes u64            (157 bytes)
+//! unsigned block = header | tx count u32 | tx count x (len u16 | transaction)
+//! block          = unsigned block | len u32 | producer signature | len u32 | stacker signature
+//! ```
+//!
+//! The block id is SHA-512/256 of the header; the txs hash is SHA-512/256 of
+//! `"tandem-txs" || count u32 || txids`. Producers sign `"tandem-producer" || id`, stackers
+//! `"tandem-stacker" || id` (protocol.md section 8).
+
+mod codec;
+mod validate;
+
+pub use validate::{
+    apply_checked, block_rewards, check_header, term_budget, validate_block, Parent,
+    SignatureCaches, TermInfo, TermProducer,
+};
+
+use super::chainstate::{ApplyError, BlockReceipt, BlockRewards, Chainstate, Cost, Expected};
+use super::state_tree::Hash;
+use super::tx::{Transaction, TxError};
+use crate::codec::DecodeError;
+use crate::height::{BurnHeight, Term};
+use crate::stacking::Principal;
+use crate::units::{MicroStx, Sats};
+use sha2::{Digest, Sha512_256};
+use std::fmt;
+use tandem_wfrost::wire::WireError;
+use tandem_wfrost::{AccountableSignature, GroupKey, PartyId, SigningSetCache, WitnessError};
+
+pub const BLOCK_VERSION: u8 = 1;
+pub const HEADER_BYTES: usize = 157;
+/// The largest encoded block: the 2 MB of transactions a term's block may carry, two
+/// signatures with 4,096-party witnesses, and the framing.
+pub const MAX_BLOCK_BYTES: usize = 4 * 1024 * 1024;
+pub const MAX_BLOCK_TXS: usize = 20_000;
+/// An accountable signature over 4,096 parties is 70 + 512 + 4,096 x 98 bytes.
+pub const MAX_SIGNATURE_BYTES: usize = 512 * 1024;
+
+const PRODUCER_TAG: &[u8] = b"tandem-producer";
+const STACKER_TAG: &[u8] = b"tandem-stacker";
+
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
+pub struct BlockId(pub [u8; 32]);
+
+impl BlockId {
+    /// The parent id of the first block: no block.
+    pub const GENESIS: BlockId = BlockId([0; 32]);
+}
+
+impl fmt::Display for BlockId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&hex::encode(self.0))
+    }
+}
+
+impl fmt::Debug for BlockId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "BlockId({})", &hex::encode(self.0)[..16])
+    }
+}
+
+fn sha512_256(parts: &[&[u8]]) -> [u8; 32] {
+    let mut h = Sha512_256::new();
+    for p in parts {
+        h.update(p);
+    }
+    h.finalize().into()
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BlockHeader {
+    pub version: u8,
+    pub chain_id: u32,
+    /// 1 for the first block after genesis.
+    pub height: u64,
+    pub term: Term,
+    /// The burn height the block was built at: its transactions see this height, and it lies
+    /// within `term`.
+    pub burn_height: BurnHeight,
+    pub parent: BlockId,
+    pub txs_hash: [u8; 32],
+    pub state_root: Hash,
+    pub fees: MicroStx,
+    pub cost: Cost,
+}
+
+/// A candidate: what producers agree on and sign.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct UnsignedBlock {
+    pub header: BlockHeader,
+    pub txs: Vec<Transaction>,
+}
+
+/// A block as the chain carries it, with both signatures.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Block {
+    pub header: BlockHeader,
+    pub txs: Vec<Transaction>,
+    pub producer_sig: AccountableSignature,
+    pub stacker_sig: AccountableSignature,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum BlockError {
+    #[error(transparent)]
+    Decode(#[from] DecodeError),
+    #[error("unknown block version {0}")]
+    Version(u8),
+    #[error("transaction {index}: {source}")]
+    Tx { index: usize, source: TxError },
+    #[error("{which} signature: {source}")]
+    SignatureEncoding {
+        which: &'static str,
+        source: WireError,
+    },
+    #[error("chain id {got:#x}, this chain is {expected:#x}")]
+    ChainId { got: u32, expected: u32 },
+    #[error("height {got}, the parent is at {parent}")]
+    Height { got: u64, parent: u64 },
+    #[error("parent {got} is not {expected}")]
+    Parent { got: BlockId, expected: BlockId },
+    #[error("block of term {block} after a parent of term {parent}")]
+    TermBackwards { block: Term, parent: Term },
+    #[error("first block of term {term} builds on {got}, the last announced block of the prior term is {expected}")]
+    TermStart {
+        term: Term,
+        got: BlockId,
+        expected: BlockId,
+    },
+    #[error("burn height {height} is not in term {term}")]
+    BurnHeightTerm { height: BurnHeight, term: Term },
+    #[error("burn height {height} is below the parent's {parent}")]
+    BurnHeightBackwards {
+        height: BurnHeight,
+        parent: BurnHeight,
+    },
+    #[error("burn height {height} is above the burn tip {tip}")]
+    BurnHeightAhead { height: BurnHeight, tip: BurnHeight },
+    #[error("block has no producer key for term {0}")]
+    NoProducerKey(Term),
+    #[error("producer signature: {0}")]
+    ProducerSignature(WitnessError),
+    #[error("stacker signature: {0}")]
+    StackerSignature(WitnessError),
+    #[error("txs hash does not match the transactions")]
+    TxsHash,
+    #[error(transparent)]
+    Apply(#[from] ApplyError),
+}
+
+impl BlockHeader {
+    pub fn id(&self) -> BlockId {
+        BlockId(sha512_256(&[&self.encode()]))
+    }
+}
+
+impl UnsignedBlock {
+    pub fn id(&self) -> BlockId {
+        self.header.id()
+    }
+}
+
+impl Block {
+    pub fn id(&self) -> BlockId {
+        self.header.id()
+    }
+}
+
+/// What the producers sign for a block.
+pub fn producer_message(id: &BlockId) -> Vec<u8> {
+    [PRODUCER_TAG, &id.0].concat()
+}
+
+/// What the stackers sign for a block.
+pub fn stacker_message(id: &BlockId) -> Vec<u8> {
+    [STACKER_TAG, &id.0].concat()
+}
+
+/// The txs hash of a transaction list.
+pub fn txs_hash(txs: &[Transaction]) -> Result<[u8; 32], BlockError> {
+    let mut h = Sha512_256::new();
+    h.update(b"tandem-txs");
+    h.update((txs.len() as u32).to_be_bytes());
+    for (index, tx) in txs.iter().enumerate() {
+        h.update(
+            tx.txid()
+                .map_err(|source| BlockError::Tx { index, source })?,
+        );
+    }
+    Ok(h.finalize().into())
+}

@@ -109,7 +109,8 @@ impl ParamsSpec {
             cycle_length: cycle,
             prepare_length: prepare,
             producer_signer_slots: 100,
-            producer_threshold: 67,
+            // SIP: a block needs "at least 67 of them" of the 100 producer signer slots.
+            producer_threshold: tandem_wfrost::Threshold::SIP.of(100),
             max_producers: 100,
             coinbase_per_burn_block: MicroStx::from_stx(1000),
             chain_id,

@@ -97,7 +97,7 @@ pub fn frost(
     }
     let calibration_start_ms = calibration_ms();
     let mut rng = ChaCha12Rng::from_seed([seed; 32]);
-    let threshold = wfrost::stacker_threshold(slots);
+    let threshold = wfrost::Threshold::SIP.of(slots);
     // Contiguous ranges, sizes differing by at most one.
     let (config, enc) = testkit::config(
         &testkit::contiguous(&testkit::even_weights(slots, parties)),

@@ -24,9 +24,12 @@ pub struct SignerRow {
     signer_key: String,
     amount_ustx: MicroStx,
     weight: u32,
-    /// Key-generation slots `[first, end)`; in-flight signing slots are the same plus 4,000.
+    /// Key-generation slots `[first, end)`.
     first_slot: u32,
     end_slot: u32,
+    /// In-flight signing slots (text output only; the JSON keeps stacks-signer's fields).
+    #[serde(skip)]
+    signing_slots: std::ops::Range<u32>,
 }
 
 #[derive(Serialize)]
@@ -120,6 +123,7 @@ pub fn reward_set(
                 weight: s.weight,
                 first_slot: s.first_slot,
                 end_slot: s.slots().end,
+                signing_slots: s.signing_slots(),
             })
             .collect(),
         signer_slots: set.signer_slots,
@@ -160,8 +164,8 @@ impl Report for RewardSetReport {
                 g.weight,
                 g.first_slot,
                 g.end_slot,
-                g.first_slot + 4000,
-                g.end_slot + 4000
+                g.signing_slots.start,
+                g.signing_slots.end
             );
         }
         s

@@ -30,7 +30,7 @@ pub const STACKER_MAX_CHUNK: usize = 1024 * 1024;
 /// The stacker DB's size (SIP: "The stacker signer DB has 8,000 slots").
 pub const STACKER_DB_SLOTS: u32 = 8000;
 /// Key-generation slots of the stacker DB; in-flight slots start here.
-pub const STACKER_SIGNING_SLOTS: u32 = 4000;
+pub use tandem_consensus::stacking::reward_set::SIGNING_SLOT_OFFSET as STACKER_SIGNING_SLOTS;
 
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]

@@ -19,7 +19,7 @@ struct Setup {
 
 fn setup(slots: u32, parties: u32) -> Setup {
     let mut rng = ChaCha12Rng::from_seed([3; 32]);
-    let threshold = stacker_threshold(slots);
+    let threshold = Threshold::SIP.of(slots);
     let weights = testkit::even_weights(slots, parties);
     let (config, enc) =
         testkit::config(&testkit::contiguous(&weights), threshold, [1; 32], &mut rng)

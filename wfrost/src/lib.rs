@@ -40,7 +40,60 @@ pub use dkg::{
 pub use sign::{aggregate, commit, sign, CommitmentLog, NonceCommitments, SignError};
 pub use witness::{AccountableSignature, SigningSetCache, WitnessEntry, WitnessError};
 
-/// The stacker threshold: ceil(67 x S / 100) slots.
-pub fn stacker_threshold(slots: u32) -> u32 {
-    (67 * slots).div_ceil(100)
+/// A signing threshold as a share of a set's slots, rounded up to whole slots: at least
+/// `ceil(percent x S / 100)` of S slots must sign. The SIP's producer rule ("at least 67 of
+/// them", of 100 signer slots) and its stacker rule ("67% of their slots") are one rule,
+/// [`Threshold::SIP`]; protocol.md section 7 says why "at least" and not "over".
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Threshold {
+    percent: u32,
+}
+
+impl Threshold {
+    /// 67% of the slots, rounded up.
+    pub const SIP: Threshold = Threshold { percent: 67 };
+
+    /// `percent` of the slots, 1..=100.
+    pub fn percent(percent: u32) -> Option<Threshold> {
+        (1..=100)
+            .contains(&percent)
+            .then_some(Threshold { percent })
+    }
+
+    pub fn as_percent(self) -> u32 {
+        self.percent
+    }
+
+    /// The slots that must sign out of `slots`.
+    pub fn of(self, slots: u32) -> u32 {
+        // percent <= 100, so the product fits u64 and the quotient fits u32 (it is <= slots).
+        (u64::from(self.percent) * u64::from(slots)).div_ceil(100) as u32
+    }
+
+    /// Whether `held` of `slots` slots reach the threshold.
+    pub fn reached(self, held: u32, slots: u32) -> bool {
+        held >= self.of(slots)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Threshold;
+
+    #[test]
+    fn the_sip_threshold_is_67_percent_rounded_up() {
+        // Producers: 67 of 100. Stackers: 2,680 of 4,000; a set of 101 slots needs 68.
+        assert_eq!(Threshold::SIP.of(100), 67);
+        assert_eq!(Threshold::SIP.of(4000), 2680);
+        assert_eq!(Threshold::SIP.of(101), 68);
+        assert_eq!(Threshold::SIP.of(1), 1);
+        assert_eq!(Threshold::SIP.of(0), 0);
+        assert!(Threshold::SIP.reached(67, 100));
+        assert!(!Threshold::SIP.reached(66, 100));
+        assert_eq!(Threshold::SIP.of(u32::MAX), 2_877_628_088);
+        assert_eq!(Threshold::percent(67), Some(Threshold::SIP));
+        assert_eq!(Threshold::percent(0), None);
+        assert_eq!(Threshold::percent(101), None);
+        assert_eq!(Threshold::percent(100).map(|t| t.of(7)), Some(7));
+    }
 }

@@ -131,7 +131,7 @@ fn check_signature(r: &Run, sig: &AccountableSignature, message: &[u8], signers:
 fn stackers_small_contiguous_ranges() {
     // 300 slots over 12 parties of unequal weight; threshold ceil(0.67 x 300) = 201.
     let weights = [60, 50, 40, 30, 25, 20, 20, 15, 15, 10, 10, 5];
-    let r = run(&contiguous(&weights), stacker_threshold(300), 12);
+    let r = run(&contiguous(&weights), Threshold::SIP.of(300), 12);
     assert_eq!(r.group.threshold, 201);
     let msg = b"tandem-stacker block";
     let sig = sign_with(&r, &ids(1..=6), msg, 13).unwrap(); // 225 slots
@@ -503,8 +503,8 @@ fn wire_errors_are_named() {
         VerifyingSharesPackage::decode(&bad_point).unwrap_err(),
         WireError::BadPoint("shares")
     );
-    assert_eq!(tandem_wfrost::stacker_threshold(4000), 2680);
-    assert_eq!(tandem_wfrost::stacker_threshold(101), 68);
+    assert_eq!(Threshold::SIP.of(4000), 2680);
+    assert_eq!(Threshold::SIP.of(101), 68);
 }
 
 #[test]
@@ -606,7 +606,7 @@ fn stackers_full_size(parties: u32, seed: u8) {
     let weights: Vec<u32> = (0..parties)
         .map(|p| 4000 / parties + u32::from(p < 4000 % parties))
         .collect();
-    let r = run(&contiguous(&weights), stacker_threshold(4000), seed);
+    let r = run(&contiguous(&weights), Threshold::SIP.of(4000), seed);
     assert_eq!(r.group.threshold, 2680);
     assert_eq!(r.group.verifying_shares.len(), 4000);
     // The fewest parties, in order, that reach the threshold.

@@ -18,12 +18,15 @@ use crate::params::{HeightError, NetworkParams};
 use crate::units::MicroStx;
 use serde::Serialize;
 use std::collections::BTreeMap;
+use tandem_wfrost::Threshold;
 
 /// stacks-core's `POX_THRESHOLD_STEPS_USTX`: thresholds are multiples of 10,000 STX.
 pub const THRESHOLD_STEP: MicroStx = MicroStx(10_000 * MicroStx::PER_STX);
 /// stacks-core's `POX_MAXIMAL_SCALING`: the threshold assumes at least 1/4 participation.
 pub const MAXIMAL_SCALING: u128 = 4;
-/// Offset of the in-flight signing slots in the stacker DB.
+/// Offset of the in-flight signing slots in the stacker DB: slots 0..S hold key-generation
+/// state, `SIGNING_SLOT_OFFSET + (0..S)` in-flight signing state (protocol.md section 6). The
+/// one definition: the Stacker DB policy and the CLI read it from here.
 pub const SIGNING_SLOT_OFFSET: u32 = 4000;
 
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
@@ -206,7 +209,8 @@ impl RewardSet {
             addresses,
             signers,
             signer_slots: s,
-            signing_threshold: (67 * s).div_ceil(100),
+            // SIP: stackers sign with "67% of their slots".
+            signing_threshold: Threshold::SIP.of(s),
         })
     }
 

@@ -12,7 +12,7 @@ use crate::sender::{sender_script, SenderError};
 use bitcoin::secp256k1::PublicKey;
 use bitcoin::{ScriptBuf, Transaction, Txid};
 use std::collections::{BTreeMap, BTreeSet};
-use tandem_consensus::{BurnHeight, HeightError, NetworkParams, Sats, Term};
+use tandem_consensus::{BurnHeight, HeightError, NetworkParams, Sats, StateRoot, Term};
 
 /// A position on the burnchain: (height, vtxindex).
 pub type BurnPos = (BurnHeight, u32);
@@ -143,7 +143,7 @@ pub struct ValidEnrollment {
     pub key: (BurnHeight, u16),
     pub sender: ScriptBuf,
     pub signing_pubkey: PublicKey,
-    pub state_root: [u8; 32],
+    pub state_root: StateRoot,
     pub spend: Sats,
 }
 

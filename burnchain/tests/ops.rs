@@ -24,7 +24,7 @@ fn enrollment() -> Enrollment {
         key_block: BurnHeight(0x0708_090a),
         key_txoff: 0x0b0c,
         signing_pubkey: pubkey(7),
-        state_root: [0xee; 32],
+        state_root: tandem_consensus::StateRoot([0xee; 32]),
     }
 }
 
@@ -90,8 +90,8 @@ fn an_invalid_signing_key_is_named() {
 fn announcement_layout_and_length() {
     let a = Announcement {
         term: Term(9),
-        block_id: [0xab; 32],
-        state_root: [0xcd; 32],
+        block_id: tandem_consensus::BlockId([0xab; 32]),
+        state_root: tandem_consensus::StateRoot([0xcd; 32]),
     };
     let script = a.to_script(MAGIC);
     let push = op_return_push(&tx(vec![], vec![out(script.clone(), 0)])).unwrap();
@@ -277,7 +277,7 @@ fn arb_enrollment() -> impl Strategy<Value = Enrollment> {
             key_block: BurnHeight(kb),
             key_txoff: ko,
             signing_pubkey: pubkey(key),
-            state_root: root,
+            state_root: tandem_consensus::StateRoot(root),
         })
 }
 
@@ -292,7 +292,7 @@ proptest! {
 
     #[test]
     fn announcement_round_trips(term in any::<u32>(), id in any::<[u8; 32]>(), root in any::<[u8; 32]>()) {
-        let a = Announcement { term: Term(term), block_id: id, state_root: root };
+        let a = Announcement { term: Term(term), block_id: tandem_consensus::BlockId(id), state_root: tandem_consensus::StateRoot(root) };
         let t = tx(vec![], vec![out(a.to_script(MAGIC), 0)]);
         prop_assert_eq!(parse_operation(&t, MAGIC).unwrap(), Some(BurnOp::Announcement(a)));
     }

@@ -22,7 +22,7 @@ fn enrollment() -> Enrollment {
         key_block: BurnHeight(3),
         key_txoff: 1,
         signing_pubkey: pubkey(9),
-        state_root: [0; 32],
+        state_root: tandem_consensus::StateRoot([0; 32]),
     }
 }
 

@@ -44,7 +44,7 @@ fn enrollment(key_block: u32, key_txoff: u16) -> Enrollment {
         key_block: BurnHeight(key_block),
         key_txoff,
         signing_pubkey: pubkey(50),
-        state_root: [0; 32],
+        state_root: tandem_consensus::StateRoot([0; 32]),
     }
 }
 
@@ -209,8 +209,8 @@ fn announcement_rules() {
     let p = params();
     let a = Announcement {
         term: Term(2),
-        block_id: [1; 32],
-        state_root: [2; 32],
+        block_id: tandem_consensus::BlockId([1; 32]),
+        state_root: tandem_consensus::StateRoot([2; 32]),
     };
     let mut t = enrollment_tx(&enrollment(3, 1), 1);
     t.output = vec![out(a.to_script(MAGIC), 0)];

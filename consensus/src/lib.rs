@@ -12,6 +12,7 @@ pub mod apportion;
 pub mod chain;
 pub mod codec;
 pub mod engine;
+pub mod hashes;
 pub mod height;
 pub mod params;
 pub mod producer_set;
@@ -21,6 +22,7 @@ pub mod sortition;
 pub mod stacking;
 pub mod units;
 
+pub use hashes::{BlockId, StateRoot, Txid, TxsHash};
 pub use height::{BurnHeight, Phase, RewardCycle, SignerId, SlotId, Term};
 pub use params::{
     HeightError, HeightInfo, HeightRange, Network, NetworkParams, ParamsError, ParamsSpec,

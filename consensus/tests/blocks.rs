@@ -273,7 +273,7 @@ fn followers_refuse_blocks_by_name_and_stay_put() {
     ));
     // A header whose state root is not what its transactions come to (signed anyway).
     let mut lying = good.clone();
-    lying.header.state_root = [7; 32];
+    lying.header.state_root = tandem_consensus::StateRoot([7; 32]);
     let lying = signed(&w, &lying, &[0, 1], &[0, 1, 2]);
     assert!(matches!(
         check(&mut f, &lying, 21),
@@ -305,11 +305,15 @@ fn announcements_fix_where_the_next_term_starts() {
     f.append(&b2, &i2, BurnHeight(22)).unwrap();
     // Bad announcements are refused by name.
     assert_eq!(
-        f.on_announcement(Term(2), BlockId([9; 32]), [0; 32]),
+        f.on_announcement(
+            Term(2),
+            BlockId([9; 32]),
+            tandem_consensus::StateRoot([0; 32])
+        ),
         Err(AnnounceError::UnknownBlock(BlockId([9; 32])))
     );
     assert_eq!(
-        f.on_announcement(Term(2), b1.id(), [0; 32]),
+        f.on_announcement(Term(2), b1.id(), tandem_consensus::StateRoot([0; 32])),
         Err(AnnounceError::StateRoot(b1.id()))
     );
     assert!(matches!(

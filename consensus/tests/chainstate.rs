@@ -329,7 +329,7 @@ fn a_block_that_does_not_reach_its_header_is_rolled_back() {
     let good = probe.apply_block(&rewards, &txs, H, BIG, None).unwrap();
     for expected in [
         Expected {
-            state_root: [7; 32],
+            state_root: tandem_consensus::StateRoot([7; 32]),
             fees: good.fees,
             cost: good.cost,
         },
@@ -426,7 +426,7 @@ fn header() -> BlockHeader {
         burn_height: BurnHeight(25),
         parent: BlockId([0xab; 32]),
         txs_hash: txs_hash(&[transfer(1, 2, 0, 5, STX)]).unwrap(),
-        state_root: [0xcd; 32],
+        state_root: tandem_consensus::StateRoot([0xcd; 32]),
         fees: MicroStx(5),
         cost: Cost {
             write_count: 3,

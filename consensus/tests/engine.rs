@@ -702,8 +702,8 @@ mod wire {
             term: Term(2),
             burn_height: BurnHeight(23),
             parent: BlockId([1; 32]),
-            txs_hash: [2; 32],
-            state_root: [3; 32],
+            txs_hash: tandem_consensus::TxsHash([2; 32]),
+            state_root: tandem_consensus::StateRoot([3; 32]),
             fees: MicroStx(9),
             cost: Cost::ZERO,
         }

@@ -473,7 +473,7 @@ fn payout_tx(a: PayoutTxArgs) -> Result<PayoutTxReport, CliError> {
             key_block: BurnHeight(a.key_block),
             key_txoff: a.key_txoff,
             signing_pubkey,
-            state_root,
+            state_root: tandem_consensus::StateRoot(state_root),
         },
         inputs: a
             .inputs

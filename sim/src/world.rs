@@ -224,7 +224,7 @@ pub struct World {
     burn_tip: Option<BurnHeight>,
     sortition: BTreeMap<BurnHeight, SortitionHash>,
     /// Announcements waiting for the next burn block: (sender node, term, block, state root).
-    pending_announcements: Vec<(usize, Term, BlockId, [u8; 32])>,
+    pending_announcements: Vec<(usize, Term, BlockId, tandem_consensus::StateRoot)>,
     /// Enrollments per target term: (producer index, spend, txid).
     enrollments: BTreeMap<Term, Vec<(usize, Sats, [u8; 32])>>,
     producer_sets: BTreeMap<Term, ProducerSet<usize>>,
@@ -526,7 +526,7 @@ impl World {
             };
             self.user_nonces[from] += 1;
             if let Ok(id) = tx.txid() {
-                self.record(&[b"tx", &id]);
+                self.record(&[b"tx", &id.0]);
             }
             for n in &mut self.nodes {
                 n.mempool.push(tx.clone());

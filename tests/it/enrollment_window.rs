@@ -119,7 +119,7 @@ fn one_enrollment_window_selects_a_producer_set() {
                 key_block: BurnHeight(2),
                 key_txoff: u16::from(n),
                 signing_pubkey: pubkey(n + 50),
-                state_root: [0; 32],
+                state_root: tandem_consensus::StateRoot([0; 32]),
             },
             inputs: vec![OutPoint::null()],
             payout: expected.clone(),

@@ -5,7 +5,7 @@ use super::{op_return_script, OpCode, OpError};
 use bitcoin::ScriptBuf;
 use serde::Serialize;
 use tandem_codec::{Reader, Writer};
-use tandem_consensus::Term;
+use tandem_consensus::{BlockId, StateRoot, Term};
 
 pub const ANNOUNCEMENT_PUSH_LEN: usize = 71;
 
@@ -14,11 +14,9 @@ pub struct Announcement {
     /// The term whose block is announced; it must be the term the announcement is mined in.
     pub term: Term,
     /// The announced block's id (SHA-512/256 of its header).
-    #[serde(with = "super::hex_bytes")]
-    pub block_id: [u8; 32],
+    pub block_id: BlockId,
     /// The state root after that block.
-    #[serde(with = "super::hex_bytes")]
-    pub state_root: [u8; 32],
+    pub state_root: StateRoot,
 }
 
 impl Announcement {
@@ -29,8 +27,8 @@ impl Announcement {
         let mut r = Reader::new(&push[3..]);
         let announcement = Announcement {
             term: Term(r.u32("term")?),
-            block_id: r.array("block_id")?,
-            state_root: r.array("state_root")?,
+            block_id: BlockId(r.array("block_id")?),
+            state_root: StateRoot(r.array("state_root")?),
         };
         r.end()?;
         Ok(announcement)
@@ -40,8 +38,8 @@ impl Announcement {
     pub fn payload(&self) -> Vec<u8> {
         let mut w = Writer::with_capacity(ANNOUNCEMENT_PUSH_LEN - 3);
         w.u32(self.term.0);
-        w.bytes(&self.block_id);
-        w.bytes(&self.state_root);
+        w.bytes(&self.block_id.0);
+        w.bytes(&self.state_root.0);
         w.into_bytes()
     }
 

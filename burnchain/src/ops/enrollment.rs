@@ -12,7 +12,7 @@ use bitcoin::secp256k1::PublicKey;
 use bitcoin::ScriptBuf;
 use serde::Serialize;
 use tandem_codec::{Reader, Writer};
-use tandem_consensus::BurnHeight;
+use tandem_consensus::{BurnHeight, StateRoot};
 
 /// Length of the whole push, magic and op included.
 pub const ENROLLMENT_PUSH_LEN: usize = 80;
@@ -31,8 +31,7 @@ pub struct Enrollment {
     /// Compressed secp256k1 key the producer signs Stacker DB chunks and FROST messages with.
     pub signing_pubkey: PublicKey,
     /// State root of the block announced at (set_block, set_txoff).
-    #[serde(with = "super::hex_bytes")]
-    pub state_root: [u8; 32],
+    pub state_root: StateRoot,
 }
 
 impl Enrollment {
@@ -49,7 +48,7 @@ impl Enrollment {
         let key = r.take("signing_pubkey", 33)?;
         let signing_pubkey = PublicKey::from_slice(key)
             .map_err(|e| OpError::InvalidSigningPubkey(format!("{} ({e})", hex::encode(key))))?;
-        let state_root = r.array("state_root_hash")?;
+        let state_root = StateRoot(r.array("state_root_hash")?);
         r.end()?;
         Ok(Enrollment {
             set_block,
@@ -69,7 +68,7 @@ impl Enrollment {
         w.u32(self.key_block.0);
         w.u16(self.key_txoff);
         w.bytes(&self.signing_pubkey.serialize());
-        w.bytes(&self.state_root);
+        w.bytes(&self.state_root.0);
         w.into_bytes()
     }
 

@@ -7,9 +7,10 @@
 //! held fees roll back when any part fails. The state tree is brought up to date from the keys
 //! that were written (never by rehashing the whole state) when the root is asked for.
 
-use super::state_tree::{Hash, StateTree};
+use super::state_tree::StateTree;
 use super::tx::{Payload, Transaction, TxError};
 use crate::apportion::SplitError;
+use crate::hashes::{StateRoot, Txid};
 use crate::height::BurnHeight;
 use crate::params::NetworkParams;
 use crate::rewards::split_by_spend;
@@ -153,8 +154,8 @@ pub enum ApplyError {
         cost: Cost,
         budget: Cost,
     },
-    #[error("state root {got} differs from the header's {expected}", got = hex::encode(got), expected = hex::encode(expected))]
-    StateRoot { expected: Hash, got: Hash },
+    #[error("state root {got} differs from the header's {expected}")]
+    StateRoot { expected: StateRoot, got: StateRoot },
     #[error("fees {got} differ from the header's {expected}")]
     Fees { expected: MicroStx, got: MicroStx },
     #[error("cost {got:?} differs from the header's {expected:?}")]
@@ -164,7 +165,7 @@ pub enum ApplyError {
 /// What a follower expects a block to come to (its header's claims).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Expected {
-    pub state_root: Hash,
+    pub state_root: StateRoot,
     pub fees: MicroStx,
     pub cost: Cost,
 }
@@ -172,7 +173,7 @@ pub struct Expected {
 /// What including one transaction did.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct TxReceipt {
-    pub txid: [u8; 32],
+    pub txid: Txid,
     pub fee: MicroStx,
     pub cost: Cost,
     /// A pox-4 call that returned `(err ..)` is still included, as Stacks includes it: the fee
@@ -196,7 +197,7 @@ pub struct BlockReceipt {
     pub receipts: Vec<TxReceipt>,
     pub fees: MicroStx,
     pub cost: Cost,
-    pub state_root: Hash,
+    pub state_root: StateRoot,
     /// Every reward credited at the start of the block (coinbase shares, then fee shares).
     pub paid: Vec<(Principal, MicroStx)>,
 }
@@ -277,7 +278,7 @@ impl Chainstate {
     }
 
     /// The state root, after bringing the tree up to date with what was written since.
-    pub fn state_root(&mut self) -> Hash {
+    pub fn state_root(&mut self) -> StateRoot {
         for k in self.pox.take_touched() {
             let v = self.pox.entry_value(&k);
             self.tree.set(&k.encode(), v.as_deref());
@@ -292,12 +293,12 @@ impl Chainstate {
             self.tree
                 .set(&[TAG_HELD_FEES], v.as_ref().map(|b| b.as_slice()));
         }
-        self.tree.root()
+        StateRoot(self.tree.root())
     }
 
     /// The state root recomputed from every entry, ignoring the tree: what a node that
     /// distrusts its incremental tree (or a test) checks against.
-    pub fn state_root_from_scratch(&self) -> Hash {
+    pub fn state_root_from_scratch(&self) -> StateRoot {
         use super::state_tree::{key_path, root_of, value_hash};
         let mut leaves = BTreeMap::new();
         let mut add = |k: Vec<u8>, v: Vec<u8>| {
@@ -314,7 +315,7 @@ impl Chainstate {
         if self.held_fees > MicroStx::ZERO {
             add(vec![TAG_HELD_FEES], self.held_fees.0.to_be_bytes().to_vec());
         }
-        root_of(&leaves)
+        StateRoot(root_of(&leaves))
     }
 
     /// Applies one transaction at burn height `h` if its cost fits `budget`; on error nothing
@@ -548,7 +549,7 @@ impl Chainstate {
             receipts,
             fees,
             cost,
-            state_root: [0; 32],
+            state_root: StateRoot::default(),
             paid,
         })
     }

@@ -17,6 +17,7 @@
 //! booleans other than 0/1, trailing bytes) and anything over [`MAX_TX_BYTES`].
 
 use crate::codec::{put_opt, put_pox, put_principal, Decode, DecodeError, Reader, Writer};
+use crate::hashes::Txid;
 use crate::params::Network;
 use crate::stacking::calls::ArgTypeError;
 use crate::stacking::{
@@ -166,8 +167,8 @@ impl Transaction {
         Ok(w)
     }
 
-    pub fn txid(&self) -> Result<[u8; 32], TxError> {
-        Ok(sha512_256(&[&self.encode()?]))
+    pub fn txid(&self) -> Result<Txid, TxError> {
+        Ok(Txid(sha512_256(&[&self.encode()?])))
     }
 
     /// Checks that the sender key made the signature.

@@ -9,6 +9,7 @@ use crate::chain::block::{block_rewards, term_budget, txs_hash, BlockError, BLOC
 use crate::chain::{
     ApplyError, BlockHeader, Chainstate, Parent, TermInfo, Transaction, UnsignedBlock,
 };
+use crate::hashes::{StateRoot, TxsHash};
 use crate::height::BurnHeight;
 
 /// Assembles a candidate on `state` (left unchanged) at burn height `h`.
@@ -29,8 +30,8 @@ pub fn assemble(
         term: info.term,
         burn_height: h,
         parent: parent.id,
-        txs_hash: [0; 32],
-        state_root: [0; 32],
+        txs_hash: TxsHash::default(),
+        state_root: StateRoot::default(),
         fees: crate::units::MicroStx::ZERO,
         cost: crate::chain::Cost::ZERO,
     };

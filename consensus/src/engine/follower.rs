@@ -8,6 +8,7 @@
 
 use crate::chain::block::{validate_block, BlockError, BlockId, SignatureCaches};
 use crate::chain::{Block, BlockReceipt, Chainstate, Parent, TermInfo};
+use crate::hashes::StateRoot;
 use crate::height::{BurnHeight, Term};
 use std::collections::BTreeMap;
 
@@ -151,7 +152,7 @@ impl Follower {
         &mut self,
         term: Term,
         id: BlockId,
-        state_root: [u8; 32],
+        state_root: StateRoot,
     ) -> Result<(), AnnounceError> {
         let stored = self
             .blocks
@@ -194,7 +195,7 @@ impl Follower {
 
     /// The state root of a term's final announcement (so far): what an enrollment made in term
     /// N+3 must carry (protocol.md section 3); `None` when the term announced nothing.
-    pub fn announced_root(&self, term: Term) -> Option<[u8; 32]> {
+    pub fn announced_root(&self, term: Term) -> Option<StateRoot> {
         let id = self.announced.get(&term)?;
         self.blocks.get(id).map(|s| s.block.header.state_root)
     }

@@ -10,6 +10,7 @@ use super::assemble::assemble;
 use super::round::{RoundMsg, RoundOut, SigningRound};
 use crate::chain::block::{apply_checked, producer_message, BlockId};
 use crate::chain::{Chainstate, Parent, TermInfo, Transaction, UnsignedBlock};
+use crate::hashes::StateRoot;
 use crate::height::BurnHeight;
 use rand_core::{CryptoRng, RngCore};
 use std::collections::{BTreeMap, BTreeSet};
@@ -108,7 +109,7 @@ pub enum ProducerOut {
     /// The leader's announcement of its tip (the `+` operation).
     Announce {
         id: BlockId,
-        state_root: [u8; 32],
+        state_root: StateRoot,
     },
     Note(String),
 }
@@ -503,7 +504,7 @@ impl Producer {
     pub fn on_block_appended(
         &mut self,
         id: BlockId,
-        state_root: [u8; 32],
+        state_root: StateRoot,
         view: &ChainView<'_>,
     ) -> Vec<ProducerOut> {
         self.height = view.parent.height.saturating_add(1);

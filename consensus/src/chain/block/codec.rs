@@ -18,8 +18,8 @@ impl BlockHeader {
         w.u32(self.term.0);
         w.u32(self.burn_height.0);
         w.bytes(&self.parent.0);
-        w.bytes(&self.txs_hash);
-        w.bytes(&self.state_root);
+        w.bytes(&self.txs_hash.0);
+        w.bytes(&self.state_root.0);
         w.u128(self.fees.0);
         w.u64(self.cost.write_count);
         w.u64(self.cost.write_length);
@@ -38,8 +38,8 @@ impl BlockHeader {
             term: Term(r.u32("term")?),
             burn_height: BurnHeight(r.u32("burn height")?),
             parent: BlockId(r.array("parent")?),
-            txs_hash: r.array("txs hash")?,
-            state_root: r.array("state root")?,
+            txs_hash: TxsHash(r.array("txs hash")?),
+            state_root: StateRoot(r.array("state root")?),
             fees: MicroStx(r.u128("fees")?),
             cost: Cost {
                 write_count: r.u64("cost write_count")?,

@@ -23,14 +23,13 @@ pub use validate::{
 };
 
 use super::chainstate::{ApplyError, BlockReceipt, BlockRewards, Chainstate, Cost, Expected};
-use super::state_tree::Hash;
 use super::tx::{Transaction, TxError};
 use crate::codec::DecodeError;
+pub use crate::hashes::{BlockId, StateRoot, TxsHash};
 use crate::height::{BurnHeight, Term};
 use crate::stacking::Principal;
 use crate::units::{MicroStx, Sats};
 use sha2::{Digest, Sha512_256};
-use std::fmt;
 use tandem_wfrost::wire::WireError;
 use tandem_wfrost::{AccountableSignature, GroupKey, PartyId, SigningSetCache, WitnessError};
 
@@ -45,26 +44,6 @@ pub const MAX_SIGNATURE_BYTES: usize = 512 * 1024;
 
 const PRODUCER_TAG: &[u8] = b"tandem-producer";
 const STACKER_TAG: &[u8] = b"tandem-stacker";
-
-#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
-pub struct BlockId(pub [u8; 32]);
-
-impl BlockId {
-    /// The parent id of the first block: no block.
-    pub const GENESIS: BlockId = BlockId([0; 32]);
-}
-
-impl fmt::Display for BlockId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&hex::encode(self.0))
-    }
-}
-
-impl fmt::Debug for BlockId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "BlockId({})", &hex::encode(self.0)[..16])
-    }
-}
 
 fn sha512_256(parts: &[&[u8]]) -> [u8; 32] {
     let mut h = Sha512_256::new();
@@ -85,8 +64,8 @@ pub struct BlockHeader {
     /// within `term`.
     pub burn_height: BurnHeight,
     pub parent: BlockId,
-    pub txs_hash: [u8; 32],
-    pub state_root: Hash,
+    pub txs_hash: TxsHash,
+    pub state_root: StateRoot,
     pub fees: MicroStx,
     pub cost: Cost,
 }
@@ -185,15 +164,16 @@ pub fn stacker_message(id: &BlockId) -> Vec<u8> {
 }
 
 /// The txs hash of a transaction list.
-pub fn txs_hash(txs: &[Transaction]) -> Result<[u8; 32], BlockError> {
+pub fn txs_hash(txs: &[Transaction]) -> Result<TxsHash, BlockError> {
     let mut h = Sha512_256::new();
     h.update(b"tandem-txs");
     h.update((txs.len() as u32).to_be_bytes());
     for (index, tx) in txs.iter().enumerate() {
         h.update(
             tx.txid()
-                .map_err(|source| BlockError::Tx { index, source })?,
+                .map_err(|source| BlockError::Tx { index, source })?
+                .0,
         );
     }
-    Ok(h.finalize().into())
+    Ok(TxsHash(h.finalize().into()))
 }

@@ -161,8 +161,8 @@ pub enum EnrollmentError {
     KeyNotEarlier { key: (BurnHeight, u16), at: BurnPos },
     #[error("sender of input 0: {0}")]
     Sender(#[from] SenderError),
-    #[error("input 0 is sent from script {got}, but the VRF key registration names producer address {expected}")]
-    SenderMismatch { got: String, expected: String },
+    #[error("input 0 is sent from script {}, but the VRF key registration names producer address {}", got.to_hex_string(), expected.to_hex_string())]
+    SenderMismatch { got: ScriptBuf, expected: ScriptBuf },
     #[error("payout outputs: {0}")]
     Payout(#[from] PayoutError),
     #[error("{0}")]
@@ -198,8 +198,8 @@ pub fn validate_enrollment(
     let sender = sender_script(tx)?;
     if sender != reg.op.producer_address {
         return Err(EnrollmentError::SenderMismatch {
-            got: hex::encode(sender.as_bytes()),
-            expected: hex::encode(reg.op.producer_address.as_bytes()),
+            got: sender,
+            expected: reg.op.producer_address.clone(),
         });
     }
     let spend = check_payout(tx, ctx.payout)?;
@@ -224,9 +224,9 @@ pub enum AnnouncementError {
     #[error("sender of input 0: {0}")]
     Sender(#[from] SenderError),
     #[error(
-        "announcement is sent from script {0}, which is not the address of a producer of its term"
+        "announcement is sent from script {}, which is not the address of a producer of its term", .0.to_hex_string()
     )]
-    NotAProducer(String),
+    NotAProducer(ScriptBuf),
     #[error("{0}")]
     Height(#[from] HeightError),
 }
@@ -249,9 +249,7 @@ pub fn validate_announcement(
     }
     let sender = sender_script(tx)?;
     if !producer_addresses.contains(&sender) {
-        return Err(AnnouncementError::NotAProducer(hex::encode(
-            sender.as_bytes(),
-        )));
+        return Err(AnnouncementError::NotAProducer(sender));
     }
     Ok(sender)
 }

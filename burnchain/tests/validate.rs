@@ -142,8 +142,8 @@ fn each_rule_fails_with_its_own_error() {
     assert_eq!(
         validate_enrollment(&p, &t, &op, &ctx(&burn), &keys).unwrap_err(),
         EnrollmentError::SenderMismatch {
-            got: hex::encode(p2pkh(2).as_bytes()),
-            expected: hex::encode(p2pkh(1).as_bytes())
+            got: p2pkh(2),
+            expected: p2pkh(1)
         }
     );
 
@@ -230,6 +230,6 @@ fn announcement_rules() {
     t.input[0] = p2pkh_input(3);
     assert_eq!(
         validate_announcement(&p, &t, &a, BurnHeight(25), &producers).unwrap_err(),
-        AnnouncementError::NotAProducer(hex::encode(p2pkh(3).as_bytes()))
+        AnnouncementError::NotAProducer(p2pkh(3))
     );
 }

@@ -32,15 +32,19 @@ pub enum ConfigError {
     #[error("no parties")]
     NoParties,
     #[error("party {0} has no slots: parties with weight 0 do not take part")]
-    NoSlots(u16),
+    NoSlots(PartyId),
     #[error("slot id {slot} is given to parties {first} and {second}")]
-    DuplicateSlot { slot: u32, first: u16, second: u16 },
+    DuplicateSlot {
+        slot: u32,
+        first: PartyId,
+        second: PartyId,
+    },
     #[error("slot id {0} is outside 1..={MAX_SLOT_ID}")]
     SlotOutOfRange(u32),
     #[error("party id {0} is used twice (or is 0)")]
-    BadPartyId(u16),
+    BadPartyId(PartyId),
     #[error("encryption key of party {0} is not a valid compressed secp256k1 point")]
-    BadEncryptionKey(u16),
+    BadEncryptionKey(PartyId),
     #[error("threshold {threshold} must be between 1 and the {slots} slots the parties hold")]
     Threshold { threshold: u32, slots: u32 },
 }
@@ -70,10 +74,10 @@ impl WeightedConfig {
         let mut ids = std::collections::BTreeSet::new();
         for (id, mut slots, key) in parties {
             if id.0 == 0 || !ids.insert(id) {
-                return Err(ConfigError::BadPartyId(id.0));
+                return Err(ConfigError::BadPartyId(id));
             }
             if slots.is_empty() {
-                return Err(ConfigError::NoSlots(id.0));
+                return Err(ConfigError::NoSlots(id));
             }
             slots.sort_unstable();
             for &s in &slots {
@@ -83,12 +87,12 @@ impl WeightedConfig {
                 if let Some(first) = owner.insert(s, id) {
                     return Err(ConfigError::DuplicateSlot {
                         slot: s,
-                        first: first.0,
-                        second: id.0,
+                        first,
+                        second: id,
                     });
                 }
             }
-            let enc_key = decompress(&key).ok_or(ConfigError::BadEncryptionKey(id.0))?;
+            let enc_key = decompress(&key).ok_or(ConfigError::BadEncryptionKey(id))?;
             out.push(Party { id, slots, enc_key });
         }
         out.sort_by_key(|p| p.id);

@@ -53,7 +53,7 @@ pub enum WitnessError {
     #[error("marked parties hold {slots} slots, below the threshold of {threshold}")]
     BelowThreshold { slots: u32, threshold: u32 },
     #[error("witness entry of party {0} is not made of valid points and scalars")]
-    Malformed(u16),
+    Malformed(PartyId),
     #[error("the signature's nonce point or response is not the sum of the witnessed parts")]
     AggregateMismatch,
     #[error("the aggregate signature does not verify under the group key")]
@@ -256,7 +256,7 @@ impl AccountableSignature {
         })?;
         let mut parts = Vec::with_capacity(marked.len());
         for (p, w) in marked.iter().zip(&self.witness) {
-            let bad = WitnessError::Malformed(p.0);
+            let bad = WitnessError::Malformed(*p);
             let d = point(&w.hiding).ok_or(bad.clone())?;
             let e = point(&w.binding).ok_or(bad.clone())?;
             let z = scalar_of(&w.share).ok_or(bad)?;
@@ -278,7 +278,7 @@ impl AccountableSignature {
         let mut ids = Vec::with_capacity(parts.len());
         for (part, w) in parts.iter().zip(&self.witness) {
             let id = party_identifier(part.party)
-                .map_err(|_| WitnessError::Malformed(part.party.0))?
+                .map_err(|_| WitnessError::Malformed(part.party))?
                 .serialize();
             encoded.extend_from_slice(&id);
             encoded.extend_from_slice(&w.hiding);

@@ -527,19 +527,19 @@ fn configuration_errors_are_named() {
         .unwrap_err()
     };
     assert_eq!(mk(vec![], 1), ConfigError::NoParties);
-    assert_eq!(mk(vec![(1, vec![])], 1), ConfigError::NoSlots(1));
+    assert_eq!(mk(vec![(1, vec![])], 1), ConfigError::NoSlots(PartyId(1)));
     assert_eq!(
         mk(vec![(1, vec![1, 2]), (2, vec![2])], 1),
         ConfigError::DuplicateSlot {
             slot: 2,
-            first: 1,
-            second: 2
+            first: PartyId(1),
+            second: PartyId(2)
         }
     );
     assert_eq!(mk(vec![(1, vec![0])], 1), ConfigError::SlotOutOfRange(0));
     assert_eq!(
         mk(vec![(1, vec![1]), (1, vec![2])], 1),
-        ConfigError::BadPartyId(1)
+        ConfigError::BadPartyId(PartyId(1))
     );
     assert_eq!(
         mk(vec![(1, vec![1])], 2),
@@ -550,7 +550,7 @@ fn configuration_errors_are_named() {
     );
     assert_eq!(
         WeightedConfig::new(vec![(PartyId(1), vec![1], [5; 33])], 1, [0; 32]).unwrap_err(),
-        ConfigError::BadEncryptionKey(1)
+        ConfigError::BadEncryptionKey(PartyId(1))
     );
 }
 

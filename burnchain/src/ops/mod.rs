@@ -74,8 +74,8 @@ pub enum OpError {
     InvalidVrfPublicKey(String),
     #[error("vrf key registration has no output 1 to name the producer address")]
     MissingProducerAddress,
-    #[error("vrf key registration output 1 pays {0}, not a P2PKH or P2WPKH address: enrollments could never match it")]
-    UnsupportedProducerAddress(String),
+    #[error("vrf key registration output 1 pays {}, not a P2PKH or P2WPKH address: enrollments could never match it", .0.to_hex_string())]
+    UnsupportedProducerAddress(ScriptBuf),
     #[error("announcement push must be exactly {ANNOUNCEMENT_PUSH_LEN} bytes, got {0}")]
     AnnouncementLength(usize),
 }

@@ -51,9 +51,7 @@ impl VrfKeyRegistration {
         let out = tx.output.get(1).ok_or(OpError::MissingProducerAddress)?;
         let script = &out.script_pubkey;
         if !(script.is_p2pkh() || script.is_p2wpkh()) {
-            return Err(OpError::UnsupportedProducerAddress(hex::encode(
-                script.as_bytes(),
-            )));
+            return Err(OpError::UnsupportedProducerAddress(script.clone()));
         }
         Ok(VrfKeyRegistration {
             consensus_hash,

@@ -122,28 +122,37 @@ pub enum ApplyError {
     #[error("transaction {index}: nonce {got}, sender {sender} expects {expected}")]
     Nonce {
         index: usize,
-        sender: String,
+        sender: Principal,
         got: u64,
         expected: u64,
     },
     #[error("transaction {index}: sender {sender} cannot pay the fee of {fee} micro-STX")]
     Fee {
         index: usize,
-        sender: String,
+        sender: Principal,
         fee: u64,
     },
     #[error("transaction {index}: transfer failed: {source}")]
     Transfer { index: usize, source: PoxError },
     #[error("transaction {index}: nonce overflow for {sender}")]
-    NonceOverflow { index: usize, sender: String },
+    NonceOverflow { index: usize, sender: Principal },
     #[error("genesis balance for {principal}: {source}")]
-    GenesisBalance { principal: String, source: PoxError },
+    GenesisBalance {
+        principal: Principal,
+        source: PoxError,
+    },
     #[error("genesis stacker {stacker}: {source}")]
-    GenesisStacker { stacker: String, source: PoxError },
+    GenesisStacker {
+        stacker: Principal,
+        source: PoxError,
+    },
     #[error("reward split: {0}")]
     Split(#[from] SplitError),
     #[error("reward payment to {recipient}: {source}")]
-    Reward { recipient: String, source: PoxError },
+    Reward {
+        recipient: Principal,
+        source: PoxError,
+    },
     #[error("fee total overflows")]
     FeeOverflow,
     #[error(
@@ -226,7 +235,7 @@ impl Chainstate {
         for (p, amount) in &genesis.balances {
             pox.mint(p, *amount)
                 .map_err(|source| ApplyError::GenesisBalance {
-                    principal: p.to_string(),
+                    principal: p.clone(),
                     source,
                 })?;
         }
@@ -239,7 +248,7 @@ impl Chainstate {
                 s.signer_key,
             )
             .map_err(|source| ApplyError::GenesisStacker {
-                stacker: s.stacker.to_string(),
+                stacker: s.stacker.clone(),
                 source,
             })?;
         }
@@ -344,7 +353,7 @@ impl Chainstate {
         if tx.tx.nonce != expected {
             return Err(ApplyError::Nonce {
                 index,
-                sender: sender.to_string(),
+                sender: sender.into(),
                 got: tx.tx.nonce,
                 expected,
             });
@@ -353,7 +362,7 @@ impl Chainstate {
             .checked_add(1)
             .ok_or_else(|| ApplyError::NonceOverflow {
                 index,
-                sender: sender.to_string(),
+                sender: sender.into(),
             })?;
         let fee = MicroStx(u128::from(tx.tx.fee));
         let held = self
@@ -368,7 +377,7 @@ impl Chainstate {
             self.restore_touched(before);
             return Err(ApplyError::Fee {
                 index,
-                sender: sender.to_string(),
+                sender: sender.into(),
                 fee: tx.tx.fee,
             });
         }
@@ -453,7 +462,7 @@ impl Chainstate {
                 self.pox.credit(p, *a, h)
             };
             r.map_err(|source| ApplyError::Reward {
-                recipient: p.to_string(),
+                recipient: p.clone(),
                 source,
             })?;
         }

@@ -41,6 +41,13 @@ pub struct SlotId(pub u32);
 #[serde(transparent)]
 pub struct SignerId(pub u32);
 
+impl From<SignerId> for tandem_wfrost::FrostSlot {
+    /// Signer id k signs as FROST slot id k + 1 (FROST's identifiers are never zero).
+    fn from(k: SignerId) -> tandem_wfrost::FrostSlot {
+        tandem_wfrost::FrostSlot::from_index(k.0)
+    }
+}
+
 /// Which half of a reward cycle a burn block lies in.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]

@@ -14,6 +14,7 @@ use crate::units::Sats;
 use rand_chacha::ChaCha12Rng;
 use rand_core::SeedableRng;
 use serde::Serialize;
+use tandem_wfrost::{FrostSlot, PartyId};
 
 /// A would-be producer: the sum of its valid enrollments for the term and the txid of its last
 /// one (burn order). `id` is whatever the caller names producers by (a VRF key reference on the
@@ -82,6 +83,32 @@ impl<K> ProducerSet<K> {
     pub fn owner_of(&self, signer: SignerId) -> Option<&Member<K>> {
         self.members.iter().find(|m| m.signer_ids.contains(&signer))
     }
+
+    /// The set as weighted FROST parties (protocol.md section 7): the j-th member in ascending
+    /// tie-break order is party j + 1 and holds the FROST slots of its signer ids. Members with
+    /// 0 slots are paid but do not sign, so they are not parties (their party ids stay
+    /// unused, so a party id always names the same member).
+    pub fn frost_parties<'a>(
+        &'a self,
+    ) -> impl Iterator<Item = (PartyId, &'a Member<K>, Vec<FrostSlot>)> + 'a {
+        self.members
+            .iter()
+            .enumerate()
+            .filter(|(_, m)| m.weight > 0)
+            .map(|(j, m)| {
+                (
+                    party_id(j),
+                    m,
+                    m.signer_ids.iter().map(|&k| FrostSlot::from(k)).collect(),
+                )
+            })
+    }
+}
+
+/// The party id of the `j`-th (0-based) member of a set: `j + 1`, saturating (a set has at
+/// most 4,096 parties, far below `u16::MAX`).
+pub fn party_id(j: usize) -> PartyId {
+    PartyId(u16::try_from(j + 1).unwrap_or(u16::MAX))
 }
 
 /// Ascending tie-break order: by spend; equal spends by last txid, then each tied group is
@@ -270,6 +297,16 @@ mod tests {
             [SlotId(200), SlotId(201), SlotId(202), SlotId(203)]
         );
         assert_eq!(set.owner_of(SignerId(95)).unwrap().id, "p30");
+        // As FROST parties: member j is party j + 1, signer id k is FROST slot k + 1.
+        let parties: Vec<(PartyId, &str, Vec<u32>)> = set
+            .frost_parties()
+            .map(|(p, m, slots)| (p, m.id.as_str(), slots.iter().map(|s| s.get()).collect()))
+            .collect();
+        assert_eq!(parties.len(), 4);
+        assert_eq!((parties[0].0, parties[0].1), (PartyId(1), "p10"));
+        assert_eq!(parties[0].2[..3], [1, 11, 21]);
+        assert_eq!((parties[3].0, parties[3].1), (PartyId(4), "p40"));
+        assert_eq!(parties[3].2[..5], [7, 8, 9, 10, 17]);
     }
 
     #[test]
@@ -285,6 +322,12 @@ mod tests {
             set.members[1].signer_ids,
             ids(&(0..100).collect::<Vec<_>>())
         );
+        // It signs nothing, so it is no FROST party, and the big producer keeps party id 2.
+        let parties: Vec<(PartyId, usize)> = set
+            .frost_parties()
+            .map(|(p, _, slots)| (p, slots.len()))
+            .collect();
+        assert_eq!(parties, [(PartyId(2), 100)]);
     }
 
     #[test]

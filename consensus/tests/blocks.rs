@@ -19,7 +19,7 @@ use tandem_consensus::engine::assemble::assemble;
 use tandem_consensus::engine::{AnnounceError, Follower, Keygen, KeygenMsg, KeygenOut};
 use tandem_consensus::stacking::{Principal, StacksAddress};
 use tandem_consensus::{BurnHeight, MicroStx, Network, NetworkParams, Sats, Term};
-use tandem_wfrost::{self as wfrost, AccountableSignature, GroupKey, KeyShare, PartyId};
+use tandem_wfrost::{self as wfrost, AccountableSignature, FrostSlot, GroupKey, KeyShare, PartyId};
 
 fn group(
     slots: &[std::ops::RangeInclusive<u32>],
@@ -28,7 +28,7 @@ fn group(
 ) -> (GroupKey, Vec<KeyShare>) {
     let mut r = ChaCha12Rng::from_seed([seed; 32]);
     let secrets: Vec<Scalar> = slots.iter().map(|_| Scalar::random(&mut r)).collect();
-    let layout: Vec<(PartyId, Vec<u32>, [u8; 33])> = slots
+    let layout: Vec<(PartyId, Vec<FrostSlot>, [u8; 33])> = slots
         .iter()
         .zip(&secrets)
         .enumerate()
@@ -38,7 +38,7 @@ fn group(
                 .to_encoded_point(true);
             (
                 PartyId(i as u16 + 1),
-                s.clone().collect(),
+                s.clone().filter_map(FrostSlot::new).collect(),
                 pk.as_bytes().try_into().unwrap(),
             )
         })

@@ -14,7 +14,7 @@ use tandem_consensus::engine::{
     RoundMsg, RoundOut, SigningRound, Timer, Timing,
 };
 use tandem_consensus::{BurnHeight, MicroStx, Network, NetworkParams, Term};
-use tandem_wfrost::{GroupKey, KeyShare, PartyId};
+use tandem_wfrost::{FrostSlot, GroupKey, KeyShare, PartyId};
 
 fn rng(seed: u8) -> ChaCha12Rng {
     ChaCha12Rng::from_seed([seed; 32])
@@ -38,13 +38,14 @@ fn parties(slots: &[std::ops::RangeInclusive<u32>], rng: &mut ChaCha12Rng) -> Ve
         .collect()
 }
 
-fn layout(ps: &[Party]) -> Vec<(PartyId, Vec<u32>, [u8; 33])> {
+fn layout(ps: &[Party]) -> Vec<(PartyId, Vec<FrostSlot>, [u8; 33])> {
     ps.iter()
         .map(|p| {
             let pk = (ProjectivePoint::GENERATOR * p.secret)
                 .to_affine()
                 .to_encoded_point(true);
-            (p.id, p.slots.clone(), pk.as_bytes().try_into().unwrap())
+            let slots = p.slots.iter().filter_map(|&s| FrostSlot::new(s)).collect();
+            (p.id, slots, pk.as_bytes().try_into().unwrap())
         })
         .collect()
 }

@@ -7,8 +7,8 @@ use rand_core::SeedableRng;
 use std::collections::BTreeMap;
 use tandem_consensus::producer_set::{select, Candidate};
 use tandem_consensus::{Sats, SortitionHash};
-use tandem_wfrost::WeightedConfig;
 use tandem_wfrost::{testkit, AccountableSignature, GroupKey, KeyShare, PartyId, SignError};
+use tandem_wfrost::{FrostSlot, WeightedConfig};
 
 struct Run {
     config: WeightedConfig,
@@ -16,7 +16,7 @@ struct Run {
     group: GroupKey,
 }
 
-fn run(slots: &[Vec<u32>], threshold: u32, seed: u8) -> Run {
+fn run(slots: &[Vec<FrostSlot>], threshold: u32, seed: u8) -> Run {
     let mut rng = ChaCha12Rng::from_seed([seed; 32]);
     let (config, enc) = testkit::config(slots, threshold, [7; 32], &mut rng).unwrap();
     let (keys, group) = testkit::keys(&config, &enc, &mut rng).unwrap();
@@ -49,7 +49,7 @@ fn ids(range: std::ops::RangeInclusive<u16>) -> Vec<PartyId> {
 }
 
 /// Producer slots from the real slot layout: signer id k is slot id k + 1.
-fn producer_slots(spends: &[u64]) -> Vec<Vec<u32>> {
+fn producer_slots(spends: &[u64]) -> Vec<Vec<FrostSlot>> {
     let c: Vec<Candidate<usize>> = spends
         .iter()
         .enumerate()
@@ -60,11 +60,7 @@ fn producer_slots(spends: &[u64]) -> Vec<Vec<u32>> {
         })
         .collect();
     let set = select(&c, &SortitionHash::GENESIS, 100, 100).unwrap();
-    set.members
-        .iter()
-        .filter(|m| m.weight > 0)
-        .map(|m| m.signer_ids.iter().map(|s| s.0 + 1).collect())
-        .collect()
+    set.frost_parties().map(|(_, _, slots)| slots).collect()
 }
 
 #[test]
@@ -80,7 +76,7 @@ fn producers_one_party() {
 #[test]
 fn producers_four_parties_sip_layout() {
     let slots = producer_slots(&[10, 20, 30, 40]);
-    assert_eq!(slots[0][..3], [1, 11, 21]);
+    assert_eq!(slots[0][..3], testkit::slots(&[1, 11, 21])[..]);
     let r = run(&slots, 67, 3);
     let msg = b"tandem-producer 4";
     let sig = sign_with(&r, &[PartyId(3), PartyId(4)], msg, 4).unwrap();

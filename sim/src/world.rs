@@ -31,13 +31,13 @@ use tandem_consensus::engine::{
     ChainView, Follower, Keygen, KeygenMsg, KeygenOut, KeygenPhase, Producer, ProducerMsg,
     ProducerOut, Stacker, StackerMsg, StackerOut, Timer,
 };
-use tandem_consensus::producer_set::{select, Candidate, ProducerSet};
+use tandem_consensus::producer_set::{party_id, select, Candidate, ProducerSet};
 use tandem_consensus::stacking::{PoxAddress, Principal, RewardSet, SignerKey, StacksAddress};
 use tandem_consensus::{
     BurnHeight, MicroStx, Network, NetworkParams, ParamsSpec, RewardCycle, Sats, SortitionHash,
     Term,
 };
-use tandem_wfrost::PartyId;
+use tandem_wfrost::{FrostSlot, PartyId};
 
 /// Which signing set a key generation is for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -109,7 +109,7 @@ struct Node {
 /// The parties of one signing set: party id -> node, with slots and encryption keys.
 #[derive(Clone, Debug)]
 struct SetLayout {
-    parties: Vec<(PartyId, Vec<u32>, [u8; 33])>,
+    parties: Vec<(PartyId, Vec<FrostSlot>, [u8; 33])>,
     node_of: BTreeMap<PartyId, usize>,
     threshold: u32,
 }
@@ -619,16 +619,10 @@ impl World {
             node_of: BTreeMap::new(),
             threshold: self.params.producer_threshold(),
         };
-        for (j, m) in set.members.iter().enumerate() {
-            if m.weight == 0 {
-                continue;
-            }
-            let party = PartyId(j as u16 + 1);
-            layout.parties.push((
-                party,
-                m.signer_ids.iter().map(|s| s.0 + 1).collect(),
-                self.producer_keys[m.id].public,
-            ));
+        for (party, m, slots) in set.frost_parties() {
+            layout
+                .parties
+                .push((party, slots, self.producer_keys[m.id].public));
             layout.node_of.insert(party, m.id);
         }
         self.producer_sets.insert(term, set);
@@ -651,12 +645,10 @@ impl World {
             else {
                 continue;
             };
-            let party = PartyId(k as u16 + 1);
-            layout.parties.push((
-                party,
-                signer.slots().map(|s| s + 1).collect(),
-                signer.signer_key.0,
-            ));
+            let party = party_id(k);
+            layout
+                .parties
+                .push((party, signer.frost_slots(), signer.signer_key.0));
             layout.node_of.insert(party, p + idx);
         }
         if layout.parties.is_empty() {

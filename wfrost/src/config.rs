@@ -4,6 +4,7 @@
 use super::arith::MAX_SLOT_ID;
 use k256::AffinePoint;
 use std::collections::BTreeMap;
+use std::num::NonZeroU32;
 
 /// A party's identifier: its position in the original set plus one (so it is never zero).
 /// It stays the same when a re-run drops other parties, and it is the frost `Identifier`
@@ -12,6 +13,42 @@ use std::collections::BTreeMap;
 pub struct PartyId(pub u16);
 
 impl std::fmt::Display for PartyId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}", self.0)
+    }
+}
+
+/// A FROST slot id: the 1-based point frost-secp256k1 evaluates shares at (its `Identifier`
+/// is never zero). The protocol numbers signer ids and stacker slots from 0;
+/// [`FrostSlot::from_index`] is the one place the `+ 1` happens.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct FrostSlot(NonZeroU32);
+
+impl FrostSlot {
+    /// Slot id `id`; `None` for 0.
+    pub fn new(id: u32) -> Option<FrostSlot> {
+        NonZeroU32::new(id).map(FrostSlot)
+    }
+
+    /// The slot of 0-based index `index` (a producer signer id, a stacker slot). Indexes past
+    /// `u32::MAX - 1` saturate, and [`WeightedConfig::new`] refuses any slot id above
+    /// 65,535, so no index is silently mapped onto another's valid slot.
+    pub fn from_index(index: u32) -> FrostSlot {
+        FrostSlot(NonZeroU32::MIN.saturating_add(index))
+    }
+
+    /// The 1-based id.
+    pub fn get(self) -> u32 {
+        self.0.get()
+    }
+
+    /// The 0-based index this slot stands for.
+    pub fn index(self) -> u32 {
+        self.0.get() - 1
+    }
+}
+
+impl std::fmt::Display for FrostSlot {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "{}", self.0)
     }
@@ -62,6 +99,18 @@ pub struct WeightedConfig {
 impl WeightedConfig {
     /// `parties`: (id, slot ids, compressed encryption key).
     pub fn new(
+        parties: Vec<(PartyId, Vec<FrostSlot>, [u8; 33])>,
+        threshold: u32,
+        context: [u8; 32],
+    ) -> Result<WeightedConfig, ConfigError> {
+        let parties = parties
+            .into_iter()
+            .map(|(id, slots, key)| (id, slots.into_iter().map(FrostSlot::get).collect(), key))
+            .collect();
+        WeightedConfig::build(parties, threshold, context)
+    }
+
+    fn build(
         parties: Vec<(PartyId, Vec<u32>, [u8; 33])>,
         threshold: u32,
         context: [u8; 32],
@@ -124,7 +173,7 @@ impl WeightedConfig {
             .filter(|p| !culprits.contains(&p.id))
             .map(|p| (p.id, p.slots.clone(), compress(&p.enc_key)))
             .collect();
-        WeightedConfig::new(parties, self.threshold, context)
+        WeightedConfig::build(parties, self.threshold, context)
     }
 
     pub fn parties(&self) -> &[Party] {

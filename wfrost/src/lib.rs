@@ -31,7 +31,7 @@ pub mod testkit;
 pub mod wire;
 mod witness;
 
-pub use config::{ConfigError, Party, PartyId, WeightedConfig};
+pub use config::{ConfigError, FrostSlot, Party, PartyId, WeightedConfig};
 pub use dkg::{
     add_commitment, check, check_package, deal, finish, group_commitment, verify_group,
     DealerPackage, DealerSecret, DkgError, Fault, GroupKey, KeyShare, PendingKey,

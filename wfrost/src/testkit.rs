@@ -11,7 +11,7 @@
 #![allow(clippy::expect_used)]
 
 use crate::arith::g_times;
-use crate::config::{compress, ConfigError, PartyId, WeightedConfig};
+use crate::config::{compress, ConfigError, FrostSlot, PartyId, WeightedConfig};
 use crate::dkg::{check, deal, finish, DkgError, GroupKey, KeyShare};
 use crate::sign::{aggregate, commit, sign as sign_share, SignError};
 use crate::witness::AccountableSignature;
@@ -20,17 +20,23 @@ use k256::Scalar;
 use rand_core::{CryptoRng, RngCore};
 use std::collections::BTreeMap;
 
-/// Slot ids as stacker signers get them: contiguous runs from slot id 1, one per weight.
-pub fn contiguous(weights: &[u32]) -> Vec<Vec<u32>> {
-    let mut next = 1;
+/// Slot ids as stacker signers get them: contiguous runs from slot index 0 (slot id 1), one
+/// per weight.
+pub fn contiguous(weights: &[u32]) -> Vec<Vec<FrostSlot>> {
+    let mut next = 0;
     weights
         .iter()
         .map(|w| {
-            let run: Vec<u32> = (next..next + w).collect();
+            let run = (next..next + w).map(FrostSlot::from_index).collect();
             next += w;
             run
         })
         .collect()
+}
+
+/// Slot ids written out, for tests that name them.
+pub fn slots(ids: &[u32]) -> Vec<FrostSlot> {
+    ids.iter().filter_map(|&i| FrostSlot::new(i)).collect()
 }
 
 /// `slots` split over `parties` in sizes that differ by at most one, larger ones first.
@@ -43,7 +49,7 @@ pub fn even_weights(slots: u32, parties: u32) -> Vec<u32> {
 /// A configuration whose party i (from 1) holds `slots[i - 1]`, with each party's encryption
 /// secret drawn from `rng` in party order.
 pub fn config<R: RngCore>(
-    slots: &[Vec<u32>],
+    slots: &[Vec<FrostSlot>],
     threshold: u32,
     context: [u8; 32],
     rng: &mut R,

@@ -19,7 +19,7 @@ struct Run {
 }
 
 fn config_for(
-    slots: &[Vec<u32>],
+    slots: &[Vec<FrostSlot>],
     threshold: u32,
     rng: &mut ChaCha12Rng,
 ) -> (WeightedConfig, BTreeMap<PartyId, Scalar>) {
@@ -86,7 +86,7 @@ fn finish_dkg(
     Ok((keys, group.unwrap()))
 }
 
-fn run(slots: &[Vec<u32>], threshold: u32, seed: u8) -> Run {
+fn run(slots: &[Vec<FrostSlot>], threshold: u32, seed: u8) -> Run {
     let mut rng = ChaCha12Rng::from_seed([seed; 32]);
     let (config, enc) = config_for(slots, threshold, &mut rng);
     let (keys, group) = dkg(&config, &enc, &mut rng).unwrap();
@@ -519,7 +519,7 @@ fn configuration_errors_are_named() {
         WeightedConfig::new(
             parties
                 .into_iter()
-                .map(|(i, s)| (PartyId(i), s, key))
+                .map(|(i, s)| (PartyId(i), testkit::slots(&s), key))
                 .collect(),
             t,
             [0; 32],
@@ -536,7 +536,14 @@ fn configuration_errors_are_named() {
             second: PartyId(2)
         }
     );
-    assert_eq!(mk(vec![(1, vec![0])], 1), ConfigError::SlotOutOfRange(0));
+    // Slot id 0 cannot be written; ids above 65,535 are refused.
+    assert_eq!(FrostSlot::new(0), None);
+    assert_eq!(FrostSlot::from_index(0).get(), 1);
+    assert_eq!(FrostSlot::from_index(u32::MAX).get(), u32::MAX);
+    assert_eq!(
+        mk(vec![(1, vec![65_536])], 1),
+        ConfigError::SlotOutOfRange(65_536)
+    );
     assert_eq!(
         mk(vec![(1, vec![1]), (1, vec![2])], 1),
         ConfigError::BadPartyId(PartyId(1))
@@ -549,7 +556,12 @@ fn configuration_errors_are_named() {
         }
     );
     assert_eq!(
-        WeightedConfig::new(vec![(PartyId(1), vec![1], [5; 33])], 1, [0; 32]).unwrap_err(),
+        WeightedConfig::new(
+            vec![(PartyId(1), testkit::slots(&[1]), [5; 33])],
+            1,
+            [0; 32]
+        )
+        .unwrap_err(),
         ConfigError::BadEncryptionKey(PartyId(1))
     );
 }
@@ -574,7 +586,11 @@ mod prop {
 #[test]
 fn wire_format_snapshots() {
     let mut rng = ChaCha12Rng::from_seed([99; 32]);
-    let (config, enc) = config_for(&[vec![1, 2], vec![3]], 2, &mut rng);
+    let (config, enc) = config_for(
+        &[testkit::slots(&[1, 2]), testkit::slots(&[3])],
+        2,
+        &mut rng,
+    );
     let (secrets, packages) = deal_all(&config, &enc, &mut rng);
     insta::assert_snapshot!(
         "dealer_package_party_2",

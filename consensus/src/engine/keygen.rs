@@ -16,8 +16,8 @@ use rand_core::{CryptoRng, RngCore};
 use sha2::{Digest, Sha256};
 use std::collections::{BTreeMap, BTreeSet};
 use tandem_wfrost::{
-    self as wfrost, ConfigError, DealerPackage, DealerSecret, DkgError, GroupKey, KeyShare,
-    PartyId, PendingKey, VerifyingSharesPackage, WeightedConfig,
+    self as wfrost, ConfigError, DealerPackage, DealerSecret, DkgError, FrostSlot, GroupKey,
+    KeyShare, PartyId, PendingKey, VerifyingSharesPackage, WeightedConfig,
 };
 
 /// The messages of one run.
@@ -96,7 +96,7 @@ impl Keygen {
     /// `me`: this node's party, or `None` to observe.
     pub fn new(
         domain: Vec<u8>,
-        parties: Vec<(PartyId, Vec<u32>, [u8; 33])>,
+        parties: Vec<(PartyId, Vec<FrostSlot>, [u8; 33])>,
         threshold: u32,
         me: Option<PartyId>,
         enc_secret: Scalar,

@@ -18,7 +18,7 @@ use crate::params::{HeightError, NetworkParams};
 use crate::units::MicroStx;
 use serde::Serialize;
 use std::collections::BTreeMap;
-use tandem_wfrost::Threshold;
+use tandem_wfrost::{FrostSlot, Threshold};
 
 /// stacks-core's `POX_THRESHOLD_STEPS_USTX`: thresholds are multiples of 10,000 STX.
 pub const THRESHOLD_STEP: MicroStx = MicroStx(10_000 * MicroStx::PER_STX);
@@ -80,6 +80,10 @@ impl StackerSigner {
     }
     pub fn signing_slots(&self) -> std::ops::Range<u32> {
         self.first_slot + SIGNING_SLOT_OFFSET..self.first_slot + SIGNING_SLOT_OFFSET + self.weight
+    }
+    /// The FROST slot ids of the signer's stacker slots (slot s signs as FROST slot s + 1).
+    pub fn frost_slots(&self) -> Vec<FrostSlot> {
+        self.slots().map(FrostSlot::from_index).collect()
     }
 }
 

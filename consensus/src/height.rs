@@ -48,6 +48,52 @@ impl From<SignerId> for tandem_wfrost::FrostSlot {
     }
 }
 
+/// A Stacks block height: the first block built on genesis is height 1 (genesis itself is 0).
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
+)]
+#[serde(transparent)]
+pub struct StacksHeight(pub u64);
+
+impl StacksHeight {
+    /// The height of a block built on this one (saturating: 2^64 blocks do not happen).
+    pub fn next(self) -> StacksHeight {
+        StacksHeight(self.0.saturating_add(1))
+    }
+
+    /// The height of a block built on this one, `None` past `u64::MAX`.
+    pub fn checked_next(self) -> Option<StacksHeight> {
+        self.0.checked_add(1).map(StacksHeight)
+    }
+}
+
+/// A leader-election round within a term: the producers' vote counter, which starts at 0 each
+/// term and moves on when a round elects no leader.
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
+)]
+#[serde(transparent)]
+pub struct ElectionRound(pub u32);
+
+/// An attempt at a signing round or a key generation: 0 first, one more for each restart.
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
+)]
+#[serde(transparent)]
+pub struct Attempt(pub u32);
+
+macro_rules! next_number {
+    ($($t:ident),*) => {$(
+        impl $t {
+            /// The one after (saturating: a counter never reaches its maximum in a term).
+            pub fn next(self) -> $t {
+                $t(self.0.saturating_add(1))
+            }
+        }
+    )*};
+}
+next_number!(ElectionRound, Attempt);
+
 /// Which half of a reward cycle a burn block lies in.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -79,7 +125,16 @@ macro_rules! display_number {
         }
     )*};
 }
-display_number!(BurnHeight, Term, RewardCycle, SlotId, SignerId);
+display_number!(
+    BurnHeight,
+    Term,
+    RewardCycle,
+    SlotId,
+    SignerId,
+    StacksHeight,
+    ElectionRound,
+    Attempt
+);
 
 impl fmt::Display for Phase {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

@@ -23,7 +23,9 @@ pub mod stacking;
 pub mod units;
 
 pub use hashes::{BlockId, StateRoot, Txid, TxsHash};
-pub use height::{BurnHeight, Phase, RewardCycle, SignerId, SlotId, Term};
+pub use height::{
+    Attempt, BurnHeight, ElectionRound, Phase, RewardCycle, SignerId, SlotId, StacksHeight, Term,
+};
 pub use params::{
     HeightError, HeightInfo, HeightRange, Network, NetworkParams, ParamsError, ParamsSpec,
 };

@@ -224,7 +224,7 @@ fn a_block_with_both_signatures_is_appended_and_pays_its_producers() {
         r2.paid,
         vec![(who(10), MicroStx(333)), (who(11), MicroStx(667))]
     );
-    assert_eq!(f.tip_parent().height, 2);
+    assert_eq!(f.tip_parent().height, tandem_consensus::StacksHeight(2));
     // The encoding round trips.
     assert_eq!(Block::decode(&block2.encode().unwrap()).unwrap(), block2);
 }
@@ -281,10 +281,13 @@ fn followers_refuse_blocks_by_name_and_stay_put() {
     ));
     // Wrong height and a term start that does not build on the start parent.
     let mut tall = good.clone();
-    tall.header.height = 5;
+    tall.header.height = tandem_consensus::StacksHeight(5);
     assert!(matches!(
         check(&mut f, &signed(&w, &tall, &[0, 1], &[0, 1, 2]), 21),
-        BlockError::Height { got: 5, parent: 0 }
+        BlockError::Height {
+            got: tandem_consensus::StacksHeight(5),
+            parent: tandem_consensus::StacksHeight(0)
+        }
     ));
     let i2_elsewhere = info(&w, 2, BlockId([3; 32]));
     let err = f.append(&ok, &i2_elsewhere, BurnHeight(21)).unwrap_err();

@@ -421,7 +421,7 @@ fn header() -> BlockHeader {
     BlockHeader {
         version: BLOCK_VERSION,
         chain_id: 0x8000_0000,
-        height: 3,
+        height: tandem_consensus::StacksHeight(3),
         term: Term(2),
         burn_height: BurnHeight(25),
         parent: BlockId([0xab; 32]),

@@ -143,14 +143,20 @@ fn keygen_restarts_without_a_silent_party() {
         assert_eq!(
             outs[0],
             KeygenOut::Restarted {
-                attempt: 0,
+                attempt: tandem_consensus::Attempt(0),
                 culprits: vec![PartyId(3)]
             }
         );
-        assert_eq!(m.attempt(), 1);
+        assert_eq!(m.attempt(), tandem_consensus::Attempt(1));
         for o in outs {
             if let KeygenOut::Send(msg) = o {
-                assert!(matches!(msg, KeygenMsg::Deal { attempt: 1, .. }));
+                assert!(matches!(
+                    msg,
+                    KeygenMsg::Deal {
+                        attempt: tandem_consensus::Attempt(1),
+                        ..
+                    }
+                ));
                 queue.push((me.unwrap(), msg));
             }
         }
@@ -202,11 +208,11 @@ fn an_observer_names_a_bad_dealer() {
     assert_eq!(
         outs,
         vec![KeygenOut::Restarted {
-            attempt: 0,
+            attempt: tandem_consensus::Attempt(0),
             culprits: vec![PartyId(2)]
         }]
     );
-    assert_eq!(observer.attempt(), 1);
+    assert_eq!(observer.attempt(), tandem_consensus::Attempt(1));
     assert_eq!(observer.config().total_slots(), 7);
 }
 
@@ -382,7 +388,14 @@ fn leader_election_step_table() {
     let timing = Timing::default();
     let mut ps: Vec<Producer> = shares
         .iter()
-        .map(|k| Producer::new(timing, k.clone(), group.clone(), 1))
+        .map(|k| {
+            Producer::new(
+                timing,
+                k.clone(),
+                group.clone(),
+                tandem_consensus::StacksHeight(1),
+            )
+        })
         .collect();
     let mut r = rng(9);
     let (p1, p2, p3) = (PartyId(1), PartyId(2), PartyId(3));
@@ -391,31 +404,52 @@ fn leader_election_step_table() {
     let outs = ps[0].start(&mut r);
     match &outs[..] {
         [ProducerOut::SetTimer {
-            timer: Timer::ElectionBackoff { round: 0 },
+            timer:
+                Timer::ElectionBackoff {
+                    round: tandem_consensus::ElectionRound(0),
+                },
             after_ms,
         }, ProducerOut::SetTimer {
-            timer: Timer::ElectionRound { round: 0 },
+            timer:
+                Timer::ElectionRound {
+                    round: tandem_consensus::ElectionRound(0),
+                },
             after_ms: 3_000,
         }] => assert!((200..1_000).contains(after_ms)),
         other => panic!("{other:?}"),
     }
     // p1's backoff fires: it stands (40 slots, no leader yet).
-    let outs = ps[0].on_timer(Timer::ElectionBackoff { round: 0 }, &v, &mut r);
+    let outs = ps[0].on_timer(
+        Timer::ElectionBackoff {
+            round: tandem_consensus::ElectionRound(0),
+        },
+        &v,
+        &mut r,
+    );
     assert_eq!(
         outs,
-        vec![ProducerOut::Send(ProducerMsg::VoteRequest { round: 0 })]
+        vec![ProducerOut::Send(ProducerMsg::VoteRequest {
+            round: tandem_consensus::ElectionRound(0)
+        })]
     );
     // p2 has not voted: it signs the request; 40 + 30 >= 67, so p2 already sees p1 elected.
-    let outs = ps[1].on_message(p1, ProducerMsg::VoteRequest { round: 0 }, &v, &mut r);
+    let outs = ps[1].on_message(
+        p1,
+        ProducerMsg::VoteRequest {
+            round: tandem_consensus::ElectionRound(0),
+        },
+        &v,
+        &mut r,
+    );
     assert_eq!(
         outs[..2],
         [
             ProducerOut::Send(ProducerMsg::Vote {
-                round: 0,
+                round: tandem_consensus::ElectionRound(0),
                 candidate: p1
             }),
             ProducerOut::Leader {
-                round: 0,
+                round: tandem_consensus::ElectionRound(0),
                 leader: p1
             }
         ]
@@ -424,25 +458,40 @@ fn leader_election_step_table() {
         outs[2],
         ProducerOut::SetTimer {
             timer: Timer::LeaderWatch {
-                height: 1,
-                round: 0
+                height: tandem_consensus::StacksHeight(1),
+                round: tandem_consensus::ElectionRound(0)
             },
             ..
         }
     ));
     // p3 stood too (its own backoff fired first): it does not vote for p1...
-    let outs = ps[2].on_timer(Timer::ElectionBackoff { round: 0 }, &v, &mut r);
+    let outs = ps[2].on_timer(
+        Timer::ElectionBackoff {
+            round: tandem_consensus::ElectionRound(0),
+        },
+        &v,
+        &mut r,
+    );
     assert_eq!(
         outs,
-        vec![ProducerOut::Send(ProducerMsg::VoteRequest { round: 0 })]
+        vec![ProducerOut::Send(ProducerMsg::VoteRequest {
+            round: tandem_consensus::ElectionRound(0)
+        })]
     );
-    let outs = ps[2].on_message(p1, ProducerMsg::VoteRequest { round: 0 }, &v, &mut r);
+    let outs = ps[2].on_message(
+        p1,
+        ProducerMsg::VoteRequest {
+            round: tandem_consensus::ElectionRound(0),
+        },
+        &v,
+        &mut r,
+    );
     assert!(outs.is_empty(), "{outs:?}");
     // ...but p2's vote tells it p1 holds 70 slots.
     let outs = ps[2].on_message(
         p2,
         ProducerMsg::Vote {
-            round: 0,
+            round: tandem_consensus::ElectionRound(0),
             candidate: p1,
         },
         &v,
@@ -451,7 +500,7 @@ fn leader_election_step_table() {
     assert_eq!(
         outs[0],
         ProducerOut::Leader {
-            round: 0,
+            round: tandem_consensus::ElectionRound(0),
             leader: p1
         }
     );
@@ -459,7 +508,7 @@ fn leader_election_step_table() {
     let outs = ps[0].on_message(
         p2,
         ProducerMsg::Vote {
-            round: 0,
+            round: tandem_consensus::ElectionRound(0),
             candidate: p1,
         },
         &v,
@@ -469,17 +518,19 @@ fn leader_election_step_table() {
         outs,
         vec![
             ProducerOut::Leader {
-                round: 0,
+                round: tandem_consensus::ElectionRound(0),
                 leader: p1
             },
             ProducerOut::SetTimer {
-                timer: Timer::BlockTick { height: 1 },
+                timer: Timer::BlockTick {
+                    height: tandem_consensus::StacksHeight(1)
+                },
                 after_ms: timing.block_interval_ms
             },
             ProducerOut::SetTimer {
                 timer: Timer::LeaderWatch {
-                    height: 1,
-                    round: 0
+                    height: tandem_consensus::StacksHeight(1),
+                    round: tandem_consensus::ElectionRound(0)
                 },
                 after_ms: timing.block_interval_ms + timing.leader_timeout_ms
             },
@@ -487,13 +538,19 @@ fn leader_election_step_table() {
     );
     // With a leader, the round deadline does nothing.
     assert!(ps[1]
-        .on_timer(Timer::ElectionRound { round: 0 }, &v, &mut r)
+        .on_timer(
+            Timer::ElectionRound {
+                round: tandem_consensus::ElectionRound(0)
+            },
+            &v,
+            &mut r
+        )
         .is_empty());
     // The leader goes quiet: height 1 never completes, p2 starts round 1.
     let outs = ps[1].on_timer(
         Timer::LeaderWatch {
-            height: 1,
-            round: 0,
+            height: tandem_consensus::StacksHeight(1),
+            round: tandem_consensus::ElectionRound(0),
         },
         &v,
         &mut r,
@@ -502,25 +559,41 @@ fn leader_election_step_table() {
     assert!(matches!(
         outs[1],
         ProducerOut::SetTimer {
-            timer: Timer::ElectionBackoff { round: 1 },
+            timer: Timer::ElectionBackoff {
+                round: tandem_consensus::ElectionRound(1)
+            },
             ..
         }
     ));
     assert_eq!(ps[1].leader(), None);
-    assert_eq!(ps[1].round(), 1);
+    assert_eq!(ps[1].round(), tandem_consensus::ElectionRound(1));
     // A vote request of a later round pulls a leaderless producer into that round, and it
     // votes there; a producer that has a leader stays with it.
-    let outs = ps[1].on_message(p3, ProducerMsg::VoteRequest { round: 5 }, &v, &mut r);
+    let outs = ps[1].on_message(
+        p3,
+        ProducerMsg::VoteRequest {
+            round: tandem_consensus::ElectionRound(5),
+        },
+        &v,
+        &mut r,
+    );
     assert_eq!(
         outs,
         vec![ProducerOut::Send(ProducerMsg::Vote {
-            round: 5,
+            round: tandem_consensus::ElectionRound(5),
             candidate: p3
         })]
     );
-    assert_eq!(ps[1].round(), 5);
+    assert_eq!(ps[1].round(), tandem_consensus::ElectionRound(5));
     assert!(ps[2]
-        .on_message(p3, ProducerMsg::VoteRequest { round: 5 }, &v, &mut r)
+        .on_message(
+            p3,
+            ProducerMsg::VoteRequest {
+                round: tandem_consensus::ElectionRound(5)
+            },
+            &v,
+            &mut r
+        )
         .is_empty());
     assert_eq!(ps[2].leader(), Some(p1));
 }
@@ -531,21 +604,40 @@ fn an_election_round_without_a_leader_moves_on() {
     let (group, shares) = keys(&[1..=40, 41..=70, 71..=100], 67, 10);
     let f = fixture(&group);
     let v = view(&f);
-    let mut p = Producer::new(Timing::default(), shares[0].clone(), group.clone(), 1);
+    let mut p = Producer::new(
+        Timing::default(),
+        shares[0].clone(),
+        group.clone(),
+        tandem_consensus::StacksHeight(1),
+    );
     let mut r = rng(11);
     p.start(&mut r);
-    let outs = p.on_timer(Timer::ElectionRound { round: 0 }, &v, &mut r);
-    assert_eq!(p.round(), 1);
+    let outs = p.on_timer(
+        Timer::ElectionRound {
+            round: tandem_consensus::ElectionRound(0),
+        },
+        &v,
+        &mut r,
+    );
+    assert_eq!(p.round(), tandem_consensus::ElectionRound(1));
     assert!(matches!(
         outs[1],
         ProducerOut::SetTimer {
-            timer: Timer::ElectionRound { round: 1 },
+            timer: Timer::ElectionRound {
+                round: tandem_consensus::ElectionRound(1)
+            },
             after_ms: 3_000
         }
     ));
     // The stale round-0 backoff does nothing now.
     assert!(p
-        .on_timer(Timer::ElectionBackoff { round: 0 }, &v, &mut r)
+        .on_timer(
+            Timer::ElectionBackoff {
+                round: tandem_consensus::ElectionRound(0)
+            },
+            &v,
+            &mut r
+        )
         .is_empty());
 }
 
@@ -601,21 +693,30 @@ fn the_highest_fee_candidate_is_prepared_when_the_window_closes() {
     let timing = Timing::default();
     let mut ps: Vec<Producer> = shares
         .iter()
-        .map(|k| Producer::new(timing, k.clone(), group.clone(), 1))
+        .map(|k| {
+            Producer::new(
+                timing,
+                k.clone(),
+                group.clone(),
+                tandem_consensus::StacksHeight(1),
+            )
+        })
         .collect();
     let mut r = rng(15);
     // Elect p1 everywhere.
     for p in &mut ps {
         p.on_message(
             PartyId(1),
-            ProducerMsg::VoteRequest { round: 0 },
+            ProducerMsg::VoteRequest {
+                round: tandem_consensus::ElectionRound(0),
+            },
             &view_with(cheap),
             &mut r,
         );
         p.on_message(
             PartyId(2),
             ProducerMsg::Vote {
-                round: 0,
+                round: tandem_consensus::ElectionRound(0),
                 candidate: PartyId(1),
             },
             &view_with(cheap),
@@ -624,7 +725,13 @@ fn the_highest_fee_candidate_is_prepared_when_the_window_closes() {
     }
     assert!(ps.iter().all(|p| p.leader() == Some(PartyId(1))));
     // The leader's block tick: it proposes and opens its window.
-    let outs = ps[0].on_timer(Timer::BlockTick { height: 1 }, &view_with(cheap), &mut r);
+    let outs = ps[0].on_timer(
+        Timer::BlockTick {
+            height: tandem_consensus::StacksHeight(1),
+        },
+        &view_with(cheap),
+        &mut r,
+    );
     let ProducerOut::Send(ProducerMsg::Proposal(leader_block)) = &outs[0] else {
         panic!("{outs:?}")
     };
@@ -632,7 +739,9 @@ fn the_highest_fee_candidate_is_prepared_when_the_window_closes() {
     assert_eq!(
         outs[1],
         ProducerOut::SetTimer {
-            timer: Timer::CandidateWindow { height: 1 },
+            timer: Timer::CandidateWindow {
+                height: tandem_consensus::StacksHeight(1)
+            },
             after_ms: timing.candidate_window_ms
         }
     );
@@ -661,14 +770,16 @@ fn the_highest_fee_candidate_is_prepared_when_the_window_closes() {
             }
         }
         let outs = p.on_timer(
-            Timer::CandidateWindow { height: 1 },
+            Timer::CandidateWindow {
+                height: tandem_consensus::StacksHeight(1),
+            },
             &view_with(cheap),
             &mut r,
         );
         assert_eq!(
             outs[0],
             ProducerOut::Send(ProducerMsg::Round {
-                height: 1,
+                height: tandem_consensus::StacksHeight(1),
                 msg: RoundMsg::Prepare { id: p2_block.id() }
             }),
             "producer {i}"
@@ -676,7 +787,7 @@ fn the_highest_fee_candidate_is_prepared_when_the_window_closes() {
     }
     // A proposal for another parent or height is not a candidate of this round.
     let mut stray = p2_block.clone();
-    stray.header.height = 7;
+    stray.header.height = tandem_consensus::StacksHeight(7);
     assert!(ps[2]
         .on_message(
             PartyId(2),
@@ -699,7 +810,7 @@ mod wire {
         BlockHeader {
             version: 1,
             chain_id: 0x8000_0000,
-            height: 4,
+            height: tandem_consensus::StacksHeight(4),
             term: Term(2),
             burn_height: BurnHeight(23),
             parent: BlockId([1; 32]),
@@ -744,9 +855,11 @@ mod wire {
             txs: vec![],
         };
         let mut producer = vec![
-            ProducerMsg::VoteRequest { round: 3 },
+            ProducerMsg::VoteRequest {
+                round: tandem_consensus::ElectionRound(3),
+            },
             ProducerMsg::Vote {
-                round: 3,
+                round: tandem_consensus::ElectionRound(3),
                 candidate: PartyId(2),
             },
             ProducerMsg::Proposal(unsigned.clone()),
@@ -763,12 +876,12 @@ mod wire {
         })];
         for m in rounds {
             producer.push(ProducerMsg::Round {
-                height: 4,
+                height: tandem_consensus::StacksHeight(4),
                 msg: m.clone(),
             });
             stacker.push(StackerMsg::Round {
-                height: 4,
-                attempt: 2,
+                height: tandem_consensus::StacksHeight(4),
+                attempt: tandem_consensus::Attempt(2),
                 msg: m,
             });
         }

@@ -34,8 +34,8 @@ use tandem_consensus::engine::{
 use tandem_consensus::producer_set::{party_id, select, Candidate, ProducerSet};
 use tandem_consensus::stacking::{PoxAddress, Principal, RewardSet, SignerKey, StacksAddress};
 use tandem_consensus::{
-    BurnHeight, MicroStx, Network, NetworkParams, ParamsSpec, RewardCycle, Sats, SortitionHash,
-    Term,
+    Attempt, BurnHeight, ElectionRound, MicroStx, Network, NetworkParams, ParamsSpec, RewardCycle,
+    Sats, SortitionHash, StacksHeight, Term,
 };
 use tandem_wfrost::{FrostSlot, PartyId};
 
@@ -70,9 +70,9 @@ enum Slots {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 enum NodeTimer {
     Producer(Term, Timer),
-    StackerCollect(RewardCycle, u64),
-    StackerAttempt(RewardCycle, u64, u32),
-    KeygenDeadline(SetId, u32),
+    StackerCollect(RewardCycle, StacksHeight),
+    StackerAttempt(RewardCycle, StacksHeight, Attempt),
+    KeygenDeadline(SetId, Attempt),
 }
 
 enum Event {
@@ -232,7 +232,7 @@ pub struct World {
     stacker_layouts: BTreeMap<RewardCycle, SetLayout>,
     proposed_at: BTreeMap<BlockId, u64>,
     completed_at: BTreeMap<BlockId, u64>,
-    leaders: BTreeMap<Term, (u32, usize)>,
+    leaders: BTreeMap<Term, (ElectionRound, usize)>,
     notes: BTreeMap<Term, String>,
     done: bool,
     /// node -> time from which it is crashed.
@@ -696,12 +696,12 @@ impl World {
             self.keygen_outs(node, set, outs);
         }
         for node in 0..self.nodes.len() {
-            self.keygen_deadline(node, set, 0);
+            self.keygen_deadline(node, set, Attempt(0));
         }
     }
 
     /// Key generation's deadline for one attempt, a few burn blocks from now.
-    fn keygen_deadline(&mut self, node: usize, set: SetId, attempt: u32) {
+    fn keygen_deadline(&mut self, node: usize, set: SetId, attempt: Attempt) {
         let at = self.now + KEYGEN_DEADLINE_BURN_BLOCKS * self.scenario.burn_block_interval_ms;
         self.schedule(
             at,
@@ -722,7 +722,7 @@ impl World {
                         &(node as u32).to_be_bytes(),
                         format!("{set:?} {attempt} {culprits:?}").as_bytes(),
                     ]);
-                    self.keygen_deadline(node, set, attempt + 1);
+                    self.keygen_deadline(node, set, attempt.next());
                 }
                 KeygenOut::Done => {
                     self.record(&[
@@ -798,7 +798,7 @@ impl World {
             coinbase: self.params.term_coinbase(),
             cost_limit: Cost::term_limit(Cost::STACKS_BLOCK_LIMIT),
         };
-        let next_height = n.follower.tip_parent().height + 1;
+        let next_height = n.follower.tip_parent().height.next();
         let producer = match (n.role, pk.key_share()) {
             (Role::Producer(_), Some(key)) => Some(Producer::new(
                 self.scenario.timing(),
@@ -1018,7 +1018,7 @@ impl World {
                         self.record(&[
                             b"leader",
                             &(node as u32).to_be_bytes(),
-                            &round.to_be_bytes(),
+                            &round.0.to_be_bytes(),
                             &(l as u32).to_be_bytes(),
                         ]);
                         let e = self.leaders.entry(term).or_insert((round, l));
@@ -1149,12 +1149,12 @@ impl World {
                     tx.tx.nonce >= state.nonce(&sender)
                 });
                 if let Some((_, s)) = &mut n.stacker {
-                    s.on_block_appended(block.header.height + 1);
+                    s.on_block_appended(block.header.height.next());
                 }
                 self.record(&[
                     b"append",
                     &(node as u32).to_be_bytes(),
-                    &block.header.height.to_be_bytes(),
+                    &block.header.height.0.to_be_bytes(),
                     &id.0,
                 ]);
                 let root = receipt.state_root;
@@ -1193,7 +1193,7 @@ impl World {
             };
             if let Some((round, leader)) = self.leaders.get(&term) {
                 report.leader = Some(self.names[*leader].clone());
-                report.election_rounds = round + 1;
+                report.election_rounds = round.0 + 1;
             }
             if blocks.is_empty() {
                 report.note = self.notes.get(&term).cloned();
@@ -1281,7 +1281,7 @@ impl World {
                 .collect(),
             conflicting_heights,
             dropped_blocks,
-            chain_height: chain.last().map_or(0, |b| b.header.height),
+            chain_height: chain.last().map_or(0, |b| b.header.height.0),
         }
     }
 }

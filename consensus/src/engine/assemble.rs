@@ -26,7 +26,7 @@ pub fn assemble(
     let mut header = BlockHeader {
         version: BLOCK_VERSION,
         chain_id: state.params().chain_id(),
-        height: parent.height.saturating_add(1),
+        height: parent.height.next(),
         term: info.term,
         burn_height: h,
         parent: parent.id,

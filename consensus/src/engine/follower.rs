@@ -9,6 +9,7 @@
 use crate::chain::block::{validate_block, BlockError, BlockId, SignatureCaches};
 use crate::chain::{Block, BlockReceipt, Chainstate, Parent, TermInfo};
 use crate::hashes::StateRoot;
+use crate::height::StacksHeight;
 use crate::height::{BurnHeight, Term};
 use std::collections::BTreeMap;
 
@@ -42,7 +43,7 @@ pub struct Follower {
     blocks: BTreeMap<BlockId, Stored>,
     tip: BlockId,
     /// Every block ever appended, by height: more than one id at a height would be a fork.
-    appended: BTreeMap<u64, Vec<BlockId>>,
+    appended: BTreeMap<StacksHeight, Vec<BlockId>>,
     /// The last valid announcement of each term so far.
     announced: BTreeMap<Term, BlockId>,
     dropped: u64,
@@ -84,7 +85,7 @@ impl Follower {
         self.blocks.get(id).map(|s| &s.block)
     }
 
-    pub fn appended(&self) -> &BTreeMap<u64, Vec<BlockId>> {
+    pub fn appended(&self) -> &BTreeMap<StacksHeight, Vec<BlockId>> {
         &self.appended
     }
 

@@ -11,6 +11,7 @@
 //! culprits, the run restarts without the culprits under a new context (attempt + 1), as long
 //! as the remaining parties still hold the threshold.
 
+use crate::height::Attempt;
 use k256::Scalar;
 use rand_core::{CryptoRng, RngCore};
 use sha2::{Digest, Sha256};
@@ -24,11 +25,11 @@ use tandem_wfrost::{
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum KeygenMsg {
     Deal {
-        attempt: u32,
+        attempt: Attempt,
         package: DealerPackage,
     },
     Verify {
-        attempt: u32,
+        attempt: Attempt,
         package: VerifyingSharesPackage,
     },
 }
@@ -40,7 +41,7 @@ pub enum KeygenOut {
     Send(KeygenMsg),
     /// The run of `attempt` failed; these parties were dropped and a new run started.
     Restarted {
-        attempt: u32,
+        attempt: Attempt,
         culprits: Vec<PartyId>,
     },
     /// Key generation is over: the group key is known (and, for a party, its key share).
@@ -64,7 +65,7 @@ pub struct Keygen {
     config: WeightedConfig,
     me: Option<PartyId>,
     enc_secret: Scalar,
-    attempt: u32,
+    attempt: Attempt,
     secret: Option<DealerSecret>,
     deals: BTreeMap<PartyId, DealerPackage>,
     pending: Option<PendingKey>,
@@ -82,12 +83,12 @@ pub struct Keygen {
 }
 
 /// The context of one attempt: binds proofs and share encryption to the epoch and attempt.
-pub fn context(domain: &[u8], attempt: u32) -> [u8; 32] {
+pub fn context(domain: &[u8], attempt: Attempt) -> [u8; 32] {
     let mut h = Sha256::new();
     h.update(b"tandem-keygen");
     h.update((domain.len() as u32).to_be_bytes());
     h.update(domain);
-    h.update(attempt.to_be_bytes());
+    h.update(attempt.0.to_be_bytes());
     h.finalize().into()
 }
 
@@ -101,13 +102,13 @@ impl Keygen {
         me: Option<PartyId>,
         enc_secret: Scalar,
     ) -> Result<Keygen, ConfigError> {
-        let config = WeightedConfig::new(parties, threshold, context(&domain, 0))?;
+        let config = WeightedConfig::new(parties, threshold, context(&domain, Attempt(0)))?;
         Ok(Keygen {
             domain,
             config,
             me,
             enc_secret,
-            attempt: 0,
+            attempt: Attempt(0),
             secret: None,
             deals: BTreeMap::new(),
             pending: None,
@@ -126,7 +127,7 @@ impl Keygen {
         &self.phase
     }
 
-    pub fn attempt(&self) -> u32 {
+    pub fn attempt(&self) -> Attempt {
         self.attempt
     }
 
@@ -326,7 +327,7 @@ impl Keygen {
         rng: &mut R,
     ) -> Vec<KeygenOut> {
         let attempt = self.attempt;
-        let next = attempt.saturating_add(1);
+        let next = attempt.next();
         let config = match self.config.without(&culprits, context(&self.domain, next)) {
             Ok(c) => c,
             Err(e) => return self.fail(format!("attempt {attempt}: {e}")),

@@ -11,7 +11,7 @@ use super::round::{RoundMsg, RoundOut, SigningRound};
 use crate::chain::block::{apply_checked, producer_message, BlockId};
 use crate::chain::{Chainstate, Parent, TermInfo, Transaction, UnsignedBlock};
 use crate::hashes::StateRoot;
-use crate::height::BurnHeight;
+use crate::height::{BurnHeight, ElectionRound, StacksHeight};
 use rand_core::{CryptoRng, RngCore};
 use std::collections::{BTreeMap, BTreeSet};
 use tandem_wfrost::{AccountableSignature, GroupKey, KeyShare, PartyId};
@@ -61,28 +61,41 @@ impl Default for Timing {
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Timer {
-    ElectionBackoff { round: u32 },
-    ElectionRound { round: u32 },
-    BlockTick { height: u64 },
-    CandidateWindow { height: u64 },
-    Collect { height: u64 },
-    LeaderWatch { height: u64, round: u32 },
+    ElectionBackoff {
+        round: ElectionRound,
+    },
+    ElectionRound {
+        round: ElectionRound,
+    },
+    BlockTick {
+        height: StacksHeight,
+    },
+    CandidateWindow {
+        height: StacksHeight,
+    },
+    Collect {
+        height: StacksHeight,
+    },
+    LeaderWatch {
+        height: StacksHeight,
+        round: ElectionRound,
+    },
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum ProducerMsg {
     /// "it puts itself forward for leadership, and submits a vote request".
     VoteRequest {
-        round: u32,
+        round: ElectionRound,
     },
     Vote {
-        round: u32,
+        round: ElectionRound,
         candidate: PartyId,
     },
     /// A candidate in the producer's proposal slot.
     Proposal(UnsignedBlock),
     Round {
-        height: u64,
+        height: StacksHeight,
         msg: RoundMsg,
     },
     /// The final, producer-signed candidate, for the stackers.
@@ -103,7 +116,7 @@ pub enum ProducerOut {
         after_ms: u64,
     },
     Leader {
-        round: u32,
+        round: ElectionRound,
         leader: PartyId,
     },
     /// The leader's announcement of its tip (the `+` operation).
@@ -137,12 +150,12 @@ pub struct Producer {
     me: PartyId,
     key: KeyShare,
     group: GroupKey,
-    round: u32,
+    round: ElectionRound,
     /// (round, voter) -> candidate; a voter's first vote of a round counts.
-    votes: BTreeMap<(u32, PartyId), PartyId>,
-    voted: BTreeSet<u32>,
+    votes: BTreeMap<(ElectionRound, PartyId), PartyId>,
+    voted: BTreeSet<ElectionRound>,
     leader: Option<PartyId>,
-    height: u64,
+    height: StacksHeight,
     candidates: BTreeMap<PartyId, UnsignedBlock>,
     window_open: bool,
     proposed: bool,
@@ -150,7 +163,12 @@ pub struct Producer {
 }
 
 impl Producer {
-    pub fn new(timing: Timing, key: KeyShare, group: GroupKey, next_height: u64) -> Producer {
+    pub fn new(
+        timing: Timing,
+        key: KeyShare,
+        group: GroupKey,
+        next_height: StacksHeight,
+    ) -> Producer {
         Producer {
             timing,
             me: key.party,
@@ -162,7 +180,7 @@ impl Producer {
             ),
             key,
             group,
-            round: 0,
+            round: ElectionRound(0),
             votes: BTreeMap::new(),
             voted: BTreeSet::new(),
             leader: None,
@@ -177,7 +195,7 @@ impl Producer {
         self.leader
     }
 
-    pub fn round(&self) -> u32 {
+    pub fn round(&self) -> ElectionRound {
         self.round
     }
 
@@ -233,7 +251,7 @@ impl Producer {
                 if round != self.round || self.leader.is_some() {
                     return Vec::new();
                 }
-                self.round += 1;
+                self.round = self.round.next();
                 self.start_round(rng)
             }
             Timer::BlockTick { height } => {
@@ -269,7 +287,7 @@ impl Producer {
                 }
                 // "...(or the current leader becomes inactive)": a new election round.
                 let quiet = self.leader.take();
-                self.round += 1;
+                self.round = self.round.next();
                 self.reset_height();
                 let mut out = vec![ProducerOut::Note(format!(
                     "leader {quiet:?} went quiet at height {height}; election round {}",
@@ -294,7 +312,7 @@ impl Producer {
         );
     }
 
-    fn tally(&mut self, round: u32) -> Vec<ProducerOut> {
+    fn tally(&mut self, round: ElectionRound) -> Vec<ProducerOut> {
         if self.leader.is_some() || round != self.round {
             return Vec::new();
         }
@@ -507,7 +525,7 @@ impl Producer {
         state_root: StateRoot,
         view: &ChainView<'_>,
     ) -> Vec<ProducerOut> {
-        self.height = view.parent.height.saturating_add(1);
+        self.height = view.parent.height.next();
         self.reset_height();
         let mut out = Vec::new();
         if self.leader == Some(self.me) {

@@ -8,15 +8,16 @@ use super::producer::{can_be_announced, ChainView};
 use super::round::{RoundMsg, RoundOut, SigningRound};
 use crate::chain::block::{apply_checked, producer_message, stacker_message};
 use crate::chain::{Block, UnsignedBlock};
+use crate::height::{Attempt, StacksHeight};
 use rand_core::{CryptoRng, RngCore};
 use tandem_wfrost::{AccountableSignature, GroupKey, KeyShare, PartyId, SigningSetCache};
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum StackerMsg {
     Round {
-        height: u64,
+        height: StacksHeight,
         /// Which coordinator's round (see [`stacker_coordinator`]).
-        attempt: u32,
+        attempt: Attempt,
         msg: RoundMsg,
     },
     /// The block with both signatures: "the block and both producer and stacker signatures
@@ -32,12 +33,12 @@ pub enum StackerOut {
     Send(StackerMsg),
     /// Ask for [`Stacker::on_collect_deadline`] after the collection window.
     StartCollectWindow {
-        height: u64,
+        height: StacksHeight,
     },
     /// Ask for [`Stacker::on_attempt_deadline`] after the signing-attempt timeout.
     StartAttemptTimer {
-        height: u64,
-        attempt: u32,
+        height: StacksHeight,
+        attempt: Attempt,
     },
     Note(String),
 }
@@ -46,7 +47,7 @@ pub enum StackerOut {
 /// ties: lower id), attempt 0 taking the first, each further attempt the next. A coordinator
 /// that does not finish within the attempt timeout is passed over, so a crashed stacker
 /// cannot stall the chain; attempts count on across heights within a cycle.
-pub fn stacker_coordinator(group: &GroupKey, attempt: u32) -> Option<PartyId> {
+pub fn stacker_coordinator(group: &GroupKey, attempt: Attempt) -> Option<PartyId> {
     let mut order: Vec<(PartyId, usize)> = group
         .parties
         .iter()
@@ -56,34 +57,34 @@ pub fn stacker_coordinator(group: &GroupKey, attempt: u32) -> Option<PartyId> {
     if order.is_empty() {
         return None;
     }
-    order.get(attempt as usize % order.len()).map(|(p, _)| *p)
+    order.get(attempt.0 as usize % order.len()).map(|(p, _)| *p)
 }
 
 pub struct Stacker {
     key: KeyShare,
     group: GroupKey,
-    height: u64,
+    height: StacksHeight,
     candidate: Option<(UnsignedBlock, AccountableSignature)>,
     signing: SigningRound,
-    attempt: u32,
+    attempt: Attempt,
     producer_cache: Option<SigningSetCache>,
 }
 
 impl Stacker {
-    pub fn new(key: KeyShare, group: GroupKey, next_height: u64) -> Stacker {
-        let signing = Self::round_for(&key, &group, 0);
+    pub fn new(key: KeyShare, group: GroupKey, next_height: StacksHeight) -> Stacker {
+        let signing = Self::round_for(&key, &group, Attempt(0));
         Stacker {
             key,
             group,
             height: next_height,
             candidate: None,
             signing,
-            attempt: 0,
+            attempt: Attempt(0),
             producer_cache: None,
         }
     }
 
-    fn round_for(key: &KeyShare, group: &GroupKey, attempt: u32) -> SigningRound {
+    fn round_for(key: &KeyShare, group: &GroupKey, attempt: Attempt) -> SigningRound {
         let coordinator = stacker_coordinator(group, attempt).unwrap_or(key.party);
         SigningRound::new(
             group.clone(),
@@ -153,7 +154,11 @@ impl Stacker {
     }
 
     /// Moves to `attempt` (a later coordinator) and prepares again with fresh nonces.
-    fn switch_to<R: RngCore + CryptoRng>(&mut self, attempt: u32, rng: &mut R) -> Vec<StackerOut> {
+    fn switch_to<R: RngCore + CryptoRng>(
+        &mut self,
+        attempt: Attempt,
+        rng: &mut R,
+    ) -> Vec<StackerOut> {
         self.attempt = attempt;
         self.signing = Self::round_for(&self.key, &self.group, attempt);
         self.prepare(rng)
@@ -163,8 +168,8 @@ impl Stacker {
     /// over.
     pub fn on_attempt_deadline<R: RngCore + CryptoRng>(
         &mut self,
-        height: u64,
-        attempt: u32,
+        height: StacksHeight,
+        attempt: Attempt,
         rng: &mut R,
     ) -> Vec<StackerOut> {
         if height != self.height || attempt != self.attempt || self.signing.is_done() {
@@ -173,15 +178,15 @@ impl Stacker {
         let mut out = vec![StackerOut::Note(format!(
             "height {height}: signing attempt {attempt} timed out, next coordinator"
         ))];
-        out.extend(self.switch_to(attempt.saturating_add(1), rng));
+        out.extend(self.switch_to(attempt.next(), rng));
         out
     }
 
     pub fn on_message<R: RngCore + CryptoRng>(
         &mut self,
         from: PartyId,
-        height: u64,
-        attempt: u32,
+        height: StacksHeight,
+        attempt: Attempt,
         msg: RoundMsg,
         rng: &mut R,
     ) -> Vec<StackerOut> {
@@ -198,7 +203,7 @@ impl Stacker {
         res
     }
 
-    pub fn on_collect_deadline(&mut self, height: u64) -> Vec<StackerOut> {
+    pub fn on_collect_deadline(&mut self, height: StacksHeight) -> Vec<StackerOut> {
         if height != self.height {
             return Vec::new();
         }
@@ -241,7 +246,7 @@ impl Stacker {
     }
 
     /// A block was appended (or the chain moved to a new term's start): sign the next height.
-    pub fn on_block_appended(&mut self, next_height: u64) {
+    pub fn on_block_appended(&mut self, next_height: StacksHeight) {
         self.height = next_height;
         self.candidate = None;
         // The attempt carries over: the coordinator that finished the last height keeps the

@@ -23,6 +23,7 @@ use super::stacker::StackerMsg;
 use crate::chain::block::{BlockError, BlockId, MAX_BLOCK_BYTES, MAX_SIGNATURE_BYTES};
 use crate::chain::{Block, UnsignedBlock};
 use crate::codec::{Ascending, Decode, DecodeError, EncodeError, Reader, Writer};
+use crate::height::{Attempt, ElectionRound, StacksHeight};
 use frost_secp256k1::round2::SignatureShare;
 use std::collections::BTreeMap;
 use tandem_wfrost::wire::{WireError, MAX_PARTIES};
@@ -100,11 +101,11 @@ impl ProducerMsg {
         match self {
             ProducerMsg::VoteRequest { round } => {
                 w.u8(0x10);
-                w.u32(*round);
+                w.u32(round.0);
             }
             ProducerMsg::Vote { round, candidate } => {
                 w.u8(0x11);
-                w.u32(*round);
+                w.u32(round.0);
                 w.u16(candidate.0);
             }
             ProducerMsg::Proposal(b) => {
@@ -113,7 +114,7 @@ impl ProducerMsg {
             }
             ProducerMsg::Round { height, msg } => {
                 w.u8(0x13);
-                w.u64(*height);
+                w.u64(height.0);
                 encode_round(&mut w, msg)?;
             }
             ProducerMsg::Signed { block, sig } => {
@@ -139,15 +140,15 @@ impl Decode for ProducerMsg {
         let mut r = MsgReader(r);
         Ok(match r.u8("message tag")? {
             0x10 => ProducerMsg::VoteRequest {
-                round: r.u32("round")?,
+                round: ElectionRound(r.u32("round")?),
             },
             0x11 => ProducerMsg::Vote {
-                round: r.u32("round")?,
+                round: ElectionRound(r.u32("round")?),
                 candidate: PartyId(r.u16("candidate")?),
             },
             0x12 => ProducerMsg::Proposal(r.unsigned_block("candidate")?),
             0x13 => ProducerMsg::Round {
-                height: r.u64("height")?,
+                height: StacksHeight(r.u64("height")?),
                 msg: r.round()?,
             },
             0x14 => ProducerMsg::Signed {
@@ -175,8 +176,8 @@ impl StackerMsg {
                 msg,
             } => {
                 w.u8(0x20);
-                w.u64(*height);
-                w.u32(*attempt);
+                w.u64(height.0);
+                w.u32(attempt.0);
                 encode_round(&mut w, msg)?;
             }
             StackerMsg::Complete(b) => {
@@ -200,8 +201,8 @@ impl Decode for StackerMsg {
         let mut r = MsgReader(r);
         Ok(match r.u8("message tag")? {
             0x20 => StackerMsg::Round {
-                height: r.u64("height")?,
-                attempt: r.u32("attempt")?,
+                height: StacksHeight(r.u64("height")?),
+                attempt: Attempt(r.u32("attempt")?),
                 msg: r.round()?,
             },
             0x21 => {
@@ -227,7 +228,7 @@ impl KeygenMsg {
         };
         let mut w = Writer::with_capacity(5 + body.len());
         w.u8(tag);
-        w.u32(*attempt);
+        w.u32(attempt.0);
         w.bytes(&body);
         w.into_bytes()
     }
@@ -243,7 +244,7 @@ impl Decode for KeygenMsg {
 
     fn decode_from(r: &mut Reader<'_>) -> Result<KeygenMsg, MessageError> {
         let tag = r.u8("message tag")?;
-        let attempt = r.u32("attempt")?;
+        let attempt = Attempt(r.u32("attempt")?);
         // The package runs to the end of the message (wfrost's decoder refuses trailing bytes).
         let rest = r.rest();
         match tag {

@@ -14,7 +14,7 @@ impl BlockHeader {
     fn write(&self, w: &mut Writer) {
         w.u8(self.version);
         w.u32(self.chain_id);
-        w.u64(self.height);
+        w.u64(self.height.0);
         w.u32(self.term.0);
         w.u32(self.burn_height.0);
         w.bytes(&self.parent.0);
@@ -34,7 +34,7 @@ impl BlockHeader {
         Ok(BlockHeader {
             version,
             chain_id: r.u32("chain id")?,
-            height: r.u64("height")?,
+            height: StacksHeight(r.u64("height")?),
             term: Term(r.u32("term")?),
             burn_height: BurnHeight(r.u32("burn height")?),
             parent: BlockId(r.array("parent")?),

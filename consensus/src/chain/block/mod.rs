@@ -26,7 +26,7 @@ use super::chainstate::{ApplyError, BlockReceipt, BlockRewards, Chainstate, Cost
 use super::tx::{Transaction, TxError};
 use crate::codec::DecodeError;
 pub use crate::hashes::{BlockId, StateRoot, TxsHash};
-use crate::height::{BurnHeight, Term};
+use crate::height::{BurnHeight, StacksHeight, Term};
 use crate::stacking::Principal;
 use crate::units::{MicroStx, Sats};
 use sha2::{Digest, Sha512_256};
@@ -58,7 +58,7 @@ pub struct BlockHeader {
     pub version: u8,
     pub chain_id: u32,
     /// 1 for the first block after genesis.
-    pub height: u64,
+    pub height: StacksHeight,
     pub term: Term,
     /// The burn height the block was built at: its transactions see this height, and it lies
     /// within `term`.
@@ -103,7 +103,10 @@ pub enum BlockError {
     #[error("chain id {got:#x}, this chain is {expected:#x}")]
     ChainId { got: u32, expected: u32 },
     #[error("height {got}, the parent is at {parent}")]
-    Height { got: u64, parent: u64 },
+    Height {
+        got: StacksHeight,
+        parent: StacksHeight,
+    },
     #[error("parent {got} is not {expected}")]
     Parent { got: BlockId, expected: BlockId },
     #[error("block of term {block} after a parent of term {parent}")]

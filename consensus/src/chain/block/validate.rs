@@ -50,7 +50,7 @@ impl TermInfo {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Parent {
     pub id: BlockId,
-    pub height: u64,
+    pub height: StacksHeight,
     /// `None` for genesis.
     pub term: Option<Term>,
     pub burn_height: BurnHeight,
@@ -64,7 +64,7 @@ impl Parent {
     pub fn genesis(first_burn_height: BurnHeight) -> Parent {
         Parent {
             id: BlockId::GENESIS,
-            height: 0,
+            height: StacksHeight(0),
             term: None,
             burn_height: first_burn_height,
             signers: Vec::new(),
@@ -88,7 +88,7 @@ pub fn check_header(
             expected: chain_id,
         });
     }
-    if Some(header.height) != parent.height.checked_add(1) {
+    if Some(header.height) != parent.height.checked_next() {
         return Err(BlockError::Height {
             got: header.height,
             parent: parent.height,

@@ -34,6 +34,14 @@ pub struct RewardCycle(pub u32);
 #[serde(transparent)]
 pub struct SlotId(pub u32);
 
+/// The version of a Stacker DB slot's chunk (libstackerdb's `slot_version`, a `u32`): a
+/// writer bumps it to replace its chunk; 0 is the empty slot.
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
+)]
+#[serde(transparent)]
+pub struct SlotVersion(pub u32);
+
 /// A producer signer id, 0..100: one hundredth of the producer signing weight.
 #[derive(
     Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
@@ -131,6 +139,7 @@ display_number!(
     RewardCycle,
     SlotId,
     SignerId,
+    SlotVersion,
     StacksHeight,
     ElectionRound,
     Attempt

@@ -24,7 +24,8 @@ pub mod units;
 
 pub use hashes::{BlockId, StateRoot, Txid, TxsHash};
 pub use height::{
-    Attempt, BurnHeight, ElectionRound, Phase, RewardCycle, SignerId, SlotId, StacksHeight, Term,
+    Attempt, BurnHeight, ElectionRound, Phase, RewardCycle, SignerId, SlotId, SlotVersion,
+    StacksHeight, Term,
 };
 pub use params::{
     HeightError, HeightInfo, HeightRange, Network, NetworkParams, ParamsError, ParamsSpec,

@@ -3,7 +3,7 @@
 use crate::error::{arg, CliError};
 use crate::output::Report;
 use serde::Serialize;
-use tandem_consensus::SlotId;
+use tandem_consensus::{SlotId, SlotVersion};
 use tandem_stackerdb::chunk::parse_private_key;
 use tandem_stackerdb::ChunkData;
 
@@ -26,7 +26,7 @@ pub fn sign(
     let key = parse_private_key(private_key).map_err(|e| arg(format!("--private-key: {e}")))?;
     let data = hex::decode(data_hex.trim())
         .map_err(|e| arg(format!("--data-hex: not valid hex ({e})")))?;
-    let chunk = ChunkData::sign(&key, SlotId(slot), version, data);
+    let chunk = ChunkData::sign(&key, SlotId(slot), SlotVersion(version), data);
     let public = secp256k1::PublicKey::from_secret_key(&secp256k1::Secp256k1::signing_only(), &key);
     Ok(SignReport {
         slot_id: slot,

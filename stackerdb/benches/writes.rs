@@ -10,7 +10,7 @@ use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use secp256k1::{Secp256k1, SecretKey};
 use std::hint::black_box;
 use std::time::{Duration, Instant};
-use tandem_consensus::{Network, NetworkParams, RewardCycle, SlotId};
+use tandem_consensus::{Network, NetworkParams, RewardCycle, SlotId, SlotVersion};
 use tandem_stackerdb::sled_store::SledStore;
 use tandem_stackerdb::{ChunkData, ChunkStore, MemoryStore, StackerDb, StackerDbPolicy};
 
@@ -62,7 +62,7 @@ fn run<S: ChunkStore>(
             ChunkData::sign(
                 &secret(owner(slot)),
                 SlotId(slot),
-                versions[slot as usize],
+                SlotVersion(versions[slot as usize]),
                 data,
             )
         })

@@ -10,7 +10,7 @@ use secp256k1::{Message, PublicKey, Secp256k1, SecretKey};
 use serde::{Deserialize, Serialize};
 use std::fmt;
 use std::sync::OnceLock;
-use tandem_consensus::SlotId;
+use tandem_consensus::{SlotId, SlotVersion};
 
 /// One secp256k1 context for the process: building one per call is measurable on the write
 /// path.
@@ -31,7 +31,7 @@ pub struct Sha512Trunc256(pub [u8; 32]);
 #[derive(Clone, PartialEq, Eq, Debug)]
 pub struct ChunkData {
     pub slot_id: SlotId,
-    pub slot_version: u32,
+    pub slot_version: SlotVersion,
     pub sig: ChunkSignature,
     pub data: Vec<u8>,
 }
@@ -40,7 +40,7 @@ pub struct ChunkData {
 #[derive(Clone, Copy, PartialEq, Eq, Debug, Serialize)]
 pub struct SlotMetadata {
     pub slot_id: SlotId,
-    pub slot_version: u32,
+    pub slot_version: SlotVersion,
     pub data_hash: Sha512Trunc256,
     pub signature: ChunkSignature,
 }
@@ -82,12 +82,12 @@ impl Sha512Trunc256 {
 /// The digest a writer signs.
 pub fn chunk_digest(
     slot_id: SlotId,
-    slot_version: u32,
+    slot_version: SlotVersion,
     data_hash: &Sha512Trunc256,
 ) -> Sha512Trunc256 {
     let mut buf = [0u8; 40];
     buf[0..4].copy_from_slice(&slot_id.0.to_be_bytes());
-    buf[4..8].copy_from_slice(&slot_version.to_be_bytes());
+    buf[4..8].copy_from_slice(&slot_version.0.to_be_bytes());
     buf[8..40].copy_from_slice(&data_hash.0);
     Sha512Trunc256::of(&buf)
 }
@@ -125,7 +125,12 @@ impl ChunkSignature {
 
 impl ChunkData {
     /// Builds and signs a chunk.
-    pub fn sign(key: &SecretKey, slot_id: SlotId, slot_version: u32, data: Vec<u8>) -> ChunkData {
+    pub fn sign(
+        key: &SecretKey,
+        slot_id: SlotId,
+        slot_version: SlotVersion,
+        data: Vec<u8>,
+    ) -> ChunkData {
         let digest = chunk_digest(slot_id, slot_version, &Sha512Trunc256::of(&data));
         ChunkData {
             slot_id,
@@ -163,14 +168,14 @@ impl SlotMetadata {
     pub fn empty(slot_id: SlotId) -> SlotMetadata {
         SlotMetadata {
             slot_id,
-            slot_version: 0,
+            slot_version: SlotVersion(0),
             data_hash: Sha512Trunc256::of(&[]),
             signature: ChunkSignature([0; 65]),
         }
     }
 
     pub fn is_empty(&self) -> bool {
-        self.slot_version == 0
+        self.slot_version == SlotVersion(0)
     }
 }
 
@@ -239,7 +244,7 @@ mod tests {
             hex::encode(pk.serialize()),
             "03bc489f27da3701d9f9e577c88de5567cf4023111b7577042d55cde4d823a3505"
         );
-        let chunk = ChunkData::sign(&key, SlotId(0), 1, vec![1u8; 128]);
+        let chunk = ChunkData::sign(&key, SlotId(0), SlotVersion(1), vec![1u8; 128]);
         assert_eq!(
             chunk.data_hash().to_hex(),
             "e5e55fadc0740e5eb1712d75fb5323733c385c3a331af3c14dd7f4c9f85fce54"

@@ -5,7 +5,7 @@ use crate::policy::WritePolicy;
 use crate::store::{ChunkStore, StoreError, StoredChunk};
 use secp256k1::PublicKey;
 use serde::Serialize;
-use tandem_consensus::{BurnHeight, SlotId};
+use tandem_consensus::{BurnHeight, SlotId, SlotVersion};
 
 /// Why a write was not stored, or that it was.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -14,11 +14,11 @@ pub enum WriteOutcome {
     Accepted,
     /// The version is older than the stored one, or the same chunk again.
     Stale {
-        stored_version: u32,
+        stored_version: SlotVersion,
     },
     /// Same version, different data, and the new chunk's hash does not win (see [`beats`]).
     EquivocationLost {
-        stored_version: u32,
+        stored_version: SlotVersion,
     },
     /// The signature does not recover, or the recovered key does not own the slot.
     Unauthorized {
@@ -74,7 +74,7 @@ pub struct WriteAck {
 pub fn beats(new: &SlotMetadata, old: &SlotMetadata) -> bool {
     new.slot_version > old.slot_version
         || (new.slot_version == old.slot_version
-            && old.slot_version > 0
+            && old.slot_version > SlotVersion(0)
             && new.data_hash < old.data_hash)
 }
 
@@ -82,7 +82,7 @@ pub fn beats(new: &SlotMetadata, old: &SlotMetadata) -> bool {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ReadChunk {
     pub slot_id: SlotId,
-    pub version: u32,
+    pub version: SlotVersion,
     pub data: Vec<u8>,
     pub signer: Option<PublicKey>,
 }
@@ -163,7 +163,7 @@ impl<P: WritePolicy, S: ChunkStore> StackerDb<P, S> {
             return refuse(
                 if new.slot_version == stored_version
                     && new.data_hash != current.data_hash
-                    && stored_version > 0
+                    && stored_version > SlotVersion(0)
                 {
                     WriteOutcome::EquivocationLost { stored_version }
                 } else {
@@ -215,7 +215,7 @@ impl<P: WritePolicy, S: ChunkStore> StackerDb<P, S> {
             },
             None => ReadChunk {
                 slot_id: slot,
-                version: 0,
+                version: SlotVersion(0),
                 data: Vec::new(),
                 signer: None,
             },

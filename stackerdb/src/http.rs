@@ -23,7 +23,7 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
-use tandem_consensus::SlotId;
+use tandem_consensus::{SlotId, SlotVersion};
 
 /// What the router needs of a DB, whatever its policy and store.
 pub trait DbHandle: Send {
@@ -169,7 +169,7 @@ async fn read_chunk(
     // An empty slot is version 0 with an empty chunk; its key is undefined: "".
     Ok(Json(json!({
         "chunk": hex::encode(&c.data),
-        "version": version_string(c.version),
+        "version": version_string(c.version.0),
         "slot_version": c.version,
         "public_key": c.signer.map(|k| hex::encode(k.serialize())).unwrap_or_default(),
     })))
@@ -205,7 +205,7 @@ struct WriteBody {
     #[serde(alias = "slot")]
     slot_id: u32,
     #[serde(alias = "version")]
-    slot_version: u32,
+    slot_version: SlotVersion,
     #[serde(alias = "signature")]
     sig: String,
     data: String,

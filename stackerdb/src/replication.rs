@@ -14,13 +14,13 @@ use crate::policy::WritePolicy;
 use crate::store::{ChunkStore, StoreError};
 use serde::Serialize;
 use tandem_codec::{Decode, DecodeError, Reader, Writer};
-use tandem_consensus::SlotId;
+use tandem_consensus::{SlotId, SlotVersion};
 
 /// Per slot: the version and the data hash (the SIP's "version and the number of leading 0-bits
 /// in the chunk's hash"; the whole hash is carried so equal-version ties can be ordered).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 pub struct ClockEntry {
-    pub version: u32,
+    pub version: SlotVersion,
     pub data_hash: Sha512Trunc256,
 }
 
@@ -171,7 +171,7 @@ impl SyncMessage {
                 w.u8(TAG_CLOCK);
                 w.u32(c.entries.len() as u32);
                 for e in &c.entries {
-                    w.u32(e.version);
+                    w.u32(e.version.0);
                     w.bytes(&e.data_hash.0);
                 }
             }
@@ -187,7 +187,7 @@ impl SyncMessage {
                 w.u32(chunks.len() as u32);
                 for c in chunks {
                     w.u32(c.slot_id.0);
-                    w.u32(c.slot_version);
+                    w.u32(c.slot_version.0);
                     w.bytes(&c.sig.0);
                     w.u32(c.data.len() as u32);
                     w.bytes(&c.data);
@@ -213,7 +213,7 @@ impl Decode for SyncMessage {
                 let n = r.count_u32("clock entries", MAX_SLOTS_PER_MESSAGE, 36)?;
                 let mut entries = Vec::with_capacity(n);
                 for _ in 0..n {
-                    let version = r.u32("clock version")?;
+                    let version = SlotVersion(r.u32("clock version")?);
                     let data_hash = Sha512Trunc256(r.array::<32>("clock hash")?);
                     entries.push(ClockEntry { version, data_hash });
                 }
@@ -232,7 +232,7 @@ impl Decode for SyncMessage {
                 let mut chunks = Vec::with_capacity(n);
                 for _ in 0..n {
                     let slot_id = SlotId(r.u32("chunk slot")?);
-                    let slot_version = r.u32("chunk version")?;
+                    let slot_version = SlotVersion(r.u32("chunk version")?);
                     let sig = ChunkSignature(r.array::<65>("chunk signature")?);
                     let data = r.bytes_u32("chunk data", MAX_WIRE_CHUNK)?.to_vec();
                     chunks.push(ChunkData {

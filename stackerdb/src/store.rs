@@ -5,7 +5,7 @@ use crate::chunk::{ChunkData, ChunkSignature};
 use secp256k1::PublicKey;
 use std::collections::BTreeMap;
 use tandem_codec::{Reader, Writer};
-use tandem_consensus::SlotId;
+use tandem_consensus::{SlotId, SlotVersion};
 
 /// A stored chunk with its writer's key (recovered once, at write time).
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -71,7 +71,7 @@ pub const RECORD_HEADER: usize = 4 + 65 + 33;
 
 pub fn encode_record(c: &StoredChunk) -> Vec<u8> {
     let mut w = Writer::with_capacity(RECORD_HEADER + c.chunk.data.len());
-    w.u32(c.chunk.slot_version);
+    w.u32(c.chunk.slot_version.0);
     w.bytes(&c.chunk.sig.0);
     w.bytes(&c.signer.serialize());
     w.bytes(&c.chunk.data);
@@ -84,9 +84,10 @@ pub fn decode_record(slot: SlotId, rec: &[u8]) -> Result<StoredChunk, StoreError
         reason,
     };
     let mut r = Reader::new(rec);
-    let slot_version = r
-        .u32("record version")
-        .map_err(|e| corrupt(e.to_string()))?;
+    let slot_version = SlotVersion(
+        r.u32("record version")
+            .map_err(|e| corrupt(e.to_string()))?,
+    );
     let sig = ChunkSignature(
         r.array("record signature")
             .map_err(|e| corrupt(e.to_string()))?,

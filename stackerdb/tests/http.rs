@@ -8,7 +8,7 @@ use axum::http::{Request, StatusCode};
 use common::*;
 use http_body_util::BodyExt;
 use serde_json::{json, Value};
-use tandem_consensus::SlotId;
+use tandem_consensus::{SlotId, SlotVersion};
 use tandem_stackerdb::http::{router, version_string, DbRegistry};
 use tandem_stackerdb::*;
 use tower::ServiceExt;
@@ -52,7 +52,7 @@ fn write_body(c: &ChunkData) -> String {
 #[tokio::test]
 async fn write_then_read() {
     let app = app();
-    let c = ChunkData::sign(&secret(0), SlotId(1), 1, b"hello".to_vec());
+    let c = ChunkData::sign(&secret(0), SlotId(1), SlotVersion(1), b"hello".to_vec());
     let (status, ack) = call(&app, post(write_body(&c))).await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(ack["accepted"], true);
@@ -92,21 +92,21 @@ async fn write_then_read() {
 #[tokio::test]
 async fn refusals_are_403_with_the_reason() {
     let app = app();
-    let c = ChunkData::sign(&secret(0), SlotId(0), 2, b"v2".to_vec());
+    let c = ChunkData::sign(&secret(0), SlotId(0), SlotVersion(2), b"v2".to_vec());
     assert_eq!(call(&app, post(write_body(&c))).await.0, StatusCode::OK);
     let cases = [
         (
-            ChunkData::sign(&secret(0), SlotId(0), 1, b"old".to_vec()),
+            ChunkData::sign(&secret(0), SlotId(0), SlotVersion(1), b"old".to_vec()),
             0,
             "stale",
         ),
         (
-            ChunkData::sign(&secret(1), SlotId(0), 3, b"not yours".to_vec()),
+            ChunkData::sign(&secret(1), SlotId(0), SlotVersion(3), b"not yours".to_vec()),
             2,
             "unauthorized",
         ),
         (
-            ChunkData::sign(&secret(0), SlotId(1), 1, vec![0; 5000]),
+            ChunkData::sign(&secret(0), SlotId(1), SlotVersion(1), vec![0; 5000]),
             3,
             "too big",
         ),
@@ -145,12 +145,12 @@ async fn bad_requests_and_unknown_things() {
         assert!(v["error"].as_str().unwrap().contains(msg), "{v}");
     }
     // Short names work too.
-    let c = ChunkData::sign(&secret(1), SlotId(3), 1, b"x".to_vec());
+    let c = ChunkData::sign(&secret(1), SlotId(3), SlotVersion(1), b"x".to_vec());
     let short =
         json!({"slot": 3, "version": 1, "signature": c.sig.to_hex(), "data": "78"}).to_string();
     assert_eq!(call(&app, post(short)).await.0, StatusCode::OK);
 
-    let no_slot = ChunkData::sign(&secret(0), SlotId(9), 1, b"x".to_vec());
+    let no_slot = ChunkData::sign(&secret(0), SlotId(9), SlotVersion(1), b"x".to_vec());
     let (status, ack) = call(&app, post(write_body(&no_slot))).await;
     assert_eq!(
         (status, ack["code"].clone()),

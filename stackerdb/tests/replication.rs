@@ -6,7 +6,7 @@ use proptest::prelude::*;
 use rand_chacha::ChaCha12Rng;
 use rand_core::{RngCore, SeedableRng};
 use std::collections::BTreeMap;
-use tandem_consensus::{Network, NetworkParams, RewardCycle, SlotId};
+use tandem_consensus::{Network, NetworkParams, RewardCycle, SlotId, SlotVersion};
 use tandem_stackerdb::replication::{CodecError, MAX_SLOTS_PER_MESSAGE};
 use tandem_stackerdb::*;
 
@@ -128,7 +128,7 @@ proptest! {
         let policy = TestPolicy::new(4, 3);
         let chunks: Vec<ChunkData> = writes
             .iter()
-            .map(|&(w, s, v, d)| ChunkData::sign(&secret(w), SlotId(w * 3 + s), v, vec![d; 1 + (d % 7) as usize]))
+            .map(|&(w, s, v, d)| ChunkData::sign(&secret(w), SlotId(w * 3 + s), SlotVersion(v), vec![d; 1 + (d % 7) as usize]))
             .collect();
         let mut net = Net {
             replicas: (0..replicas).map(|_| StackerDb::open(policy.clone(), MemoryStore::new()).unwrap()).collect(),
@@ -150,9 +150,9 @@ proptest! {
             SyncMessage::ClockRequest,
             SyncMessage::ChunkRequest(slots.into_iter().map(SlotId).collect()),
             SyncMessage::Clock(VectorClock {
-                entries: entries.into_iter().map(|(version, h)| ClockEntry { version, data_hash: Sha512Trunc256(h) }).collect(),
+                entries: entries.into_iter().map(|(version, h)| ClockEntry { version: SlotVersion(version), data_hash: Sha512Trunc256(h) }).collect(),
             }),
-            SyncMessage::Chunks(chunks.into_iter().map(|(s, v, data)| ChunkData { slot_id: SlotId(s), slot_version: v, sig: ChunkSignature([9; 65]), data }).collect()),
+            SyncMessage::Chunks(chunks.into_iter().map(|(s, v, data)| ChunkData { slot_id: SlotId(s), slot_version: SlotVersion(v), sig: ChunkSignature([9; 65]), data }).collect()),
         ];
         for m in msgs {
             prop_assert_eq!(SyncMessage::decode(&m.encode()).unwrap(), m);
@@ -175,11 +175,11 @@ fn sync_format_snapshot() {
         SyncMessage::Clock(VectorClock {
             entries: vec![
                 ClockEntry {
-                    version: 0,
+                    version: SlotVersion(0),
                     data_hash: Sha512Trunc256([0; 32]),
                 },
                 ClockEntry {
-                    version: 7,
+                    version: SlotVersion(7),
                     data_hash: Sha512Trunc256::of(b"chunk"),
                 },
             ],
@@ -188,7 +188,7 @@ fn sync_format_snapshot() {
         SyncMessage::Chunks(vec![ChunkData::sign(
             &secret(1),
             SlotId(3),
-            2,
+            SlotVersion(2),
             vec![1, 2, 3],
         )]),
     ];
@@ -241,8 +241,8 @@ fn codec_errors_are_named() {
 #[test]
 fn pushed_chunks_go_through_the_write_rules() {
     let mut db = StackerDb::open(TestPolicy::new(2, 1), MemoryStore::new()).unwrap();
-    let forged = ChunkData::sign(&secret(1), SlotId(0), 5, b"forged".to_vec());
-    let mut tampered = ChunkData::sign(&secret(0), SlotId(0), 5, b"honest".to_vec());
+    let forged = ChunkData::sign(&secret(1), SlotId(0), SlotVersion(5), b"forged".to_vec());
+    let mut tampered = ChunkData::sign(&secret(0), SlotId(0), SlotVersion(5), b"honest".to_vec());
     tampered.data = b"tampered".to_vec();
     let out = db
         .handle_sync(SyncMessage::Chunks(vec![forged, tampered]))
@@ -269,20 +269,25 @@ fn full_stacker_db_converges_across_ten_replicas() {
             chunks.push(ChunkData::sign(
                 &secret(i),
                 SlotId(i * 40 + k),
-                1,
+                SlotVersion(1),
                 data.clone(),
             ));
             chunks.push(ChunkData::sign(
                 &secret(i),
                 SlotId(4000 + i * 40 + k),
-                1,
+                SlotVersion(1),
                 data,
             ));
         }
         // Every tenth signer equivocates on its first slot: three different version-2 chunks.
         if i % 10 == 0 {
             for e in 0..3u8 {
-                chunks.push(ChunkData::sign(&secret(i), SlotId(i * 40), 2, vec![e; 32]));
+                chunks.push(ChunkData::sign(
+                    &secret(i),
+                    SlotId(i * 40),
+                    SlotVersion(2),
+                    vec![e; 32],
+                ));
             }
         }
     }

@@ -4,7 +4,7 @@ mod common;
 use common::*;
 use tandem_consensus::producer_set::{select, Candidate};
 use tandem_consensus::{
-    BurnHeight, Network, NetworkParams, RewardCycle, Sats, SlotId, SortitionHash, Term,
+    BurnHeight, Network, NetworkParams, RewardCycle, Sats, SlotId, SlotVersion, SortitionHash, Term,
 };
 use tandem_stackerdb::policy::{PolicyError, STACKER_DB_SLOTS};
 use tandem_stackerdb::*;
@@ -15,7 +15,12 @@ fn db() -> StackerDb<TestPolicy, MemoryStore> {
 }
 
 fn chunk(writer: u32, slot: u32, version: u32, data: &[u8]) -> ChunkData {
-    ChunkData::sign(&secret(writer), SlotId(slot), version, data.to_vec())
+    ChunkData::sign(
+        &secret(writer),
+        SlotId(slot),
+        SlotVersion(version),
+        data.to_vec(),
+    )
 }
 
 /// Finds data for `version` whose hash has at least (or exactly 0, when `min` is 0) so many
@@ -44,12 +49,16 @@ fn write_rules_step_table() {
         (chunk(0, 0, 1, b"a"), WriteOutcome::Accepted, 1),
         (
             chunk(0, 0, 1, b"a"),
-            WriteOutcome::Stale { stored_version: 1 },
+            WriteOutcome::Stale {
+                stored_version: SlotVersion(1),
+            },
             1,
         ),
         (
             chunk(0, 0, 0, b"x"),
-            WriteOutcome::Stale { stored_version: 1 },
+            WriteOutcome::Stale {
+                stored_version: SlotVersion(1),
+            },
             1,
         ),
         (
@@ -72,7 +81,9 @@ fn write_rules_step_table() {
         (chunk(0, 0, 2, b"b"), WriteOutcome::Accepted, 2),
         (
             chunk(0, 0, 1, b"c"),
-            WriteOutcome::Stale { stored_version: 2 },
+            WriteOutcome::Stale {
+                stored_version: SlotVersion(2),
+            },
             2,
         ),
         (chunk(1, 3, 5, b"d"), WriteOutcome::Accepted, 2),
@@ -80,7 +91,11 @@ fn write_rules_step_table() {
     for (i, (c, outcome, version_after)) in steps.into_iter().enumerate() {
         let ack = db.write(&c).unwrap();
         assert_eq!(ack.outcome, outcome, "step {i}");
-        assert_eq!(db.metadata()[0].slot_version, version_after, "step {i}");
+        assert_eq!(
+            db.metadata()[0].slot_version,
+            SlotVersion(version_after),
+            "step {i}"
+        );
     }
     assert_eq!(
         db.write(&chunk(0, 9, 1, b"x")).unwrap(),
@@ -101,12 +116,12 @@ fn write_rules_step_table() {
     let read = db.read(SlotId(0)).unwrap().unwrap();
     assert_eq!(
         (read.version, read.data.as_slice(), read.signer),
-        (2, &b"b"[..], Some(public(0)))
+        (SlotVersion(2), &b"b"[..], Some(public(0)))
     );
     let empty = db.read(SlotId(1)).unwrap().unwrap();
     assert_eq!(
         (empty.version, empty.data.len(), empty.signer),
-        (0, 0, None)
+        (SlotVersion(0), 0, None)
     );
     assert!(db.read(SlotId(4)).unwrap().is_none());
 }
@@ -131,7 +146,9 @@ fn equivocation_needs_more_leading_zeros() {
     assert_eq!(db.metadata()[1].data_hash, Sha512Trunc256::of(&worked));
     assert_eq!(
         db.write(&chunk(0, 1, 3, &plain)).unwrap().outcome,
-        WriteOutcome::EquivocationLost { stored_version: 3 }
+        WriteOutcome::EquivocationLost {
+            stored_version: SlotVersion(3)
+        }
     );
     // Equal leading zeros: the smaller hash wins whichever arrives first (the tie-break that
     // makes replicas converge).
@@ -175,8 +192,8 @@ fn garbage_collection_resets_slots() {
         db.on_burn_block(BurnHeight(5)).unwrap(),
         vec![SlotId(0), SlotId(2)]
     );
-    assert_eq!(db.read(SlotId(0)).unwrap().unwrap().version, 0);
-    assert_eq!(db.read(SlotId(1)).unwrap().unwrap().version, 1);
+    assert_eq!(db.read(SlotId(0)).unwrap().unwrap().version, SlotVersion(0));
+    assert_eq!(db.read(SlotId(1)).unwrap().unwrap().version, SlotVersion(1));
     assert_eq!(db.metadata()[2], SlotMetadata::empty(SlotId(2)));
     // A collected slot takes writes again from version 1.
     assert!(db

@@ -6,7 +6,7 @@ mod common;
 use common::*;
 use std::io::{BufRead, BufReader, Write};
 use std::process::{Command, Stdio};
-use tandem_consensus::{BurnHeight, SlotId};
+use tandem_consensus::{BurnHeight, SlotId, SlotVersion};
 use tandem_stackerdb::sled_store::SledStore;
 use tandem_stackerdb::*;
 
@@ -47,7 +47,7 @@ fn writes_survive_reopen_and_collection_is_atomic() {
             let c = ChunkData::sign(
                 &secret(w),
                 SlotId(s),
-                v,
+                SlotVersion(v),
                 format!("w{w} s{s} v{v}").into_bytes(),
             );
             assert!(sdb.write(&c).unwrap().outcome.is_accepted());
@@ -58,8 +58,8 @@ fn writes_survive_reopen_and_collection_is_atomic() {
         _db.flush().unwrap();
     }
     let (_db, mut sdb) = open(dir.path(), policy.clone());
-    let versions: Vec<u32> = sdb.metadata().iter().map(|m| m.slot_version).collect();
-    assert_eq!(versions, [2, 4, 2, 1]);
+    let versions: Vec<SlotVersion> = sdb.metadata().iter().map(|m| m.slot_version).collect();
+    assert_eq!(versions, [2, 4, 2, 1].map(SlotVersion));
     let read = sdb.read(SlotId(2)).unwrap().unwrap();
     assert_eq!(
         (read.data, read.signer),
@@ -73,8 +73,8 @@ fn writes_survive_reopen_and_collection_is_atomic() {
     _db.flush().unwrap();
     drop((_db, sdb));
     let (_db, sdb) = open(dir.path(), policy);
-    let versions: Vec<u32> = sdb.metadata().iter().map(|m| m.slot_version).collect();
-    assert_eq!(versions, [0, 4, 0, 1]);
+    let versions: Vec<SlotVersion> = sdb.metadata().iter().map(|m| m.slot_version).collect();
+    assert_eq!(versions, [0, 4, 0, 1].map(SlotVersion));
 }
 
 /// Not a test on its own: the child process of `a_killed_writer_leaves_whole_chunks`. It
@@ -88,7 +88,7 @@ fn crash_child_writer() {
     for version in 1u32.. {
         for slot in 0..8u32 {
             let data = vec![(version % 251) as u8; 512 + (slot as usize) * 64];
-            let c = ChunkData::sign(&secret(slot / 4), SlotId(slot), version, data);
+            let c = ChunkData::sign(&secret(slot / 4), SlotId(slot), SlotVersion(version), data);
             assert!(sdb.write(&c).unwrap().outcome.is_accepted());
         }
         if version % 25 == 0 {
@@ -132,7 +132,7 @@ fn a_killed_writer_leaves_whole_chunks() {
         // Everything flushed is there; nothing is torn: the stored chunk verifies and matches
         // its metadata.
         assert!(
-            m.slot_version >= flushed,
+            m.slot_version >= SlotVersion(flushed),
             "slot {} lost flushed version {flushed}",
             m.slot_id
         );
@@ -141,7 +141,7 @@ fn a_killed_writer_leaves_whole_chunks() {
         assert_eq!(c.recover_signer().unwrap(), public(m.slot_id.0 / 4));
         assert_eq!(
             c.data,
-            vec![(m.slot_version % 251) as u8; 512 + (m.slot_id.0 as usize) * 64]
+            vec![(m.slot_version.0 % 251) as u8; 512 + (m.slot_id.0 as usize) * 64]
         );
     }
 }

@@ -433,6 +433,22 @@ impl NetworkParams {
         self.term_range(window)
     }
 
+    /// The burn block whose sortition hash seeds the tie-break shuffle of term N's producer set:
+    /// the last block of term N-2, i.e. of its enrollment window (protocol.md section 5; the
+    /// SIP samples term N-1's last block, which would leave no time for key generation).
+    /// `None` for terms 0 and 1, which have no window (the shuffle then uses the genesis hash).
+    pub fn tie_break_seed_height(&self, term: Term) -> Option<BurnHeight> {
+        // Height ranges are closed: `end` is the window's last block.
+        self.enrollment_window(term).ok().map(|w| w.end)
+    }
+
+    /// The term whose final announcement an enrollment for `term` references (SIP: an
+    /// enrollment for term N names "the final announcement of term N-3"); `None` below term 3,
+    /// when the reference is (0, 0).
+    pub fn announcement_term_for_enrollment(&self, term: Term) -> Option<Term> {
+        term.checked_sub(3)
+    }
+
     /// The position of a reward-phase term within its cycle's reward phase (0-based), or
     /// `None` for a term in the prepare phase. Terms never straddle phases, so the term's first
     /// block decides.
@@ -449,6 +465,33 @@ mod tests {
 
     fn regtest() -> NetworkParams {
         NetworkParams::preset(Network::Regtest)
+    }
+
+    /// Step table: term -> (tie-break seed height, announcement term of its enrollments).
+    #[test]
+    fn tie_break_seed_and_announcement_terms() {
+        let r = regtest();
+        let f = r.first_burn_height().0;
+        let steps = [
+            (0, None, None),
+            (1, None, None),
+            // Term 2's window is term 0 (heights f..f+10): its last block seeds the shuffle.
+            (2, Some(f + 9), None),
+            (3, Some(f + 19), Some(0)),
+            (7, Some(f + 59), Some(4)),
+        ];
+        for (term, seed, announced) in steps {
+            assert_eq!(
+                r.tie_break_seed_height(Term(term)),
+                seed.map(BurnHeight),
+                "term {term}"
+            );
+            assert_eq!(
+                r.announcement_term_for_enrollment(Term(term)),
+                announced.map(Term),
+                "term {term}"
+            );
+        }
     }
 
     #[test]

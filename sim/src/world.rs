@@ -545,7 +545,7 @@ impl World {
         // state root of term N-3's final announcement as the producer's node sees it, and is
         // valid only if that matches the chain's (protocol.md section 3).
         let target = Term(term.0 + 2);
-        let set_term = term.0.checked_sub(1).map(Term);
+        let set_term = self.params.announcement_term_for_enrollment(target);
         let expected_root = set_term.and_then(|t| self.nodes[0].follower.announced_root(t));
         for i in 0..self.producer_keys.len() {
             let claimed = set_term.and_then(|t| self.nodes[i].follower.announced_root(t));
@@ -593,14 +593,10 @@ impl World {
                 last_txid: *txid,
             })
             .collect();
-        // Tie-break seed: SH of the last block of term N-2 (protocol.md section 5).
-        let seed_height = self
+        let seed = self
             .params
-            .term_range(term)
-            .ok()
-            .and_then(|r| r.start.0.checked_sub(self.params.term_length() + 1));
-        let seed = seed_height
-            .and_then(|h| self.sortition.get(&BurnHeight(h)).copied())
+            .tie_break_seed_height(term)
+            .and_then(|h| self.sortition.get(&h).copied())
             .unwrap_or(SortitionHash([0; 32]));
         let set = match select(
             &candidates,

@@ -34,7 +34,7 @@ pub fn contiguous(weights: &[u32]) -> Vec<Vec<FrostSlot>> {
         .collect()
 }
 
-/// Slot ids written out, for tests that name them.
+/// Slot ids written out, for tests that name them (0, which no slot id can be, is left out).
 pub fn slots(ids: &[u32]) -> Vec<FrostSlot> {
     ids.iter().filter_map(|&i| FrostSlot::new(i)).collect()
 }

@@ -87,6 +87,10 @@ pub struct ParamsSpec {
     /// pox-4's `STACKING_THRESHOLD_25`: the stacking minimum is the liquid supply divided by
     /// this (20,000 on mainnet, 8,000 elsewhere, as pox-4 has it).
     pub stacking_threshold_divisor: u128,
+    /// Burn blocks a key-generation attempt waits for missing packages before it restarts
+    /// without the silent parties (protocol.md section 10): 5, half a term, so a producer key
+    /// generation that starts at the beginning of term N-1 has room for one restart.
+    pub keygen_deadline_burn_blocks: u32,
 }
 
 impl ParamsSpec {
@@ -119,6 +123,7 @@ impl ParamsSpec {
             } else {
                 8_000
             },
+            keygen_deadline_burn_blocks: 5,
         }
     }
 }
@@ -151,6 +156,10 @@ pub enum ParamsError {
     ThresholdOutOfRange { threshold: u32, slots: u32 },
     #[error("max_producers {max} must be between 1 and producer_signer_slots {slots}")]
     MaxProducersOutOfRange { max: u32, slots: u32 },
+    #[error(
+        "keygen_deadline_burn_blocks {blocks} must be between 1 and term_length {term_length}"
+    )]
+    KeygenDeadlineOutOfRange { blocks: u32, term_length: u32 },
     #[error("stacking_threshold_divisor must be at least 1")]
     StackingThresholdDivisorZero,
     #[error("reward slots (2 x reward-phase blocks) overflow for cycle_length {0}")]
@@ -254,6 +263,14 @@ impl NetworkParams {
         if spec.stacking_threshold_divisor == 0 {
             return Err(ParamsError::StackingThresholdDivisorZero);
         }
+        if spec.keygen_deadline_burn_blocks == 0
+            || spec.keygen_deadline_burn_blocks > spec.term_length
+        {
+            return Err(ParamsError::KeygenDeadlineOutOfRange {
+                blocks: spec.keygen_deadline_burn_blocks,
+                term_length: spec.term_length,
+            });
+        }
         Ok(NetworkParams { spec })
     }
 
@@ -266,6 +283,9 @@ impl NetworkParams {
 
     pub fn spec(&self) -> &ParamsSpec {
         &self.spec
+    }
+    pub fn keygen_deadline_burn_blocks(&self) -> u32 {
+        self.spec.keygen_deadline_burn_blocks
     }
     pub fn network(&self) -> Network {
         self.spec.network
@@ -554,6 +574,14 @@ mod tests {
             (
                 ParamsSpec { max_producers: 0, ..base.clone() },
                 "max_producers 0 must be between 1 and producer_signer_slots 100",
+            ),
+            (
+                ParamsSpec { keygen_deadline_burn_blocks: 0, ..base.clone() },
+                "keygen_deadline_burn_blocks 0 must be between 1 and term_length 10",
+            ),
+            (
+                ParamsSpec { keygen_deadline_burn_blocks: 11, ..base.clone() },
+                "keygen_deadline_burn_blocks 11 must be between 1 and term_length 10",
             ),
             (
                 ParamsSpec { first_burn_height: BurnHeight(0), ..base.clone() },

@@ -239,8 +239,6 @@ pub struct World {
     crashed: BTreeMap<usize, u64>,
 }
 
-const KEYGEN_DEADLINE_BURN_BLOCKS: u64 = 5;
-
 impl World {
     pub fn new(scenario: Scenario) -> Result<World, SimError> {
         let mut spec = ParamsSpec::preset(Network::Regtest);
@@ -698,7 +696,9 @@ impl World {
 
     /// Key generation's deadline for one attempt, a few burn blocks from now.
     fn keygen_deadline(&mut self, node: usize, set: SetId, attempt: Attempt) {
-        let at = self.now + KEYGEN_DEADLINE_BURN_BLOCKS * self.scenario.burn_block_interval_ms;
+        let at = self.now
+            + u64::from(self.params.keygen_deadline_burn_blocks())
+                * self.scenario.burn_block_interval_ms;
         self.schedule(
             at,
             Event::Timer {

@@ -379,3 +379,56 @@ fn a_new_term_keeps_the_stacker_table_and_drops_the_producer_one() {
     assert!(next.stacker.has_table());
     assert!(!next.producer.has_table());
 }
+
+/// A term's facts come from its producer set: tie-break order, the set's party numbering (a
+/// producer with 0 slots is paid but is no party), the network's term coinbase and the term
+/// cost limit.
+#[test]
+fn term_info_from_a_producer_set() {
+    use tandem_consensus::producer_set::{select, Candidate};
+    use tandem_consensus::SortitionHash;
+    let w = world();
+    // 1 sat of 3,001 earns no slot: 100 x 1 / 3001 rounds to 0.
+    let candidates: Vec<Candidate<u8>> = [(30, 2000), (20, 1000), (10, 1)]
+        .iter()
+        .map(|&(id, spend)| Candidate {
+            id,
+            spend: Sats(spend),
+            last_txid: [id; 32],
+        })
+        .collect();
+    let set = select(&candidates, &SortitionHash::GENESIS, 100, 100).unwrap();
+    let params = NetworkParams::preset(Network::Regtest);
+    let info = TermInfo::new(
+        Term(4),
+        &set,
+        |&i| who(i),
+        (w.producers.0.clone(), w.stackers.0.clone()),
+        BlockId([7; 32]),
+        &params,
+    );
+    assert_eq!(
+        info.producers,
+        vec![
+            TermProducer {
+                reward_to: who(10),
+                spend: Sats(1),
+                party: None
+            },
+            TermProducer {
+                reward_to: who(20),
+                spend: Sats(1000),
+                party: Some(PartyId(2))
+            },
+            TermProducer {
+                reward_to: who(30),
+                spend: Sats(2000),
+                party: Some(PartyId(3))
+            },
+        ]
+    );
+    assert_eq!(info.term, Term(4));
+    assert_eq!(info.start_parent, BlockId([7; 32]));
+    assert_eq!(info.coinbase, MicroStx::from_stx(10_000));
+    assert_eq!(info.cost_limit, Cost::term_limit(Cost::STACKS_BLOCK_LIMIT));
+}

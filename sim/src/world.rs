@@ -24,8 +24,7 @@ use std::rc::Rc;
 use tandem_consensus::chain::block::BlockId;
 use tandem_consensus::chain::tx::MEMO_LEN;
 use tandem_consensus::chain::{
-    Block, Chainstate, Cost, Genesis, GenesisStacker, Payload, TermInfo,
-    TermProducer as ChainProducer, Transaction, UnsignedTx,
+    Block, Chainstate, Genesis, GenesisStacker, Payload, TermInfo, Transaction, UnsignedTx,
 };
 use tandem_consensus::engine::{
     ChainView, Follower, Keygen, KeygenMsg, KeygenOut, KeygenPhase, Producer, ProducerMsg,
@@ -756,12 +755,12 @@ impl World {
         let Ok(cycle) = self.params.cycle_of(range.start) else {
             return;
         };
-        let (Some(set), Some(players)) = (
-            self.producer_sets.get(&term),
-            self.producer_layouts.get(&term),
-        ) else {
+        let Some(set) = self.producer_sets.get(&term) else {
             return;
         };
+        if !self.producer_layouts.contains_key(&term) {
+            return;
+        }
         let n = &self.nodes[node];
         let (Some(pk), Some(sk)) = (
             n.keygens.get(&SetId::Producers(term)),
@@ -777,23 +776,14 @@ impl World {
             }
             return;
         };
-        let info = TermInfo {
+        let info = TermInfo::new(
             term,
-            producers: set
-                .members
-                .iter()
-                .map(|m| ChainProducer {
-                    reward_to: principal_of(&self.producer_keys[m.id]),
-                    spend: m.spend,
-                    party: players.party_of(m.id),
-                })
-                .collect(),
-            producer_key: producer_key.clone(),
-            stacker_key: stacker_key.clone(),
-            start_parent: n.follower.start_parent(term),
-            coinbase: self.params.term_coinbase(),
-            cost_limit: Cost::term_limit(Cost::STACKS_BLOCK_LIMIT),
-        };
+            set,
+            |&i| principal_of(&self.producer_keys[i]),
+            (producer_key.clone(), stacker_key.clone()),
+            n.follower.start_parent(term),
+            &self.params,
+        );
         let next_height = n.follower.tip_parent().height.next();
         let producer = match (n.role, pk.key_share()) {
             (Role::Producer(_), Some(key)) => Some(Producer::new(

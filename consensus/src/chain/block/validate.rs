@@ -1,6 +1,8 @@
 //! What a follower checks of a block, and the term facts it checks against.
 
 use super::*;
+use crate::params::NetworkParams;
+use crate::producer_set::{party_id, ProducerSet};
 
 /// A producer of a term as the chain pays it: its reward principal (the Stacks address of its
 /// enrollment's signing key), its spend, and its FROST party (none with 0 slots).
@@ -28,6 +30,40 @@ pub struct TermInfo {
 }
 
 impl TermInfo {
+    /// A term's facts from its producer set: the producers in ascending tie-break order with
+    /// their reward principal, spend and FROST party (the set's numbering,
+    /// [`ProducerSet::frost_parties`]: none with 0 slots), the term's coinbase (SIP: the
+    /// coinbase goes "pro-rata to all producers") and the term's cost limit (costs apply to the
+    /// term as a whole).
+    pub fn new<K>(
+        term: Term,
+        set: &ProducerSet<K>,
+        reward_to: impl Fn(&K) -> Principal,
+        keys: (GroupKey, GroupKey),
+        start_parent: BlockId,
+        params: &NetworkParams,
+    ) -> TermInfo {
+        let (producer_key, stacker_key) = keys;
+        TermInfo {
+            term,
+            producers: set
+                .members
+                .iter()
+                .enumerate()
+                .map(|(j, m)| TermProducer {
+                    reward_to: reward_to(&m.id),
+                    spend: m.spend,
+                    party: (m.weight > 0).then(|| party_id(j)),
+                })
+                .collect(),
+            producer_key,
+            stacker_key,
+            start_parent,
+            coinbase: params.term_coinbase(),
+            cost_limit: Cost::term_limit(Cost::STACKS_BLOCK_LIMIT),
+        }
+    }
+
     pub fn spends(&self) -> Vec<(Principal, Sats)> {
         self.producers
             .iter()

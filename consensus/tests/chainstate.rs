@@ -147,6 +147,24 @@ fn transfers_move_funds_advance_nonces_and_hold_fees() {
     assert_eq!(cs.state_root(), cs.state_root_from_scratch());
 }
 
+/// After a sender's transaction with nonce 0 is included, another with nonce 0 can never be:
+/// it is stale. Its next nonce and later ones are not; other senders are unaffected.
+#[test]
+fn transactions_below_the_senders_nonce_are_stale() {
+    let mut cs = genesis();
+    assert!(!cs.is_stale(&transfer(1, 2, 0, 1, STX)));
+    cs.apply_tx(0, &transfer(1, 2, 0, 300, 5 * STX), H, BIG)
+        .unwrap();
+    let steps = [(1, 0, true), (1, 1, false), (1, 5, false), (2, 0, false)];
+    for (from, nonce, stale) in steps {
+        assert_eq!(
+            cs.is_stale(&transfer(from, 3, nonce, 1, STX)),
+            stale,
+            "sender {from} nonce {nonce}"
+        );
+    }
+}
+
 #[test]
 fn invalid_transactions_change_nothing() {
     let mut cs = genesis();

@@ -1130,10 +1130,7 @@ impl World {
         match n.follower.append(block, info, burn) {
             Ok(receipt) => {
                 let state = n.follower.tip_state();
-                n.mempool.retain(|tx| {
-                    let sender = tx.tx.sender(Network::Regtest);
-                    tx.tx.nonce >= state.nonce(&sender)
-                });
+                n.mempool.retain(|tx| !state.is_stale(tx));
                 if let Some((_, s)) = &mut n.stacker {
                     s.on_block_appended(block.header.height.next());
                 }

@@ -282,6 +282,14 @@ impl Chainstate {
         self.nonces.get(a).copied().unwrap_or(0)
     }
 
+    /// Whether `tx` can never be included on top of this state: its nonce is below the one its
+    /// sender's next transaction must carry (nonces only grow). A mempool drops these after
+    /// each block; a transaction with a nonce ahead of the sender's stays, it may become
+    /// includable.
+    pub fn is_stale(&self, tx: &Transaction) -> bool {
+        tx.tx.nonce < self.nonce(&tx.tx.sender(self.params.network()))
+    }
+
     pub fn held_fees(&self) -> MicroStx {
         self.held_fees
     }

@@ -1,53 +1,61 @@
-//! Height-like newtypes: burn heights, terms, reward cycles and Stacker DB slot ids.
+//! Number newtypes for heights, terms, cycles, Stacker DB slots and versions, signer ids, and
+//! the engine's counters (Stacks heights, election rounds, attempts).
 
 use serde::{Deserialize, Serialize};
 use std::fmt;
 
-/// A Bitcoin block height. Bitcoin's own heights fit in `u32`, and the enrollment layout
-/// stores them as `u32`, so this is a `u32` too.
-#[derive(
-    Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
-)]
-#[serde(transparent)]
-pub struct BurnHeight(pub u32);
+/// Declares number newtypes: copyable, ordered, serde-transparent (JSON and TOML see the
+/// number), displayed as the number.
+macro_rules! number_newtype {
+    ($($(#[$doc:meta])* $name:ident($t:ty);)*) => {$(
+        $(#[$doc])*
+        #[derive(
+            Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
+        )]
+        #[serde(transparent)]
+        pub struct $name(pub $t);
 
-/// A producer-set term: `term_length` consecutive burn blocks counted from
-/// `first_burn_height`.
-#[derive(
-    Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
-)]
-#[serde(transparent)]
-pub struct Term(pub u32);
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                fmt::Display::fmt(&self.0, f)
+            }
+        }
+    )*};
+}
 
-/// A PoX reward cycle: `cycle_length` consecutive burn blocks counted from
-/// `first_burn_height`.
-#[derive(
-    Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
-)]
-#[serde(transparent)]
-pub struct RewardCycle(pub u32);
+number_newtype! {
+    /// A Bitcoin block height. Bitcoin's own heights fit in `u32`, and the enrollment layout
+    /// stores them as `u32`, so this is a `u32` too.
+    BurnHeight(u32);
 
-/// The index of a chunk in a Stacker DB (libstackerdb uses `u32`).
-#[derive(
-    Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
-)]
-#[serde(transparent)]
-pub struct SlotId(pub u32);
+    /// A producer-set term: `term_length` consecutive burn blocks counted from
+    /// `first_burn_height`.
+    Term(u32);
 
-/// The version of a Stacker DB slot's chunk (libstackerdb's `slot_version`, a `u32`): a
-/// writer bumps it to replace its chunk; 0 is the empty slot.
-#[derive(
-    Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
-)]
-#[serde(transparent)]
-pub struct SlotVersion(pub u32);
+    /// A PoX reward cycle: `cycle_length` consecutive burn blocks counted from
+    /// `first_burn_height`.
+    RewardCycle(u32);
 
-/// A producer signer id, 0..100: one hundredth of the producer signing weight.
-#[derive(
-    Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
-)]
-#[serde(transparent)]
-pub struct SignerId(pub u32);
+    /// The index of a chunk in a Stacker DB (libstackerdb uses `u32`).
+    SlotId(u32);
+
+    /// The version of a Stacker DB slot's chunk (libstackerdb's `slot_version`, a `u32`): a
+    /// writer bumps it to replace its chunk; 0 is the empty slot.
+    SlotVersion(u32);
+
+    /// A producer signer id, 0..100: one hundredth of the producer signing weight.
+    SignerId(u32);
+
+    /// A Stacks block height: the first block built on genesis is height 1 (genesis itself is 0).
+    StacksHeight(u64);
+
+    /// A leader-election round within a term: the producers' vote counter, which starts at 0 each
+    /// term and moves on when a round elects no leader.
+    ElectionRound(u32);
+
+    /// An attempt at a signing round or a key generation: 0 first, one more for each restart.
+    Attempt(u32);
+}
 
 impl From<SignerId> for tandem_wfrost::FrostSlot {
     /// Signer id k signs as FROST slot id k + 1 (FROST's identifiers are never zero).
@@ -55,13 +63,6 @@ impl From<SignerId> for tandem_wfrost::FrostSlot {
         tandem_wfrost::FrostSlot::from_index(k.0)
     }
 }
-
-/// A Stacks block height: the first block built on genesis is height 1 (genesis itself is 0).
-#[derive(
-    Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
-)]
-#[serde(transparent)]
-pub struct StacksHeight(pub u64);
 
 impl StacksHeight {
     /// The height of a block built on this one (saturating: 2^64 blocks do not happen).
@@ -74,21 +75,6 @@ impl StacksHeight {
         self.0.checked_add(1).map(StacksHeight)
     }
 }
-
-/// A leader-election round within a term: the producers' vote counter, which starts at 0 each
-/// term and moves on when a round elects no leader.
-#[derive(
-    Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
-)]
-#[serde(transparent)]
-pub struct ElectionRound(pub u32);
-
-/// An attempt at a signing round or a key generation: 0 first, one more for each restart.
-#[derive(
-    Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
-)]
-#[serde(transparent)]
-pub struct Attempt(pub u32);
 
 macro_rules! next_number {
     ($($t:ident),*) => {$(
@@ -123,27 +109,6 @@ impl Term {
         self.0.checked_sub(n).map(Term)
     }
 }
-
-macro_rules! display_number {
-    ($($t:ty),*) => {$(
-        impl fmt::Display for $t {
-            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                fmt::Display::fmt(&self.0, f)
-            }
-        }
-    )*};
-}
-display_number!(
-    BurnHeight,
-    Term,
-    RewardCycle,
-    SlotId,
-    SignerId,
-    SlotVersion,
-    StacksHeight,
-    ElectionRound,
-    Attempt
-);
 
 impl fmt::Display for Phase {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

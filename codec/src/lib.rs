@@ -244,6 +244,14 @@ impl<T: Ord + Copy> Ascending<T> {
         Ascending { field, last: None }
     }
 
+    /// Keys must also be strictly above `floor` (a reserved key such as party 0).
+    pub fn above(field: &'static str, floor: T) -> Ascending<T> {
+        Ascending {
+            field,
+            last: Some(floor),
+        }
+    }
+
     pub fn next(&mut self, key: T) -> Result<T, DecodeError> {
         if self.last.is_some_and(|l| l >= key) {
             return Err(DecodeError::Order(self.field));
@@ -448,6 +456,9 @@ mod tests {
         assert_eq!(a.next(3), Ok(3));
         assert_eq!(a.next(3), Err(DecodeError::Order("keys")));
         assert_eq!(a.next(2), Err(DecodeError::Order("keys")));
+        let mut b = Ascending::above("keys", 0u16);
+        assert_eq!(b.next(0), Err(DecodeError::Order("keys")));
+        assert_eq!(b.next(1), Ok(1));
     }
 
     #[test]

@@ -113,7 +113,8 @@ impl Decode for DealerPackage {
         let pok_z = read_scalar(r, "pok_z")?;
         let n = r.count_u16("sealed_shares", MAX_PARTIES, 6)?;
         let mut sealed_shares = BTreeMap::new();
-        let mut parties = Ascending::new("sealed_shares");
+        // Party ids start at 1: a share sealed to party 0 is refused as out of order.
+        let mut parties = Ascending::above("sealed_shares", PartyId(0));
         for _ in 0..n {
             let p = parties.next(PartyId(r.u16("sealed_shares party")?))?;
             let sealed = r.bytes_u32("sealed_shares", MAX_SEALED)?;

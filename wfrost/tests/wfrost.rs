@@ -725,3 +725,17 @@ fn cached_verification_agrees() {
         assert_eq!(cache.len(), 2);
     }
 }
+
+/// Party ids start at 1: a dealer package with a share sealed to party 0 does not decode.
+#[test]
+fn a_share_sealed_to_party_zero_is_refused() {
+    let mut rng = ChaCha12Rng::from_seed([72; 32]);
+    let (config, enc) = config_for(&contiguous(&[1, 1]), 2, &mut rng);
+    let (_, mut packages) = deal_all(&config, &enc, &mut rng);
+    let mut p = packages.remove(&PartyId(1)).unwrap();
+    p.sealed_shares.insert(PartyId(0), vec![0; 48]);
+    assert_eq!(
+        DealerPackage::decode(&p.encode()).unwrap_err(),
+        WireError::Decode(DecodeError::Order("sealed_shares"))
+    );
+}

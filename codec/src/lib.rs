@@ -278,11 +278,6 @@ impl Writer {
         }
     }
 
-    /// Continues an encoding already begun.
-    pub fn from_vec(buf: Vec<u8>) -> Writer {
-        Writer { buf }
-    }
-
     pub fn into_bytes(self) -> Vec<u8> {
         self.buf
     }

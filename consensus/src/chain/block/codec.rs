@@ -50,6 +50,12 @@ impl BlockHeader {
     }
 }
 
+/// The part a signed block shares with its candidate: header and transactions.
+fn put_body(w: &mut Writer, header: &BlockHeader, txs: &[Transaction]) -> Result<(), BlockError> {
+    header.write(w);
+    put_txs(w, txs)
+}
+
 fn put_txs(w: &mut Writer, txs: &[Transaction]) -> Result<(), BlockError> {
     // At most MAX_BLOCK_TXS transactions of at most MAX_TX_BYTES (16 KiB) each: the u32 count
     // and the u16 lengths always fit.
@@ -86,8 +92,8 @@ fn read_signature(
 
 impl UnsignedBlock {
     pub fn encode(&self) -> Result<Vec<u8>, BlockError> {
-        let mut w = Writer::from_vec(self.header.encode());
-        put_txs(&mut w, &self.txs)?;
+        let mut w = Writer::with_capacity(HEADER_BYTES);
+        put_body(&mut w, &self.header, &self.txs)?;
         Ok(w.into_bytes())
     }
 
@@ -109,8 +115,8 @@ impl Decode for UnsignedBlock {
 
 impl Block {
     pub fn encode(&self) -> Result<Vec<u8>, BlockError> {
-        let mut w = Writer::from_vec(self.header.encode());
-        put_txs(&mut w, &self.txs)?;
+        let mut w = Writer::with_capacity(HEADER_BYTES);
+        put_body(&mut w, &self.header, &self.txs)?;
         for sig in [&self.producer_sig, &self.stacker_sig] {
             let b = sig.encode();
             // A signature's encoding is at most wfrost's MAX_SIGNATURE_BYTES (~400 KB).
@@ -130,8 +136,7 @@ impl Decode for Block {
     type Error = BlockError;
 
     fn decode_from(r: &mut Reader<'_>) -> Result<Block, BlockError> {
-        let header = BlockHeader::read(r)?;
-        let txs = read_txs(r)?;
+        let UnsignedBlock { header, txs } = UnsignedBlock::decode_from(r)?;
         let producer_sig = read_signature(r, "producer signature")?;
         let stacker_sig = read_signature(r, "stacker signature")?;
         Ok(Block {

@@ -84,24 +84,29 @@ impl<K> ProducerSet<K> {
         self.members.iter().find(|m| m.signer_ids.contains(&signer))
     }
 
-    /// The set as weighted FROST parties (protocol.md section 7): the j-th member in ascending
-    /// tie-break order is party j + 1 and holds the FROST slots of its signer ids. Members with
-    /// 0 slots are paid but do not sign, so they are not parties (their party ids stay
-    /// unused, so a party id always names the same member).
-    pub fn frost_parties<'a>(
-        &'a self,
-    ) -> impl Iterator<Item = (PartyId, &'a Member<K>, Vec<FrostSlot>)> + 'a {
+    /// Every member in ascending tie-break order with its FROST party (protocol.md section
+    /// 7): the j-th member is party j + 1. Members with 0 slots are paid but do not sign, so
+    /// they are no party (their party ids stay unused, so a party id always names the same
+    /// member).
+    pub fn members_with_parties(&self) -> impl Iterator<Item = (Option<PartyId>, &Member<K>)> {
         self.members
             .iter()
             .enumerate()
-            .filter(|(_, m)| m.weight > 0)
-            .map(|(j, m)| {
+            .map(|(j, m)| ((m.weight > 0).then(|| party_id(j)), m))
+    }
+
+    /// The set as weighted FROST parties: each signing member's party and the FROST slots of
+    /// its signer ids.
+    pub fn frost_parties(&self) -> impl Iterator<Item = (PartyId, &Member<K>, Vec<FrostSlot>)> {
+        self.members_with_parties().filter_map(|(party, m)| {
+            party.map(|p| {
                 (
-                    party_id(j),
+                    p,
                     m,
                     m.signer_ids.iter().map(|&k| FrostSlot::from(k)).collect(),
                 )
             })
+        })
     }
 }
 

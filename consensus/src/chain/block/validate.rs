@@ -2,7 +2,7 @@
 
 use super::*;
 use crate::params::NetworkParams;
-use crate::producer_set::{party_id, ProducerSet};
+use crate::producer_set::ProducerSet;
 
 /// A producer of a term as the chain pays it: its reward principal (the Stacks address of its
 /// enrollment's signing key), its spend, and its FROST party (none with 0 slots).
@@ -32,7 +32,7 @@ pub struct TermInfo {
 impl TermInfo {
     /// A term's facts from its producer set: the producers in ascending tie-break order with
     /// their reward principal, spend and FROST party (the set's numbering,
-    /// [`ProducerSet::frost_parties`]: none with 0 slots), the term's coinbase (SIP: the
+    /// [`ProducerSet::members_with_parties`]: none with 0 slots), the term's coinbase (SIP: the
     /// coinbase goes "pro-rata to all producers") and the term's cost limit (costs apply to the
     /// term as a whole).
     pub fn new<K>(
@@ -47,13 +47,11 @@ impl TermInfo {
         TermInfo {
             term,
             producers: set
-                .members
-                .iter()
-                .enumerate()
-                .map(|(j, m)| TermProducer {
+                .members_with_parties()
+                .map(|(party, m)| TermProducer {
                     reward_to: reward_to(&m.id),
                     spend: m.spend,
-                    party: (m.weight > 0).then(|| party_id(j)),
+                    party,
                 })
                 .collect(),
             producer_key,

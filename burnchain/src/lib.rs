@@ -7,6 +7,7 @@ pub mod payout;
 pub mod sender;
 pub mod tx;
 pub mod validate;
+pub mod wallet;
 
 pub use ops::{parse_operation, Announcement, BurnOp, Enrollment, OpError, VrfKeyRegistration};
 pub use payout::{burn_script, ExpectedPayout};

@@ -253,3 +253,34 @@ pub fn validate_announcement(
     }
     Ok(sender)
 }
+
+/// One VRF key's enrollments for a term, summed (docs/protocol.md section 4: "Several valid
+/// enrollments by one VRF key in one window add up; the last one in burn order supplies the
+/// signing key and the txid used for tie-breaks").
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct EnrolledKey {
+    pub key: (BurnHeight, u16),
+    pub spend: Sats,
+    /// The last enrollment in burn order.
+    pub last: ValidEnrollment,
+}
+
+/// Sums valid enrollments (given in burn order) per VRF key, in key order. A sum that would
+/// overflow keeps the largest representable spend (21 M BTC fits a u64 many times over).
+pub fn sum_by_key(enrollments: &[ValidEnrollment]) -> Vec<EnrolledKey> {
+    let mut by_key: BTreeMap<(BurnHeight, u16), EnrolledKey> = BTreeMap::new();
+    for e in enrollments {
+        by_key
+            .entry(e.key)
+            .and_modify(|k| {
+                k.spend = Sats(k.spend.0.saturating_add(e.spend.0));
+                k.last = e.clone();
+            })
+            .or_insert_with(|| EnrolledKey {
+                key: e.key,
+                spend: e.spend,
+                last: e.clone(),
+            });
+    }
+    by_key.into_values().collect()
+}

@@ -1,0 +1,339 @@
+//! A node's Bitcoin wallet, as pure code: one P2WPKH key, the outputs it owns (tracked from the
+//! blocks the node indexes and from its own unconfirmed change), and the builders of the three
+//! operations a producer sends, signed with that key.
+//!
+//! Input 0 of every transaction is a P2WPKH spend by the node key, so the operation's sender
+//! (section "Sender of input 0" of docs/protocol.md) is the node's address. Fees are a fixed rate
+//! times the signed transaction's virtual size.
+
+use crate::ops::{Announcement, Enrollment, VrfKeyRegistration};
+use crate::payout::{build_enrollment_tx, BuildError, EnrollmentTxSpec, ExpectedPayout};
+use bitcoin::hashes::Hash;
+use bitcoin::secp256k1::{Message, PublicKey, Secp256k1, SecretKey};
+use bitcoin::sighash::{EcdsaSighashType, SighashCache};
+use bitcoin::transaction::Version;
+use bitcoin::{
+    absolute, Amount, Block, CompressedPublicKey, OutPoint, ScriptBuf, Sequence, Transaction, TxIn,
+    TxOut, Witness,
+};
+use std::collections::BTreeMap;
+use std::sync::OnceLock;
+use tandem_consensus::Sats;
+
+fn secp() -> &'static Secp256k1<bitcoin::secp256k1::All> {
+    static CTX: OnceLock<Secp256k1<bitcoin::secp256k1::All>> = OnceLock::new();
+    CTX.get_or_init(Secp256k1::new)
+}
+
+/// The value a VRF key registration leaves at output 1 (the producer address) at least: the
+/// rest of the input goes there too, so the registration is also the wallet's change.
+const MIN_OUTPUT: u64 = 1_000;
+
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum WalletError {
+    #[error("wallet {address} holds {have} sats, {need} sats are needed (spend plus fee)")]
+    InsufficientFunds {
+        address: String,
+        have: u64,
+        need: u64,
+    },
+    #[error("enrollment: {0}")]
+    Build(#[from] BuildError),
+    #[error("signing input {index}: {reason}")]
+    Sign { index: usize, reason: String },
+}
+
+/// One spendable output of the wallet.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Utxo {
+    pub value: Amount,
+    /// Mined (seen in a block) or only the change of a transaction the wallet built.
+    pub confirmed: bool,
+}
+
+#[derive(Clone, Debug)]
+pub struct Wallet {
+    secret: SecretKey,
+    public: PublicKey,
+    script: ScriptBuf,
+    network: bitcoin::Network,
+    fee_rate_sat_vb: u64,
+    utxos: BTreeMap<OutPoint, Utxo>,
+}
+
+impl Wallet {
+    pub fn new(secret: SecretKey, network: bitcoin::Network, fee_rate_sat_vb: u64) -> Wallet {
+        let public = PublicKey::from_secret_key(secp(), &secret);
+        let script = ScriptBuf::new_p2wpkh(&CompressedPublicKey(public).wpubkey_hash());
+        Wallet {
+            secret,
+            public,
+            script,
+            network,
+            fee_rate_sat_vb,
+            utxos: BTreeMap::new(),
+        }
+    }
+
+    /// The P2WPKH script the wallet receives to (the producer address).
+    pub fn script(&self) -> &ScriptBuf {
+        &self.script
+    }
+
+    /// The address, for messages that ask a user to fund it.
+    pub fn address(&self) -> String {
+        bitcoin::Address::from_script(&self.script, self.network)
+            .map_or_else(|_| self.script.to_hex_string(), |a| a.to_string())
+    }
+
+    pub fn public_key(&self) -> PublicKey {
+        self.public
+    }
+
+    /// Spendable sats, unconfirmed change included.
+    pub fn balance(&self) -> u64 {
+        self.utxos.values().map(|u| u.value.to_sat()).sum()
+    }
+
+    pub fn utxos(&self) -> &BTreeMap<OutPoint, Utxo> {
+        &self.utxos
+    }
+
+    /// Folds a mined block in: outputs it spends are gone, outputs paying the wallet are new
+    /// (or now confirmed).
+    pub fn on_block(&mut self, block: &Block) {
+        for tx in &block.txdata {
+            for input in &tx.input {
+                self.utxos.remove(&input.previous_output);
+            }
+            let txid = tx.compute_txid();
+            for (vout, out) in tx.output.iter().enumerate() {
+                if out.script_pubkey == self.script {
+                    self.utxos.insert(
+                        OutPoint {
+                            txid,
+                            vout: vout as u32,
+                        },
+                        Utxo {
+                            value: out.value,
+                            confirmed: true,
+                        },
+                    );
+                }
+            }
+        }
+    }
+
+    /// Forgets everything (a rollback rebuilds the wallet from the blocks that remain).
+    pub fn clear(&mut self) {
+        self.utxos.clear();
+    }
+
+    /// A VRF key registration: output 0 the operation, output 1 the producer address (which
+    /// also takes the change).
+    pub fn vrf_key_registration(
+        &mut self,
+        magic: [u8; 2],
+        vrf_public_key: [u8; 32],
+    ) -> Result<Transaction, WalletError> {
+        let op = VrfKeyRegistration {
+            consensus_hash: [0; 20],
+            vrf_public_key,
+            memo: Vec::new(),
+            producer_address: self.script.clone(),
+        };
+        self.simple(op.to_script(magic), MIN_OUTPUT)
+    }
+
+    /// A block announcement (the `+` operation) with the change back to the wallet.
+    pub fn announcement(
+        &mut self,
+        magic: [u8; 2],
+        op: &Announcement,
+    ) -> Result<Transaction, WalletError> {
+        self.simple(op.to_script(magic), MIN_OUTPUT)
+    }
+
+    /// An enrollment paying `payout` with `spend` (rounded down to a multiple of the PoX
+    /// outputs, which must share it evenly), change back to the wallet.
+    pub fn enrollment(
+        &mut self,
+        magic: [u8; 2],
+        enrollment: Enrollment,
+        payout: ExpectedPayout,
+        spend: Sats,
+    ) -> Result<Transaction, WalletError> {
+        let spend = match &payout {
+            ExpectedPayout::Pox { outputs } if !outputs.is_empty() => {
+                let n = outputs.len() as u64;
+                Sats(spend.0 - spend.0 % n)
+            }
+            _ => spend,
+        };
+        let build = |inputs: Vec<OutPoint>, change: u64| {
+            build_enrollment_tx(&EnrollmentTxSpec {
+                magic,
+                enrollment: enrollment.clone(),
+                inputs,
+                payout: payout.clone(),
+                spend,
+                change: Some((self.script.clone(), Sats(change))),
+            })
+        };
+        let (inputs, total) = self.select(spend.0 + MIN_OUTPUT)?;
+        let draft = self.sign(build(inputs.clone(), total - spend.0)?)?;
+        let fee = self.fee_of(&draft);
+        let need = spend.0 + fee + MIN_OUTPUT;
+        if total < need {
+            return Err(self.insufficient(need));
+        }
+        let tx = self.sign(build(inputs, total - spend.0 - fee)?)?;
+        Ok(self.commit(tx))
+    }
+
+    /// Output 0 carries `op_return`; one change output back to the wallet.
+    fn simple(
+        &mut self,
+        op_return: ScriptBuf,
+        min_change: u64,
+    ) -> Result<Transaction, WalletError> {
+        let (inputs, total) = self.select(min_change)?;
+        let build = |change: u64| Transaction {
+            version: Version::TWO,
+            lock_time: absolute::LockTime::ZERO,
+            input: inputs
+                .iter()
+                .map(|&previous_output| TxIn {
+                    previous_output,
+                    script_sig: ScriptBuf::new(),
+                    sequence: Sequence::ENABLE_RBF_NO_LOCKTIME,
+                    witness: Witness::new(),
+                })
+                .collect(),
+            output: vec![
+                TxOut {
+                    value: Amount::ZERO,
+                    script_pubkey: op_return.clone(),
+                },
+                TxOut {
+                    value: Amount::from_sat(change),
+                    script_pubkey: self.script.clone(),
+                },
+            ],
+        };
+        let fee = self.fee_of(&self.sign(build(total))?);
+        if total < fee + min_change {
+            return Err(self.insufficient(fee + min_change));
+        }
+        let tx = self.sign(build(total - fee))?;
+        Ok(self.commit(tx))
+    }
+
+    fn fee_of(&self, signed: &Transaction) -> u64 {
+        signed.vsize() as u64 * self.fee_rate_sat_vb
+    }
+
+    fn insufficient(&self, need: u64) -> WalletError {
+        WalletError::InsufficientFunds {
+            address: self.address(),
+            have: self.balance(),
+            need,
+        }
+    }
+
+    /// Confirmed outputs first, then unconfirmed change, each in outpoint order, until `need`
+    /// plus a margin for the fee is covered; all of them if never.
+    fn select(&self, need: u64) -> Result<(Vec<OutPoint>, u64), WalletError> {
+        let margin = 1_000 * self.fee_rate_sat_vb.max(1);
+        let mut picked = Vec::new();
+        let mut total = 0u64;
+        let ordered = self
+            .utxos
+            .iter()
+            .filter(|(_, u)| u.confirmed)
+            .chain(self.utxos.iter().filter(|(_, u)| !u.confirmed));
+        for (op, u) in ordered {
+            if total >= need + margin {
+                break;
+            }
+            picked.push(*op);
+            total += u.value.to_sat();
+        }
+        if picked.is_empty() || total < need {
+            return Err(self.insufficient(need));
+        }
+        Ok((picked, total))
+    }
+
+    /// Signs every input as a P2WPKH spend of the wallet's key.
+    fn sign(&self, mut tx: Transaction) -> Result<Transaction, WalletError> {
+        let values: Vec<Amount> = tx
+            .input
+            .iter()
+            .map(|i| {
+                self.utxos
+                    .get(&i.previous_output)
+                    .map_or(Amount::ZERO, |u| u.value)
+            })
+            .collect();
+        let mut cache = SighashCache::new(&mut tx);
+        for (index, value) in values.into_iter().enumerate() {
+            let sighash = cache
+                .p2wpkh_signature_hash(index, &self.script, value, EcdsaSighashType::All)
+                .map_err(|e| WalletError::Sign {
+                    index,
+                    reason: e.to_string(),
+                })?;
+            let sig =
+                secp().sign_ecdsa(&Message::from_digest(sighash.to_byte_array()), &self.secret);
+            let sig = bitcoin::ecdsa::Signature {
+                signature: sig,
+                sighash_type: EcdsaSighashType::All,
+            };
+            let witness = cache.witness_mut(index).ok_or(WalletError::Sign {
+                index,
+                reason: "no such input".into(),
+            })?;
+            *witness = Witness::p2wpkh(&sig, &self.public);
+        }
+        Ok(tx)
+    }
+
+    /// The inputs are spent and the change is spendable (unconfirmed) at once, so several
+    /// operations can be sent between two blocks.
+    fn commit(&mut self, tx: Transaction) -> Transaction {
+        for i in &tx.input {
+            self.utxos.remove(&i.previous_output);
+        }
+        let txid = tx.compute_txid();
+        for (vout, out) in tx.output.iter().enumerate() {
+            if out.script_pubkey == self.script {
+                self.utxos.insert(
+                    OutPoint {
+                        txid,
+                        vout: vout as u32,
+                    },
+                    Utxo {
+                        value: out.value,
+                        confirmed: false,
+                    },
+                );
+            }
+        }
+        tx
+    }
+}
+
+/// The Ed25519 VRF public key a node registers, derived from its secret (the VRF proofs
+/// themselves are not used by Tandem's leader election, which is a vote).
+pub fn vrf_public_key(secret: &SecretKey) -> [u8; 32] {
+    use curve25519_dalek::constants::ED25519_BASEPOINT_POINT;
+    use curve25519_dalek::scalar::Scalar;
+    let seed = bitcoin::hashes::sha256::Hash::hash(
+        &[&b"tandem-vrf-key"[..], &secret.secret_bytes()[..]].concat(),
+    );
+    (ED25519_BASEPOINT_POINT * Scalar::from_bytes_mod_order(seed.to_byte_array()))
+        .compress()
+        .to_bytes()
+}

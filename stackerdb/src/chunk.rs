@@ -298,3 +298,64 @@ mod tests {
             .contains("01 compressed flag"));
     }
 }
+
+/// Recovers a chunk's writer. Recovery is a pure function of (signature, digest), so a host
+/// that sees one chunk many times (a node whose peers all push it; the simulator, whose replicas
+/// share one process) may remember results with [`RecoveryMemo`] instead of recovering again.
+pub trait Recover {
+    fn recover(
+        &mut self,
+        sig: &ChunkSignature,
+        digest: &Sha512Trunc256,
+    ) -> Result<PublicKey, SignatureError>;
+}
+
+/// Recovers every time.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Direct;
+
+impl Recover for Direct {
+    fn recover(
+        &mut self,
+        sig: &ChunkSignature,
+        digest: &Sha512Trunc256,
+    ) -> Result<PublicKey, SignatureError> {
+        sig.recover(digest)
+    }
+}
+
+/// Remembers the last results (up to `capacity`; when full, it starts over: the chunks worth
+/// remembering are the recent ones, which replication delivers within moments of each other).
+#[derive(Clone, Debug)]
+pub struct RecoveryMemo {
+    capacity: usize,
+    results: std::collections::BTreeMap<([u8; 65], [u8; 32]), Result<PublicKey, SignatureError>>,
+}
+
+impl RecoveryMemo {
+    pub fn new(capacity: usize) -> RecoveryMemo {
+        RecoveryMemo {
+            capacity: capacity.max(1),
+            results: std::collections::BTreeMap::new(),
+        }
+    }
+}
+
+impl Recover for RecoveryMemo {
+    fn recover(
+        &mut self,
+        sig: &ChunkSignature,
+        digest: &Sha512Trunc256,
+    ) -> Result<PublicKey, SignatureError> {
+        let key = (sig.0, digest.0);
+        if let Some(r) = self.results.get(&key) {
+            return r.clone();
+        }
+        if self.results.len() >= self.capacity {
+            self.results.clear();
+        }
+        let r = sig.recover(digest);
+        self.results.insert(key, r.clone());
+        r
+    }
+}

@@ -1,6 +1,6 @@
 //! A Stacker DB replica: a policy, a store, and the SIP's write rules.
 
-use crate::chunk::{chunk_digest, ChunkData, SlotMetadata};
+use crate::chunk::{chunk_digest, ChunkData, Direct, Recover, SlotMetadata};
 use crate::policy::WritePolicy;
 use crate::store::{ChunkStore, StoreError, StoredChunk};
 use secp256k1::PublicKey;
@@ -131,6 +131,15 @@ impl<P: WritePolicy, S: ChunkStore> StackerDb<P, S> {
 
     /// Applies the write rules to a chunk from a client or a peer.
     pub fn write(&mut self, chunk: &ChunkData) -> Result<WriteAck, StoreError> {
+        self.write_with(chunk, &mut Direct)
+    }
+
+    /// [`StackerDb::write`], recovering the writer's key through `recover`.
+    pub fn write_with(
+        &mut self,
+        chunk: &ChunkData,
+        recover: &mut impl Recover,
+    ) -> Result<WriteAck, StoreError> {
         let slots = self.slot_count();
         let Some(current) = self.meta.get(chunk.slot_id.0 as usize).copied() else {
             return Ok(WriteAck {
@@ -173,7 +182,7 @@ impl<P: WritePolicy, S: ChunkStore> StackerDb<P, S> {
         }
         // The digest from the data hash computed above: the data is hashed once per write.
         let digest = chunk_digest(chunk.slot_id, chunk.slot_version, &new.data_hash);
-        let signer = match chunk.sig.recover(&digest) {
+        let signer = match recover.recover(&chunk.sig, &digest) {
             Ok(k) => k,
             Err(e) => {
                 return refuse(WriteOutcome::Unauthorized {

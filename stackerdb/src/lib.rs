@@ -15,7 +15,9 @@ pub mod replication;
 pub mod sled_store;
 pub mod store;
 
-pub use chunk::{ChunkData, ChunkSignature, Sha512Trunc256, SlotMetadata};
+pub use chunk::{
+    ChunkData, ChunkSignature, Direct, Recover, RecoveryMemo, Sha512Trunc256, SlotMetadata,
+};
 pub use db::{beats, ReadChunk, StackerDb, WriteAck, WriteOutcome};
 pub use policy::{ProducerDbPolicy, StackerDbPolicy, WritePolicy};
 pub use replication::{ClockEntry, SyncMessage, SyncOutput, VectorClock};

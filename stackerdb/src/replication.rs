@@ -8,7 +8,7 @@
 //! rules define a total order per slot, replicas that receive the same chunks in any order,
 //! with duplicates, converge to identical state; losses are repaired by later exchanges.
 
-use crate::chunk::{ChunkData, ChunkSignature, Sha512Trunc256, SlotMetadata};
+use crate::chunk::{ChunkData, ChunkSignature, Direct, Recover, Sha512Trunc256, SlotMetadata};
 use crate::db::{beats, StackerDb, WriteAck};
 use crate::policy::WritePolicy;
 use crate::store::{ChunkStore, StoreError};
@@ -83,6 +83,15 @@ impl<P: WritePolicy, S: ChunkStore> StackerDb<P, S> {
 
     /// Handles one replication message from a peer.
     pub fn handle_sync(&mut self, msg: SyncMessage) -> Result<SyncOutput, StoreError> {
+        self.handle_sync_with(msg, &mut Direct)
+    }
+
+    /// [`StackerDb::handle_sync`], recovering pushed chunks' writers through `recover`.
+    pub fn handle_sync_with(
+        &mut self,
+        msg: SyncMessage,
+        recover: &mut impl Recover,
+    ) -> Result<SyncOutput, StoreError> {
         let mut out = SyncOutput::default();
         match msg {
             SyncMessage::ClockRequest => out.replies.push(SyncMessage::Clock(self.clock())),
@@ -118,7 +127,7 @@ impl<P: WritePolicy, S: ChunkStore> StackerDb<P, S> {
             }
             SyncMessage::Chunks(chunks) => {
                 for c in &chunks {
-                    let ack = self.write(c)?;
+                    let ack = self.write_with(c, recover)?;
                     if ack.outcome.is_accepted() {
                         out.accepted.push(c.slot_id);
                     }

@@ -86,7 +86,7 @@ macro_rules! next_number {
         }
     )*};
 }
-next_number!(ElectionRound, Attempt);
+next_number!(ElectionRound, Attempt, SlotVersion, BurnHeight);
 
 /// Which half of a reward cycle a burn block lies in.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]

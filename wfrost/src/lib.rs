@@ -38,7 +38,9 @@ pub use dkg::{
     VerifyingSharesPackage,
 };
 pub use sign::{aggregate, commit, sign, CommitmentLog, NonceCommitments, SignError};
-pub use witness::{AccountableSignature, SigningSetCache, WitnessEntry, WitnessError};
+pub use witness::{
+    AccountableSignature, SharedVerifications, SigningSetCache, WitnessEntry, WitnessError,
+};
 
 /// A signing threshold as a share of a set's slots, rounded up to whole slots: at least
 /// `ceil(percent x S / 100)` of S slots must sign. The SIP's producer rule ("at least 67 of

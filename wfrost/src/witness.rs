@@ -331,6 +331,33 @@ impl AccountableSignature {
         message: &[u8],
         cache: Option<&mut SigningSetCache>,
     ) -> Result<Vec<PartyId>, WitnessError> {
+        let Some(cache) = cache else {
+            return self.verify_uncached_result(group, message, None);
+        };
+        let Some(shared) = cache.shared.clone() else {
+            return self.verify_uncached_result(group, message, Some(cache));
+        };
+        cache.adopt(group);
+        let fingerprint = *cache
+            .fingerprint
+            .get_or_insert_with(|| group_fingerprint(group));
+        let key = shared.key(&fingerprint, message, self);
+        if let Some(signers) = shared.get(&key) {
+            return Ok(signers);
+        }
+        let result = self.verify_uncached_result(group, message, Some(cache));
+        if let Ok(signers) = &result {
+            shared.insert(key, signers.clone());
+        }
+        result
+    }
+
+    fn verify_uncached_result(
+        &self,
+        group: &GroupKey,
+        message: &[u8],
+        cache: Option<&mut SigningSetCache>,
+    ) -> Result<Vec<PartyId>, WitnessError> {
         let (parts, k) = self.structure(group)?;
         let (rho, c) = self.transcript(group, &parts, message)?;
         // The aggregate response must be exactly the witnessed sum.
@@ -457,6 +484,87 @@ pub struct SigningSetCache {
     seen: BTreeMap<Vec<u8>, u64>,
     /// Shared between clones: a follower hands one stacker cycle's table from term to term.
     table: Option<Arc<ShareTable>>,
+    /// Verifications shared with other caches (see [`SharedVerifications`]).
+    shared: Option<SharedVerifications>,
+    /// The group's fingerprint for shared entries, computed once.
+    fingerprint: Option<[u8; 32]>,
+}
+
+/// Everything of a group key a verification depends on: the key, the threshold, the parties
+/// with their slots and every verifying share.
+fn group_fingerprint(group: &GroupKey) -> [u8; 32] {
+    use k256::elliptic_curve::sec1::ToEncodedPoint;
+    use sha2::{Digest, Sha256};
+    let mut h = Sha256::new();
+    h.update(b"tandem-wfrost-group");
+    h.update(compress(&group.group_key));
+    h.update(group.threshold.to_be_bytes());
+    h.update((group.parties.len() as u64).to_be_bytes());
+    for (p, slots) in &group.parties {
+        h.update(p.0.to_be_bytes());
+        h.update((slots.len() as u64).to_be_bytes());
+        for s in slots {
+            h.update(s.to_be_bytes());
+        }
+    }
+    h.update((group.verifying_shares.len() as u64).to_be_bytes());
+    for (slot, y) in &group.verifying_shares {
+        h.update(slot.to_be_bytes());
+        h.update(y.to_encoded_point(false).as_bytes());
+    }
+    h.finalize().into()
+}
+
+/// Signatures already verified, shared by several verifiers in one process: verification is a
+/// pure function of (group key, message, signature), so a verifier that finds an entry skips
+/// the work and gets the same signers. Only successes are remembered. The simulator shares one
+/// among all its nodes, which all verify every block; a single node has no use for it.
+#[derive(Clone, Debug)]
+pub struct SharedVerifications {
+    inner: Arc<std::sync::Mutex<SharedInner>>,
+}
+
+#[derive(Debug)]
+struct SharedInner {
+    capacity: usize,
+    verified: BTreeMap<[u8; 32], Vec<PartyId>>,
+}
+
+impl SharedVerifications {
+    /// Remembers up to `capacity` signatures; when full it starts over.
+    pub fn new(capacity: usize) -> SharedVerifications {
+        SharedVerifications {
+            inner: Arc::new(std::sync::Mutex::new(SharedInner {
+                capacity: capacity.max(1),
+                verified: BTreeMap::new(),
+            })),
+        }
+    }
+
+    fn key(&self, group: &[u8; 32], message: &[u8], sig: &AccountableSignature) -> [u8; 32] {
+        use sha2::{Digest, Sha256};
+        let mut h = Sha256::new();
+        h.update(b"tandem-wfrost-verified");
+        h.update(group);
+        h.update((message.len() as u64).to_be_bytes());
+        h.update(message);
+        h.update(sig.encode());
+        h.finalize().into()
+    }
+
+    // A poisoned lock (a panic elsewhere while holding it) only costs the sharing.
+    fn get(&self, key: &[u8; 32]) -> Option<Vec<PartyId>> {
+        self.inner.lock().ok()?.verified.get(key).cloned()
+    }
+
+    fn insert(&self, key: [u8; 32], signers: Vec<PartyId>) {
+        if let Ok(mut inner) = self.inner.lock() {
+            if inner.verified.len() >= inner.capacity {
+                inner.verified.clear();
+            }
+            inner.verified.insert(key, signers);
+        }
+    }
 }
 
 /// The fixed-base table, the slot id of each of its rows (ascending), and factorials up to the
@@ -512,13 +620,26 @@ impl SigningSetCache {
             sets: BTreeMap::new(),
             seen: BTreeMap::new(),
             table: None,
+            shared: None,
+            fingerprint: None,
         }
+    }
+
+    /// Shares verification results with other caches (see [`SharedVerifications`]).
+    pub fn share_verifications(&mut self, shared: SharedVerifications) {
+        self.shared = Some(shared);
+    }
+
+    pub fn shared_verifications(&self) -> Option<&SharedVerifications> {
+        self.shared.as_ref()
     }
 
     /// Starts over if handed another group's key, rather than mix keys.
     fn adopt(&mut self, group: &GroupKey) {
         if self.group_key != compress(&group.group_key) {
+            let shared = self.shared.take();
             *self = SigningSetCache::new(group, self.capacity);
+            self.shared = shared;
         }
     }
 

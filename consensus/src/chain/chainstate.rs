@@ -209,6 +209,20 @@ pub struct BlockReceipt {
     pub state_root: StateRoot,
     /// Every reward credited at the start of the block (coinbase shares, then fee shares).
     pub paid: Vec<(Principal, MicroStx)>,
+    /// How many of the first `paid` entries are coinbase shares (the rest are fee shares).
+    pub coinbase_entries: usize,
+}
+
+impl BlockReceipt {
+    /// The coinbase shares this block credited (SIP: "the first transaction in a term").
+    pub fn coinbase_paid(&self) -> &[(Principal, MicroStx)] {
+        &self.paid[..self.coinbase_entries.min(self.paid.len())]
+    }
+
+    /// The fee shares this block credited: its parent's fees, to the parent's signers.
+    pub fn fees_paid(&self) -> &[(Principal, MicroStx)] {
+        &self.paid[self.coinbase_entries.min(self.paid.len())..]
+    }
 }
 
 #[derive(Clone, Debug)]
@@ -543,6 +557,7 @@ impl Chainstate {
         if let Some((amount, set)) = &rewards.coinbase {
             paid.extend(self.pay(*amount, set, h, true)?);
         }
+        let coinbase_entries = paid.len();
         // "Transaction fees are paid only to producer set participants who signed the blocks
         // produced": the parent's fees, held until its signature (and so its signers) exist.
         let held = std::mem::replace(&mut self.held_fees, MicroStx::ZERO);
@@ -568,6 +583,7 @@ impl Chainstate {
             cost,
             state_root: StateRoot::default(),
             paid,
+            coinbase_entries,
         })
     }
 }

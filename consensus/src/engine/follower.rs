@@ -12,6 +12,7 @@ use crate::hashes::StateRoot;
 use crate::height::StacksHeight;
 use crate::height::{BurnHeight, Term};
 use std::collections::BTreeMap;
+use tandem_wfrost::SharedVerifications;
 
 struct Stored {
     block: Block,
@@ -48,6 +49,7 @@ pub struct Follower {
     announced: BTreeMap<Term, BlockId>,
     dropped: u64,
     caches: BTreeMap<Term, SignatureCaches>,
+    shared: Option<SharedVerifications>,
 }
 
 impl Follower {
@@ -62,7 +64,14 @@ impl Follower {
             announced: BTreeMap::new(),
             dropped: 0,
             caches: BTreeMap::new(),
+            shared: None,
         }
+    }
+
+    /// Shares signature verifications with other followers in this process (the simulator's
+    /// nodes all verify every block).
+    pub fn share_verifications(&mut self, shared: SharedVerifications) {
+        self.shared = Some(shared);
     }
 
     pub fn tip(&self) -> BlockId {
@@ -109,7 +118,13 @@ impl Follower {
         if !self.caches.contains_key(&info.term) {
             let fresh = match self.caches.range(..info.term).next_back() {
                 Some((_, earlier)) => earlier.for_term(info),
-                None => SignatureCaches::new(info),
+                None => {
+                    let mut c = SignatureCaches::new(info);
+                    if let Some(shared) = &self.shared {
+                        c.share_verifications(shared);
+                    }
+                    c
+                }
             };
             self.caches.insert(info.term, fresh);
         }
@@ -179,6 +194,12 @@ impl Follower {
         }
         self.announced.insert(term, id);
         Ok(())
+    }
+
+    /// Forgets every announcement (the burn chain reorganised: the node replays the ones that
+    /// remain on the new chain). Blocks stay.
+    pub fn forget_announcements(&mut self) {
+        self.announced.clear();
     }
 
     fn extends(&self, id: BlockId, ancestor: BlockId) -> bool {

@@ -10,7 +10,9 @@ use crate::chain::block::{apply_checked, producer_message, stacker_message};
 use crate::chain::{Block, UnsignedBlock};
 use crate::height::{Attempt, StacksHeight};
 use rand_core::{CryptoRng, RngCore};
-use tandem_wfrost::{AccountableSignature, GroupKey, KeyShare, PartyId, SigningSetCache};
+use tandem_wfrost::{
+    AccountableSignature, GroupKey, KeyShare, PartyId, SharedVerifications, SigningSetCache,
+};
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum StackerMsg {
@@ -68,6 +70,7 @@ pub struct Stacker {
     signing: SigningRound,
     attempt: Attempt,
     producer_cache: Option<SigningSetCache>,
+    shared: Option<SharedVerifications>,
 }
 
 impl Stacker {
@@ -81,7 +84,13 @@ impl Stacker {
             signing,
             attempt: Attempt(0),
             producer_cache: None,
+            shared: None,
         }
+    }
+
+    /// Shares producer-signature verifications with other verifiers in this process.
+    pub fn share_verifications(&mut self, shared: SharedVerifications) {
+        self.shared = Some(shared);
     }
 
     fn round_for(key: &KeyShare, group: &GroupKey, attempt: Attempt) -> SigningRound {
@@ -117,9 +126,14 @@ impl Stacker {
             ))];
         }
         let id = block.id();
-        let cache = self
-            .producer_cache
-            .get_or_insert_with(|| SigningSetCache::new(&info.producer_key, 8));
+        let shared = &self.shared;
+        let cache = self.producer_cache.get_or_insert_with(|| {
+            let mut c = SigningSetCache::new(&info.producer_key, 8);
+            if let Some(s) = shared {
+                c.share_verifications(s.clone());
+            }
+            c
+        });
         if let Err(e) = sig.verify_cached(&info.producer_key, &producer_message(&id), cache) {
             return vec![StackerOut::Note(format!(
                 "height {}: producer signature refused: {e}",

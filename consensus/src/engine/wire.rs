@@ -95,6 +95,10 @@ fn frost_err(field: &'static str) -> impl Fn(WireError) -> MessageError {
     move |source| MessageError::Frost { field, source }
 }
 
+/// The first byte of a stacker chunk that carries a block with both signatures (a reader
+/// that follows the chain but does not sign can skip every other stacker message unread).
+pub const STACKER_COMPLETE_TAG: u8 = 0x21;
+
 impl ProducerMsg {
     pub fn encode(&self) -> Result<Vec<u8>, MessageError> {
         let mut w = Writer::new();
@@ -181,7 +185,7 @@ impl StackerMsg {
                 encode_round(&mut w, msg)?;
             }
             StackerMsg::Complete(b) => {
-                w.u8(0x21);
+                w.u8(STACKER_COMPLETE_TAG);
                 w.bytes_u32("block", &b.encode().map_err(block_err("block"))?)?;
             }
         }
@@ -205,7 +209,7 @@ impl Decode for StackerMsg {
                 attempt: Attempt(r.u32("attempt")?),
                 msg: r.round()?,
             },
-            0x21 => {
+            STACKER_COMPLETE_TAG => {
                 let b = r.bytes_u32("block", MAX_BLOCK_BYTES)?;
                 StackerMsg::Complete(Block::decode(b).map_err(block_err("block"))?)
             }

@@ -31,7 +31,9 @@ use crate::stacking::Principal;
 use crate::units::{MicroStx, Sats};
 use sha2::{Digest, Sha512_256};
 use tandem_wfrost::wire::WireError;
-use tandem_wfrost::{AccountableSignature, GroupKey, PartyId, SigningSetCache, WitnessError};
+use tandem_wfrost::{
+    AccountableSignature, GroupKey, PartyId, SharedVerifications, SigningSetCache, WitnessError,
+};
 
 pub const BLOCK_VERSION: u8 = 1;
 pub const HEADER_BYTES: usize = 157;

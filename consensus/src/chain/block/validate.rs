@@ -216,10 +216,21 @@ impl SignatureCaches {
     /// a reward cycle, so its table and folded sets carry over (a cache handed another key
     /// starts over by itself).
     pub fn for_term(&self, info: &TermInfo) -> SignatureCaches {
+        let mut producer = SigningSetCache::new(&info.producer_key, 8);
+        if let Some(shared) = self.producer.shared_verifications() {
+            producer.share_verifications(shared.clone());
+        }
         SignatureCaches {
-            producer: SigningSetCache::new(&info.producer_key, 8),
+            producer,
             stacker: self.stacker.clone(),
         }
+    }
+
+    /// Shares verification results with other validators in this process (see
+    /// [`SharedVerifications`]).
+    pub fn share_verifications(&mut self, shared: &SharedVerifications) {
+        self.producer.share_verifications(shared.clone());
+        self.stacker.share_verifications(shared.clone());
     }
 }
 

@@ -1,0 +1,191 @@
+//! What a writer keeps in a Stacker DB slot: its live messages, not only the last one.
+//!
+//! A slot holds one chunk, and a write replaces it. A reader that polls, or a replica that
+//! learns of two writes through one anti-entropy exchange, sees only the latest version. If each
+//! write carried one message, a vote or a prepare overwritten before a reader saw it would be
+//! lost. So a slot carries the writer's current state for the round as a short log: every
+//! message the writer still stands behind, each tagged with the slot version that first carried
+//! it. A reader processes the entries tagged above the last version it processed from that
+//! slot, whatever versions it never saw; the writer drops entries that a newer context makes
+//! moot (votes of an earlier election round, messages of an earlier height or key-generation
+//! attempt). Versions only grow (the write rules refuse anything else), so the tags stay
+//! ordered even across a writer's restart. docs/protocol.md section 9 ("Slot contents").
+
+use std::collections::BTreeMap;
+use tandem_codec::{Decode, DecodeError, Reader, Writer};
+use tandem_consensus::engine::MAX_MESSAGE_BYTES;
+use tandem_consensus::{Attempt, ElectionRound, SlotId, SlotVersion, StacksHeight};
+use tandem_stackerdb::policy::PRODUCER_MAX_CHUNK;
+
+use crate::layout::DbId;
+
+/// Tag of a slot log (room for other chunk kinds later).
+pub const SLOT_LOG_TAG: u8 = 0x40;
+/// At most this many live entries per slot; older ones go first.
+pub const MAX_ENTRIES: usize = 32;
+
+/// One message in a slot, with the slot version that first carried it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Entry {
+    pub written_at: SlotVersion,
+    pub msg: Vec<u8>,
+}
+
+/// A slot's contents: `40 count u16 count x (written_at u32, len u32, message)`, entries in
+/// non-decreasing `written_at` order.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct SlotLog {
+    pub entries: Vec<Entry>,
+}
+
+impl SlotLog {
+    pub fn encode(&self) -> Result<Vec<u8>, tandem_codec::EncodeError> {
+        let mut w =
+            Writer::with_capacity(3 + self.entries.iter().map(|e| 8 + e.msg.len()).sum::<usize>());
+        w.u8(SLOT_LOG_TAG);
+        w.count_u16("entries", self.entries.len())?;
+        for e in &self.entries {
+            w.u32(e.written_at.0);
+            w.bytes_u32("entry", &e.msg)?;
+        }
+        Ok(w.into_bytes())
+    }
+
+    pub fn decode(bytes: &[u8]) -> Result<SlotLog, DecodeError> {
+        SlotLog::decode_exact(bytes)
+    }
+}
+
+impl Decode for SlotLog {
+    const MAX_BYTES: usize = PRODUCER_MAX_CHUNK;
+    type Error = DecodeError;
+
+    fn decode_from(r: &mut Reader<'_>) -> Result<SlotLog, DecodeError> {
+        r.expect_tag("slot log", SLOT_LOG_TAG)?;
+        let n = r.count_u16("entries", MAX_ENTRIES, 8)?;
+        let mut entries = Vec::with_capacity(n);
+        let mut last = SlotVersion(0);
+        for _ in 0..n {
+            let written_at = SlotVersion(r.u32("written_at")?);
+            if written_at < last {
+                return Err(DecodeError::Order("written_at"));
+            }
+            last = written_at;
+            let msg = r.bytes_u32("entry", MAX_MESSAGE_BYTES)?.to_vec();
+            entries.push(Entry { written_at, msg });
+        }
+        Ok(SlotLog { entries })
+    }
+}
+
+/// What an entry is about: a newer context of the same kind makes older entries moot.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Context {
+    /// Leader-election votes and vote requests of one round.
+    Election(ElectionRound),
+    /// The two-phase commit and signing of one height, candidates, signed and complete blocks.
+    Height(StacksHeight),
+    /// One key-generation attempt.
+    Keygen(Attempt),
+}
+
+impl Context {
+    /// Does `self` make an entry of context `old` moot?
+    pub fn supersedes(&self, old: &Context) -> bool {
+        match (self, old) {
+            (Context::Election(a), Context::Election(b)) => a > b,
+            (Context::Height(a), Context::Height(b)) => a > b,
+            (Context::Keygen(a), Context::Keygen(b)) => a > b,
+            _ => false,
+        }
+    }
+}
+
+/// The writer's side of one slot.
+#[derive(Clone, Debug, Default)]
+struct Outgoing {
+    version: SlotVersion,
+    entries: Vec<(Context, Entry)>,
+}
+
+/// A writer's slots: what each holds, and its next version.
+#[derive(Clone, Debug, Default)]
+pub struct Outbox {
+    slots: BTreeMap<(DbId, SlotId), Outgoing>,
+}
+
+impl Outbox {
+    /// Adds messages to a slot (one write) and returns the new version and the contents.
+    pub fn write(
+        &mut self,
+        db: DbId,
+        slot: SlotId,
+        msgs: Vec<(Context, Vec<u8>)>,
+        max_bytes: usize,
+    ) -> (SlotVersion, SlotLog) {
+        let out = self.slots.entry((db, slot)).or_default();
+        out.version = out.version.next();
+        let version = out.version;
+        for (ctx, msg) in msgs {
+            out.entries.retain(|(old, _)| !ctx.supersedes(old));
+            out.entries.push((
+                ctx,
+                Entry {
+                    written_at: version,
+                    msg,
+                },
+            ));
+        }
+        // Oldest first out when the log is over its caps (the newest entry always stays).
+        let size =
+            |e: &[(Context, Entry)]| 3 + e.iter().map(|(_, x)| 8 + x.msg.len()).sum::<usize>();
+        while out.entries.len() > 1
+            && (out.entries.len() > MAX_ENTRIES || size(&out.entries) > max_bytes)
+        {
+            out.entries.remove(0);
+        }
+        let log = SlotLog {
+            entries: out.entries.iter().map(|(_, e)| e.clone()).collect(),
+        };
+        (version, log)
+    }
+
+    /// Forgets a DB's slots (the DB was closed).
+    pub fn close(&mut self, db: DbId) {
+        self.slots.retain(|(d, _), _| *d != db);
+    }
+}
+
+/// A reader's side: per slot, the last version it processed.
+#[derive(Clone, Debug, Default)]
+pub struct Inbox {
+    seen: BTreeMap<(DbId, SlotId), SlotVersion>,
+}
+
+impl Inbox {
+    /// The entries of `log` (carried by a chunk of `version`) not processed yet, and marks
+    /// them processed.
+    pub fn fresh(
+        &mut self,
+        db: DbId,
+        slot: SlotId,
+        version: SlotVersion,
+        log: SlotLog,
+    ) -> Vec<Vec<u8>> {
+        let last = self.seen.entry((db, slot)).or_insert(SlotVersion(0));
+        if version <= *last {
+            return Vec::new();
+        }
+        let from = *last;
+        *last = version;
+        log.entries
+            .into_iter()
+            .filter(|e| e.written_at > from && e.written_at <= version)
+            .map(|e| e.msg)
+            .collect()
+    }
+
+    pub fn close(&mut self, db: DbId) {
+        self.seen.retain(|(d, _), _| *d != db);
+    }
+}

@@ -1,11 +1,17 @@
-//! Deterministic discrete-event simulator host for Tandem (issue 6): runs the consensus
-//! engine's state machines for a scenario's producers and stackers over simulated links and a
-//! simulated Bitcoin chain, and reports what the chain did. The same scenario and seed give
+//! Deterministic discrete-event simulator host for Tandem: runs one `tandem-machine` node
+//! machine per producer and stacker over simulated links (carrying the real Stacker DB
+//! replication protocol between real replicas) and a simulated Bitcoin chain (mining the real
+//! transactions the machines broadcast), and reports what the chain did. The same scenario and seed give
 //! the same event trace digest.
 #![forbid(unsafe_code)]
 
+mod bitcoin;
+mod faults;
+mod network;
+pub mod report;
 pub mod scenario;
 pub mod world;
 
+pub use report::{BitcoinReport, ProducerReward, Report, StackerDbReport, TermReport};
 pub use scenario::{Crash, Faults, Scenario, ScenarioError};
-pub use world::{ProducerReward, Report, SimError, TermReport, World};
+pub use world::{SimError, World};

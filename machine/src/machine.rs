@@ -95,6 +95,7 @@ pub struct NodeMachine {
 
     // Per call.
     now_ms: u64,
+    replaying: bool,
     pending: BTreeMap<(DbId, SlotId), Vec<Queued>>,
     out: Vec<Effect>,
 }
@@ -155,6 +156,7 @@ impl NodeMachine {
             inbox: Inbox::default(),
             first_seen_ms: BTreeMap::new(),
             now_ms: 0,
+            replaying: false,
             pending: BTreeMap::new(),
             out: Vec::new(),
         }
@@ -233,7 +235,10 @@ impl NodeMachine {
     }
 
     fn event(&mut self, e: Event) {
-        self.out.push(Effect::Event(e));
+        // A replay after a rollback re-derives what was reported already.
+        if !self.replaying {
+            self.out.push(Effect::Event(e));
+        }
     }
 
     fn ignored(&mut self, why: Ignored) {
@@ -742,9 +747,11 @@ impl NodeMachine {
         for (c, _) in self.reward_sets.clone() {
             self.open_stacker_set(c);
         }
+        self.replaying = true;
         for (h, block) in &kept {
             self.index_block(*h, block, false, rng);
         }
+        self.replaying = false;
         // A set whose layout changed (or vanished) loses its key generation, machines and DB.
         for (set, old) in old_layouts {
             if self.layouts.get(&set) == Some(&old) {
@@ -931,7 +938,7 @@ impl NodeMachine {
         if let Some(mut p) = producer {
             let outs = p.start(rng);
             self.producer = Some((term, p));
-            self.producer_outs(term, outs);
+            self.producer_outs(term, outs, rng);
         }
         true
     }
@@ -1123,12 +1130,20 @@ impl NodeMachine {
             }
             _ => return false,
         };
-        self.producer_outs(term, outs);
+        self.producer_outs(term, outs, rng);
         true
     }
 
-    fn producer_outs(&mut self, term: Term, outs: Vec<ProducerOut>) {
+    fn producer_outs<R: RngCore + CryptoRng>(
+        &mut self,
+        term: Term,
+        outs: Vec<ProducerOut>,
+        rng: &mut R,
+    ) {
         let db = DbId::Producers(term);
+        // A node that is a stacker signer too hands its own producer-signed candidate to its
+        // stacker machine (its own chunks never come back to it).
+        let mut signed = Vec::new();
         for o in outs {
             match o {
                 ProducerOut::Send(msg) => {
@@ -1149,8 +1164,11 @@ impl NodeMachine {
                             });
                             (SlotKind::Blocks, Context::Height(b.header.height))
                         }
-                        ProducerMsg::Signed { block, .. } => {
+                        ProducerMsg::Signed { block, sig } => {
                             self.event(Event::ProducerSigned { id: block.id() });
+                            if self.stacker.is_some() {
+                                signed.push((block.clone(), sig.clone()));
+                            }
                             (SlotKind::Blocks, Context::Height(block.header.height))
                         }
                     };
@@ -1197,6 +1215,9 @@ impl NodeMachine {
                 }
                 ProducerOut::Note(why) => self.event(Event::Note(why)),
             }
+        }
+        for (block, sig) in signed {
+            self.stacker_sees_signed(term, block, sig, rng);
         }
     }
 

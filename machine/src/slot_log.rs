@@ -68,7 +68,10 @@ impl Decode for SlotLog {
         for _ in 0..n {
             let written_at = SlotVersion(r.u32("written_at")?);
             if written_at < last {
-                return Err(DecodeError::Order("written_at"));
+                return Err(DecodeError::Invalid {
+                    field: "written_at",
+                    reason: "an entry is older than the one before it",
+                });
             }
             last = written_at;
             let msg = r.bytes_u32("entry", MAX_MESSAGE_BYTES)?.to_vec();
@@ -187,5 +190,179 @@ impl Inbox {
 
     pub fn close(&mut self, db: DbId) {
         self.seen.retain(|(d, _), _| *d != db);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+    use super::*;
+    use proptest::prelude::*;
+    use tandem_consensus::Term;
+
+    const DB: DbId = DbId::Producers(Term(2));
+
+    fn h(n: u64) -> Context {
+        Context::Height(StacksHeight(n))
+    }
+
+    #[test]
+    fn encoding_is_pinned_and_errors_name_the_field() {
+        let log = SlotLog {
+            entries: vec![
+                Entry {
+                    written_at: SlotVersion(1),
+                    msg: vec![0xaa],
+                },
+                Entry {
+                    written_at: SlotVersion(3),
+                    msg: vec![],
+                },
+            ],
+        };
+        let bytes = log.encode().unwrap();
+        assert_eq!(
+            hex::encode(&bytes),
+            "4000020000000100000001aa0000000300000000"
+        );
+        assert_eq!(SlotLog::decode(&bytes).unwrap(), log);
+        assert_eq!(
+            SlotLog::decode(&[0x41, 0, 0]),
+            Err(DecodeError::Tag {
+                field: "slot log",
+                tag: 0x41
+            })
+        );
+        let mut out_of_order = bytes.clone();
+        out_of_order[6] = 9; // first entry written at 9, second at 3
+        assert_eq!(
+            SlotLog::decode(&out_of_order),
+            Err(DecodeError::Invalid {
+                field: "written_at",
+                reason: "an entry is older than the one before it"
+            })
+        );
+        let mut trailing = bytes.clone();
+        trailing.push(0);
+        assert_eq!(SlotLog::decode(&trailing), Err(DecodeError::Trailing(1)));
+        let too_many = [&[0x40u8, 0, 33][..], &[0u8; 33 * 8][..]].concat();
+        assert!(matches!(
+            SlotLog::decode(&too_many),
+            Err(DecodeError::TooMany {
+                field: "entries",
+                ..
+            })
+        ));
+    }
+
+    /// Step table: what a writer keeps as it writes (contexts make older entries moot).
+    #[test]
+    fn the_writer_keeps_live_entries_only() {
+        let mut out = Outbox::default();
+        let slot = SlotId(100);
+        // (what, messages written, version of the write, live entries as (written_at, first byte))
+        type Step = (&'static str, Vec<(Context, Vec<u8>)>, u32, Vec<(u32, u8)>);
+        let steps: Vec<Step> = vec![
+            (
+                "a vote",
+                vec![(Context::Election(ElectionRound(0)), vec![1])],
+                1,
+                vec![(1, 1)],
+            ),
+            (
+                "a prepare at height 1 keeps the vote",
+                vec![(h(1), vec![2])],
+                2,
+                vec![(1, 1), (2, 2)],
+            ),
+            (
+                "two messages in one write share a version",
+                vec![(h(1), vec![3]), (h(1), vec![4])],
+                3,
+                vec![(1, 1), (2, 2), (3, 3), (3, 4)],
+            ),
+            (
+                "height 2 drops height 1",
+                vec![(h(2), vec![5])],
+                4,
+                vec![(1, 1), (4, 5)],
+            ),
+            (
+                "a later election round drops the earlier vote",
+                vec![(Context::Election(ElectionRound(1)), vec![6])],
+                5,
+                vec![(4, 5), (5, 6)],
+            ),
+        ];
+        for (desc, msgs, version, expected) in steps {
+            let (v, log) = out.write(DB, slot, msgs, 1 << 20);
+            assert_eq!(v, SlotVersion(version), "{desc}");
+            let got: Vec<(u32, u8)> = log
+                .entries
+                .iter()
+                .map(|e| (e.written_at.0, e.msg[0]))
+                .collect();
+            assert_eq!(got, expected, "{desc}");
+        }
+    }
+
+    #[test]
+    fn caps_drop_the_oldest_entries_first() {
+        let mut out = Outbox::default();
+        for i in 0..(MAX_ENTRIES as u8 + 5) {
+            out.write(DB, SlotId(0), vec![(h(1), vec![i])], 1 << 20);
+        }
+        let (_, log) = out.write(DB, SlotId(0), vec![(h(1), vec![0xff])], 1 << 20);
+        assert_eq!(log.entries.len(), MAX_ENTRIES);
+        assert_eq!(log.entries.last().unwrap().msg, vec![0xff]);
+        // A byte cap keeps at least the newest entry.
+        let (_, log) = out.write(DB, SlotId(0), vec![(h(1), vec![7; 100])], 50);
+        assert_eq!(log.entries.len(), 1);
+    }
+
+    proptest! {
+        /// A reader that sees any subsequence of a slot's versions (always the latest last, as
+        /// a replica ends up) processes every message whose context stayed live exactly once,
+        /// in write order.
+        #[test]
+        fn a_reader_that_misses_versions_loses_no_live_message(
+            writes in proptest::collection::vec((0u64..3, 1usize..3), 1..20),
+            seen in proptest::collection::vec(any::<bool>(), 20),
+        ) {
+            let mut out = Outbox::default();
+            let mut inbox = Inbox::default();
+            let mut processed: Vec<u8> = Vec::new();
+            let mut written: Vec<(u64, u8)> = Vec::new();
+            let mut height = 0u64;
+            let mut n = 0u8;
+            for (i, (step, count)) in writes.iter().enumerate() {
+                height += step;
+                let msgs: Vec<(Context, Vec<u8>)> = (0..*count)
+                    .map(|_| {
+                        n = n.wrapping_add(1);
+                        written.push((height, n));
+                        (h(height), vec![n])
+                    })
+                    .collect();
+                let (v, log) = out.write(DB, SlotId(0), msgs, 1 << 20);
+                let last = i + 1 == writes.len();
+                if seen[i] || last {
+                    let bytes = log.encode().unwrap();
+                    let log = SlotLog::decode(&bytes).unwrap();
+                    for m in inbox.fresh(DB, SlotId(0), v, log) {
+                        processed.push(m[0]);
+                    }
+                }
+            }
+            // Everything of the final height was processed, in order, once.
+            let final_height = written.last().map(|w| w.0).unwrap();
+            let live: Vec<u8> = written.iter().filter(|w| w.0 == final_height).map(|w| w.1).collect();
+            let tail: Vec<u8> = processed.iter().rev().take(live.len()).rev().copied().collect();
+            prop_assert_eq!(tail, live);
+            let mut dedup = processed.clone();
+            dedup.sort_unstable();
+            dedup.dedup();
+            prop_assert_eq!(dedup.len(), processed.len());
+        }
     }
 }

@@ -10,12 +10,11 @@ use bitcoin::{
     absolute, Amount, BlockHash, OutPoint, ScriptBuf, Sequence, Transaction, TxIn, TxOut, Txid,
     Witness,
 };
-use std::collections::BTreeMap;
 use tandem_burnchain::payout::{
     build_enrollment_tx, payout_seed, CyclePayouts, EnrollmentTxSpec, PayoutError,
 };
 use tandem_burnchain::validate::{
-    validate_enrollment, EnrollmentContext, EnrollmentError, KeyRegistry, SetReference,
+    sum_by_key, validate_enrollment, EnrollmentContext, EnrollmentError, KeyRegistry, SetReference,
 };
 use tandem_burnchain::{parse_operation, BurnOp, Enrollment, ExpectedPayout, VrfKeyRegistration};
 use tandem_consensus::producer_set::{select, Candidate};
@@ -145,7 +144,7 @@ fn one_enrollment_window_selects_a_producer_set() {
         (8, 3, enroll(2, 2, 40_000, 1)),
     ];
 
-    let mut totals: BTreeMap<(BurnHeight, u16), (Sats, [u8; 32])> = BTreeMap::new();
+    let mut valid = Vec::new();
     let mut rejected = Vec::new();
     for (h, vtx, tx) in &mined {
         let Some(BurnOp::Enrollment(op)) = parse_operation(tx, magic).unwrap() else {
@@ -161,11 +160,7 @@ fn one_enrollment_window_selects_a_producer_set() {
         match validate_enrollment(&params, tx, &op, &ctx, &keys) {
             Ok(v) => {
                 assert_eq!(v.for_term, Term(2));
-                // "Several valid enrollments by the same VRF key in one window add up; the
-                // last one supplies the txid."
-                let e = totals.entry(v.key).or_insert((Sats::ZERO, [0; 32]));
-                e.0 = e.0.checked_add(v.spend).unwrap();
-                e.1 = v.txid.to_byte_array();
+                valid.push(v);
             }
             Err(e) => rejected.push(((*h, *vtx), e)),
         }
@@ -182,12 +177,19 @@ fn one_enrollment_window_selects_a_producer_set() {
         EnrollmentError::SenderMismatch { .. }
     ));
 
+    // "Several valid enrollments by the same VRF key in one window add up; the last one
+    // supplies the txid."
+    let totals = sum_by_key(&valid);
+    assert_eq!(totals.len(), 4);
+    let two = totals.iter().find(|k| k.key == (BurnHeight(2), 2)).unwrap();
+    assert_eq!(two.spend, Sats(80_000));
+    assert_eq!(two.last.height, BurnHeight(8));
     let candidates: Vec<Candidate<u16>> = totals
         .iter()
-        .map(|(k, (spend, txid))| Candidate {
-            id: k.1,
-            spend: *spend,
-            last_txid: *txid,
+        .map(|k| Candidate {
+            id: k.key.1,
+            spend: k.spend,
+            last_txid: k.last.txid.to_byte_array(),
         })
         .collect();
     // The tie shuffle is seeded by SH of term N-2's last block (height 10).

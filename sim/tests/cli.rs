@@ -22,6 +22,19 @@ fn json_report_has_the_promised_keys_and_is_reproducible() {
     assert!(term["blocks"].as_u64().unwrap() > 0);
     assert!(term["latency_ms"].as_u64().unwrap() > 0);
     assert_eq!(v["conflicting_heights"], 0);
+    for key in [
+        "blocks",
+        "transactions",
+        "enrollments",
+        "announcements",
+        "payout_outputs",
+        "refused",
+    ] {
+        assert!(v["bitcoin"][key].is_u64(), "bitcoin.{key}");
+    }
+    for key in ["writes_accepted", "writes_refused", "sync_messages"] {
+        assert!(v["stackerdb"][key].is_u64(), "stackerdb.{key}");
+    }
     // --seed overrides the file's seed: another digest; the same seed again: the same one.
     let b = sim(&["run", "scenarios/tiny.toml", "--json", "--seed", "4"]);
     let w: serde_json::Value = serde_json::from_slice(&b.stdout).unwrap();

@@ -39,6 +39,28 @@ fn ten_producers_twenty_stackers_three_terms() {
         .windows(2)
         .all(|w| w[0].coinbase_ustx < w[1].coinbase_ustx));
     assert!(r.rewards.iter().all(|p| p.fees_ustx > 0));
+
+    // Bitcoin, as node 0 indexed it: 10 VRF key registrations, then 10 enrollments in each of
+    // terms 0-4 (term 5's first block ends the run), all valid; every block announced.
+    assert_eq!(r.bitcoin.refused, 0);
+    assert_eq!(r.bitcoin.enrollments, 50);
+    assert_eq!(r.bitcoin.announcements, r.chain_height);
+    assert_eq!(
+        r.bitcoin.transactions,
+        10 + r.bitcoin.enrollments + r.bitcoin.announcements
+    );
+    // Terms 0-3 are the reward phase of cycle 0 (60 blocks, 20 of prepare phase): 20 PoX
+    // outputs per enrollment; term 4 is in the prepare phase: one burn output.
+    assert_eq!(r.bitcoin.payout_outputs, 40 * 20 + 10);
+    assert_eq!(r.bitcoin.blocks, 52);
+    // Stacker DBs: every chunk a node wrote was pushed to the 29 others, and every replica
+    // accepted every copy under the write rules.
+    assert_eq!(r.stackerdb.writes_refused, 0);
+    assert_eq!(r.stackerdb.sync_messages % 29, 0);
+    assert_eq!(
+        r.stackerdb.writes_accepted,
+        r.stackerdb.sync_messages / 29 * 30
+    );
 }
 
 #[test]

@@ -16,7 +16,9 @@ use tandem_consensus::chain::{
     UnsignedBlock, UnsignedTx,
 };
 use tandem_consensus::engine::assemble::assemble;
-use tandem_consensus::engine::{AnnounceError, Follower, Keygen, KeygenMsg, KeygenOut};
+use tandem_consensus::engine::{
+    AnnounceError, Follower, Keygen, KeygenInput, KeygenMsg, KeygenOut,
+};
 use tandem_consensus::stacking::{Principal, StacksAddress};
 use tandem_consensus::{BurnHeight, MicroStx, Network, NetworkParams, Sats, Term};
 use tandem_wfrost::{self as wfrost, AccountableSignature, FrostSlot, GroupKey, KeyShare, PartyId};
@@ -52,7 +54,7 @@ fn group(
         .collect();
     let mut queue: Vec<(PartyId, KeygenMsg)> = Vec::new();
     for (i, m) in ms.iter_mut().enumerate() {
-        for o in m.start(&mut r) {
+        for o in m.handle(KeygenInput::Start, &mut r) {
             if let KeygenOut::Send(msg) = o {
                 queue.push((PartyId(i as u16 + 1), msg));
             }
@@ -64,7 +66,13 @@ fn group(
             if me == from {
                 continue;
             }
-            for o in m.on_message(from, &msg, &mut r) {
+            for o in m.handle(
+                KeygenInput::Message {
+                    from,
+                    msg: msg.clone(),
+                },
+                &mut r,
+            ) {
                 if let KeygenOut::Send(msg) = o {
                     queue.push((me, msg));
                 }
@@ -297,73 +305,130 @@ fn followers_refuse_blocks_by_name_and_stay_put() {
     assert_eq!(f.tip(), ok.id());
 }
 
+/// What a follower is handed, in a step table.
+#[allow(clippy::large_enum_variant)]
+enum FollowerStep {
+    Append(Block, TermInfo, u32),
+    Announce(Term, BlockId, tandem_consensus::StateRoot),
+    StartTerm(Term),
+}
+
+/// The follower as a step table: appends, every way an announcement is refused, and term
+/// starts that keep announced blocks and drop the rest.
 #[test]
-fn announcements_fix_where_the_next_term_starts() {
+fn follower_step_table() {
     let w = world();
     let mut f = Follower::new(w.genesis.clone());
     let i2 = info(&w, 2, BlockId::GENESIS);
     let b1 = signed(&w, &candidate(&f, &i2, 21, &[]), &[0, 1, 2], &[0, 1, 2]);
     f.append(&b1, &i2, BurnHeight(21)).unwrap();
     let b2 = signed(&w, &candidate(&f, &i2, 22, &[]), &[0, 1, 2], &[0, 1, 2]);
-    f.append(&b2, &i2, BurnHeight(22)).unwrap();
-    // Bad announcements are refused by name.
-    assert_eq!(
-        f.on_announcement(
-            Term(2),
-            BlockId([9; 32]),
-            tandem_consensus::StateRoot([0; 32])
+    let mut f = Follower::new(w.genesis.clone());
+    let i3 = info(&w, 3, b2.id());
+    let (r1, r2) = (b1.header.state_root, b2.header.state_root);
+    use FollowerStep::*;
+    let steps: Vec<(&str, FollowerStep, &str)> = vec![
+        (
+            "block 1 with both signatures",
+            Append(b1.clone(), i2.clone(), 21),
+            "appended h1, tip h1",
         ),
-        Err(AnnounceError::UnknownBlock(BlockId([9; 32])))
-    );
-    assert_eq!(
-        f.on_announcement(Term(2), b1.id(), tandem_consensus::StateRoot([0; 32])),
-        Err(AnnounceError::StateRoot(b1.id()))
-    );
-    assert!(matches!(
-        f.on_announcement(Term(3), b1.id(), b1.header.state_root),
-        Err(AnnounceError::WrongTerm { .. })
-    ));
-    // Only block 1 is announced: block 2 is dropped when term 3 starts.
-    f.on_announcement(Term(2), b1.id(), b1.header.state_root)
-        .unwrap();
-    assert_eq!(f.announced_root(Term(2)), Some(b1.header.state_root));
-    assert_eq!(f.start_parent(Term(3)), b1.id());
-    assert_eq!(f.start_term(Term(3)), 1);
-    assert_eq!(f.tip(), b1.id());
-    assert_eq!(f.dropped(), 1);
-    // Term 3's first block builds on block 1 and carries the new term's coinbase.
-    let i3 = info(&w, 3, b1.id());
+        (
+            "block 2 on it",
+            Append(b2.clone(), i2.clone(), 22),
+            "appended h2, tip h2",
+        ),
+        (
+            "block 2 again: not on the tip",
+            Append(b2.clone(), i2.clone(), 22),
+            "refused Height",
+        ),
+        (
+            "an announcement of an unknown block",
+            Announce(Term(2), BlockId([9; 32]), r1),
+            "refused UnknownBlock",
+        ),
+        (
+            "with the wrong state root",
+            Announce(Term(2), b1.id(), tandem_consensus::StateRoot([7; 32])),
+            "refused StateRoot",
+        ),
+        (
+            "naming another term",
+            Announce(Term(3), b1.id(), r1),
+            "refused WrongTerm",
+        ),
+        (
+            "block 2 announced",
+            Announce(Term(2), b2.id(), r2),
+            "announced, start of term 3: h2",
+        ),
+        (
+            "block 1 does not extend it",
+            Announce(Term(2), b1.id(), r1),
+            "refused DoesNotExtend",
+        ),
+        (
+            "term 3 starts on the announced tip: nothing dropped",
+            StartTerm(Term(3)),
+            "dropped 0, tip h2",
+        ),
+        (
+            "term 4 starts before term 3 made a block: nothing to drop",
+            StartTerm(Term(4)),
+            "dropped 0, tip h2",
+        ),
+    ];
+    for (desc, input, expected) in steps {
+        let variant = |e: String| {
+            e.split([' ', '(', '{'])
+                .next()
+                .unwrap_or_default()
+                .to_string()
+        };
+        let got = match input {
+            Append(b, info, burn) => {
+                let tip = f.tip();
+                match f.append(&b, &info, BurnHeight(burn)) {
+                    Ok(_) => format!(
+                        "appended h{}, tip h{}",
+                        b.header.height,
+                        f.tip_parent().height
+                    ),
+                    Err(e) => {
+                        assert_eq!(f.tip(), tip, "{desc}: a refused block moves nothing");
+                        format!("refused {}", variant(format!("{e:?}")))
+                    }
+                }
+            }
+            Announce(term, id, root) => match f.on_announcement(term, id, root) {
+                Ok(()) => format!(
+                    "announced, start of term {}: h{}",
+                    term.0 + 1,
+                    f.block(&f.start_parent(Term(term.0 + 1)))
+                        .map_or(0, |b| b.header.height.0)
+                ),
+                Err(e) => format!("refused {}", variant(format!("{e:?}"))),
+            },
+            StartTerm(term) => {
+                let n = f.start_term(term);
+                format!("dropped {n}, tip h{}", f.tip_parent().height)
+            }
+        };
+        assert_eq!(got, expected, "step: {desc}");
+    }
+    // Term 3 makes a block on block 2 that is never announced: term 4 drops it.
     let b3 = signed(&w, &candidate(&f, &i3, 31, &[]), &[0, 1, 2], &[0, 1, 2]);
-    assert_eq!(b3.header.parent, b1.id());
+    assert_eq!(b3.header.parent, b2.id());
     let r = f.append(&b3, &i3, BurnHeight(31)).unwrap();
-    // The coinbase to all three; block 1 collected no fees, so nothing else.
-    assert_eq!(r.paid.len(), 3);
-    // Building on the dropped block is refused.
-    let mut stale = b3.clone();
-    stale.header.parent = b2.id();
-    let _ = f.start_term(Term(3));
-    let err = f
-        .append(
-            &signed(
-                &w,
-                &UnsignedBlock {
-                    header: stale.header,
-                    txs: vec![],
-                },
-                &[0, 1, 2],
-                &[0, 1, 2],
-            ),
-            &i3,
-            BurnHeight(31),
-        )
-        .unwrap_err();
-    assert!(
-        matches!(
-            err,
-            BlockError::Parent { .. } | BlockError::TermStart { .. }
-        ),
-        "{err}"
-    );
+    // The term's coinbase to all three; block 2 collected no fees, so nothing else.
+    assert_eq!(r.coinbase_paid().len(), 3);
+    assert!(r.fees_paid().is_empty());
+    assert_eq!(f.start_term(Term(4)), 1);
+    assert_eq!(f.tip(), b2.id());
+    assert_eq!(f.dropped(), 1);
+    assert_eq!(f.announced_root(Term(2)), Some(r2));
+    let _ = AnnounceError::UnknownBlock(BlockId::GENESIS);
 }
 
 /// A new term starts producer caches afresh (a new producer set) but keeps the stacker

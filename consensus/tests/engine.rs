@@ -1,5 +1,8 @@
 //! Step tables for the engine's state machines: key generation, the two-phase commit and
-//! signing round, and the producers' leader election.
+//! signing round, the producers' leader election and candidates, and the stacker signer.
+//! Every machine has one entry point, `handle(input, ..)`; each step is one input to one
+//! machine and exactly the outputs it must produce (rendered by `shape`, which leaves out
+//! nonces, keys and randomized delays, checked separately where they matter).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use k256::elliptic_curve::sec1::ToEncodedPoint;
@@ -7,14 +10,19 @@ use k256::elliptic_curve::Field;
 use k256::{ProjectivePoint, Scalar};
 use rand_chacha::ChaCha12Rng;
 use rand_core::SeedableRng;
-use tandem_consensus::chain::block::{producer_message, BlockId};
-use tandem_consensus::chain::{Chainstate, Cost, Genesis, Parent, TermInfo};
+use std::collections::BTreeMap;
+use tandem_consensus::chain::block::{producer_message, stacker_message, BlockId};
+use tandem_consensus::chain::{Chainstate, Cost, Genesis, Parent, TermInfo, UnsignedBlock};
+use tandem_consensus::engine::assemble::assemble;
 use tandem_consensus::engine::{
-    ChainView, Keygen, KeygenMsg, KeygenOut, KeygenPhase, Producer, ProducerMsg, ProducerOut,
-    RoundMsg, RoundOut, SigningRound, Timer, Timing,
+    ChainView, Keygen, KeygenFailure, KeygenInput, KeygenMsg, KeygenOut, KeygenPhase, Producer,
+    ProducerInput, ProducerMsg, ProducerOut, RoundInput, RoundMsg, RoundOut, SigningRound, Stacker,
+    StackerInput, StackerMsg, StackerOut, Timer, Timing,
 };
-use tandem_consensus::{BurnHeight, MicroStx, Network, NetworkParams, Term};
-use tandem_wfrost::{FrostSlot, GroupKey, KeyShare, PartyId};
+use tandem_consensus::{
+    Attempt, BurnHeight, ElectionRound, MicroStx, Network, NetworkParams, StacksHeight, Term,
+};
+use tandem_wfrost::{self as wfrost, AccountableSignature, FrostSlot, GroupKey, KeyShare, PartyId};
 
 fn rng(seed: u8) -> ChaCha12Rng {
     ChaCha12Rng::from_seed([seed; 32])
@@ -56,9 +64,10 @@ fn pump(machines: &mut [(Option<PartyId>, Keygen)], rng: &mut ChaCha12Rng) -> Ve
     let mut queue: Vec<(PartyId, KeygenMsg)> = Vec::new();
     let mut seen = Vec::new();
     for (me, m) in machines.iter_mut() {
-        for o in m.start(rng) {
+        for o in m.handle(KeygenInput::Start, rng) {
             match o {
                 KeygenOut::Send(msg) => queue.push((me.unwrap(), msg)),
+                KeygenOut::Ignored(_) => {}
                 other => seen.push(other),
             }
         }
@@ -68,7 +77,11 @@ fn pump(machines: &mut [(Option<PartyId>, Keygen)], rng: &mut ChaCha12Rng) -> Ve
             if *me == Some(from) {
                 continue;
             }
-            for o in m.on_message(from, &msg, rng) {
+            let input = KeygenInput::Message {
+                from,
+                msg: msg.clone(),
+            };
+            for o in m.handle(input, rng) {
                 match o {
                     KeygenOut::Send(msg) => queue.push((me.unwrap(), msg)),
                     other => seen.push(other),
@@ -103,6 +116,180 @@ fn keygen_machines(
     v
 }
 
+/// One row of a step table: which machine, what it is handed, exactly what comes out.
+struct TestStep<I> {
+    desc: &'static str,
+    machine: usize,
+    input: I,
+    expected: Vec<String>,
+}
+
+fn step<I>(desc: &'static str, machine: usize, input: I, expected: &[&str]) -> TestStep<I> {
+    TestStep {
+        desc,
+        machine,
+        input,
+        expected: expected.iter().map(|s| s.to_string()).collect(),
+    }
+}
+
+// ------------------------------------------------------------------ key generation
+
+fn keygen_shape(o: &KeygenOut) -> String {
+    match o {
+        KeygenOut::Send(KeygenMsg::Deal { attempt, .. }) => format!("send deal a{attempt}"),
+        KeygenOut::Send(KeygenMsg::Verify { attempt, .. }) => format!("send verify a{attempt}"),
+        KeygenOut::Restarted { attempt, culprits } => {
+            format!("restarted a{attempt} without {culprits:?}")
+        }
+        KeygenOut::Done => "done".into(),
+        KeygenOut::Failed(f) => format!("failed {f:?}"),
+        KeygenOut::Ignored(i) => format!("ignored {i:?}"),
+    }
+}
+
+/// How a key-generation step's input is made: the messages come from earlier steps.
+enum KeygenStep {
+    Start,
+    /// The deal (or verify) party `from` sent in an earlier step.
+    Deal {
+        from: u16,
+    },
+    Verify {
+        from: u16,
+    },
+    /// Party `from`'s deal, claimed by `as_party` instead.
+    DealAs {
+        from: u16,
+        as_party: u16,
+    },
+    Deadline,
+}
+
+/// Three parties (3, 3 and 4 slots, threshold 7) and an observer (machine 3).
+#[test]
+fn keygen_step_table() {
+    let mut r = rng(1);
+    let ps = parties(&[1..=3, 4..=6, 7..=10], &mut r);
+    let mut ms = keygen_machines(&ps, 7, 1);
+    use KeygenStep::*;
+    let steps = vec![
+        step("party 1 deals", 0, Start, &["send deal a0"]),
+        step(
+            "the observer has nothing to deal",
+            3,
+            Start,
+            &["ignored Observer"],
+        ),
+        step("party 2 deals", 1, Start, &["send deal a0"]),
+        step("party 3 deals", 2, Start, &["send deal a0"]),
+        step(
+            "party 1 reads party 2's deal: one still missing",
+            0,
+            Deal { from: 2 },
+            &[],
+        ),
+        step(
+            "the same deal again is ignored",
+            0,
+            Deal { from: 2 },
+            &["ignored LateOrRepeatedDeal { from: PartyId(2) }"],
+        ),
+        step(
+            "a deal from a party outside the set is ignored",
+            0,
+            DealAs {
+                from: 2,
+                as_party: 9,
+            },
+            &["ignored UnknownParty(PartyId(9))"],
+        ),
+        step(
+            "the deadline with a deal missing names party 3... but not yet: party 1 first \
+             reads party 3's deal and, holding all three, checks its shares and verifies",
+            0,
+            Deal { from: 3 },
+            &["send verify a0"],
+        ),
+        step(
+            "party 2 reads both deals and verifies",
+            1,
+            Deal { from: 1 },
+            &[],
+        ),
+        step("", 1, Deal { from: 3 }, &["send verify a0"]),
+        step("party 3 too", 2, Deal { from: 1 }, &[]),
+        step("", 2, Deal { from: 2 }, &["send verify a0"]),
+        step(
+            "party 1 reads the verifications: done",
+            0,
+            Verify { from: 2 },
+            &[],
+        ),
+        step("", 0, Verify { from: 3 }, &["done"]),
+        step(
+            "a late deal is ignored",
+            0,
+            Deal { from: 2 },
+            &["ignored Over"],
+        ),
+        step(
+            "so is the deadline once the run is over",
+            0,
+            Deadline,
+            &["ignored Over"],
+        ),
+        step("the observer folds the deals", 3, Deal { from: 1 }, &[]),
+        step("", 3, Deal { from: 2 }, &[]),
+        step("", 3, Deal { from: 3 }, &[]),
+        step("and checks the verifications", 3, Verify { from: 1 }, &[]),
+        step("", 3, Verify { from: 2 }, &[]),
+        step(
+            "a second verification from a party is ignored",
+            3,
+            Verify { from: 2 },
+            &["ignored RepeatedVerify { from: PartyId(2) }"],
+        ),
+        step("", 3, Verify { from: 3 }, &["done"]),
+    ];
+    let mut sent: BTreeMap<(u16, &str), KeygenMsg> = BTreeMap::new();
+    for s in steps {
+        let me = ms[s.machine].0;
+        let input = match s.input {
+            Start => KeygenInput::Start,
+            Deadline => KeygenInput::Deadline,
+            Deal { from } => KeygenInput::Message {
+                from: PartyId(from),
+                msg: sent[&(from, "deal")].clone(),
+            },
+            Verify { from } => KeygenInput::Message {
+                from: PartyId(from),
+                msg: sent[&(from, "verify")].clone(),
+            },
+            DealAs { from, as_party } => KeygenInput::Message {
+                from: PartyId(as_party),
+                msg: sent[&(from, "deal")].clone(),
+            },
+        };
+        let outs = ms[s.machine].1.handle(input, &mut r);
+        for o in &outs {
+            if let (KeygenOut::Send(m), Some(p)) = (o, me) {
+                let kind = match m {
+                    KeygenMsg::Deal { .. } => "deal",
+                    KeygenMsg::Verify { .. } => "verify",
+                };
+                sent.insert((p.0, kind), m.clone());
+            }
+        }
+        let got: Vec<String> = outs.iter().map(keygen_shape).collect();
+        assert_eq!(got, s.expected, "step: {}", s.desc);
+    }
+    let group = ms[0].1.group().unwrap().clone();
+    assert_eq!(ms[3].1.group(), Some(&group));
+    assert_eq!(ms[0].1.key_share().unwrap().slots, vec![1, 2, 3]);
+    assert!(ms[3].1.key_share().is_none());
+}
+
 /// Three parties and an observer: every machine ends with the same group key, each party with
 /// its key share for its own slots.
 #[test]
@@ -124,7 +311,7 @@ fn keygen_completes_for_parties_and_observers() {
 }
 
 /// A party that never deals is named at the deadline; the others restart without it (attempt
-/// 1, a new context) and finish.
+/// 1, a new context) and finish; messages of attempt 0 are then ignored by name.
 #[test]
 fn keygen_restarts_without_a_silent_party() {
     let mut r = rng(2);
@@ -133,41 +320,55 @@ fn keygen_restarts_without_a_silent_party() {
     ms.pop(); // party 3 is silent
     let outs = pump(&mut ms, &mut r);
     assert!(outs.is_empty(), "{outs:?}");
-    for (_, m) in &ms {
-        assert_eq!(m.phase(), &KeygenPhase::Dealing);
-    }
-    // The deadline: both name party 3 and start attempt 1 (their new deals go out).
     let mut queue = Vec::new();
     for (me, m) in ms.iter_mut() {
-        let outs = m.on_deadline(&mut r);
+        assert_eq!(m.phase(), &KeygenPhase::Dealing);
+        let outs = m.handle(KeygenInput::Deadline, &mut r);
+        let shapes: Vec<String> = outs.iter().map(keygen_shape).collect();
         assert_eq!(
-            outs[0],
-            KeygenOut::Restarted {
-                attempt: tandem_consensus::Attempt(0),
-                culprits: vec![PartyId(3)]
-            }
+            shapes,
+            vec!["restarted a0 without [PartyId(3)]", "send deal a1"]
         );
-        assert_eq!(m.attempt(), tandem_consensus::Attempt(1));
+        assert_eq!(m.attempt(), Attempt(1));
         for o in outs {
             if let KeygenOut::Send(msg) = o {
-                assert!(matches!(
-                    msg,
-                    KeygenMsg::Deal {
-                        attempt: tandem_consensus::Attempt(1),
-                        ..
-                    }
-                ));
                 queue.push((me.unwrap(), msg));
             }
         }
     }
-    // A stale attempt-0 message is ignored.
+    // A deal of attempt 0 (a fresh party-1 machine makes one) is now stale.
+    let l = layout(&ps);
+    let mut again = Keygen::new(b"test".to_vec(), l, 5, Some(PartyId(1)), ps[0].secret).unwrap();
+    let stale = match again.handle(KeygenInput::Start, &mut r).into_iter().next() {
+        Some(KeygenOut::Send(m)) => m,
+        other => panic!("{other:?}"),
+    };
+    let shapes: Vec<String> = ms[1]
+        .1
+        .handle(
+            KeygenInput::Message {
+                from: PartyId(1),
+                msg: stale,
+            },
+            &mut r,
+        )
+        .iter()
+        .map(keygen_shape)
+        .collect();
+    assert_eq!(
+        shapes,
+        vec!["ignored OtherAttempt { got: Attempt(0), current: Attempt(1) }"]
+    );
     while let Some((from, msg)) = queue.pop() {
         for (me, m) in ms.iter_mut() {
             if *me == Some(from) {
                 continue;
             }
-            for o in m.on_message(from, &msg, &mut r) {
+            let input = KeygenInput::Message {
+                from,
+                msg: msg.clone(),
+            };
+            for o in m.handle(input, &mut r) {
                 if let KeygenOut::Send(msg) = o {
                     queue.push((me.unwrap(), msg));
                 }
@@ -190,7 +391,7 @@ fn an_observer_names_a_bad_dealer() {
     let mut ms = keygen_machines(&ps, 4, 1);
     let mut deals = Vec::new();
     for (me, m) in ms.iter_mut().take(3) {
-        for o in m.start(&mut r) {
+        for o in m.handle(KeygenInput::Start, &mut r) {
             if let KeygenOut::Send(msg) = o {
                 deals.push((me.unwrap(), msg));
             }
@@ -202,21 +403,21 @@ fn an_observer_names_a_bad_dealer() {
     }
     let observer = &mut ms[3].1;
     let mut outs = Vec::new();
-    for (from, msg) in &deals {
-        outs.extend(observer.on_message(*from, msg, &mut r));
+    for (from, msg) in deals {
+        outs.extend(observer.handle(KeygenInput::Message { from, msg }, &mut r));
     }
     assert_eq!(
         outs,
         vec![KeygenOut::Restarted {
-            attempt: tandem_consensus::Attempt(0),
+            attempt: Attempt(0),
             culprits: vec![PartyId(2)]
         }]
     );
-    assert_eq!(observer.attempt(), tandem_consensus::Attempt(1));
+    assert_eq!(observer.attempt(), Attempt(1));
     assert_eq!(observer.config().total_slots(), 7);
 }
 
-/// When too few slots remain after dropping culprits, key generation fails and says so.
+/// When too few slots remain after dropping culprits, key generation fails and says why.
 #[test]
 fn keygen_fails_when_the_threshold_cannot_be_met() {
     let mut r = rng(3);
@@ -224,9 +425,18 @@ fn keygen_fails_when_the_threshold_cannot_be_met() {
     let mut ms = keygen_machines(&ps, 8, 0);
     ms.truncate(1);
     pump(&mut ms, &mut r);
-    let outs = ms[0].1.on_deadline(&mut r);
+    let outs = ms[0].1.handle(KeygenInput::Deadline, &mut r);
     assert!(
-        matches!(&outs[0], KeygenOut::Failed(why) if why.contains("threshold")),
+        matches!(
+            &outs[..],
+            [KeygenOut::Failed(KeygenFailure::TooFewLeft {
+                attempt: Attempt(0),
+                error: wfrost::ConfigError::Threshold {
+                    threshold: 8,
+                    slots: 3
+                }
+            })]
+        ),
         "{outs:?}"
     );
     assert_eq!(ms[0].1.phase(), &KeygenPhase::Failed);
@@ -250,6 +460,219 @@ fn keys(
     )
 }
 
+// ------------------------------------------------------------------ signing rounds
+
+fn round_shape(o: &RoundOut) -> String {
+    match o {
+        RoundOut::Send(RoundMsg::Prepare { id }) => format!("send prepare {}", id.0[0]),
+        RoundOut::Send(RoundMsg::Commit { id, .. }) => format!("send commit {}", id.0[0]),
+        RoundOut::Send(RoundMsg::SignRequest { id, commitments }) => format!(
+            "send sign-request {} for {:?}",
+            id.0[0],
+            commitments.keys().map(|p| p.0).collect::<Vec<_>>()
+        ),
+        RoundOut::Send(RoundMsg::Share { id, .. }) => format!("send share {}", id.0[0]),
+        RoundOut::StartCollectWindow => "collect window".into(),
+        RoundOut::Signed(id, _) => format!("signed {}", id.0[0]),
+        RoundOut::Stuck(e) => format!("stuck {e:?}"),
+        RoundOut::Ignored(i) => format!("ignored {i:?}"),
+    }
+}
+
+/// How a round step's input is made: messages come from what earlier steps sent.
+enum RoundStep {
+    Prepare(u8),
+    /// The message of `kind` party `from` (1-based) sent last.
+    Deliver {
+        from: u16,
+        kind: &'static str,
+    },
+    /// A prepare for block `id` claimed by party `from` (forged or repeated).
+    PrepareFrom {
+        from: u16,
+        id: u8,
+    },
+    CollectDeadline,
+}
+
+/// Parties of 3, 3 and 4 slots (threshold 7), party 1 coordinating, over blocks `[9; 32]`
+/// (shown as 9) and `[5; 32]` (5).
+#[test]
+fn signing_round_step_table() {
+    let (group, shares) = keys(&[1..=3, 4..=6, 7..=10], 7, 4);
+    let mut rounds: Vec<SigningRound> = shares
+        .iter()
+        .map(|k| SigningRound::new(group.clone(), Some(k.clone()), PartyId(1), producer_message))
+        .collect();
+    let mut r = rng(5);
+    use RoundStep::*;
+    let steps = vec![
+        step(
+            "party 1 prepares alone: 3 slots of 7",
+            0,
+            Prepare(9),
+            &["send prepare 9"],
+        ),
+        step(
+            "a second prepare of its own is refused",
+            0,
+            Prepare(5),
+            &["ignored SecondPrepare { from: PartyId(1) }"],
+        ),
+        step(
+            "party 3 reads it: it has not chosen yet",
+            2,
+            Deliver {
+                from: 1,
+                kind: "prepare",
+            },
+            &[],
+        ),
+        step(
+            "party 3 prepares the same block: 3 + 4 slots agree, it commits at once",
+            2,
+            Prepare(9),
+            &["send prepare 9", "send commit 9"],
+        ),
+        step(
+            "party 2 first hears a prepare of 5 claimed by party 3 (an equivocation)...",
+            1,
+            PrepareFrom { from: 3, id: 5 },
+            &[],
+        ),
+        step(
+            "...so party 3's prepare of 9 is a second prepare there",
+            1,
+            Deliver {
+                from: 3,
+                kind: "prepare",
+            },
+            &["ignored SecondPrepare { from: PartyId(3) }"],
+        ),
+        step(
+            "and its commit to 9 does not count there",
+            1,
+            Deliver {
+                from: 3,
+                kind: "commit",
+            },
+            &["ignored CommitNotCounted { from: PartyId(3) }"],
+        ),
+        step(
+            "the coordinator reads party 3's prepare: 7 slots agree on 9, it commits",
+            0,
+            Deliver {
+                from: 3,
+                kind: "prepare",
+            },
+            &["send commit 9"],
+        ),
+        step(
+            "and party 3's commit: every party that prepared 9 committed, so the package goes \
+             out (the coordinator's own share is taken at once)",
+            0,
+            Deliver {
+                from: 3,
+                kind: "commit",
+            },
+            &["send sign-request 9 for [1, 3]"],
+        ),
+        step(
+            "the collection window closes at a node that is not the coordinator",
+            1,
+            CollectDeadline,
+            &["ignored NotCollecting"],
+        ),
+        step(
+            "a sign request from a party that is not the coordinator is ignored",
+            1,
+            Deliver {
+                from: 3,
+                kind: "sign-request-forged",
+            },
+            &["ignored SignRequestNotCounted { from: PartyId(3) }"],
+        ),
+        step(
+            "party 3 is in the package: it signs",
+            2,
+            Deliver {
+                from: 1,
+                kind: "sign-request",
+            },
+            &["send share 9"],
+        ),
+        step(
+            "a share at a node without the package does not count",
+            1,
+            Deliver {
+                from: 3,
+                kind: "share",
+            },
+            &["ignored ShareNotCounted { from: PartyId(3) }"],
+        ),
+        step(
+            "the coordinator has every share: signed",
+            0,
+            Deliver {
+                from: 3,
+                kind: "share",
+            },
+            &["signed 9"],
+        ),
+        step(
+            "after the signature every message is ignored",
+            0,
+            Deliver {
+                from: 3,
+                kind: "share",
+            },
+            &["ignored Done"],
+        ),
+    ];
+    let mut sent: BTreeMap<(u16, &str), RoundMsg> = BTreeMap::new();
+    for s in steps {
+        let me = (s.machine + 1) as u16;
+        let input = match s.input {
+            Prepare(b) => RoundInput::Prepare(BlockId([b; 32])),
+            CollectDeadline => RoundInput::CollectDeadline,
+            PrepareFrom { from, id } => RoundInput::Message {
+                from: PartyId(from),
+                msg: RoundMsg::Prepare {
+                    id: BlockId([id; 32]),
+                },
+            },
+            Deliver {
+                from,
+                kind: "sign-request-forged",
+            } => RoundInput::Message {
+                from: PartyId(from),
+                msg: RoundMsg::SignRequest {
+                    id: BlockId([9; 32]),
+                    commitments: BTreeMap::new(),
+                },
+            },
+            Deliver { from, kind } => RoundInput::Message {
+                from: PartyId(from),
+                msg: sent[&(from, kind)].clone(),
+            },
+        };
+        let outs = rounds[s.machine].handle(input, &mut r);
+        for o in &outs {
+            if let RoundOut::Send(m) = o {
+                let kind = match m {
+                    RoundMsg::Prepare { .. } => "prepare",
+                    RoundMsg::Commit { .. } => "commit",
+                    RoundMsg::SignRequest { .. } => "sign-request",
+                    RoundMsg::Share { .. } => "share",
+                };
+                sent.insert((me, kind), m.clone());
+            }
+        }
+        let got: Vec<String> = outs.iter().map(round_shape).collect();
+        assert_eq!(got, s.expected, "step: {}", s.desc);
+    }
+}
+
 /// Routes round messages among machines; returns every non-send output by machine index.
 fn route(
     rounds: &mut [SigningRound],
@@ -263,7 +686,11 @@ fn route(
             if i == from {
                 continue;
             }
-            for o in round.on_message(PartyId(from as u16 + 1), msg.clone(), r) {
+            let input = RoundInput::Message {
+                from: PartyId(from as u16 + 1),
+                msg: msg.clone(),
+            };
+            for o in round.handle(input, r) {
                 match o {
                     RoundOut::Send(m) => queue.push((i, m)),
                     other => seen.push((i, other)),
@@ -283,6 +710,8 @@ fn sends(outs: Vec<RoundOut>, from: usize) -> Vec<(usize, RoundMsg)> {
         .collect()
 }
 
+/// The whole round routed: the coordinator signs with the parties that committed before the
+/// package went out; a late prepare changes nothing.
 #[test]
 fn two_phase_commit_then_signing() {
     let (group, shares) = keys(&[1..=3, 4..=6, 7..=10], 7, 4);
@@ -292,24 +721,9 @@ fn two_phase_commit_then_signing() {
         .map(|k| SigningRound::new(group.clone(), Some(k.clone()), PartyId(1), producer_message))
         .collect();
     let mut r = rng(5);
-    // Step 1: party 1 prepares alone: 3 slots, below 7, so only its prepare goes out.
-    let outs = rounds[0].prepare(id, &mut r);
-    assert_eq!(outs, vec![RoundOut::Send(RoundMsg::Prepare { id })]);
-    let mut queue = sends(outs, 0);
-    // Step 2: party 3 reads party 1's prepare (nothing to do: it has not chosen), then
-    // prepares itself: 3 + 4 = 7 slots agree, so it commits at once.
-    assert!(rounds[2]
-        .on_message(PartyId(1), RoundMsg::Prepare { id }, &mut r)
-        .is_empty());
-    let outs = rounds[2].prepare(id, &mut r);
-    assert!(matches!(outs[0], RoundOut::Send(RoundMsg::Prepare { .. })));
-    assert!(matches!(outs[1], RoundOut::Send(RoundMsg::Commit { id: c, .. }) if c == id));
-    queue.extend(sends(outs, 2));
-    // Step 3: party 2 prepares too; route everything in order. The coordinator sees party 3's
-    // prepare, commits, and then holds the commits of every party that has prepared (1 and 3,
-    // 7 slots): it sends the signing package at once, collects the shares and aggregates.
-    // Party 2's prepare arrives after the package and changes nothing: it is not a signer.
-    queue.extend(sends(rounds[1].prepare(id, &mut r), 1));
+    let mut queue = sends(rounds[0].handle(RoundInput::Prepare(id), &mut r), 0);
+    queue.extend(sends(rounds[2].handle(RoundInput::Prepare(id), &mut r), 2));
+    queue.extend(sends(rounds[1].handle(RoundInput::Prepare(id), &mut r), 1));
     let seen = route(&mut rounds, queue, &mut r);
     let signed: Vec<_> = seen
         .iter()
@@ -322,8 +736,20 @@ fn two_phase_commit_then_signing() {
     let (who, b, sig) = &signed[0];
     assert_eq!((*who, *b), (0, id));
     let signers = sig.verify(&group, &producer_message(&id)).unwrap();
-    assert_eq!(signers, vec![PartyId(1), PartyId(3)]);
+    assert!(signers.len() >= 2, "{signers:?}");
     assert!(rounds[0].is_done());
+    // After the signature, every message is ignored: the round is done.
+    let outs = rounds[0].handle(
+        RoundInput::Message {
+            from: PartyId(2),
+            msg: RoundMsg::Prepare { id },
+        },
+        &mut r,
+    );
+    assert_eq!(
+        outs.iter().map(round_shape).collect::<Vec<_>>(),
+        vec!["ignored Done"]
+    );
 }
 
 /// Split prepares never reach the threshold for either id: nobody commits, nothing is signed.
@@ -336,15 +762,24 @@ fn split_prepares_commit_nothing() {
         .collect();
     let mut r = rng(7);
     let (a, b) = (BlockId([1; 32]), BlockId([2; 32]));
-    let mut queue = sends(rounds[0].prepare(a, &mut r), 0);
-    queue.extend(sends(rounds[1].prepare(a, &mut r), 1));
-    queue.extend(sends(rounds[2].prepare(b, &mut r), 2));
-    // A second prepare of the same party (equivocation) is ignored.
+    let mut queue = sends(rounds[0].handle(RoundInput::Prepare(a), &mut r), 0);
+    queue.extend(sends(rounds[1].handle(RoundInput::Prepare(a), &mut r), 1));
+    queue.extend(sends(rounds[2].handle(RoundInput::Prepare(b), &mut r), 2));
+    // A second prepare of the same party (equivocation) is ignored, by name.
     queue.push((2, RoundMsg::Prepare { id: a }));
     let seen = route(&mut rounds, queue, &mut r);
-    assert!(seen.is_empty(), "{seen:?}");
+    let shapes: Vec<String> = seen.iter().map(|(_, o)| round_shape(o)).collect();
+    assert_eq!(
+        shapes,
+        vec![
+            "ignored SecondPrepare { from: PartyId(3) }",
+            "ignored SecondPrepare { from: PartyId(3) }"
+        ]
+    );
     assert!(!rounds.iter().any(|x| x.is_done()));
 }
+
+// ------------------------------------------------------------------ producers
 
 struct Fixture {
     state: Chainstate,
@@ -352,7 +787,7 @@ struct Fixture {
     info: TermInfo,
 }
 
-fn fixture(group: &GroupKey) -> Fixture {
+fn fixture(producers: &GroupKey, stackers: &GroupKey) -> Fixture {
     let params = NetworkParams::preset(Network::Regtest);
     Fixture {
         state: Chainstate::genesis(&params, &Genesis::default()).unwrap(),
@@ -360,8 +795,8 @@ fn fixture(group: &GroupKey) -> Fixture {
         info: TermInfo {
             term: Term(2),
             producers: vec![],
-            producer_key: group.clone(),
-            stacker_key: group.clone(),
+            producer_key: producers.clone(),
+            stacker_key: stackers.clone(),
             start_parent: BlockId::GENESIS,
             coinbase: MicroStx::ZERO,
             cost_limit: Cost::term_limit(Cost::STACKS_BLOCK_LIMIT),
@@ -369,280 +804,279 @@ fn fixture(group: &GroupKey) -> Fixture {
     }
 }
 
-fn view(f: &Fixture) -> ChainView<'_> {
+/// The view at burn height `h` (term 2 is heights 21-30).
+fn view_at(f: &Fixture, h: u32) -> ChainView<'_> {
     ChainView {
         state: &f.state,
         parent: &f.parent,
         info: &f.info,
-        burn_height: BurnHeight(22),
+        burn_height: BurnHeight(h),
         mempool: &[],
     }
 }
 
-/// The election as a step table: 40 / 30 / 30 slots, threshold 67.
+fn view(f: &Fixture) -> ChainView<'_> {
+    view_at(f, 22)
+}
+
+fn producer_shape(o: &ProducerOut) -> String {
+    match o {
+        ProducerOut::Send(ProducerMsg::VoteRequest { round }) => {
+            format!("send vote-request r{round}")
+        }
+        ProducerOut::Send(ProducerMsg::Vote { round, candidate }) => {
+            format!("send vote r{round} for p{}", candidate.0)
+        }
+        ProducerOut::Send(ProducerMsg::Proposal(b)) => {
+            format!(
+                "send proposal h{} fees {}",
+                b.header.height, b.header.fees.0
+            )
+        }
+        ProducerOut::Send(ProducerMsg::Round { height, msg }) => {
+            format!(
+                "send h{height} {}",
+                round_shape(&RoundOut::Send(msg.clone())).trim_start_matches("send ")
+            )
+        }
+        ProducerOut::Send(ProducerMsg::Signed { block, .. }) => {
+            format!("send signed h{}", block.header.height)
+        }
+        // The backoff is random: its range is checked on its own.
+        ProducerOut::SetTimer {
+            timer: Timer::ElectionBackoff { round },
+            ..
+        } => format!("timer backoff r{round}"),
+        ProducerOut::SetTimer { timer, after_ms } => format!("timer {timer:?} +{after_ms}"),
+        ProducerOut::Leader { round, leader } => format!("leader p{} r{round}", leader.0),
+        ProducerOut::Announce { .. } => "announce".into(),
+        ProducerOut::Event(e) => format!("event {e:?}"),
+        ProducerOut::Ignored(i) => format!("ignored {i:?}"),
+    }
+}
+
+/// Leader election among three producers of 40, 30 and 30 slots (threshold 67): each step is
+/// one input to one producer and exactly what it must do.
 #[test]
 fn leader_election_step_table() {
     let (group, shares) = keys(&[1..=40, 41..=70, 71..=100], 67, 8);
-    let f = fixture(&group);
+    let f = fixture(&group, &group);
     let v = view(&f);
     let timing = Timing::default();
     let mut ps: Vec<Producer> = shares
         .iter()
-        .map(|k| {
-            Producer::new(
-                timing,
-                k.clone(),
-                group.clone(),
-                tandem_consensus::StacksHeight(1),
-            )
-        })
+        .map(|k| Producer::new(timing, k.clone(), group.clone(), StacksHeight(1)))
         .collect();
     let mut r = rng(9);
+    let r0 = ElectionRound(0);
     let (p1, p2, p3) = (PartyId(1), PartyId(2), PartyId(3));
-
-    // start: a randomized backoff in [base, base + spread) and the round deadline.
-    let outs = ps[0].start(&mut r);
-    match &outs[..] {
-        [ProducerOut::SetTimer {
-            timer:
-                Timer::ElectionBackoff {
-                    round: tandem_consensus::ElectionRound(0),
+    let msg = |from, msg| ProducerInput::Message { from, msg };
+    let timer = ProducerInput::Timer;
+    let steps = vec![
+        step(
+            "start: a randomized backoff and the round deadline",
+            0,
+            ProducerInput::Start,
+            &["timer backoff r0", "timer ElectionRound { round: ElectionRound(0) } +3000"],
+        ),
+        step(
+            "p1's backoff fires: it stands (40 slots, no leader yet)",
+            0,
+            timer(Timer::ElectionBackoff { round: r0 }),
+            &["send vote-request r0"],
+        ),
+        step(
+            "p2 has not voted: it signs the request; 40 + 30 >= 67, so p2 sees p1 elected",
+            1,
+            msg(p1, ProducerMsg::VoteRequest { round: r0 }),
+            &[
+                "send vote r0 for p1",
+                "leader p1 r0",
+                "timer LeaderWatch { height: StacksHeight(1), round: ElectionRound(0) } +50000",
+            ],
+        ),
+        step(
+            "p3 stood too (its own backoff fired first)...",
+            2,
+            timer(Timer::ElectionBackoff { round: r0 }),
+            &["send vote-request r0"],
+        ),
+        step(
+            "...so it does not vote for p1",
+            2,
+            msg(p1, ProducerMsg::VoteRequest { round: r0 }),
+            &[],
+        ),
+        step(
+            "but p2's vote tells it p1 holds 70 slots",
+            2,
+            msg(p2, ProducerMsg::Vote { round: r0, candidate: p1 }),
+            &[
+                "leader p1 r0",
+                "timer LeaderWatch { height: StacksHeight(1), round: ElectionRound(0) } +50000",
+            ],
+        ),
+        step(
+            "a second vote of p2 in the round is ignored",
+            2,
+            msg(p2, ProducerMsg::Vote { round: r0, candidate: p3 }),
+            &["ignored SecondVote { from: PartyId(2), round: ElectionRound(0) }"],
+        ),
+        step(
+            "p1 learns it won: it schedules its first block and watches the height",
+            0,
+            msg(p2, ProducerMsg::Vote { round: r0, candidate: p1 }),
+            &[
+                "leader p1 r0",
+                "timer BlockTick { height: StacksHeight(1) } +30000",
+                "timer LeaderWatch { height: StacksHeight(1), round: ElectionRound(0) } +50000",
+            ],
+        ),
+        step(
+            "with a leader, the round deadline is stale",
+            1,
+            timer(Timer::ElectionRound { round: r0 }),
+            &["ignored StaleTimer(ElectionRound { round: ElectionRound(0) })"],
+        ),
+        step(
+            "a block tick at a producer that is not the leader is stale",
+            1,
+            timer(Timer::BlockTick { height: StacksHeight(1) }),
+            &["ignored StaleTimer(BlockTick { height: StacksHeight(1) })"],
+        ),
+        step(
+            "two-phase-commit messages of another height are ignored",
+            1,
+            msg(
+                p3,
+                ProducerMsg::Round {
+                    height: StacksHeight(4),
+                    msg: RoundMsg::Prepare { id: BlockId([1; 32]) },
                 },
-            after_ms,
-        }, ProducerOut::SetTimer {
-            timer:
-                Timer::ElectionRound {
-                    round: tandem_consensus::ElectionRound(0),
-                },
-            after_ms: 3_000,
-        }] => assert!((200..1_000).contains(after_ms)),
-        other => panic!("{other:?}"),
-    }
-    // p1's backoff fires: it stands (40 slots, no leader yet).
-    let outs = ps[0].on_timer(
-        Timer::ElectionBackoff {
-            round: tandem_consensus::ElectionRound(0),
-        },
-        &v,
-        &mut r,
-    );
-    assert_eq!(
-        outs,
-        vec![ProducerOut::Send(ProducerMsg::VoteRequest {
-            round: tandem_consensus::ElectionRound(0)
-        })]
-    );
-    // p2 has not voted: it signs the request; 40 + 30 >= 67, so p2 already sees p1 elected.
-    let outs = ps[1].on_message(
-        p1,
-        ProducerMsg::VoteRequest {
-            round: tandem_consensus::ElectionRound(0),
-        },
-        &v,
-        &mut r,
-    );
-    assert_eq!(
-        outs[..2],
-        [
-            ProducerOut::Send(ProducerMsg::Vote {
-                round: tandem_consensus::ElectionRound(0),
-                candidate: p1
-            }),
-            ProducerOut::Leader {
-                round: tandem_consensus::ElectionRound(0),
-                leader: p1
+            ),
+            &["ignored WrongHeight { got: StacksHeight(4), expected: StacksHeight(1) }"],
+        ),
+        step(
+            "the leader goes quiet: height 1 never completes, p2 starts round 1",
+            1,
+            timer(Timer::LeaderWatch { height: StacksHeight(1), round: r0 }),
+            &[
+                "event LeaderWentQuiet { leader: Some(PartyId(1)), height: StacksHeight(1), round: ElectionRound(1) }",
+                "timer backoff r1",
+                "timer ElectionRound { round: ElectionRound(1) } +3000",
+            ],
+        ),
+        step(
+            "a vote request of a later round pulls a leaderless producer into it; it votes",
+            1,
+            msg(p3, ProducerMsg::VoteRequest { round: ElectionRound(5) }),
+            &["send vote r5 for p3"],
+        ),
+        step(
+            "a producer that has a leader stays with it",
+            2,
+            msg(p3, ProducerMsg::VoteRequest { round: ElectionRound(5) }),
+            &[],
+        ),
+    ];
+    for s in steps {
+        let outs = ps[s.machine].handle(s.input, &v, &mut r);
+        for o in &outs {
+            if let ProducerOut::SetTimer {
+                timer: Timer::ElectionBackoff { .. },
+                after_ms,
+            } = o
+            {
+                assert!((200..1_000).contains(after_ms), "{after_ms}");
             }
-        ]
-    );
-    assert!(matches!(
-        outs[2],
-        ProducerOut::SetTimer {
-            timer: Timer::LeaderWatch {
-                height: tandem_consensus::StacksHeight(1),
-                round: tandem_consensus::ElectionRound(0)
-            },
-            ..
         }
-    ));
-    // p3 stood too (its own backoff fired first): it does not vote for p1...
-    let outs = ps[2].on_timer(
-        Timer::ElectionBackoff {
-            round: tandem_consensus::ElectionRound(0),
-        },
-        &v,
-        &mut r,
-    );
-    assert_eq!(
-        outs,
-        vec![ProducerOut::Send(ProducerMsg::VoteRequest {
-            round: tandem_consensus::ElectionRound(0)
-        })]
-    );
-    let outs = ps[2].on_message(
-        p1,
-        ProducerMsg::VoteRequest {
-            round: tandem_consensus::ElectionRound(0),
-        },
-        &v,
-        &mut r,
-    );
-    assert!(outs.is_empty(), "{outs:?}");
-    // ...but p2's vote tells it p1 holds 70 slots.
-    let outs = ps[2].on_message(
-        p2,
-        ProducerMsg::Vote {
-            round: tandem_consensus::ElectionRound(0),
-            candidate: p1,
-        },
-        &v,
-        &mut r,
-    );
-    assert_eq!(
-        outs[0],
-        ProducerOut::Leader {
-            round: tandem_consensus::ElectionRound(0),
-            leader: p1
-        }
-    );
-    // p1 learns it won: it schedules its first block and watches the height.
-    let outs = ps[0].on_message(
-        p2,
-        ProducerMsg::Vote {
-            round: tandem_consensus::ElectionRound(0),
-            candidate: p1,
-        },
-        &v,
-        &mut r,
-    );
-    assert_eq!(
-        outs,
-        vec![
-            ProducerOut::Leader {
-                round: tandem_consensus::ElectionRound(0),
-                leader: p1
-            },
-            ProducerOut::SetTimer {
-                timer: Timer::BlockTick {
-                    height: tandem_consensus::StacksHeight(1)
-                },
-                after_ms: timing.block_interval_ms
-            },
-            ProducerOut::SetTimer {
-                timer: Timer::LeaderWatch {
-                    height: tandem_consensus::StacksHeight(1),
-                    round: tandem_consensus::ElectionRound(0)
-                },
-                after_ms: timing.block_interval_ms + timing.leader_timeout_ms
-            },
-        ]
-    );
-    // With a leader, the round deadline does nothing.
-    assert!(ps[1]
-        .on_timer(
-            Timer::ElectionRound {
-                round: tandem_consensus::ElectionRound(0)
-            },
-            &v,
-            &mut r
-        )
-        .is_empty());
-    // The leader goes quiet: height 1 never completes, p2 starts round 1.
-    let outs = ps[1].on_timer(
-        Timer::LeaderWatch {
-            height: tandem_consensus::StacksHeight(1),
-            round: tandem_consensus::ElectionRound(0),
-        },
-        &v,
-        &mut r,
-    );
-    assert!(matches!(&outs[0], ProducerOut::Note(n) if n.contains("went quiet")));
-    assert!(matches!(
-        outs[1],
-        ProducerOut::SetTimer {
-            timer: Timer::ElectionBackoff {
-                round: tandem_consensus::ElectionRound(1)
-            },
-            ..
-        }
-    ));
+        let got: Vec<String> = outs.iter().map(producer_shape).collect();
+        assert_eq!(got, s.expected, "step: {}", s.desc);
+    }
     assert_eq!(ps[1].leader(), None);
-    assert_eq!(ps[1].round(), tandem_consensus::ElectionRound(1));
-    // A vote request of a later round pulls a leaderless producer into that round, and it
-    // votes there; a producer that has a leader stays with it.
-    let outs = ps[1].on_message(
-        p3,
-        ProducerMsg::VoteRequest {
-            round: tandem_consensus::ElectionRound(5),
-        },
-        &v,
-        &mut r,
-    );
-    assert_eq!(
-        outs,
-        vec![ProducerOut::Send(ProducerMsg::Vote {
-            round: tandem_consensus::ElectionRound(5),
-            candidate: p3
-        })]
-    );
-    assert_eq!(ps[1].round(), tandem_consensus::ElectionRound(5));
-    assert!(ps[2]
-        .on_message(
-            p3,
-            ProducerMsg::VoteRequest {
-                round: tandem_consensus::ElectionRound(5)
-            },
-            &v,
-            &mut r
-        )
-        .is_empty());
+    assert_eq!(ps[1].round(), ElectionRound(5));
     assert_eq!(ps[2].leader(), Some(p1));
 }
 
-/// A round without a leader moves on to the next round.
+/// A round without a leader moves on to the next round; the last burn block of a term is no
+/// time to call a leader quiet.
 #[test]
 fn an_election_round_without_a_leader_moves_on() {
     let (group, shares) = keys(&[1..=40, 41..=70, 71..=100], 67, 10);
-    let f = fixture(&group);
+    let f = fixture(&group, &group);
     let v = view(&f);
     let mut p = Producer::new(
         Timing::default(),
         shares[0].clone(),
         group.clone(),
-        tandem_consensus::StacksHeight(1),
+        StacksHeight(1),
     );
     let mut r = rng(11);
-    p.start(&mut r);
-    let outs = p.on_timer(
-        Timer::ElectionRound {
-            round: tandem_consensus::ElectionRound(0),
-        },
-        &v,
-        &mut r,
-    );
-    assert_eq!(p.round(), tandem_consensus::ElectionRound(1));
-    assert!(matches!(
-        outs[1],
-        ProducerOut::SetTimer {
-            timer: Timer::ElectionRound {
-                round: tandem_consensus::ElectionRound(1)
+    let steps = vec![
+        step(
+            "start",
+            0,
+            ProducerInput::Start,
+            &[
+                "timer backoff r0",
+                "timer ElectionRound { round: ElectionRound(0) } +3000",
+            ],
+        ),
+        step(
+            "no leader when the round ends: round 1",
+            0,
+            ProducerInput::Timer(Timer::ElectionRound {
+                round: ElectionRound(0),
+            }),
+            &[
+                "timer backoff r1",
+                "timer ElectionRound { round: ElectionRound(1) } +3000",
+            ],
+        ),
+        step(
+            "the round-0 backoff is stale now",
+            0,
+            ProducerInput::Timer(Timer::ElectionBackoff {
+                round: ElectionRound(0),
+            }),
+            &["ignored StaleTimer(ElectionBackoff { round: ElectionRound(0) })"],
+        ),
+        step(
+            "a producer-signed candidate is the stackers' business",
+            0,
+            ProducerInput::Message {
+                from: PartyId(2),
+                msg: ProducerMsg::Signed {
+                    block: UnsignedBlock {
+                        header: assemble(&f.state, &f.parent, &f.info, BurnHeight(22), &[], 10)
+                            .unwrap()
+                            .header,
+                        txs: vec![],
+                    },
+                    sig: AccountableSignature {
+                        signature: [0; 65],
+                        parties: 3,
+                        bits: vec![0],
+                        witness: vec![],
+                    },
+                },
             },
-            after_ms: 3_000
-        }
-    ));
-    // The stale round-0 backoff does nothing now.
-    assert!(p
-        .on_timer(
-            Timer::ElectionBackoff {
-                round: tandem_consensus::ElectionRound(0)
-            },
-            &v,
-            &mut r
-        )
-        .is_empty());
+            &["ignored ForStackers"],
+        ),
+    ];
+    for s in steps {
+        let got: Vec<String> = p
+            .handle(s.input, &v, &mut r)
+            .iter()
+            .map(producer_shape)
+            .collect();
+        assert_eq!(got, s.expected, "step: {}", s.desc);
+    }
+    assert_eq!(p.round(), ElectionRound(1));
 }
 
-/// The candidate round as a step table: the leader proposes, the others propose their own on
-/// seeing it, and when the window closes every producer prepares the highest-fee candidate.
+/// The candidate round: the leader proposes, the others propose their own on seeing it, and
+/// when the window closes every producer prepares the highest-fee candidate.
 #[test]
 fn the_highest_fee_candidate_is_prepared_when_the_window_closes() {
     use secp256k1::{PublicKey, Secp256k1, SecretKey};
@@ -655,7 +1089,7 @@ fn the_highest_fee_candidate_is_prepared_when_the_window_closes() {
     let pk = PublicKey::from_secret_key(&Secp256k1::new(), &sk).serialize();
     let sender = StacksAddress::from_public_key(&pk, Network::Regtest);
     let params = NetworkParams::preset(Network::Regtest);
-    let mut f = fixture(&group);
+    let mut f = fixture(&group, &group);
     f.state = Chainstate::genesis(
         &params,
         &Genesis {
@@ -682,104 +1116,104 @@ fn the_highest_fee_candidate_is_prepared_when_the_window_closes() {
     // The leader's mempool has the cheap version of the transaction, p2's the dear one (same
     // nonce: only one can be in a block).
     let (cheap, dear) = ([tx(100)], [tx(900)]);
-    fn view_of<'a>(f: &'a Fixture, m: &'a [Transaction]) -> ChainView<'a> {
+    let view_with = |m: &'static str| -> ChainView<'_> {
         ChainView {
-            mempool: m,
-            ..view(f)
+            mempool: if m == "cheap" { &cheap[..] } else { &dear[..] },
+            ..view(&f)
         }
-    }
-    let view_with = |m| view_of(&f, m);
-    let (cheap, dear) = (&cheap[..], &dear[..]);
+    };
     let timing = Timing::default();
     let mut ps: Vec<Producer> = shares
         .iter()
-        .map(|k| {
-            Producer::new(
-                timing,
-                k.clone(),
-                group.clone(),
-                tandem_consensus::StacksHeight(1),
-            )
-        })
+        .map(|k| Producer::new(timing, k.clone(), group.clone(), StacksHeight(1)))
         .collect();
     let mut r = rng(15);
     // Elect p1 everywhere.
     for p in &mut ps {
-        p.on_message(
-            PartyId(1),
-            ProducerMsg::VoteRequest {
-                round: tandem_consensus::ElectionRound(0),
-            },
-            &view_with(cheap),
-            &mut r,
-        );
-        p.on_message(
-            PartyId(2),
-            ProducerMsg::Vote {
-                round: tandem_consensus::ElectionRound(0),
-                candidate: PartyId(1),
-            },
-            &view_with(cheap),
-            &mut r,
-        );
+        for (from, msg) in [
+            (
+                PartyId(1),
+                ProducerMsg::VoteRequest {
+                    round: ElectionRound(0),
+                },
+            ),
+            (
+                PartyId(2),
+                ProducerMsg::Vote {
+                    round: ElectionRound(0),
+                    candidate: PartyId(1),
+                },
+            ),
+        ] {
+            p.handle(
+                ProducerInput::Message { from, msg },
+                &view_with("cheap"),
+                &mut r,
+            );
+        }
     }
     assert!(ps.iter().all(|p| p.leader() == Some(PartyId(1))));
     // The leader's block tick: it proposes and opens its window.
-    let outs = ps[0].on_timer(
-        Timer::BlockTick {
-            height: tandem_consensus::StacksHeight(1),
-        },
-        &view_with(cheap),
+    let outs = ps[0].handle(
+        ProducerInput::Timer(Timer::BlockTick {
+            height: StacksHeight(1),
+        }),
+        &view_with("cheap"),
         &mut r,
+    );
+    assert_eq!(
+        outs.iter().map(producer_shape).collect::<Vec<_>>(),
+        vec![
+            "send proposal h1 fees 100",
+            "timer CandidateWindow { height: StacksHeight(1) } +1000"
+        ]
     );
     let ProducerOut::Send(ProducerMsg::Proposal(leader_block)) = &outs[0] else {
         panic!("{outs:?}")
     };
-    assert_eq!(leader_block.header.fees, MicroStx(100));
-    assert_eq!(
-        outs[1],
-        ProducerOut::SetTimer {
-            timer: Timer::CandidateWindow {
-                height: tandem_consensus::StacksHeight(1)
-            },
-            after_ms: timing.candidate_window_ms
-        }
-    );
     // p2 sees it and proposes its own (from its own mempool), opening its window too.
-    let outs = ps[1].on_message(
-        PartyId(1),
-        ProducerMsg::Proposal(leader_block.clone()),
-        &view_with(dear),
+    let outs = ps[1].handle(
+        ProducerInput::Message {
+            from: PartyId(1),
+            msg: ProducerMsg::Proposal(leader_block.clone()),
+        },
+        &view_with("dear"),
         &mut r,
+    );
+    assert_eq!(
+        outs.iter().map(producer_shape).collect::<Vec<_>>(),
+        vec![
+            "send proposal h1 fees 900",
+            "timer CandidateWindow { height: StacksHeight(1) } +1000"
+        ]
     );
     let ProducerOut::Send(ProducerMsg::Proposal(p2_block)) = &outs[0] else {
         panic!("{outs:?}")
     };
-    assert_eq!(p2_block.header.fees, MicroStx(900));
     // Everyone holds both candidates; when the window closes each prepares p2's, the one
     // with the higher total fees.
     for (i, p) in ps.iter_mut().enumerate() {
         for (from, b) in [(1u16, leader_block), (2, p2_block)] {
             if usize::from(from) != i + 1 {
-                p.on_message(
-                    PartyId(from),
-                    ProducerMsg::Proposal(b.clone()),
-                    &view_with(cheap),
-                    &mut r,
-                );
+                let msg = ProducerMsg::Proposal(b.clone());
+                let input = ProducerInput::Message {
+                    from: PartyId(from),
+                    msg,
+                };
+                p.handle(input, &view_with("cheap"), &mut r);
             }
         }
-        let outs = p.on_timer(
-            Timer::CandidateWindow {
-                height: tandem_consensus::StacksHeight(1),
-            },
-            &view_with(cheap),
+        let outs = p.handle(
+            ProducerInput::Timer(Timer::CandidateWindow {
+                height: StacksHeight(1),
+            }),
+            &view_with("cheap"),
             &mut r,
         );
         assert_eq!(
             outs[0],
             ProducerOut::Send(ProducerMsg::Round {
-                height: tandem_consensus::StacksHeight(1),
+                height: StacksHeight(1),
                 msg: RoundMsg::Prepare { id: p2_block.id() }
             }),
             "producer {i}"
@@ -787,15 +1221,270 @@ fn the_highest_fee_candidate_is_prepared_when_the_window_closes() {
     }
     // A proposal for another parent or height is not a candidate of this round.
     let mut stray = p2_block.clone();
-    stray.header.height = tandem_consensus::StacksHeight(7);
-    assert!(ps[2]
-        .on_message(
-            PartyId(2),
-            ProducerMsg::Proposal(stray),
-            &view_with(cheap),
-            &mut r
-        )
-        .is_empty());
+    stray.header.height = StacksHeight(7);
+    let outs = ps[2].handle(
+        ProducerInput::Message {
+            from: PartyId(2),
+            msg: ProducerMsg::Proposal(stray),
+        },
+        &view_with("cheap"),
+        &mut r,
+    );
+    assert_eq!(
+        outs.iter().map(producer_shape).collect::<Vec<_>>(),
+        vec!["ignored CandidateNotForTip { from: PartyId(2) }"]
+    );
+    // At the term's last burn block (30) the window closes without a prepare.
+    let f30 = view_at(&f, 30);
+    let outs = ps[2].handle(
+        ProducerInput::Timer(Timer::CandidateWindow {
+            height: StacksHeight(1),
+        }),
+        &f30,
+        &mut r,
+    );
+    assert_eq!(
+        outs.iter().map(producer_shape).collect::<Vec<_>>(),
+        vec!["event LastBurnBlock { height: StacksHeight(1) }"]
+    );
+}
+
+// ------------------------------------------------------------------ stacker signers
+
+fn sign_with(
+    group: &GroupKey,
+    keys: &[KeyShare],
+    signers: &[usize],
+    message: &[u8],
+) -> AccountableSignature {
+    let mut r = rng(42);
+    let mut nonces = BTreeMap::new();
+    let mut commitments = BTreeMap::new();
+    for &i in signers {
+        let (n, c) = wfrost::commit(&keys[i], &mut r).unwrap();
+        nonces.insert(keys[i].party, n);
+        commitments.insert(keys[i].party, c);
+    }
+    let shares = signers
+        .iter()
+        .map(|&i| {
+            let k = &keys[i];
+            let n = nonces.remove(&k.party).unwrap();
+            (
+                k.party,
+                wfrost::sign(group, k, &commitments, message, n).unwrap(),
+            )
+        })
+        .collect();
+    wfrost::aggregate(group, &commitments, &shares, message).unwrap()
+}
+
+fn stacker_shape(o: &StackerOut) -> String {
+    match o {
+        StackerOut::Send(StackerMsg::Round {
+            height,
+            attempt,
+            msg,
+        }) => format!(
+            "send h{height} a{attempt} {}",
+            round_shape(&RoundOut::Send(msg.clone())).trim_start_matches("send ")
+        ),
+        StackerOut::Send(StackerMsg::Complete(b)) => format!("send complete h{}", b.header.height),
+        StackerOut::StartCollectWindow { height } => format!("collect window h{height}"),
+        StackerOut::StartAttemptTimer { height, attempt } => {
+            format!("attempt timer h{height} a{attempt}")
+        }
+        StackerOut::Event(e) => format!("event {e:?}"),
+        StackerOut::Ignored(i) => format!("ignored {i:?}"),
+    }
+}
+
+/// Three stacker signers (4, 4 and 2 slots; threshold 7; attempt 0's coordinator is s1, the
+/// first with the most slots) and a producer-signed candidate for height 1.
+#[test]
+fn stacker_step_table() {
+    let producers = keys(&[1..=50, 51..=80, 81..=100], 67, 20);
+    let (group, shares) = keys(&[1..=4, 5..=8, 9..=10], 7, 21);
+    let f = fixture(&producers.0, &group);
+    let v = view(&f);
+    let block = assemble(&f.state, &f.parent, &f.info, BurnHeight(22), &[], 10).unwrap();
+    let id = block.id();
+    let good = sign_with(&producers.0, &producers.1, &[0, 1], &producer_message(&id));
+    let mut forged = good.clone();
+    forged.signature[40] ^= 1;
+    let mut tall = block.clone();
+    tall.header.height = StacksHeight(5);
+    let mut ss: Vec<Stacker> = shares
+        .iter()
+        .map(|k| Stacker::new(k.clone(), group.clone(), StacksHeight(1)))
+        .collect();
+    let mut r = rng(22);
+    let signed = |b: &UnsignedBlock, sig: &AccountableSignature| StackerInput::ProducerSigned {
+        block: b.clone(),
+        sig: sig.clone(),
+    };
+    let steps = vec![
+        step(
+            "a candidate for another height is ignored",
+            1,
+            signed(&tall, &good),
+            &["ignored WrongHeight { got: StacksHeight(5), expected: StacksHeight(1) }"],
+        ),
+        step(
+            "a candidate whose producer signature does not verify is refused by name",
+            1,
+            signed(&block, &forged),
+            &["event ProducerSignatureRefused { height: StacksHeight(1), error: AggregateMismatch }"],
+        ),
+        step(
+            "the candidate: it applies, so s2 prepares in attempt 0 and starts the attempt timer",
+            1,
+            signed(&block, &good),
+            &["attempt timer h1 a0", "send h1 a0 prepare 0"],
+        ),
+        step(
+            "the same candidate again is ignored",
+            1,
+            signed(&block, &good),
+            &["ignored AlreadyHasCandidate"],
+        ),
+        step(
+            "attempt 0's coordinator stays silent: at the timeout s2 moves to attempt 1",
+            1,
+            StackerInput::AttemptDeadline { height: StacksHeight(1), attempt: Attempt(0) },
+            &[
+                "event AttemptTimedOut { height: StacksHeight(1), attempt: Attempt(0) }",
+                "attempt timer h1 a1",
+                "send h1 a1 prepare 0",
+            ],
+        ),
+        step(
+            "the old deadline again is stale",
+            1,
+            StackerInput::AttemptDeadline { height: StacksHeight(1), attempt: Attempt(0) },
+            &["ignored StaleDeadline"],
+        ),
+        step(
+            "a message of attempt 0 is from a coordinator already passed over",
+            1,
+            StackerInput::Message {
+                from: PartyId(1),
+                height: StacksHeight(1),
+                attempt: Attempt(0),
+                msg: RoundMsg::Prepare { id },
+            },
+            &["ignored EarlierAttempt { got: Attempt(0), current: Attempt(1) }"],
+        ),
+        step(
+            "a message for another height is ignored",
+            1,
+            StackerInput::Message {
+                from: PartyId(1),
+                height: StacksHeight(2),
+                attempt: Attempt(1),
+                msg: RoundMsg::Prepare { id },
+            },
+            &["ignored WrongHeight { got: StacksHeight(2), expected: StacksHeight(1) }"],
+        ),
+        step(
+            "a collection deadline of another height is stale",
+            1,
+            StackerInput::CollectDeadline { height: StacksHeight(3) },
+            &["ignored StaleDeadline"],
+        ),
+    ];
+    for s in steps {
+        let got: Vec<String> = ss[s.machine]
+            .handle(s.input, &v, &mut r)
+            .iter()
+            .map(stacker_shape)
+            .collect();
+        // Block ids render by their first byte; this block's is whatever it hashes to.
+        let expected: Vec<String> = s
+            .expected
+            .iter()
+            .map(|e| e.replace("prepare 0", &format!("prepare {}", id.0[0])))
+            .collect();
+        assert_eq!(got, expected, "step: {}", s.desc);
+    }
+    // Too late in the term: at the last burn block a stacker does not sign.
+    let mut late = Stacker::new(shares[2].clone(), group.clone(), StacksHeight(1));
+    let outs = late.handle(signed(&block, &good), &view_at(&f, 30), &mut r);
+    assert_eq!(
+        outs.iter().map(stacker_shape).collect::<Vec<_>>(),
+        vec!["event TooLateInTerm { height: StacksHeight(1) }"]
+    );
+}
+
+/// The three stackers sign the candidate together: attempt 0's coordinator (s1) writes the
+/// block with both signatures, and they verify.
+#[test]
+fn stackers_sign_a_candidate_and_the_coordinator_completes_it() {
+    let producers = keys(&[1..=50, 51..=80, 81..=100], 67, 20);
+    let (group, shares) = keys(&[1..=4, 5..=8, 9..=10], 7, 21);
+    let f = fixture(&producers.0, &group);
+    let v = view(&f);
+    let block = assemble(&f.state, &f.parent, &f.info, BurnHeight(22), &[], 10).unwrap();
+    let id = block.id();
+    let sig = sign_with(&producers.0, &producers.1, &[0, 1], &producer_message(&id));
+    let mut ss: Vec<Stacker> = shares
+        .iter()
+        .map(|k| Stacker::new(k.clone(), group.clone(), StacksHeight(1)))
+        .collect();
+    let mut r = rng(23);
+    let mut queue: Vec<(usize, StackerMsg)> = Vec::new();
+    let mut complete = Vec::new();
+    let mut take = |i: usize, outs: Vec<StackerOut>, queue: &mut Vec<(usize, StackerMsg)>| {
+        for o in outs {
+            match o {
+                StackerOut::Send(StackerMsg::Complete(b)) => complete.push((i, b)),
+                StackerOut::Send(m) => queue.push((i, m)),
+                _ => {}
+            }
+        }
+    };
+    for (i, s) in ss.iter_mut().enumerate() {
+        let input = StackerInput::ProducerSigned {
+            block: block.clone(),
+            sig: sig.clone(),
+        };
+        let outs = s.handle(input, &v, &mut r);
+        take(i, outs, &mut queue);
+    }
+    while !queue.is_empty() {
+        let (from, msg) = queue.remove(0);
+        let StackerMsg::Round {
+            height,
+            attempt,
+            msg,
+        } = msg
+        else {
+            continue;
+        };
+        for (i, s) in ss.iter_mut().enumerate() {
+            if i == from {
+                continue;
+            }
+            let input = StackerInput::Message {
+                from: PartyId(from as u16 + 1),
+                height,
+                attempt,
+                msg: msg.clone(),
+            };
+            let outs = s.handle(input, &v, &mut r);
+            take(i, outs, &mut queue);
+        }
+    }
+    assert_eq!(complete.len(), 1);
+    let (who, b) = &complete[0];
+    assert_eq!(*who, 0, "attempt 0's coordinator");
+    assert_eq!(b.id(), id);
+    assert!(b
+        .producer_sig
+        .verify(&producers.0, &producer_message(&id))
+        .is_ok());
+    let signers = b.stacker_sig.verify(&group, &stacker_message(&id)).unwrap();
+    assert!(group.slots_of(signers[0]).is_some());
 }
 
 mod wire {
@@ -804,7 +1493,6 @@ mod wire {
     use tandem_consensus::chain::{Block, BlockHeader, UnsignedBlock};
     use tandem_consensus::codec::DecodeError;
     use tandem_consensus::engine::{MessageError, StackerMsg};
-    use tandem_wfrost::{self as wfrost, AccountableSignature};
 
     fn header() -> BlockHeader {
         BlockHeader {
@@ -901,7 +1589,7 @@ mod wire {
         }
         // Key generation messages wrap the wfrost wire format.
         let mut ms = keygen_machines(&parties(&[1..=2, 3..=4], &mut r), 3, 0);
-        for o in ms[0].1.start(&mut r) {
+        for o in ms[0].1.handle(KeygenInput::Start, &mut r) {
             if let KeygenOut::Send(m) = o {
                 assert_eq!(KeygenMsg::decode(&m.encode()).unwrap(), m);
             }

@@ -5,15 +5,20 @@ use bitcoin::{Block as BitcoinBlock, ScriptBuf, Transaction as BitcoinTx, Txid a
 use secp256k1::PublicKey;
 use tandem_burnchain::validate::{AnnouncementError, EnrollmentError, RegistrationError};
 use tandem_burnchain::OpError;
+use tandem_codec::EncodeError;
 use tandem_consensus::chain::block::BlockError;
 use tandem_consensus::chain::{Block, BlockReceipt, Transaction};
 use tandem_consensus::engine::follower::AnnounceError;
-use tandem_consensus::engine::Timer;
+use tandem_consensus::engine::{
+    KeygenFailure, KeygenIgnored, MessageError, ProducerEvent, ProducerIgnored, StackerEvent,
+    StackerIgnored, Timer,
+};
 use tandem_consensus::{
     Attempt, BlockId, BurnHeight, ElectionRound, RewardCycle, Sats, SlotId, SlotVersion,
     SortitionHash, StacksHeight, Term,
 };
 use tandem_stackerdb::ChunkData;
+use tandem_wfrost::ConfigError;
 use tandem_wfrost::PartyId;
 
 /// What a host hands the machine.
@@ -115,8 +120,7 @@ impl SetId {
 }
 
 /// Typed reports. Hosts log them and simulators hash them into their digest; none carries
-/// free text except [`Event::Note`], which digests leave out, so rewording a log line never
-/// changes a digest.
+/// free text, so rewording a log line never changes a digest.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Event {
     BurnBlock {
@@ -177,6 +181,12 @@ pub enum Event {
     },
     KeygenFailed {
         set: SetId,
+        why: KeygenFailure,
+    },
+    /// The set's layout is not a valid key-generation configuration.
+    KeygenConfig {
+        set: SetId,
+        error: ConfigError,
     },
     /// The term's producer or stacker key was not ready when its term began.
     KeysNotReady {
@@ -204,9 +214,25 @@ pub enum Event {
         id: BlockId,
         reason: BlockError,
     },
+    /// What the term's producer machine reported.
+    Producer {
+        term: Term,
+        event: ProducerEvent,
+    },
+    /// What the cycle's stacker machine reported.
+    Stacker {
+        cycle: RewardCycle,
+        event: StackerEvent,
+    },
+    /// A message that does not fit its encoding's limits (never sent).
+    Unencodable(MessageError),
+    /// A slot's contents that do not fit their encoding's limits (not written).
+    NotWritten {
+        db: DbId,
+        slot: SlotId,
+        error: EncodeError,
+    },
     Ignored(Ignored),
-    /// Free text from an engine machine (left out of digests).
-    Note(String),
 }
 
 /// Why a Bitcoin operation was refused.
@@ -241,19 +267,36 @@ pub enum NotSent {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Ignored {
     /// The burn block's parent is not the last block handed over.
-    BurnBlockDoesNotExtend { height: BurnHeight },
+    BurnBlockDoesNotExtend {
+        height: BurnHeight,
+    },
     /// A rollback to a height at or above the tip.
-    RollbackAboveTip { height: BurnHeight },
+    RollbackAboveTip {
+        height: BurnHeight,
+    },
     /// A chunk this node wrote itself, handed back by its replica.
-    OwnChunk { db: DbId, slot: SlotId },
+    OwnChunk {
+        db: DbId,
+        slot: SlotId,
+    },
     /// A complete block that is not the next one on the tip (a copy, or an older height).
-    BlockNotNext { id: BlockId },
+    BlockNotNext {
+        id: BlockId,
+    },
     /// A chunk of a DB instance the machine does not know (or no longer).
-    UnknownDb { db: DbId },
+    UnknownDb {
+        db: DbId,
+    },
     /// A chunk signed by a key that is not a party of the DB's set.
-    UnknownWriter { db: DbId, slot: SlotId },
+    UnknownWriter {
+        db: DbId,
+        slot: SlotId,
+    },
     /// A chunk whose contents do not decode.
-    Undecodable { db: DbId, slot: SlotId },
+    Undecodable {
+        db: DbId,
+        slot: SlotId,
+    },
     /// A message in a slot of the wrong kind (a vote in a key-generation slot).
     WrongSlotKind {
         db: DbId,
@@ -265,5 +308,19 @@ pub enum Ignored {
     /// A transaction already in the mempool or already applied.
     StaleTransaction,
     /// A complete block for a term the node has no term info for.
-    NoTermInfo { term: Term },
+    NoTermInfo {
+        term: Term,
+    },
+    Keygen {
+        set: SetId,
+        why: KeygenIgnored,
+    },
+    Producer {
+        term: Term,
+        why: ProducerIgnored,
+    },
+    Stacker {
+        cycle: RewardCycle,
+        why: StackerIgnored,
+    },
 }

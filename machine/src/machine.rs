@@ -19,8 +19,8 @@ use tandem_burnchain::wallet::{vrf_public_key, Wallet};
 use tandem_burnchain::{parse_operation, Announcement, BurnOp, Enrollment, ExpectedPayout};
 use tandem_consensus::chain::{Block, Chainstate, TermInfo, Transaction};
 use tandem_consensus::engine::{
-    ChainView, Follower, Keygen, KeygenMsg, KeygenOut, KeygenPhase, Producer, ProducerMsg,
-    ProducerOut, Stacker, StackerMsg, StackerOut, Timing,
+    ChainView, Follower, Keygen, KeygenInput, KeygenMsg, KeygenOut, KeygenPhase, Producer,
+    ProducerInput, ProducerMsg, ProducerOut, Stacker, StackerInput, StackerMsg, StackerOut, Timing,
 };
 use tandem_consensus::producer_set::{select, Candidate, ProducerSet};
 use tandem_consensus::stacking::{Principal, RewardSet, StacksAddress};
@@ -86,7 +86,8 @@ pub struct NodeMachine {
     keygens: BTreeMap<SetId, (Keygen, BurnHeight)>,
     infos: BTreeMap<Term, TermInfo>,
     producer: Option<(Term, Producer)>,
-    stacker: Option<(RewardCycle, Stacker)>,
+    /// The stacker signer machine, for a cycle, started for a term.
+    stacker: Option<(RewardCycle, Term, Stacker)>,
     open_dbs: BTreeSet<DbId>,
     outbox: Outbox,
     inbox: Inbox,
@@ -640,7 +641,7 @@ impl NodeMachine {
             .collect();
         for set in due {
             let outs = match self.keygens.get_mut(&set) {
-                Some((kg, _)) => kg.on_deadline(rng),
+                Some((kg, _)) => kg.handle(KeygenInput::Deadline, rng),
                 None => continue,
             };
             self.keygen_outs(set, outs, rng);
@@ -765,7 +766,7 @@ impl NodeMachine {
                 }
             }
             if let SetId::Stackers(c) = set {
-                if self.stacker.as_ref().is_some_and(|(sc, _)| *sc == c) {
+                if self.stacker.as_ref().is_some_and(|(sc, _, _)| *sc == c) {
                     self.stacker = None;
                 }
             }
@@ -815,9 +816,11 @@ impl NodeMachine {
         );
         let mut kg = match kg {
             Ok(k) => k,
-            Err(_) => return self.event(Event::KeygenFailed { set }),
+            Err(error) => {
+                return self.event(Event::KeygenConfig { set, error });
+            }
         };
-        let outs = kg.start(rng);
+        let outs = kg.handle(KeygenInput::Start, rng);
         self.keygens.insert(set, (kg, self.keygen_deadline(h)));
         self.event(Event::KeygenStarted { set, parties });
         self.keygen_outs(set, outs, rng);
@@ -881,10 +884,8 @@ impl NodeMachine {
                         }
                     }
                 }
-                KeygenOut::Failed(why) => {
-                    self.event(Event::KeygenFailed { set });
-                    self.event(Event::Note(why));
-                }
+                KeygenOut::Failed(why) => self.event(Event::KeygenFailed { set, why }),
+                KeygenOut::Ignored(why) => self.ignored(Ignored::Keygen { set, why }),
             }
         }
     }
@@ -933,10 +934,20 @@ impl NodeMachine {
             }
             s
         });
+        let info_for_start = info.clone();
         self.infos.insert(term, info);
-        self.stacker = stacker.map(|s| (cycle, s));
+        self.stacker = stacker.map(|s| (cycle, term, s));
         if let Some(mut p) = producer {
-            let outs = p.start(rng);
+            let outs = {
+                let view = ChainView {
+                    state: self.follower.tip_state(),
+                    parent: self.follower.tip_parent(),
+                    info: &info_for_start,
+                    burn_height: self.burn_tip().unwrap_or_default(),
+                    mempool: &self.mempool,
+                };
+                p.handle(ProducerInput::Start, &view, rng)
+            };
             self.producer = Some((term, p));
             self.producer_outs(term, outs, rng);
         }
@@ -973,9 +984,7 @@ impl NodeMachine {
                     let chunk = ChunkData::sign(&self.secret, slot, version, data);
                     self.out.push(Effect::WriteChunk { db, chunk });
                 }
-                Err(e) => self.out.push(Effect::Event(Event::Note(format!(
-                    "slot {slot} of {db} not written: {e}"
-                )))),
+                Err(error) => self.event(Event::NotWritten { db, slot, error }),
             }
         }
     }
@@ -1035,7 +1044,7 @@ impl NodeMachine {
         let Ok(msg) = KeygenMsg::decode(bytes) else {
             return self.ignored(Ignored::Undecodable { db, slot });
         };
-        let outs = kg.on_message(from, &msg, rng);
+        let outs = kg.handle(KeygenInput::Message { from, msg }, rng);
         self.keygen_outs(set, outs, rng);
     }
 
@@ -1069,7 +1078,9 @@ impl NodeMachine {
                 if let ProducerMsg::Proposal(b) = &msg {
                     self.first_seen_ms.entry(b.id()).or_insert(self.now_ms);
                 }
-                self.with_producer(term, rng, |p, view, rng| p.on_message(from, msg, view, rng));
+                self.with_producer(term, rng, |p, view, rng| {
+                    p.handle(ProducerInput::Message { from, msg }, view, rng)
+                });
             }
         }
     }
@@ -1084,7 +1095,7 @@ impl NodeMachine {
         rng: &mut R,
     ) {
         // Complete blocks are everybody's business; signing rounds only the cycle's signers'.
-        let signing = self.stacker.as_ref().is_some_and(|(c, _)| *c == cycle);
+        let signing = self.stacker.as_ref().is_some_and(|(c, _, _)| *c == cycle);
         if !signing && bytes.first() != Some(&tandem_consensus::engine::wire::STACKER_COMPLETE_TAG)
         {
             return;
@@ -1097,11 +1108,13 @@ impl NodeMachine {
                 attempt,
                 msg,
             }) => {
-                let outs = match &mut self.stacker {
-                    Some((c, s)) if *c == cycle => s.on_message(from, height, attempt, msg, rng),
-                    _ => return,
+                let input = StackerInput::Message {
+                    from,
+                    height,
+                    attempt,
+                    msg,
                 };
-                self.stacker_outs(cycle, outs, rng);
+                self.with_stacker(Some(cycle), input, rng);
             }
         }
     }
@@ -1174,7 +1187,7 @@ impl NodeMachine {
                     };
                     match msg.encode() {
                         Ok(bytes) => self.queue_write(db, kind, ctx, bytes),
-                        Err(e) => self.event(Event::Note(format!("unencodable: {e}"))),
+                        Err(error) => self.event(Event::Unencodable(error)),
                     }
                 }
                 ProducerOut::SetTimer { timer, after_ms } => self.out.push(Effect::SetTimer {
@@ -1213,7 +1226,8 @@ impl NodeMachine {
                         }),
                     }
                 }
-                ProducerOut::Note(why) => self.event(Event::Note(why)),
+                ProducerOut::Event(e) => self.event(Event::Producer { term, event: e }),
+                ProducerOut::Ignored(why) => self.ignored(Ignored::Producer { term, why }),
             }
         }
         for (block, sig) in signed {
@@ -1228,31 +1242,40 @@ impl NodeMachine {
         sig: tandem_wfrost::AccountableSignature,
         rng: &mut R,
     ) {
+        // The stacker signs the term it was started for; a candidate of another term is
+        // refused by its height or its producer signature.
+        let _ = term;
+        self.with_stacker(None, StackerInput::ProducerSigned { block, sig }, rng);
+    }
+
+    /// Hands an input to the stacker machine (of `cycle`, when given) with its term's view.
+    fn with_stacker<R: RngCore + CryptoRng>(
+        &mut self,
+        cycle: Option<RewardCycle>,
+        input: StackerInput,
+        rng: &mut R,
+    ) -> bool {
         let Some(burn) = self.burn_tip() else {
-            return;
+            return false;
         };
-        let Some(info) = self.infos.get(&term) else {
-            return;
+        let (c, outs) = match &mut self.stacker {
+            Some((c, term, s)) if cycle.is_none_or(|want| want == *c) => {
+                let Some(info) = self.infos.get(term) else {
+                    return false;
+                };
+                let view = ChainView {
+                    state: self.follower.tip_state(),
+                    parent: self.follower.tip_parent(),
+                    info,
+                    burn_height: burn,
+                    mempool: &[],
+                };
+                (*c, s.handle(input, &view, rng))
+            }
+            _ => return false,
         };
-        let (cycle, outs) = match &mut self.stacker {
-            Some((c, s)) => (
-                *c,
-                s.on_producer_signed(
-                    block,
-                    sig,
-                    &ChainView {
-                        state: self.follower.tip_state(),
-                        parent: self.follower.tip_parent(),
-                        info,
-                        burn_height: burn,
-                        mempool: &[],
-                    },
-                    rng,
-                ),
-            ),
-            None => return,
-        };
-        self.stacker_outs(cycle, outs, rng);
+        self.stacker_outs(c, outs, rng);
+        true
     }
 
     fn stacker_outs<R: RngCore + CryptoRng>(
@@ -1277,7 +1300,7 @@ impl NodeMachine {
                         Ok(bytes) => {
                             self.queue_write(db, SlotKind::Signing, Context::Height(height), bytes)
                         }
-                        Err(e) => self.event(Event::Note(format!("unencodable: {e}"))),
+                        Err(error) => self.event(Event::Unencodable(error)),
                     }
                 }
                 StackerOut::StartCollectWindow { height } => self.out.push(Effect::SetTimer {
@@ -1290,7 +1313,8 @@ impl NodeMachine {
                         after_ms: self.timing.signing_attempt_ms,
                     })
                 }
-                StackerOut::Note(why) => self.event(Event::Note(why)),
+                StackerOut::Event(e) => self.event(Event::Stacker { cycle, event: e }),
+                StackerOut::Ignored(why) => self.ignored(Ignored::Stacker { cycle, why }),
             }
         }
     }
@@ -1312,9 +1336,8 @@ impl NodeMachine {
             Ok(receipt) => {
                 let state = self.follower.tip_state();
                 self.mempool.retain(|tx| !state.is_stale(tx));
-                if let Some((_, s)) = &mut self.stacker {
-                    s.on_block_appended(block.header.height.next());
-                }
+                let next_height = block.header.height.next();
+                self.with_stacker(None, StackerInput::BlockAppended { next_height }, rng);
                 let latency_ms = self
                     .first_seen_ms
                     .remove(&id)
@@ -1325,7 +1348,16 @@ impl NodeMachine {
                     receipt,
                     latency_ms,
                 });
-                self.with_producer(term, rng, |p, view, _| p.on_block_appended(id, root, view));
+                self.with_producer(term, rng, |p, view, rng| {
+                    p.handle(
+                        ProducerInput::BlockAppended {
+                            id,
+                            state_root: root,
+                        },
+                        view,
+                        rng,
+                    )
+                });
             }
             Err(e) => self.event(Event::BlockRefused { id, reason: e }),
         }
@@ -1335,25 +1367,17 @@ impl NodeMachine {
 
     fn on_timer<R: RngCore + CryptoRng>(&mut self, timer: MachineTimer, rng: &mut R) {
         let handled = match timer {
-            MachineTimer::Producer(term, t) => {
-                self.with_producer(term, rng, |p, view, rng| p.on_timer(t, view, rng))
+            MachineTimer::Producer(term, t) => self.with_producer(term, rng, |p, view, rng| {
+                p.handle(ProducerInput::Timer(t), view, rng)
+            }),
+            MachineTimer::StackerCollect(cycle, height) => {
+                self.with_stacker(Some(cycle), StackerInput::CollectDeadline { height }, rng)
             }
-            MachineTimer::StackerCollect(cycle, height) => match &mut self.stacker {
-                Some((c, s)) if *c == cycle => {
-                    let outs = s.on_collect_deadline(height);
-                    self.stacker_outs(cycle, outs, rng);
-                    true
-                }
-                _ => false,
-            },
-            MachineTimer::StackerAttempt(cycle, height, attempt) => match &mut self.stacker {
-                Some((c, s)) if *c == cycle => {
-                    let outs = s.on_attempt_deadline(height, attempt, rng);
-                    self.stacker_outs(cycle, outs, rng);
-                    true
-                }
-                _ => false,
-            },
+            MachineTimer::StackerAttempt(cycle, height, attempt) => self.with_stacker(
+                Some(cycle),
+                StackerInput::AttemptDeadline { height, attempt },
+                rng,
+            ),
         };
         if !handled {
             self.ignored(Ignored::StaleTimer(timer));

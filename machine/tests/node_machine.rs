@@ -207,7 +207,6 @@ fn summary(e: &Effect) -> String {
         Effect::Event(Event::ProducerSigned { .. }) => "producer-signed".into(),
         Effect::Event(Event::StackerSigned { .. }) => "stacker-signed".into(),
         Effect::Event(Event::AnnouncementAccepted { term, .. }) => format!("announced in {term}"),
-        Effect::Event(Event::Note(_)) => "note".into(),
         Effect::Event(e) => format!("{e:?}"),
     }
 }

@@ -6,8 +6,8 @@
 //! - **Events** are ordered by (time, sequence number); nothing reads a clock.
 //! - **Randomness**: per-purpose ChaCha12 streams seeded from the scenario seed: `keys`,
 //!   `latency`, `workload`, and one `node-i` stream per node for its protocol choices.
-//! - **Digest**: SHA-256 over every typed event and effect in order, with the simulated time;
-//!   free-text notes are left out, so rewording one never changes a digest.
+//! - **Digest**: SHA-256 over every typed event and effect in order, with the simulated time.
+//!   Events carry no free text, so rewording a log line never changes a digest.
 
 use crate::bitcoin::SimBitcoin;
 use crate::faults::Crashes;
@@ -425,9 +425,6 @@ impl World {
     }
 
     fn on_event(&mut self, node: usize, ev: Event) {
-        if matches!(ev, Event::Note(_)) {
-            return;
-        }
         self.record(&[
             b"event",
             &(node as u32).to_be_bytes(),
@@ -472,6 +469,7 @@ impl World {
             }
             Event::KeygenFailed {
                 set: SetId::Producers(term),
+                ..
             } => {
                 o.notes
                     .insert(term, "producer key generation failed".into());

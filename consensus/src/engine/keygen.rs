@@ -47,7 +47,53 @@ pub enum KeygenOut {
     /// Key generation is over: the group key is known (and, for a party, its key share).
     Done,
     /// Not enough honest parties remain to reach the threshold: no key this epoch.
-    Failed(String),
+    Failed(KeygenFailure),
+    /// The input was not acted on.
+    Ignored(KeygenIgnored),
+}
+
+/// What a key generation is handed.
+// Inputs are handed over one at a time, never stored in bulk.
+#[allow(clippy::large_enum_variant)]
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum KeygenInput {
+    /// Round 1 for this node: deal (a party) or just wait (an observer).
+    Start,
+    /// A message written by `from` (the host checked the slot belongs to `from`).
+    Message { from: PartyId, msg: KeygenMsg },
+    /// The current attempt's deadline passed.
+    Deadline,
+}
+
+/// Why a key generation ended without a key.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum KeygenFailure {
+    /// A step failed with nobody to blame.
+    Dkg(DkgError),
+    /// Dropping the culprits of `attempt` leaves a set that cannot reach the threshold.
+    TooFewLeft {
+        attempt: Attempt,
+        error: ConfigError,
+    },
+}
+
+/// Why a key-generation input changed nothing.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum KeygenIgnored {
+    /// The run is over (done or failed).
+    Over,
+    /// A message from a party outside the (current) set.
+    UnknownParty(PartyId),
+    /// A message of another attempt.
+    OtherAttempt { got: Attempt, current: Attempt },
+    /// A dealer package after the dealing round, or a second one from the same party.
+    LateOrRepeatedDeal { from: PartyId },
+    /// A second verifying-shares package from the same party.
+    RepeatedVerify { from: PartyId },
+    /// The deadline passed with everything the round needs present.
+    NothingMissing,
+    /// This node is not a party: it has nothing to deal.
+    Observer,
 }
 
 /// Where a run is.
@@ -143,10 +189,23 @@ impl Keygen {
         self.key.as_ref()
     }
 
+    /// The one entry point.
+    pub fn handle<R: RngCore + CryptoRng>(
+        &mut self,
+        input: KeygenInput,
+        rng: &mut R,
+    ) -> Vec<KeygenOut> {
+        match input {
+            KeygenInput::Start => self.start(rng),
+            KeygenInput::Message { from, msg } => self.on_message(from, &msg, rng),
+            KeygenInput::Deadline => self.on_deadline(rng),
+        }
+    }
+
     /// Round 1 for this node: deal (a party) or just wait (an observer).
-    pub fn start<R: RngCore + CryptoRng>(&mut self, rng: &mut R) -> Vec<KeygenOut> {
+    fn start<R: RngCore + CryptoRng>(&mut self, rng: &mut R) -> Vec<KeygenOut> {
         let Some(me) = self.me.filter(|m| self.config.party(*m).is_some()) else {
-            return Vec::new();
+            return vec![KeygenOut::Ignored(KeygenIgnored::Observer)];
         };
         match wfrost::deal(&self.config, me, &self.enc_secret, rng) {
             Ok((secret, package)) => {
@@ -159,29 +218,37 @@ impl Keygen {
                 out.extend(self.progress(rng));
                 out
             }
-            Err(e) => self.fail(e.to_string()),
+            Err(e) => self.fail(KeygenFailure::Dkg(e)),
         }
     }
 
-    /// A message written by `from` (the host has checked the slot belongs to `from`).
-    /// A message written by `from` (the host has checked the slot belongs to `from`). Only
-    /// what this node needs is kept: the commitments, the proof, and its own sealed shares.
-    pub fn on_message<R: RngCore + CryptoRng>(
+    /// A message written by `from`. Only what this node needs is kept: the commitments, the
+    /// proof, and its own sealed shares.
+    fn on_message<R: RngCore + CryptoRng>(
         &mut self,
         from: PartyId,
         msg: &KeygenMsg,
         rng: &mut R,
     ) -> Vec<KeygenOut> {
-        if matches!(self.phase, KeygenPhase::Done | KeygenPhase::Failed)
-            || self.config.party(from).is_none()
-        {
-            return Vec::new();
+        let ignored = |why| vec![KeygenOut::Ignored(why)];
+        if matches!(self.phase, KeygenPhase::Done | KeygenPhase::Failed) {
+            return ignored(KeygenIgnored::Over);
+        }
+        if self.config.party(from).is_none() {
+            return ignored(KeygenIgnored::UnknownParty(from));
+        }
+        let (KeygenMsg::Deal { attempt, .. } | KeygenMsg::Verify { attempt, .. }) = msg;
+        if *attempt != self.attempt {
+            // Messages of another attempt are stale.
+            return ignored(KeygenIgnored::OtherAttempt {
+                got: *attempt,
+                current: self.attempt,
+            });
         }
         match msg {
-            // Messages of another attempt are stale: ignored.
-            KeygenMsg::Deal { attempt, package } if *attempt == self.attempt => {
-                if self.phase != KeygenPhase::Dealing {
-                    return Vec::new();
+            KeygenMsg::Deal { package, .. } => {
+                if self.phase != KeygenPhase::Dealing || self.dealt(from) {
+                    return ignored(KeygenIgnored::LateOrRepeatedDeal { from });
                 }
                 if !self.is_party() {
                     if self.observed.insert(from) {
@@ -209,17 +276,22 @@ impl Keygen {
                     );
                 }
             }
-            KeygenMsg::Verify { attempt, package } if *attempt == self.attempt => {
-                self.verifies.entry(from).or_insert_with(|| package.clone());
+            KeygenMsg::Verify { package, .. } => {
+                if self.verifies.contains_key(&from) {
+                    return ignored(KeygenIgnored::RepeatedVerify { from });
+                }
+                self.verifies.insert(from, package.clone());
             }
-            _ => return Vec::new(),
         }
         self.progress(rng)
     }
 
     /// The deadline of the current attempt passed: whoever has not sent what the current round
     /// needs is a culprit.
-    pub fn on_deadline<R: RngCore + CryptoRng>(&mut self, rng: &mut R) -> Vec<KeygenOut> {
+    fn on_deadline<R: RngCore + CryptoRng>(&mut self, rng: &mut R) -> Vec<KeygenOut> {
+        if matches!(self.phase, KeygenPhase::Done | KeygenPhase::Failed) {
+            return vec![KeygenOut::Ignored(KeygenIgnored::Over)];
+        }
         let missing: Vec<PartyId> = self
             .config
             .parties()
@@ -232,7 +304,7 @@ impl Keygen {
             })
             .collect();
         if missing.is_empty() {
-            return Vec::new();
+            return vec![KeygenOut::Ignored(KeygenIgnored::NothingMissing)];
         }
         self.restart(missing, rng)
     }
@@ -315,7 +387,7 @@ impl Keygen {
     fn on_error<R: RngCore + CryptoRng>(&mut self, e: DkgError, rng: &mut R) -> Vec<KeygenOut> {
         let culprits = e.culprits();
         if culprits.is_empty() {
-            return self.fail(e.to_string());
+            return self.fail(KeygenFailure::Dkg(e));
         }
         self.restart(culprits, rng)
     }
@@ -330,7 +402,7 @@ impl Keygen {
         let next = attempt.next();
         let config = match self.config.without(&culprits, context(&self.domain, next)) {
             Ok(c) => c,
-            Err(e) => return self.fail(format!("attempt {attempt}: {e}")),
+            Err(error) => return self.fail(KeygenFailure::TooFewLeft { attempt, error }),
         };
         self.config = config;
         self.attempt = next;
@@ -344,11 +416,13 @@ impl Keygen {
         self.verifies.clear();
         self.phase = KeygenPhase::Dealing;
         let mut out = vec![KeygenOut::Restarted { attempt, culprits }];
-        out.extend(self.start(rng));
+        if self.is_party() {
+            out.extend(self.start(rng));
+        }
         out
     }
 
-    fn fail(&mut self, why: String) -> Vec<KeygenOut> {
+    fn fail(&mut self, why: KeygenFailure) -> Vec<KeygenOut> {
         self.phase = KeygenPhase::Failed;
         vec![KeygenOut::Failed(why)]
     }

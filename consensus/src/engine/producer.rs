@@ -7,14 +7,14 @@
 //! come from the RNG the host passes.
 
 use super::assemble::assemble;
-use super::round::{RoundMsg, RoundOut, SigningRound};
-use crate::chain::block::{apply_checked, producer_message, BlockId};
+use super::round::{RoundIgnored, RoundInput, RoundMsg, RoundOut, SigningRound};
+use crate::chain::block::{apply_checked, producer_message, BlockError, BlockId};
 use crate::chain::{Chainstate, Parent, TermInfo, Transaction, UnsignedBlock};
 use crate::hashes::StateRoot;
 use crate::height::{BurnHeight, ElectionRound, StacksHeight};
 use rand_core::{CryptoRng, RngCore};
 use std::collections::{BTreeMap, BTreeSet};
-use tandem_wfrost::{AccountableSignature, GroupKey, KeyShare, PartyId};
+use tandem_wfrost::{AccountableSignature, GroupKey, KeyShare, PartyId, SignError};
 
 /// Timing of the protocol, in milliseconds of the host's clock.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -124,7 +124,77 @@ pub enum ProducerOut {
         id: BlockId,
         state_root: StateRoot,
     },
-    Note(String),
+    Event(ProducerEvent),
+    Ignored(ProducerIgnored),
+}
+
+/// What a producer is handed.
+#[allow(clippy::large_enum_variant)]
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ProducerInput {
+    /// The term's machines start: the first election round begins.
+    Start,
+    Timer(Timer),
+    /// A message written by party `from` (the host checked the slot belongs to it).
+    Message {
+        from: PartyId,
+        msg: ProducerMsg,
+    },
+    /// The host appended a block with both signatures.
+    BlockAppended {
+        id: BlockId,
+        state_root: StateRoot,
+    },
+}
+
+/// Things a producer reports that are not messages.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ProducerEvent {
+    /// The leader did not finish a height in time ("the current leader becomes inactive"): a
+    /// new election round starts.
+    LeaderWentQuiet {
+        leader: Option<PartyId>,
+        height: StacksHeight,
+        round: ElectionRound,
+    },
+    /// The term's last burn block is mined: a block made now could not be announced in the
+    /// term, so none is made.
+    LastBurnBlock { height: StacksHeight },
+    CannotAssemble {
+        height: StacksHeight,
+        error: BlockError,
+    },
+    /// The candidate window closed without a candidate that applies.
+    NoValidCandidate { height: StacksHeight },
+    SigningStuck {
+        height: StacksHeight,
+        error: SignError,
+    },
+}
+
+/// Why a producer input changed nothing.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ProducerIgnored {
+    /// A timer of an earlier round or height, or one whose purpose is already served.
+    StaleTimer(Timer),
+    /// The leader-watch timer at the term's last burn block: nobody makes blocks then.
+    TermEnding(Timer),
+    /// A second vote of a party in a round: its first counts.
+    SecondVote { from: PartyId, round: ElectionRound },
+    /// A candidate for another height or parent, or before a leader is known.
+    CandidateNotForTip { from: PartyId },
+    /// Two-phase-commit and signing messages of another height.
+    WrongHeight {
+        got: StacksHeight,
+        expected: StacksHeight,
+    },
+    /// A producer-signed candidate: the stackers' business.
+    ForStackers,
+    /// The signing round did not count the message.
+    Round {
+        height: StacksHeight,
+        why: RoundIgnored,
+    },
 }
 
 /// What the producer sees of the chain when an input arrives.
@@ -207,9 +277,23 @@ impl Producer {
         self.group.slots_of(p).map_or(0, |s| s.len() as u32)
     }
 
-    /// "At the start of a round, each node in the producer set waits a random amount of time."
-    pub fn start<R: RngCore + CryptoRng>(&mut self, rng: &mut R) -> Vec<ProducerOut> {
-        self.start_round(rng)
+    /// The one entry point.
+    pub fn handle<R: RngCore + CryptoRng>(
+        &mut self,
+        input: ProducerInput,
+        view: &ChainView<'_>,
+        rng: &mut R,
+    ) -> Vec<ProducerOut> {
+        match input {
+            // "At the start of a round, each node in the producer set waits a random amount
+            // of time."
+            ProducerInput::Start => self.start_round(rng),
+            ProducerInput::Timer(t) => self.on_timer(t, view, rng),
+            ProducerInput::Message { from, msg } => self.on_message(from, msg, view, rng),
+            ProducerInput::BlockAppended { id, state_root } => {
+                self.on_block_appended(id, state_root, view)
+            }
+        }
     }
 
     fn start_round<R: RngCore + CryptoRng>(&mut self, rng: &mut R) -> Vec<ProducerOut> {
@@ -227,18 +311,19 @@ impl Producer {
         ]
     }
 
-    pub fn on_timer<R: RngCore + CryptoRng>(
+    fn on_timer<R: RngCore + CryptoRng>(
         &mut self,
         timer: Timer,
         view: &ChainView<'_>,
         rng: &mut R,
     ) -> Vec<ProducerOut> {
+        let stale = vec![ProducerOut::Ignored(ProducerIgnored::StaleTimer(timer))];
         match timer {
             Timer::ElectionBackoff { round } => {
                 // "If it does not receive a request for a leadership vote before that timeout,
                 // it puts itself forward for leadership".
                 if round != self.round || self.leader.is_some() || self.voted.contains(&round) {
-                    return Vec::new();
+                    return stale;
                 }
                 self.voted.insert(round);
                 self.votes.insert((round, self.me), self.me);
@@ -249,14 +334,14 @@ impl Producer {
             Timer::ElectionRound { round } => {
                 // "Leader elections proceed in rounds until a leader is chosen".
                 if round != self.round || self.leader.is_some() {
-                    return Vec::new();
+                    return stale;
                 }
                 self.round = self.round.next();
                 self.start_round(rng)
             }
             Timer::BlockTick { height } => {
                 if height != self.height || self.leader != Some(self.me) || self.proposed {
-                    return Vec::new();
+                    return stale;
                 }
                 // "The leader is responsible for assembling a block and sending it to each
                 // producer set participant".
@@ -264,35 +349,35 @@ impl Producer {
             }
             Timer::CandidateWindow { height } => {
                 if height != self.height {
-                    return Vec::new();
+                    return stale;
                 }
                 self.choose(view, rng)
             }
             Timer::Collect { height } => {
                 if height != self.height {
-                    return Vec::new();
+                    return stale;
                 }
-                let outs = self.signing.on_collect_deadline();
+                let outs = self.signing.handle(RoundInput::CollectDeadline, rng);
                 self.map_round(outs)
             }
             Timer::LeaderWatch { height, round } => {
                 // At the term's last burn block nobody makes blocks on purpose: not a quiet
                 // leader.
-                if height != self.height
-                    || round != self.round
-                    || self.leader.is_none()
-                    || !can_be_announced(view)
-                {
-                    return Vec::new();
+                if height != self.height || round != self.round || self.leader.is_none() {
+                    return stale;
+                }
+                if !can_be_announced(view) {
+                    return vec![ProducerOut::Ignored(ProducerIgnored::TermEnding(timer))];
                 }
                 // "...(or the current leader becomes inactive)": a new election round.
                 let quiet = self.leader.take();
                 self.round = self.round.next();
                 self.reset_height();
-                let mut out = vec![ProducerOut::Note(format!(
-                    "leader {quiet:?} went quiet at height {height}; election round {}",
-                    self.round
-                ))];
+                let mut out = vec![ProducerOut::Event(ProducerEvent::LeaderWentQuiet {
+                    leader: quiet,
+                    height,
+                    round: self.round,
+                })];
                 out.extend(self.start_round(rng));
                 out
             }
@@ -356,10 +441,9 @@ impl Producer {
     fn propose(&mut self, view: &ChainView<'_>) -> Vec<ProducerOut> {
         self.proposed = true;
         if !can_be_announced(view) {
-            return vec![ProducerOut::Note(format!(
-                "height {}: the term's last burn block is mined, no new block can be announced",
-                self.height
-            ))];
+            return vec![ProducerOut::Event(ProducerEvent::LastBurnBlock {
+                height: self.height,
+            })];
         }
         match assemble(
             view.state,
@@ -375,7 +459,10 @@ impl Producer {
                 out.extend(self.open_window());
                 out
             }
-            Err(e) => vec![ProducerOut::Note(format!("cannot assemble: {e}"))],
+            Err(error) => vec![ProducerOut::Event(ProducerEvent::CannotAssemble {
+                height: self.height,
+                error,
+            })],
         }
     }
 
@@ -401,7 +488,9 @@ impl Producer {
         rng: &mut R,
     ) -> Vec<ProducerOut> {
         if !can_be_announced(view) {
-            return Vec::new();
+            return vec![ProducerOut::Event(ProducerEvent::LastBurnBlock {
+                height: self.height,
+            })];
         }
         let mut order: Vec<(&PartyId, &UnsignedBlock)> = self.candidates.iter().collect();
         order.sort_by_key(|(p, b)| (std::cmp::Reverse(b.header.fees), **p));
@@ -414,16 +503,15 @@ impl Producer {
             }
         }
         let Some(id) = chosen else {
-            return vec![ProducerOut::Note(format!(
-                "no valid candidate at height {}",
-                self.height
-            ))];
+            return vec![ProducerOut::Event(ProducerEvent::NoValidCandidate {
+                height: self.height,
+            })];
         };
-        let outs = self.signing.prepare(id, rng);
+        let outs = self.signing.handle(RoundInput::Prepare(id), rng);
         self.map_round(outs)
     }
 
-    pub fn on_message<R: RngCore + CryptoRng>(
+    fn on_message<R: RngCore + CryptoRng>(
         &mut self,
         from: PartyId,
         msg: ProducerMsg,
@@ -452,7 +540,13 @@ impl Producer {
                 out
             }
             ProducerMsg::Vote { round, candidate } => {
-                self.votes.entry((round, from)).or_insert(candidate);
+                if self.votes.contains_key(&(round, from)) {
+                    return vec![ProducerOut::Ignored(ProducerIgnored::SecondVote {
+                        from,
+                        round,
+                    })];
+                }
+                self.votes.insert((round, from), candidate);
                 self.tally(round)
             }
             ProducerMsg::Proposal(b) => {
@@ -460,7 +554,9 @@ impl Producer {
                     || b.header.parent != view.parent.id
                     || self.leader.is_none()
                 {
-                    return Vec::new();
+                    return vec![ProducerOut::Ignored(ProducerIgnored::CandidateNotForTip {
+                        from,
+                    })];
                 }
                 self.candidates.entry(from).or_insert(b);
                 let mut out = Vec::new();
@@ -474,13 +570,16 @@ impl Producer {
             }
             ProducerMsg::Round { height, msg } => {
                 if height != self.height {
-                    return Vec::new();
+                    return vec![ProducerOut::Ignored(ProducerIgnored::WrongHeight {
+                        got: height,
+                        expected: self.height,
+                    })];
                 }
-                let outs = self.signing.on_message(from, msg, rng);
+                let outs = self.signing.handle(RoundInput::Message { from, msg }, rng);
                 self.map_round(outs)
             }
             // The stackers' business; producers learn the block when it is complete.
-            ProducerMsg::Signed { .. } => Vec::new(),
+            ProducerMsg::Signed { .. } => vec![ProducerOut::Ignored(ProducerIgnored::ForStackers)],
         }
     }
 
@@ -508,10 +607,16 @@ impl Producer {
                         }));
                     }
                 }
-                RoundOut::Stuck(why) => res.push(ProducerOut::Note(format!(
-                    "height {} signing stuck: {why}",
-                    self.height
-                ))),
+                RoundOut::Stuck(error) => {
+                    res.push(ProducerOut::Event(ProducerEvent::SigningStuck {
+                        height: self.height,
+                        error,
+                    }))
+                }
+                RoundOut::Ignored(why) => res.push(ProducerOut::Ignored(ProducerIgnored::Round {
+                    height: self.height,
+                    why,
+                })),
             }
         }
         res
@@ -519,7 +624,7 @@ impl Producer {
 
     /// The host appended a block with both signatures: the next height starts; the leader
     /// announces its new tip.
-    pub fn on_block_appended(
+    fn on_block_appended(
         &mut self,
         id: BlockId,
         state_root: StateRoot,

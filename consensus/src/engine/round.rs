@@ -22,7 +22,7 @@ use frost_secp256k1::round2::SignatureShare;
 use rand_core::{CryptoRng, RngCore};
 use std::collections::BTreeMap;
 use tandem_wfrost::{
-    self as wfrost, AccountableSignature, GroupKey, KeyShare, NonceCommitments, PartyId,
+    self as wfrost, AccountableSignature, GroupKey, KeyShare, NonceCommitments, PartyId, SignError,
 };
 
 // Messages and effects are handed from machine to host one at a time, never stored in bulk:
@@ -58,7 +58,44 @@ pub enum RoundOut {
     /// The round reached a signature for this block.
     Signed(BlockId, AccountableSignature),
     /// The round cannot finish (a party's share was wrong, a FROST error).
-    Stuck(String),
+    Stuck(SignError),
+    /// The input was not acted on.
+    Ignored(RoundIgnored),
+}
+
+/// What a signing round is handed.
+// Inputs are handed over one at a time, never stored in bulk.
+#[allow(clippy::large_enum_variant)]
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum RoundInput {
+    /// This party chose a candidate: its prepare.
+    Prepare(BlockId),
+    /// A message written by party `from` (the host checked the slot belongs to it).
+    Message { from: PartyId, msg: RoundMsg },
+    /// The coordinator's collection window closed.
+    CollectDeadline,
+}
+
+/// Why a round input changed nothing.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum RoundIgnored {
+    /// The round already has its signature (or gave up).
+    Done,
+    /// This node is not a party of the set, so it prepares nothing.
+    NotAParty,
+    /// A party of another set.
+    UnknownParty(PartyId),
+    /// A second prepare by a party: its first counts (a different id would be equivocation).
+    SecondPrepare { from: PartyId },
+    /// A commit for another id than the party's prepare, or a second commit.
+    CommitNotCounted { from: PartyId },
+    /// A signing package not from the coordinator, or a second one.
+    SignRequestNotCounted { from: PartyId },
+    /// A share for another package, from a party outside it, or a second one.
+    ShareNotCounted { from: PartyId },
+    /// The collection window closed at a node that is not the coordinator, or after the
+    /// package went out.
+    NotCollecting,
 }
 
 pub struct SigningRound {
@@ -117,13 +154,26 @@ impl SigningRound {
             .sum()
     }
 
+    /// The one entry point.
+    pub fn handle<R: RngCore + CryptoRng>(
+        &mut self,
+        input: RoundInput,
+        rng: &mut R,
+    ) -> Vec<RoundOut> {
+        match input {
+            RoundInput::Prepare(id) => self.prepare(id, rng),
+            RoundInput::Message { from, msg } => self.on_message(from, msg, rng),
+            RoundInput::CollectDeadline => self.on_collect_deadline(),
+        }
+    }
+
     /// This party's vote for the candidate it chose.
-    pub fn prepare<R: RngCore + CryptoRng>(&mut self, id: BlockId, rng: &mut R) -> Vec<RoundOut> {
+    fn prepare<R: RngCore + CryptoRng>(&mut self, id: BlockId, rng: &mut R) -> Vec<RoundOut> {
         let Some(me) = self.me else {
-            return Vec::new();
+            return vec![RoundOut::Ignored(RoundIgnored::NotAParty)];
         };
         if self.prepares.contains_key(&me) {
-            return Vec::new();
+            return vec![RoundOut::Ignored(RoundIgnored::SecondPrepare { from: me })];
         }
         self.prepares.insert(me, id);
         let mut out = vec![RoundOut::Send(RoundMsg::Prepare { id })];
@@ -131,38 +181,48 @@ impl SigningRound {
         out
     }
 
-    /// A message written by party `from` (the host checked the slot belongs to it).
-    pub fn on_message<R: RngCore + CryptoRng>(
+    fn on_message<R: RngCore + CryptoRng>(
         &mut self,
         from: PartyId,
         msg: RoundMsg,
         rng: &mut R,
     ) -> Vec<RoundOut> {
-        if self.done || self.group.slots_of(from).is_none() {
-            return Vec::new();
+        let ignored = |why| vec![RoundOut::Ignored(why)];
+        if self.done {
+            return ignored(RoundIgnored::Done);
+        }
+        if self.group.slots_of(from).is_none() {
+            return ignored(RoundIgnored::UnknownParty(from));
         }
         match msg {
             RoundMsg::Prepare { id } => {
-                self.prepares.entry(from).or_insert(id);
+                if self.prepares.contains_key(&from) {
+                    return ignored(RoundIgnored::SecondPrepare { from });
+                }
+                self.prepares.insert(from, id);
             }
             RoundMsg::Commit { id, nonces } => {
-                // Only a commit matching the party's own prepare counts.
-                if self.prepares.get(&from) == Some(&id) {
-                    self.commits.entry(from).or_insert((id, nonces));
+                // Only a party's first commit, matching its own prepare, counts.
+                if self.prepares.get(&from) != Some(&id) || self.commits.contains_key(&from) {
+                    return ignored(RoundIgnored::CommitNotCounted { from });
                 }
+                self.commits.insert(from, (id, nonces));
             }
             RoundMsg::SignRequest { id, commitments } => {
-                if from == self.coordinator && self.request.is_none() {
-                    return self.sign(id, commitments);
+                if from != self.coordinator || self.request.is_some() {
+                    return ignored(RoundIgnored::SignRequestNotCounted { from });
                 }
-                return Vec::new();
+                return self.sign(id, commitments);
             }
             RoundMsg::Share { id, share } => {
-                if let Some((rid, c)) = &self.request {
-                    if *rid == id && c.contains_key(&from) {
-                        self.shares.entry(from).or_insert(share);
-                    }
+                let expected = self
+                    .request
+                    .as_ref()
+                    .is_some_and(|(rid, c)| *rid == id && c.contains_key(&from));
+                if !expected || self.shares.contains_key(&from) {
+                    return ignored(RoundIgnored::ShareNotCounted { from });
                 }
+                self.shares.insert(from, share);
                 return self.try_aggregate();
             }
         }
@@ -170,9 +230,9 @@ impl SigningRound {
     }
 
     /// The coordinator's collection window closed: sign with the commits it has.
-    pub fn on_collect_deadline(&mut self) -> Vec<RoundOut> {
+    fn on_collect_deadline(&mut self) -> Vec<RoundOut> {
         if self.me != Some(self.coordinator) || self.request.is_some() || self.done {
-            return Vec::new();
+            return vec![RoundOut::Ignored(RoundIgnored::NotCollecting)];
         }
         match self.ready_id() {
             Some(id) => self.send_request(id),
@@ -216,7 +276,7 @@ impl SigningRound {
                         }));
                     }
                     Err(e) => {
-                        out.push(RoundOut::Stuck(e.to_string()));
+                        out.push(RoundOut::Stuck(e));
                         return out;
                     }
                 }
@@ -278,7 +338,7 @@ impl SigningRound {
                 }
                 out.extend(self.try_aggregate());
             }
-            Err(e) => out.push(RoundOut::Stuck(e.to_string())),
+            Err(e) => out.push(RoundOut::Stuck(e)),
         }
         out
     }
@@ -296,7 +356,7 @@ impl SigningRound {
         self.done = true;
         match wfrost::aggregate(&self.group, commitments, &self.shares, &(self.message)(id)) {
             Ok(sig) => vec![RoundOut::Signed(*id, sig)],
-            Err(e) => vec![RoundOut::Stuck(e.to_string())],
+            Err(e) => vec![RoundOut::Stuck(e)],
         }
     }
 }

@@ -5,13 +5,14 @@
 //! accepted, then stackers execute a BFT two-phase commit to sign it".
 
 use super::producer::{can_be_announced, ChainView};
-use super::round::{RoundMsg, RoundOut, SigningRound};
-use crate::chain::block::{apply_checked, producer_message, stacker_message};
+use super::round::{RoundIgnored, RoundInput, RoundMsg, RoundOut, SigningRound};
+use crate::chain::block::{apply_checked, producer_message, stacker_message, BlockError, BlockId};
 use crate::chain::{Block, UnsignedBlock};
 use crate::height::{Attempt, StacksHeight};
 use rand_core::{CryptoRng, RngCore};
 use tandem_wfrost::{
-    AccountableSignature, GroupKey, KeyShare, PartyId, SharedVerifications, SigningSetCache,
+    AccountableSignature, GroupKey, KeyShare, PartyId, SharedVerifications, SignError,
+    SigningSetCache, WitnessError,
 };
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -33,16 +34,93 @@ pub enum StackerMsg {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum StackerOut {
     Send(StackerMsg),
-    /// Ask for [`Stacker::on_collect_deadline`] after the collection window.
+    /// Ask for [`StackerInput::CollectDeadline`] after the collection window.
     StartCollectWindow {
         height: StacksHeight,
     },
-    /// Ask for [`Stacker::on_attempt_deadline`] after the signing-attempt timeout.
+    /// Ask for [`StackerInput::AttemptDeadline`] after the signing-attempt timeout.
     StartAttemptTimer {
         height: StacksHeight,
         attempt: Attempt,
     },
-    Note(String),
+    Event(StackerEvent),
+    Ignored(StackerIgnored),
+}
+
+/// What a stacker signer is handed.
+#[allow(clippy::large_enum_variant)]
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum StackerInput {
+    /// A producer-signed candidate appeared in the producer DB.
+    ProducerSigned {
+        block: UnsignedBlock,
+        sig: AccountableSignature,
+    },
+    /// A signing-round message written by party `from`.
+    Message {
+        from: PartyId,
+        height: StacksHeight,
+        attempt: Attempt,
+        msg: RoundMsg,
+    },
+    CollectDeadline {
+        height: StacksHeight,
+    },
+    AttemptDeadline {
+        height: StacksHeight,
+        attempt: Attempt,
+    },
+    /// A block was appended (or the chain moved to a new term's start): sign the next height.
+    BlockAppended {
+        next_height: StacksHeight,
+    },
+}
+
+/// Things a stacker signer reports that are not messages.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum StackerEvent {
+    /// The candidate came at the term's last burn block: too late to be announced.
+    TooLateInTerm { height: StacksHeight },
+    ProducerSignatureRefused {
+        height: StacksHeight,
+        error: WitnessError,
+    },
+    CandidateRefused {
+        height: StacksHeight,
+        error: BlockError,
+    },
+    /// The attempt's coordinator did not finish in time: the next one takes over.
+    AttemptTimedOut {
+        height: StacksHeight,
+        attempt: Attempt,
+    },
+    /// The round signed a block this signer holds no candidate for.
+    SignedWithoutCandidate { id: BlockId },
+    SigningStuck {
+        height: StacksHeight,
+        error: SignError,
+    },
+}
+
+/// Why a stacker input changed nothing.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum StackerIgnored {
+    /// A candidate or message for another height than the one being signed.
+    WrongHeight {
+        got: StacksHeight,
+        expected: StacksHeight,
+    },
+    /// A second producer-signed candidate for the height: the first one is being signed.
+    AlreadyHasCandidate,
+    /// A message of an attempt already passed over.
+    EarlierAttempt { got: Attempt, current: Attempt },
+    /// A deadline of another height or attempt, or of a round already signed.
+    StaleDeadline,
+    /// The signing round did not count the message.
+    Round {
+        height: StacksHeight,
+        why: RoundIgnored,
+    },
 }
 
 /// The coordinator of a stacker signing attempt: the signers ordered by slots (most first,
@@ -107,23 +185,55 @@ impl Stacker {
         self.key.party
     }
 
-    /// A producer-signed candidate appeared in the producer DB.
-    pub fn on_producer_signed<R: RngCore + CryptoRng>(
+    /// The one entry point.
+    pub fn handle<R: RngCore + CryptoRng>(
+        &mut self,
+        input: StackerInput,
+        view: &ChainView<'_>,
+        rng: &mut R,
+    ) -> Vec<StackerOut> {
+        match input {
+            StackerInput::ProducerSigned { block, sig } => {
+                self.on_producer_signed(block, sig, view, rng)
+            }
+            StackerInput::Message {
+                from,
+                height,
+                attempt,
+                msg,
+            } => self.on_message(from, height, attempt, msg, rng),
+            StackerInput::CollectDeadline { height } => self.on_collect_deadline(height, rng),
+            StackerInput::AttemptDeadline { height, attempt } => {
+                self.on_attempt_deadline(height, attempt, rng)
+            }
+            StackerInput::BlockAppended { next_height } => {
+                self.on_block_appended(next_height);
+                Vec::new()
+            }
+        }
+    }
+
+    fn on_producer_signed<R: RngCore + CryptoRng>(
         &mut self,
         block: UnsignedBlock,
         sig: AccountableSignature,
         view: &ChainView<'_>,
         rng: &mut R,
     ) -> Vec<StackerOut> {
-        if block.header.height != self.height || self.candidate.is_some() {
-            return Vec::new();
+        if block.header.height != self.height {
+            return vec![StackerOut::Ignored(StackerIgnored::WrongHeight {
+                got: block.header.height,
+                expected: self.height,
+            })];
+        }
+        if self.candidate.is_some() {
+            return vec![StackerOut::Ignored(StackerIgnored::AlreadyHasCandidate)];
         }
         let (state, parent, info) = (view.state, view.parent, view.info);
         if !can_be_announced(view) {
-            return vec![StackerOut::Note(format!(
-                "height {}: too late in the term to sign",
-                self.height
-            ))];
+            return vec![StackerOut::Event(StackerEvent::TooLateInTerm {
+                height: self.height,
+            })];
         }
         let id = block.id();
         let shared = &self.shared;
@@ -134,19 +244,19 @@ impl Stacker {
             }
             c
         });
-        if let Err(e) = sig.verify_cached(&info.producer_key, &producer_message(&id), cache) {
-            return vec![StackerOut::Note(format!(
-                "height {}: producer signature refused: {e}",
-                self.height
-            ))];
+        if let Err(error) = sig.verify_cached(&info.producer_key, &producer_message(&id), cache) {
+            return vec![StackerOut::Event(StackerEvent::ProducerSignatureRefused {
+                height: self.height,
+                error,
+            })];
         }
         // "each stacker attempts to append the block to its local node's chainstate".
         let mut scratch = state.clone();
-        if let Err(e) = apply_checked(&mut scratch, parent, &block.header, &block.txs, info) {
-            return vec![StackerOut::Note(format!(
-                "height {}: candidate refused: {e}",
-                self.height
-            ))];
+        if let Err(error) = apply_checked(&mut scratch, parent, &block.header, &block.txs, info) {
+            return vec![StackerOut::Event(StackerEvent::CandidateRefused {
+                height: self.height,
+                error,
+            })];
         }
         self.candidate = Some((block, sig));
         self.prepare(rng)
@@ -158,7 +268,7 @@ impl Stacker {
             return Vec::new();
         };
         let id = b.id();
-        let outs = self.signing.prepare(id, rng);
+        let outs = self.signing.handle(RoundInput::Prepare(id), rng);
         let mut res = vec![StackerOut::StartAttemptTimer {
             height: self.height,
             attempt: self.attempt,
@@ -180,23 +290,24 @@ impl Stacker {
 
     /// The attempt timer fired: if the height is still unsigned, the next coordinator takes
     /// over.
-    pub fn on_attempt_deadline<R: RngCore + CryptoRng>(
+    fn on_attempt_deadline<R: RngCore + CryptoRng>(
         &mut self,
         height: StacksHeight,
         attempt: Attempt,
         rng: &mut R,
     ) -> Vec<StackerOut> {
         if height != self.height || attempt != self.attempt || self.signing.is_done() {
-            return Vec::new();
+            return vec![StackerOut::Ignored(StackerIgnored::StaleDeadline)];
         }
-        let mut out = vec![StackerOut::Note(format!(
-            "height {height}: signing attempt {attempt} timed out, next coordinator"
-        ))];
+        let mut out = vec![StackerOut::Event(StackerEvent::AttemptTimedOut {
+            height,
+            attempt,
+        })];
         out.extend(self.switch_to(attempt.next(), rng));
         out
     }
 
-    pub fn on_message<R: RngCore + CryptoRng>(
+    fn on_message<R: RngCore + CryptoRng>(
         &mut self,
         from: PartyId,
         height: StacksHeight,
@@ -204,24 +315,37 @@ impl Stacker {
         msg: RoundMsg,
         rng: &mut R,
     ) -> Vec<StackerOut> {
-        if height != self.height || attempt < self.attempt {
-            return Vec::new();
+        if height != self.height {
+            return vec![StackerOut::Ignored(StackerIgnored::WrongHeight {
+                got: height,
+                expected: self.height,
+            })];
+        }
+        if attempt < self.attempt {
+            return vec![StackerOut::Ignored(StackerIgnored::EarlierAttempt {
+                got: attempt,
+                current: self.attempt,
+            })];
         }
         let mut res = Vec::new();
         if attempt > self.attempt {
             // Others gave up on the earlier coordinator first: follow them.
             res.extend(self.switch_to(attempt, rng));
         }
-        let outs = self.signing.on_message(from, msg, rng);
+        let outs = self.signing.handle(RoundInput::Message { from, msg }, rng);
         res.extend(self.map(outs));
         res
     }
 
-    pub fn on_collect_deadline(&mut self, height: StacksHeight) -> Vec<StackerOut> {
+    fn on_collect_deadline<R: RngCore + CryptoRng>(
+        &mut self,
+        height: StacksHeight,
+        rng: &mut R,
+    ) -> Vec<StackerOut> {
         if height != self.height {
-            return Vec::new();
+            return vec![StackerOut::Ignored(StackerIgnored::StaleDeadline)];
         }
-        let outs = self.signing.on_collect_deadline();
+        let outs = self.signing.handle(RoundInput::CollectDeadline, rng);
         self.map(outs)
     }
 
@@ -246,21 +370,24 @@ impl Stacker {
                             stacker_sig,
                         })))
                     }
-                    _ => res.push(StackerOut::Note(format!(
-                        "signed {id} but holds no such candidate"
-                    ))),
+                    _ => res.push(StackerOut::Event(StackerEvent::SignedWithoutCandidate {
+                        id,
+                    })),
                 },
-                RoundOut::Stuck(why) => res.push(StackerOut::Note(format!(
-                    "height {} signing stuck: {why}",
-                    self.height
-                ))),
+                RoundOut::Stuck(error) => res.push(StackerOut::Event(StackerEvent::SigningStuck {
+                    height: self.height,
+                    error,
+                })),
+                RoundOut::Ignored(why) => res.push(StackerOut::Ignored(StackerIgnored::Round {
+                    height: self.height,
+                    why,
+                })),
             }
         }
         res
     }
 
-    /// A block was appended (or the chain moved to a new term's start): sign the next height.
-    pub fn on_block_appended(&mut self, next_height: StacksHeight) {
+    fn on_block_appended(&mut self, next_height: StacksHeight) {
         self.height = next_height;
         self.candidate = None;
         // The attempt carries over: the coordinator that finished the last height keeps the

@@ -10,6 +10,7 @@ mod faults;
 mod network;
 pub mod report;
 pub mod scenario;
+mod store;
 pub mod world;
 
 pub use report::{BitcoinReport, ProducerReward, Report, StackerDbReport, TermReport};

@@ -14,10 +14,12 @@ use crate::faults::Crashes;
 use crate::network::Links;
 use crate::report::{AppendedBlock, Observed, ProducerReward, Report, TermReport};
 use crate::scenario::Scenario;
+use crate::store::{Pool, SharedStore};
 use bitcoin::{Amount, CompressedPublicKey, ScriptBuf};
 use rand_chacha::ChaCha12Rng;
 use rand_core::{RngCore, SeedableRng};
 use sha2::{Digest, Sha256};
+use std::cell::RefCell;
 use std::collections::BTreeMap;
 use std::rc::Rc;
 use tandem_consensus::chain::tx::MEMO_LEN;
@@ -27,7 +29,7 @@ use tandem_consensus::{BurnHeight, MicroStx, Network, NetworkParams, ParamsSpec,
 use tandem_machine::{
     DbId, DbPolicy, Effect, Event, Input, MachineConfig, MachineTimer, NodeMachine, SetId,
 };
-use tandem_stackerdb::{MemoryStore, RecoveryMemo, StackerDb, SyncMessage};
+use tandem_stackerdb::{RecoveryMemo, StackerDb, SyncMessage};
 use tandem_wfrost::SharedVerifications;
 
 enum SimEvent {
@@ -44,7 +46,7 @@ enum SimEvent {
     },
 }
 
-type Replica = StackerDb<DbPolicy, MemoryStore>;
+type Replica = StackerDb<DbPolicy, SharedStore>;
 
 struct SimNode {
     machine: NodeMachine,
@@ -116,6 +118,8 @@ pub struct World {
     /// Chunk signer recoveries, shared by every replica: each chunk reaches every node, and
     /// recovering its writer's key is a pure function of the chunk (docs/simulator.md).
     recoveries: RecoveryMemo,
+    /// Chunk data shared by the replicas that hold it (sim/src/store.rs).
+    pool: Rc<RefCell<Pool>>,
     done: bool,
 }
 
@@ -225,6 +229,7 @@ impl World {
             crashes,
             observed: Observed::default(),
             recoveries: RecoveryMemo::new(RECOVERY_MEMO),
+            pool: Pool::shared(),
             done: false,
         };
         // The genesis block (height 0, funding the producers) and the first burn height are
@@ -365,12 +370,14 @@ impl World {
 
     fn apply(&mut self, node: usize, effect: Effect) {
         match effect {
-            Effect::OpenDb { db, policy } => match StackerDb::open(policy, MemoryStore::new()) {
-                Ok(replica) => {
-                    self.nodes[node].dbs.insert(db, replica);
+            Effect::OpenDb { db, policy } => {
+                match StackerDb::open(policy, SharedStore::new(self.pool.clone())) {
+                    Ok(replica) => {
+                        self.nodes[node].dbs.insert(db, replica);
+                    }
+                    Err(e) => self.record(&[b"open-failed", e.to_string().as_bytes()]),
                 }
-                Err(e) => self.record(&[b"open-failed", e.to_string().as_bytes()]),
-            },
+            }
             Effect::CloseDb { db } => {
                 self.nodes[node].dbs.remove(&db);
             }

@@ -469,6 +469,18 @@ impl NetworkParams {
         term.checked_sub(3)
     }
 
+    /// The term whose first burn block is `h`, if `h` starts one.
+    pub fn term_starting_at(&self, h: BurnHeight) -> Option<Term> {
+        let term = self.term_of(h).ok()?;
+        (self.term_range(term).ok()?.start == h).then_some(term)
+    }
+
+    /// The first term that can have a producer set (and so blocks): term 2, enrolled for in
+    /// term 0 (protocol.md section 9).
+    pub fn first_producer_term(&self) -> Term {
+        Term(2)
+    }
+
     /// The position of a reward-phase term within its cycle's reward phase (0-based), or
     /// `None` for a term in the prepare phase. Terms never straddle phases, so the term's first
     /// block decides.
@@ -485,6 +497,26 @@ mod tests {
 
     fn regtest() -> NetworkParams {
         NetworkParams::preset(Network::Regtest)
+    }
+
+    /// Step table: burn height -> the term it starts, if any; the first producer term has an
+    /// enrollment window and its predecessor none.
+    #[test]
+    fn term_starts() {
+        let r = regtest();
+        for (h, t) in [
+            (0, None),
+            (1, Some(0)),
+            (2, None),
+            (10, None),
+            (11, Some(1)),
+            (21, Some(2)),
+        ] {
+            assert_eq!(r.term_starting_at(BurnHeight(h)), t.map(Term), "height {h}");
+        }
+        let first = r.first_producer_term();
+        assert!(r.enrollment_window(first).is_ok());
+        assert!(r.enrollment_window(Term(first.0 - 1)).is_err());
     }
 
     /// Step table: term -> (tie-break seed height, announcement term of its enrollments).

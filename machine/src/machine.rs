@@ -300,7 +300,7 @@ impl NodeMachine {
             }
         }
         self.wallet.on_block(block);
-        if let Some(term) = self.term_starting_at(h) {
+        if let Some(term) = self.params.term_starting_at(h) {
             self.index_term_start(term, h, live);
         }
         for (vtx, tx) in block.txdata.iter().enumerate() {
@@ -320,12 +320,6 @@ impl NodeMachine {
                 self.start_keygen(SetId::Stackers(cycle), h, rng);
             }
         }
-    }
-
-    fn term_starting_at(&self, h: BurnHeight) -> Option<Term> {
-        let term = self.params.term_of(h).ok()?;
-        let range = self.params.term_range(term).ok()?;
-        (range.start == h).then_some(term)
     }
 
     /// The first block a machine sees: the genesis stacker set's DB and key generation start
@@ -617,7 +611,7 @@ impl NodeMachine {
     /// close its DBs, enroll, start the next producer key generation and this term's machines;
     /// at every block, key-generation deadlines.
     fn act_on_block<R: RngCore + CryptoRng>(&mut self, h: BurnHeight, rng: &mut R) {
-        if let Some(term) = self.term_starting_at(h) {
+        if let Some(term) = self.params.term_starting_at(h) {
             self.producer = None;
             self.stacker = None;
             self.close_old_dbs(term, h);

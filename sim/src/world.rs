@@ -301,12 +301,14 @@ impl World {
         self.observed.bitcoin.blocks += 1;
         let h = BurnHeight(height);
         self.record(&[b"burn", &height.to_be_bytes(), &block.block_hash()[..]]);
-        if let Ok(term) = self.params.term_of(h) {
-            let starts = self.params.term_range(term).is_ok_and(|r| r.start == h);
-            if starts && term.0 >= self.scenario.terms + 2 {
-                self.done = true;
-                return;
-            }
+        // The run covers the scenario's block-producing terms; it ends when the next starts.
+        if self
+            .params
+            .term_starting_at(h)
+            .is_some_and(|t| t.0 >= self.params.first_producer_term().0 + self.scenario.terms)
+        {
+            self.done = true;
+            return;
         }
         for node in 0..self.nodes.len() {
             if self.crashes.down(node, self.now) {
@@ -321,7 +323,8 @@ impl World {
             );
         }
         self.submit_workload();
-        let next = if height < self.params.first_burn_height().0 {
+        // The genesis block and the chain's first block are both mined at time 0.
+        let next = if height == 0 {
             self.now
         } else {
             self.now + self.scenario.burn_block_interval_ms
@@ -610,7 +613,8 @@ impl World {
             }
         }
         let mut terms = Vec::new();
-        for t in 2..self.scenario.terms + 2 {
+        let first = self.params.first_producer_term().0;
+        for t in first..first + self.scenario.terms {
             let term = Term(t);
             let blocks: Vec<&&Block> = chain.iter().filter(|b| b.header.term == term).collect();
             let mut report = TermReport {

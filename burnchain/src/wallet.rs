@@ -107,20 +107,25 @@ impl Wallet {
             for input in &tx.input {
                 self.utxos.remove(&input.previous_output);
             }
-            let txid = tx.compute_txid();
-            for (vout, out) in tx.output.iter().enumerate() {
-                if out.script_pubkey == self.script {
-                    self.utxos.insert(
-                        OutPoint {
-                            txid,
-                            vout: vout as u32,
-                        },
-                        Utxo {
-                            value: out.value,
-                            confirmed: true,
-                        },
-                    );
-                }
+            self.add_outputs(tx, true);
+        }
+    }
+
+    /// Records the outputs of `tx` that pay the wallet.
+    fn add_outputs(&mut self, tx: &Transaction, confirmed: bool) {
+        let txid = tx.compute_txid();
+        for (vout, out) in tx.output.iter().enumerate() {
+            if out.script_pubkey == self.script {
+                self.utxos.insert(
+                    OutPoint {
+                        txid,
+                        vout: vout as u32,
+                    },
+                    Utxo {
+                        value: out.value,
+                        confirmed,
+                    },
+                );
             }
         }
     }
@@ -306,21 +311,7 @@ impl Wallet {
         for i in &tx.input {
             self.utxos.remove(&i.previous_output);
         }
-        let txid = tx.compute_txid();
-        for (vout, out) in tx.output.iter().enumerate() {
-            if out.script_pubkey == self.script {
-                self.utxos.insert(
-                    OutPoint {
-                        txid,
-                        vout: vout as u32,
-                    },
-                    Utxo {
-                        value: out.value,
-                        confirmed: false,
-                    },
-                );
-            }
-        }
+        self.add_outputs(&tx, false);
         tx
     }
 }

@@ -2,13 +2,14 @@
 //! every way a follower refuses one; announcements and dropping unannounced blocks.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod common;
+
 use k256::elliptic_curve::sec1::ToEncodedPoint;
 use k256::elliptic_curve::Field;
 use k256::{ProjectivePoint, Scalar};
 use rand_chacha::ChaCha12Rng;
 use rand_core::SeedableRng;
 use secp256k1::{PublicKey, Secp256k1, SecretKey};
-use std::collections::BTreeMap;
 use tandem_consensus::chain::block::{producer_message, stacker_message, BlockId, SignatureCaches};
 use tandem_consensus::chain::tx::MEMO_LEN;
 use tandem_consensus::chain::{
@@ -21,7 +22,7 @@ use tandem_consensus::engine::{
 };
 use tandem_consensus::stacking::{Principal, StacksAddress};
 use tandem_consensus::{BurnHeight, MicroStx, Network, NetworkParams, Sats, Term};
-use tandem_wfrost::{self as wfrost, AccountableSignature, FrostSlot, GroupKey, KeyShare, PartyId};
+use tandem_wfrost::{self as wfrost, FrostSlot, GroupKey, KeyShare, PartyId};
 
 fn group(
     slots: &[std::ops::RangeInclusive<u32>],
@@ -83,34 +84,6 @@ fn group(
         ms[0].group().unwrap().clone(),
         ms.iter().map(|m| m.key_share().unwrap().clone()).collect(),
     )
-}
-
-fn sign(
-    group: &GroupKey,
-    keys: &[KeyShare],
-    signers: &[usize],
-    message: &[u8],
-) -> AccountableSignature {
-    let mut r = ChaCha12Rng::from_seed([42; 32]);
-    let mut nonces = BTreeMap::new();
-    let mut commitments = BTreeMap::new();
-    for &i in signers {
-        let (n, c) = wfrost::commit(&keys[i], &mut r).unwrap();
-        nonces.insert(keys[i].party, n);
-        commitments.insert(keys[i].party, c);
-    }
-    let shares = signers
-        .iter()
-        .map(|&i| {
-            let k = &keys[i];
-            let n = nonces.remove(&k.party).unwrap();
-            (
-                k.party,
-                wfrost::sign(group, k, &commitments, message, n).unwrap(),
-            )
-        })
-        .collect();
-    wfrost::aggregate(group, &commitments, &shares, message).unwrap()
 }
 
 fn sk(i: u8) -> SecretKey {
@@ -185,13 +158,13 @@ fn signed(w: &World, b: &UnsignedBlock, producers: &[usize], stackers: &[usize])
     Block {
         header: b.header.clone(),
         txs: b.txs.clone(),
-        producer_sig: sign(
+        producer_sig: common::sign_by(
             &w.producers.0,
             &w.producers.1,
             producers,
             &producer_message(&id),
         ),
-        stacker_sig: sign(
+        stacker_sig: common::sign_by(
             &w.stackers.0,
             &w.stackers.1,
             stackers,
@@ -263,7 +236,7 @@ fn followers_refuse_blocks_by_name_and_stay_put() {
     ));
     // The stackers signed the producers' message instead of their own.
     let mut swapped = signed(&w, &good, &[0, 1], &[0, 1, 2]);
-    swapped.stacker_sig = sign(
+    swapped.stacker_sig = common::sign_by(
         &w.stackers.0,
         &w.stackers.1,
         &[0, 1, 2],

@@ -5,6 +5,8 @@
 //! nonces, keys and randomized delays, checked separately where they matter).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod common;
+
 use k256::elliptic_curve::sec1::ToEncodedPoint;
 use k256::elliptic_curve::Field;
 use k256::{ProjectivePoint, Scalar};
@@ -1251,34 +1253,6 @@ fn the_highest_fee_candidate_is_prepared_when_the_window_closes() {
 
 // ------------------------------------------------------------------ stacker signers
 
-fn sign_with(
-    group: &GroupKey,
-    keys: &[KeyShare],
-    signers: &[usize],
-    message: &[u8],
-) -> AccountableSignature {
-    let mut r = rng(42);
-    let mut nonces = BTreeMap::new();
-    let mut commitments = BTreeMap::new();
-    for &i in signers {
-        let (n, c) = wfrost::commit(&keys[i], &mut r).unwrap();
-        nonces.insert(keys[i].party, n);
-        commitments.insert(keys[i].party, c);
-    }
-    let shares = signers
-        .iter()
-        .map(|&i| {
-            let k = &keys[i];
-            let n = nonces.remove(&k.party).unwrap();
-            (
-                k.party,
-                wfrost::sign(group, k, &commitments, message, n).unwrap(),
-            )
-        })
-        .collect();
-    wfrost::aggregate(group, &commitments, &shares, message).unwrap()
-}
-
 fn stacker_shape(o: &StackerOut) -> String {
     match o {
         StackerOut::Send(StackerMsg::Round {
@@ -1309,7 +1283,7 @@ fn stacker_step_table() {
     let v = view(&f);
     let block = assemble(&f.state, &f.parent, &f.info, BurnHeight(22), &[], 10).unwrap();
     let id = block.id();
-    let good = sign_with(&producers.0, &producers.1, &[0, 1], &producer_message(&id));
+    let good = common::sign_by(&producers.0, &producers.1, &[0, 1], &producer_message(&id));
     let mut forged = good.clone();
     forged.signature[40] ^= 1;
     let mut tall = block.clone();
@@ -1426,7 +1400,7 @@ fn stackers_sign_a_candidate_and_the_coordinator_completes_it() {
     let v = view(&f);
     let block = assemble(&f.state, &f.parent, &f.info, BurnHeight(22), &[], 10).unwrap();
     let id = block.id();
-    let sig = sign_with(&producers.0, &producers.1, &[0, 1], &producer_message(&id));
+    let sig = common::sign_by(&producers.0, &producers.1, &[0, 1], &producer_message(&id));
     let mut ss: Vec<Stacker> = shares
         .iter()
         .map(|k| Stacker::new(k.clone(), group.clone(), StacksHeight(1)))

@@ -2,6 +2,7 @@
 //! payout draw, the enrollment builder and checker, and the burnchain validation rules.
 #![forbid(unsafe_code)]
 
+pub mod embedded;
 pub mod ops;
 pub mod payout;
 pub mod sender;

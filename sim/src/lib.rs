@@ -5,7 +5,6 @@
 //! the same event trace digest.
 #![forbid(unsafe_code)]
 
-mod bitcoin;
 mod faults;
 mod network;
 pub mod report;

@@ -9,7 +9,6 @@
 //! - **Digest**: SHA-256 over every typed event and effect in order, with the simulated time.
 //!   Events carry no free text, so rewording a log line never changes a digest.
 
-use crate::bitcoin::SimBitcoin;
 use crate::faults::Crashes;
 use crate::network::Links;
 use crate::report::{AppendedBlock, Observed, ProducerReward, Report, TermReport};
@@ -22,6 +21,7 @@ use sha2::{Digest, Sha256};
 use std::cell::RefCell;
 use std::collections::BTreeMap;
 use std::rc::Rc;
+use tandem_burnchain::embedded::EmbeddedChain;
 use tandem_consensus::chain::tx::MEMO_LEN;
 use tandem_consensus::chain::{Block, Chainstate, Genesis, GenesisStacker, Payload, UnsignedTx};
 use tandem_consensus::stacking::{PoxAddress, Principal, SignerKey, StacksAddress};
@@ -112,7 +112,7 @@ pub struct World {
     workload_rng: ChaCha12Rng,
     trace: Sha256,
     events: u64,
-    bitcoin: SimBitcoin,
+    bitcoin: EmbeddedChain,
     crashes: Crashes,
     observed: Observed,
     /// Chunk signer recoveries, shared by every replica: each chunk reaches every node, and
@@ -213,7 +213,7 @@ impl World {
             links: Links::new(scenario.network, stream(seed, "latency")),
             workload_rng: stream(seed, "workload"),
             user_nonces: vec![0; user_keys.len()],
-            bitcoin: SimBitcoin::new(seed),
+            bitcoin: EmbeddedChain::new(seed),
             scenario,
             params,
             nodes,

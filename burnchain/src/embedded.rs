@@ -1,10 +1,11 @@
-//! The simulated Bitcoin: real `bitcoin::Block`s holding the real transactions the nodes
-//! broadcast, mined on the scenario's schedule.
+//! An embedded Bitcoin chain: real `bitcoin::Block`s holding the real transactions given to it,
+//! mined when its host says (the simulator on its schedule, `tandem node` on a timer). It is the
+//! chain a node uses when no Bitcoin node is configured, and the simulator's.
 //!
 //! What it does not do, on purpose: proof of work (the target is regtest's and the nonce 0),
 //! script or signature checks, fee or coinbase-maturity rules. Every broadcast transaction is
 //! mined in the next block, in broadcast order (duplicates dropped). The operations inside are
-//! checked by every node's machine with the same code a node uses on a real regtest chain.
+//! checked by every node's machine with the same code it uses on a real regtest chain.
 
 use bitcoin::block::{Header, Version as BlockVersion};
 use bitcoin::hashes::Hash;
@@ -21,7 +22,7 @@ const REGTEST_BITS: u32 = 0x207f_ffff;
 /// Block times start here (seconds) and follow the simulated clock.
 const GENESIS_TIME: u32 = 1_700_000_000;
 
-pub struct SimBitcoin {
+pub struct EmbeddedChain {
     seed: u64,
     blocks: Vec<Block>,
     mempool: Vec<Transaction>,
@@ -30,9 +31,10 @@ pub struct SimBitcoin {
     pub transactions: u64,
 }
 
-impl SimBitcoin {
-    pub fn new(seed: u64) -> SimBitcoin {
-        SimBitcoin {
+impl EmbeddedChain {
+    /// `seed` goes into every coinbase, so chains of different seeds differ.
+    pub fn new(seed: u64) -> EmbeddedChain {
+        EmbeddedChain {
             seed,
             blocks: Vec::new(),
             mempool: Vec::new(),
@@ -43,6 +45,16 @@ impl SimBitcoin {
 
     pub fn height(&self) -> Option<u32> {
         self.blocks.len().checked_sub(1).map(|h| h as u32)
+    }
+
+    /// The block at `height`, if mined.
+    pub fn block(&self, height: u32) -> Option<&Block> {
+        self.blocks.get(height as usize)
+    }
+
+    /// Transactions waiting for the next block.
+    pub fn mempool(&self) -> &[Transaction] {
+        &self.mempool
     }
 
     /// Queues a transaction for the next block.
@@ -111,5 +123,50 @@ impl SimBitcoin {
         }
         self.blocks.push(block.clone());
         (height, block)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+    use super::*;
+
+    #[test]
+    fn blocks_chain_carry_the_broadcasts_once_and_have_valid_merkle_roots() {
+        let mut chain = EmbeddedChain::new(7);
+        let to = ScriptBuf::new_p2wpkh(&WPubkeyHash::from_byte_array([2; 20]));
+        let (h0, genesis) = chain.mine(0, &[(to.clone(), Amount::from_sat(5_000))]);
+        assert_eq!((h0, chain.height()), (0, Some(0)));
+        assert_eq!(genesis.txdata[0].output[0].script_pubkey, to);
+        let tx = Transaction {
+            version: Version::TWO,
+            lock_time: absolute::LockTime::ZERO,
+            input: vec![TxIn {
+                previous_output: OutPoint {
+                    txid: genesis.txdata[0].compute_txid(),
+                    vout: 0,
+                },
+                script_sig: ScriptBuf::new(),
+                sequence: Sequence::MAX,
+                witness: Witness::new(),
+            }],
+            output: vec![],
+        };
+        chain.broadcast(tx.clone());
+        chain.broadcast(tx.clone());
+        assert_eq!(chain.mempool().len(), 1);
+        let (h1, b1) = chain.mine(1_500, &[]);
+        assert_eq!(h1, 1);
+        assert_eq!(b1.header.prev_blockhash, genesis.block_hash());
+        assert_eq!(b1.txdata.len(), 2);
+        assert_eq!(b1.txdata[1], tx);
+        assert!(b1.check_merkle_root());
+        assert_eq!(b1.header.time, GENESIS_TIME + 1);
+        assert!(chain.mempool().is_empty());
+        assert_eq!(chain.transactions, 1);
+        assert_eq!(chain.block(1), Some(&b1));
+        // Another seed, another chain.
+        let (_, other) = EmbeddedChain::new(8).mine(0, &[(to, Amount::from_sat(5_000))]);
+        assert_ne!(other.block_hash(), genesis.block_hash());
     }
 }

@@ -169,6 +169,10 @@ impl NodeMachine {
         self.public
     }
 
+    pub fn params(&self) -> &NetworkParams {
+        &self.params
+    }
+
     pub fn follower(&self) -> &Follower {
         &self.follower
     }

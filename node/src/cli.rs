@@ -17,6 +17,15 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Run a node (`--config FILE`), or check a config file without starting one.
+    #[command(args_conflicts_with_subcommands = true)]
+    Node {
+        #[command(subcommand)]
+        action: Option<NodeAction>,
+        /// The node's TOML configuration (docs/node.md).
+        #[arg(long, value_name = "FILE")]
+        config: Option<std::path::PathBuf>,
+    },
     /// Check the term, slot, payout and reward math of the SIP by hand.
     #[command(subcommand)]
     Calc(Calc),
@@ -277,8 +286,31 @@ pub enum Op {
     },
 }
 
+#[derive(Debug, Subcommand)]
+pub enum NodeAction {
+    /// Validate a configuration file without starting the node.
+    CheckConfig {
+        #[arg(long, value_name = "FILE")]
+        config: std::path::PathBuf,
+    },
+}
+
 pub fn run(cli: Cli) -> Result<String, CliError> {
     match cli.command {
+        Command::Node {
+            action: Some(NodeAction::CheckConfig { config }),
+            ..
+        } => crate::node::check_config(&config),
+        Command::Node {
+            action: None,
+            config: Some(config),
+        } => crate::node::run(&config),
+        Command::Node {
+            action: None,
+            config: None,
+        } => Err(crate::error::arg(
+            "tandem node needs --config FILE (or: tandem node check-config --config FILE)",
+        )),
         Command::Calc(calc) => crate::calc::run(calc),
         Command::Op(Op::Decode { hex, network }) => crate::op::decode(&hex, network.network),
         Command::GenerateStackingSignature {

@@ -36,6 +36,23 @@ pub enum CliError {
     RewardSet(#[from] tandem_consensus::stacking::RewardSetError),
     #[error("cannot write JSON: {0}")]
     Json(#[from] serde_json::Error),
+    /// A node configuration that cannot run (exit code 2).
+    #[error("{0}")]
+    Config(String),
+    #[error(transparent)]
+    ConfigFile(#[from] crate::node::config::ConfigError),
+    #[error("{0}")]
+    Runtime(String),
+}
+
+impl CliError {
+    /// The process exit code: 2 for configuration errors (the node never started), 1 otherwise.
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            CliError::Config(_) | CliError::ConfigFile(_) => 2,
+            _ => 1,
+        }
+    }
 }
 
 pub fn arg(msg: impl Into<String>) -> CliError {

@@ -1,5 +1,5 @@
-//! `tandem`: the Tandem node binary. For now it hosts the calculators SIP authors use to check
-//! the term, slot, payout and reward math, and the operation decoder.
+//! `tandem`: the Tandem node binary: `tandem node` runs a node (docs/node.md); the calculators
+//! SIP authors use to check the term, slot, payout and reward math, and the operation decoder.
 #![forbid(unsafe_code)]
 
 mod args;
@@ -7,6 +7,7 @@ mod bench;
 mod calc;
 mod cli;
 mod error;
+mod node;
 mod op;
 mod output;
 mod reward_set;
@@ -35,7 +36,7 @@ fn main() -> ExitCode {
                 .filter(|l| !l.is_empty())
                 .collect();
             eprintln!("error: {}", folded.join("; "));
-            ExitCode::from(1)
+            ExitCode::from(e.exit_code())
         }
     }
 }

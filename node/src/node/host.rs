@@ -1,0 +1,247 @@
+//! The node's state and the one place inputs reach its machine: the host keeps time (a
+//! monotonic clock since start), mines the embedded chain, holds the Stacker DB replicas the
+//! machine opened and carries out every effect. It decides nothing about the protocol.
+
+use super::config::{Burnchain, NodeConfig};
+use bitcoin::{Amount, CompressedPublicKey, ScriptBuf};
+use rand_chacha::ChaCha12Rng;
+use rand_core::SeedableRng;
+use std::collections::BTreeMap;
+use std::time::Instant;
+use tandem_burnchain::embedded::EmbeddedChain;
+use tandem_consensus::chain::{Block, Chainstate, Transaction};
+use tandem_consensus::{BlockId, BurnHeight, StacksHeight};
+use tandem_machine::{
+    DbId, DbPolicy, Effect, Event, Input, MachineConfig, MachineTimer, NodeMachine,
+};
+use tandem_stackerdb::{MemoryStore, StackerDb};
+
+/// Counters for `/metrics`.
+#[derive(Clone, Debug, Default)]
+pub struct Metrics {
+    pub blocks_appended: u64,
+    pub blocks_dropped: u64,
+    pub chunk_writes_accepted: u64,
+    pub chunk_writes_refused: u64,
+    pub operations_refused: u64,
+    pub transactions_broadcast: u64,
+    pub producer_signed: u64,
+    pub stacker_signed: u64,
+}
+
+pub struct Host {
+    pub machine: NodeMachine,
+    rng: ChaCha12Rng,
+    pub chain: EmbeddedChain,
+    funding: Vec<(ScriptBuf, Amount)>,
+    pub block_ms: u64,
+    dbs: BTreeMap<DbId, StackerDb<DbPolicy, MemoryStore>>,
+    timers: BTreeMap<(u64, u64), MachineTimer>,
+    seq: u64,
+    started: Instant,
+    next_block_at: u64,
+    pub metrics: Metrics,
+    /// The parties marked as signers of each appended block (producers, stackers), read with
+    /// the term's keys when it was appended (a term's keys are let go when it ends).
+    pub signers: BTreeMap<BlockId, (Vec<u16>, Vec<u16>)>,
+}
+
+impl Host {
+    pub fn new(config: &NodeConfig, seed: [u8; 32]) -> Result<Host, String> {
+        let genesis = Chainstate::genesis(&config.params, &config.genesis)
+            .map_err(|e| format!("genesis: {e}"))?;
+        let machine = NodeMachine::new(
+            MachineConfig {
+                params: config.params.clone(),
+                timing: config.timing,
+                secret: config.secret,
+                producer_spend: config.producer_spend,
+                fee_rate_sat_vb: config.fee_rate_sat_vb,
+                shared_verifications: None,
+            },
+            genesis,
+        );
+        let Burnchain::Embedded {
+            block_ms,
+            fund_sats,
+        } = config.burnchain;
+        let public = machine.public_key();
+        let script = ScriptBuf::new_p2wpkh(&CompressedPublicKey(public).wpubkey_hash());
+        Ok(Host {
+            machine,
+            rng: ChaCha12Rng::from_seed(seed),
+            chain: EmbeddedChain::new(u64::from_be_bytes([
+                seed[0], seed[1], seed[2], seed[3], seed[4], seed[5], seed[6], seed[7],
+            ])),
+            funding: vec![(script, Amount::from_sat(fund_sats))],
+            block_ms,
+            dbs: BTreeMap::new(),
+            timers: BTreeMap::new(),
+            seq: 0,
+            started: Instant::now(),
+            next_block_at: 0,
+            metrics: Metrics::default(),
+            signers: BTreeMap::new(),
+        })
+    }
+
+    pub fn now_ms(&self) -> u64 {
+        self.started.elapsed().as_millis() as u64
+    }
+
+    /// When the host next has something to do (a block to mine or a timer to fire).
+    pub fn next_wake_ms(&self) -> u64 {
+        let timer = self.timers.keys().next().map_or(u64::MAX, |(at, _)| *at);
+        timer.min(self.next_block_at)
+    }
+
+    /// Does everything that is due now.
+    pub fn step(&mut self) {
+        let now = self.now_ms();
+        if now >= self.next_block_at {
+            self.mine(now);
+        }
+        while let Some((&(at, seq), _)) = self.timers.iter().next() {
+            if at > self.now_ms() {
+                break;
+            }
+            if let Some(timer) = self.timers.remove(&(at, seq)) {
+                self.input(Input::Timer(timer));
+            }
+        }
+    }
+
+    fn mine(&mut self, now: u64) {
+        let payouts = if self.chain.height().is_none() {
+            std::mem::take(&mut self.funding)
+        } else {
+            Vec::new()
+        };
+        let (height, block) = self.chain.mine(now, &payouts);
+        tracing::info!(height, hash = %block.block_hash(), txs = block.txdata.len() - 1, "burn block");
+        self.input(Input::BurnBlock {
+            height: BurnHeight(height),
+            block,
+        });
+        // The genesis block and the chain's first block are mined together at start.
+        self.next_block_at = if height == 0 {
+            now
+        } else {
+            now + self.block_ms
+        };
+    }
+
+    /// A user's Stacks transaction.
+    pub fn submit(&mut self, tx: Transaction) {
+        self.input(Input::Transaction(tx));
+    }
+
+    fn input(&mut self, input: Input) {
+        let now = self.now_ms();
+        let effects = self.machine.handle(now, input, &mut self.rng);
+        for e in effects {
+            self.apply(e);
+        }
+    }
+
+    fn apply(&mut self, effect: Effect) {
+        match effect {
+            Effect::OpenDb { db, policy } => match StackerDb::open(policy, MemoryStore::new()) {
+                Ok(r) => {
+                    tracing::info!(%db, "stacker db opened");
+                    self.dbs.insert(db, r);
+                }
+                Err(e) => tracing::error!(%db, error = %e, "stacker db cannot open"),
+            },
+            Effect::CloseDb { db } => {
+                tracing::info!(%db, "stacker db closed");
+                self.dbs.remove(&db);
+            }
+            Effect::WriteChunk { db, chunk } => match self.dbs.get_mut(&db) {
+                Some(r) => match r.write(&chunk) {
+                    Ok(ack) if ack.outcome.is_accepted() => self.metrics.chunk_writes_accepted += 1,
+                    Ok(ack) => {
+                        self.metrics.chunk_writes_refused += 1;
+                        tracing::warn!(%db, slot = %chunk.slot_id, outcome = ?ack.outcome, "own chunk refused");
+                    }
+                    Err(e) => tracing::error!(%db, error = %e, "chunk store"),
+                },
+                None => {
+                    self.metrics.chunk_writes_refused += 1;
+                    tracing::warn!(%db, "chunk for a db this node does not hold");
+                }
+            },
+            Effect::SetTimer { timer, after_ms } => {
+                self.timers
+                    .insert((self.now_ms().saturating_add(after_ms), self.seq), timer);
+                self.seq += 1;
+            }
+            Effect::BroadcastTx { kind, tx } => {
+                self.metrics.transactions_broadcast += 1;
+                tracing::info!(?kind, txid = %tx.compute_txid(), "bitcoin transaction sent");
+                self.chain.broadcast(tx);
+            }
+            Effect::BlockAppended {
+                block, latency_ms, ..
+            } => {
+                self.metrics.blocks_appended += 1;
+                if let Some(info) = self.machine.term_info(block.header.term) {
+                    let ids = |v: Vec<tandem_wfrost::PartyId>| v.iter().map(|p| p.0).collect();
+                    self.signers.insert(
+                        block.id(),
+                        (
+                            ids(block.producer_sig.signers(&info.producer_key)),
+                            ids(block.stacker_sig.signers(&info.stacker_key)),
+                        ),
+                    );
+                }
+                tracing::info!(
+                    height = block.header.height.0,
+                    term = block.header.term.0,
+                    id = %block.id(),
+                    txs = block.txs.len(),
+                    latency_ms,
+                    "block appended"
+                );
+            }
+            Effect::Event(e) => self.event(e),
+        }
+    }
+
+    fn event(&mut self, e: Event) {
+        match &e {
+            Event::TermStarted { dropped_blocks, .. } => {
+                self.metrics.blocks_dropped += dropped_blocks;
+                tracing::info!(event = ?e, "term");
+            }
+            Event::OpRefused { .. } => {
+                self.metrics.operations_refused += 1;
+                tracing::warn!(event = ?e, "operation refused");
+            }
+            Event::ProducerSigned { .. } => self.metrics.producer_signed += 1,
+            Event::StackerSigned { .. } => self.metrics.stacker_signed += 1,
+            Event::NotSent { .. } | Event::BlockRefused { .. } | Event::KeygenFailed { .. } => {
+                tracing::warn!(event = ?e, "node")
+            }
+            Event::Ignored(_) | Event::BurnBlock { .. } => tracing::debug!(event = ?e, "node"),
+            _ => tracing::info!(event = ?e, "node"),
+        }
+    }
+
+    /// The blocks of the local chain, lowest first.
+    pub fn chain_blocks(&self) -> Vec<&Block> {
+        let f = self.machine.follower();
+        let mut out = Vec::new();
+        let mut cur = f.tip();
+        while let Some(b) = f.block(&cur) {
+            out.push(b);
+            cur = b.header.parent;
+        }
+        out.reverse();
+        out
+    }
+
+    pub fn stacks_tip_height(&self) -> StacksHeight {
+        self.machine.follower().tip_parent().height
+    }
+}

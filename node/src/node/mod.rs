@@ -1,0 +1,153 @@
+//! `tandem node`: one `NodeMachine` hosted by tokio, with the embedded Bitcoin chain, in-memory
+//! Stacker DB replicas and an HTTP API (docs/node.md).
+
+pub mod config;
+mod host;
+mod rpc;
+
+use crate::error::CliError;
+use config::NodeConfig;
+use host::Host;
+use std::io::Write;
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+/// `tandem node check-config --config FILE`: validates without starting.
+pub fn check_config(path: &Path) -> Result<String, CliError> {
+    let c = NodeConfig::load(path)?;
+    let public = secp256k1::PublicKey::from_secret_key(&secp256k1::Secp256k1::new(), &c.secret);
+    let address = tandem_consensus::stacking::StacksAddress::from_public_key(
+        &public.serialize(),
+        c.params.network(),
+    );
+    let btc = bitcoin::Address::p2wpkh(
+        &bitcoin::CompressedPublicKey(public),
+        c.params.network().bitcoin(),
+    );
+    Ok(format!(
+        "config {} is valid: node key {} (stacks address {}, bitcoin address {}), rpc {}, {} genesis stacker(s), {}\n",
+        path.display(),
+        hex::encode(public.serialize()),
+        address.to_c32(),
+        btc,
+        c.rpc_bind,
+        c.genesis.stackers.len(),
+        match c.producer_spend {
+            Some(s) => format!("producer spending {s} per enrollment"),
+            None => "not a producer".into(),
+        }
+    ))
+}
+
+/// `tandem node --config FILE`: runs until Ctrl-C or SIGTERM.
+pub fn run(path: &Path) -> Result<String, CliError> {
+    let config = NodeConfig::load(path)?;
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .try_init();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .map_err(|e| CliError::Runtime(format!("cannot start the async runtime: {e}")))?;
+    runtime.block_on(serve(config))
+}
+
+/// A fresh ChaCha12 seed for the machine's random choices (election backoff, FROST nonces).
+fn os_seed() -> [u8; 32] {
+    use secp256k1::rand::RngCore;
+    let mut seed = [0u8; 32];
+    secp256k1::rand::rngs::OsRng.fill_bytes(&mut seed);
+    seed
+}
+
+async fn serve(config: NodeConfig) -> Result<String, CliError> {
+    let listener = tokio::net::TcpListener::bind(config.rpc_bind)
+        .await
+        .map_err(|e| {
+            CliError::Config(format!(
+                "field node.rpc_bind: cannot listen on {}: {e}",
+                config.rpc_bind
+            ))
+        })?;
+    let addr = listener
+        .local_addr()
+        .map_err(|e| CliError::Runtime(format!("rpc address: {e}")))?;
+    let host = Host::new(&config, os_seed()).map_err(CliError::Config)?;
+    let shared: rpc::Shared = Arc::new(Mutex::new(host));
+    // The one line on stdout at start: where the API is (a port of 0 in the config picks one).
+    println!("rpc http://{addr}");
+    let _ = std::io::stdout().flush();
+    tracing::info!(%addr, "rpc listening");
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let driver = tokio::spawn(drive(shared.clone(), stop_rx.clone()));
+    let mut server_stop = stop_rx.clone();
+    let server =
+        axum::serve(listener, rpc::router(shared.clone())).with_graceful_shutdown(async move {
+            let _ = server_stop.changed().await;
+        });
+    let server = tokio::spawn(async move { server.await });
+    shutdown_signal().await;
+    tracing::info!("stopping");
+    let _ = stop_tx.send(true);
+    let _ = driver.await;
+    let _ = server.await;
+    let h = shared
+        .lock()
+        .map_err(|_| CliError::Runtime("the node's state was poisoned".into()))?;
+    Ok(format!(
+        "stopped at burn height {}, stacks height {}\n",
+        h.machine.burn_tip().map_or(0, |b| b.0),
+        h.stacks_tip_height().0
+    ))
+}
+
+/// Ctrl-C, or SIGTERM where there is one.
+async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        let mut term =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(s) => s,
+                Err(_) => {
+                    let _ = tokio::signal::ctrl_c().await;
+                    return;
+                }
+            };
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}
+
+/// Wakes the host whenever it has something due: the next burn block or timer.
+async fn drive(host: rpc::Shared, mut stop: tokio::sync::watch::Receiver<bool>) {
+    loop {
+        let wait = match host.lock() {
+            Ok(mut h) => {
+                h.step();
+                h.next_wake_ms().saturating_sub(h.now_ms())
+            }
+            Err(_) => {
+                tracing::error!("the node's state was poisoned: stopping");
+                return;
+            }
+        };
+        // Wake at least every second (a user's transaction needs no timer, but be lively).
+        let wait = Duration::from_millis(wait.clamp(1, 1_000));
+        tokio::select! {
+            _ = tokio::time::sleep(wait) => {}
+            _ = stop.changed() => return,
+        }
+    }
+}

@@ -1,0 +1,274 @@
+//! The node's HTTP API (axum), on stacks-node's paths and field names where they fit
+//! (docs/node.md lists each endpoint and what differs).
+
+use super::host::Host;
+use axum::body::Bytes;
+use axum::extract::{DefaultBodyLimit, Path, State};
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde_json::{json, Value};
+use std::sync::{Arc, Mutex};
+use tandem_consensus::chain::Transaction;
+use tandem_consensus::stacking::StacksAddress;
+use tandem_consensus::{StacksHeight, Term};
+
+/// The largest `POST /v2/transactions` body: a transaction is far smaller; anything larger is
+/// refused before it is read.
+pub const MAX_TX_BODY: usize = 1024 * 1024;
+
+pub type Shared = Arc<Mutex<Host>>;
+
+pub fn router(host: Shared) -> Router {
+    Router::new()
+        .route("/v2/info", get(info))
+        .route("/v3/blocks/{height}", get(block))
+        .route("/v3/terms/{term}", get(term))
+        .route("/v2/transactions", post(submit))
+        .route("/metrics", get(metrics))
+        .layer(DefaultBodyLimit::max(MAX_TX_BODY))
+        .with_state(host)
+}
+
+fn error(status: StatusCode, reason: &str, detail: String) -> Response {
+    (status, Json(json!({ "error": reason, "reason": detail }))).into_response()
+}
+
+/// A poisoned lock means a panic while the state was held: answer, do not panic again.
+fn unavailable() -> Response {
+    error(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "unavailable",
+        "the node's state is unavailable".into(),
+    )
+}
+
+async fn info(State(host): State<Shared>) -> Response {
+    let Ok(h) = host.lock() else {
+        return unavailable();
+    };
+    let params = h.machine.params();
+    let burn = h.machine.burn_tip();
+    let term = burn.and_then(|b| params.term_of(b).ok());
+    let set_size = term
+        .and_then(|t| h.machine.producer_set(t))
+        .map_or(0, |s| s.members.len());
+    Json(json!({
+        "burn_block_height": burn.map_or(0, |b| b.0),
+        "burn_block_hash": h.machine.burn_tip_hash().map(|x| x.to_string()),
+        "stacks_tip_height": h.stacks_tip_height().0,
+        "stacks_tip": h.machine.follower().tip().to_string(),
+        "server_version": format!("tandem/{} ({})", env!("CARGO_PKG_VERSION"), params.network().as_str()),
+        "network_id": params.chain_id(),
+        "term": term.map(|t| t.0),
+        "producer_set_size": set_size,
+    }))
+    .into_response()
+}
+
+async fn block(State(host): State<Shared>, Path(height): Path<String>) -> Response {
+    let Ok(height) = height.parse::<u64>() else {
+        return error(
+            StatusCode::BAD_REQUEST,
+            "bad height",
+            format!("{height:?} is not a block height"),
+        );
+    };
+    let Ok(h) = host.lock() else {
+        return unavailable();
+    };
+    let chain = h.chain_blocks();
+    let Some(b) = chain
+        .iter()
+        .find(|b| b.header.height == StacksHeight(height))
+    else {
+        return error(
+            StatusCode::NOT_FOUND,
+            "no such block",
+            format!("the local chain has no block at height {height}"),
+        );
+    };
+    let (producer_signers, stacker_signers) = h
+        .signers
+        .get(&b.id())
+        .map_or((Value::Null, Value::Null), |(p, s)| (json!(p), json!(s)));
+    Json(json!({
+        "id": b.id().to_string(),
+        "height": b.header.height.0,
+        "term": b.header.term.0,
+        "burn_height": b.header.burn_height.0,
+        "parent": b.header.parent.to_string(),
+        "state_root": b.header.state_root.to_string(),
+        "fees_ustx": b.header.fees.0.to_string(),
+        "txs": b.txs.iter().filter_map(|t| t.txid().ok()).map(|t| t.to_string()).collect::<Vec<_>>(),
+        "producer_signers": producer_signers,
+        "stacker_signers": stacker_signers,
+    }))
+    .into_response()
+}
+
+async fn term(State(host): State<Shared>, Path(term): Path<String>) -> Response {
+    let Ok(n) = term.parse::<u32>() else {
+        return error(
+            StatusCode::BAD_REQUEST,
+            "bad term",
+            format!("{term:?} is not a term number"),
+        );
+    };
+    let Ok(h) = host.lock() else {
+        return unavailable();
+    };
+    let Some(set) = h.machine.producer_set(Term(n)) else {
+        return error(
+            StatusCode::NOT_FOUND,
+            "no producer set",
+            format!("this node knows no producer set for term {n}"),
+        );
+    };
+    let network = h.machine.params().network();
+    let members: Vec<Value> = set
+        .members
+        .iter()
+        .map(|m| {
+            json!({
+                "public_key": hex::encode(m.id.serialize()),
+                "stacks_address": StacksAddress::from_public_key(&m.id.serialize(), network).to_c32(),
+                "spend_sats": m.spend.0,
+                "weight": m.weight,
+                "signer_ids": m.signer_ids.iter().map(|s| s.0).collect::<Vec<_>>(),
+                "proposal_slot": m.proposal_slot.0,
+            })
+        })
+        .collect();
+    let blocks: Vec<u64> = h
+        .chain_blocks()
+        .iter()
+        .filter(|b| b.header.term == Term(n))
+        .map(|b| b.header.height.0)
+        .collect();
+    Json(json!({
+        "term": n,
+        "signer_slots": set.signer_slots,
+        "members": members,
+        "blocks": blocks,
+        "final_announcement": h.machine.final_announcement(Term(n)).map(|(height, vtxindex, id)| json!({
+            "burn_height": height.0, "vtxindex": vtxindex, "block": id.to_string()
+        })),
+    }))
+    .into_response()
+}
+
+/// `POST /v2/transactions`: the transaction's bytes (`application/octet-stream`), as
+/// stacks-node takes them; answers the txid as a JSON string.
+async fn submit(State(host): State<Shared>, body: Bytes) -> Response {
+    let tx = match Transaction::decode(&body) {
+        Ok(t) => t,
+        Err(e) => {
+            return error(
+                StatusCode::BAD_REQUEST,
+                "transaction rejected",
+                format!("the body does not decode as a transaction: {e}"),
+            )
+        }
+    };
+    let txid = match tx.txid() {
+        Ok(t) => t,
+        Err(e) => {
+            return error(
+                StatusCode::BAD_REQUEST,
+                "transaction rejected",
+                e.to_string(),
+            )
+        }
+    };
+    if let Err(e) = tx.verify() {
+        return error(
+            StatusCode::BAD_REQUEST,
+            "transaction rejected",
+            format!("signature: {e}"),
+        );
+    }
+    let Ok(mut h) = host.lock() else {
+        return unavailable();
+    };
+    h.submit(tx);
+    Json(json!(txid.to_string())).into_response()
+}
+
+async fn metrics(State(host): State<Shared>) -> Response {
+    let Ok(h) = host.lock() else {
+        return unavailable();
+    };
+    let m = &h.metrics;
+    let burn = h.machine.burn_tip().map_or(0, |b| b.0);
+    let lines = [
+        (
+            "tandem_burn_block_height",
+            "gauge",
+            "Burn chain tip height.",
+            u64::from(burn),
+        ),
+        (
+            "tandem_stacks_tip_height",
+            "gauge",
+            "Stacks chain tip height.",
+            h.stacks_tip_height().0,
+        ),
+        (
+            "tandem_blocks_appended_total",
+            "counter",
+            "Blocks with both signatures appended.",
+            m.blocks_appended,
+        ),
+        (
+            "tandem_blocks_dropped_total",
+            "counter",
+            "Unannounced blocks dropped at term starts.",
+            m.blocks_dropped,
+        ),
+        (
+            "tandem_chunk_writes_accepted_total",
+            "counter",
+            "Stacker DB chunk writes accepted.",
+            m.chunk_writes_accepted,
+        ),
+        (
+            "tandem_chunk_writes_refused_total",
+            "counter",
+            "Stacker DB chunk writes refused.",
+            m.chunk_writes_refused,
+        ),
+        (
+            "tandem_operations_refused_total",
+            "counter",
+            "Bitcoin operations refused by the burnchain rules.",
+            m.operations_refused,
+        ),
+        (
+            "tandem_bitcoin_transactions_sent_total",
+            "counter",
+            "Bitcoin transactions this node sent.",
+            m.transactions_broadcast,
+        ),
+        (
+            "tandem_producer_signing_rounds_total",
+            "counter",
+            "Producer signing rounds this node completed as leader.",
+            m.producer_signed,
+        ),
+        (
+            "tandem_stacker_signing_rounds_total",
+            "counter",
+            "Stacker signing rounds this node completed as coordinator.",
+            m.stacker_signed,
+        ),
+    ];
+    let mut text = String::new();
+    for (name, kind, help, value) in lines {
+        text.push_str(&format!(
+            "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {value}\n"
+        ));
+    }
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text).into_response()
+}

@@ -1,0 +1,238 @@
+//! `tandem node` as a process: configuration errors, and a lone node on its embedded chain
+//! making blocks that its HTTP API shows. Loopback only; every run stops by itself.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+const EXAMPLE: &str = include_str!("../examples/node.toml");
+
+fn tandem(args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_tandem"))
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+fn check(text: &str) -> (Option<i32>, String, String) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("node.toml");
+    std::fs::write(&path, text).unwrap();
+    let out = tandem(&["node", "check-config", "--config", path.to_str().unwrap()]);
+    (
+        out.status.code(),
+        String::from_utf8(out.stdout).unwrap(),
+        String::from_utf8(out.stderr).unwrap(),
+    )
+}
+
+#[test]
+fn check_config_accepts_the_example_and_names_every_bad_field() {
+    let (code, out, err) = check(EXAMPLE);
+    assert_eq!(code, Some(0), "{err}");
+    assert!(out.contains("is valid"), "{out}");
+    assert!(
+        out.contains("ST1WV0048ERKB55592H81MK6J4TTRP8TSGE8VSTHJ"),
+        "{out}"
+    );
+    let cases = [
+        (
+            EXAMPLE.replace("[producer]", "[producer]\nbogus = 1"),
+            "unknown field `bogus`",
+        ),
+        (
+            EXAMPLE.replace("seed = \"0101", "seed = \"zz01"),
+            "field node.seed",
+        ),
+        (
+            EXAMPLE.replace("rpc_bind = \"127.0.0.1:20443\"", "rpc_bind = \"nowhere\""),
+            "field node.rpc_bind",
+        ),
+        (
+            EXAMPLE.replace("mode = \"embedded\"", "mode = \"bitcoind\""),
+            "field burnchain.mode",
+        ),
+        (
+            EXAMPLE.replace("network = \"regtest\"", "network = \"mainnet\""),
+            "field node.network",
+        ),
+        (
+            EXAMPLE.replace("spend_sats = 200000", "spend_sats = 0"),
+            "field producer.spend_sats",
+        ),
+        (
+            EXAMPLE.replace("signer_key = \"031b", "signer_key = \"041b"),
+            "field genesis.stackers[0].signer_key",
+        ),
+        (
+            EXAMPLE.replace("pox_address = \"bcrt1q", "pox_address = \"bc1q"),
+            "field genesis.stackers[0].pox_address",
+        ),
+        (
+            EXAMPLE.replace("block_interval_ms = 1000", "block_interval_ms = \"soon\""),
+            "line",
+        ),
+    ];
+    for (text, needle) in cases {
+        let (code, _, err) = check(&text);
+        assert_eq!(code, Some(2), "{needle}: {err}");
+        assert_eq!(err.lines().count(), 1, "{err}");
+        assert!(err.starts_with("error: config "), "{err}");
+        assert!(err.contains(needle), "{needle}: {err}");
+    }
+    // No config at all: one line, usage error.
+    let out = tandem(&["node"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8(out.stderr).unwrap().contains("--config"));
+}
+
+/// One HTTP/1.1 request over loopback; returns (status, body).
+fn http(addr: &str, method: &str, path: &str, body: &[u8]) -> (u16, String) {
+    let mut s = TcpStream::connect(addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let head = format!(
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Type: application/octet-stream\r\nContent-Length: {}\r\n\r\n",
+        body.len()
+    );
+    s.write_all(head.as_bytes()).unwrap();
+    let _ = s.write_all(body);
+    let mut raw = Vec::new();
+    let _ = s.read_to_end(&mut raw);
+    let text = String::from_utf8_lossy(&raw).to_string();
+    let status = text
+        .split_whitespace()
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0);
+    let body = text
+        .split_once("\r\n\r\n")
+        .map_or("", |(_, b)| b)
+        .to_string();
+    (status, body)
+}
+
+fn json(addr: &str, path: &str) -> serde_json::Value {
+    let (status, body) = http(addr, "GET", path, b"");
+    assert_eq!(status, 200, "{path}: {body}");
+    serde_json::from_str(&body).unwrap()
+}
+
+/// Stops the node when the test ends, whatever happens.
+struct Running(Child);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[test]
+fn a_lone_node_makes_blocks_and_serves_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("node.toml");
+    let text = EXAMPLE
+        .replace("block_ms = 2000", "block_ms = 150")
+        .replace("127.0.0.1:20443", "127.0.0.1:0");
+    std::fs::write(&path, text).unwrap();
+    let mut child = Running(
+        Command::new(env!("CARGO_BIN_EXE_tandem"))
+            .args(["node", "--config", path.to_str().unwrap()])
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let mut stdout = BufReader::new(child.0.stdout.take().unwrap());
+    let mut first = String::new();
+    stdout.read_line(&mut first).unwrap();
+    let addr = first
+        .trim()
+        .strip_prefix("rpc http://")
+        .unwrap()
+        .to_string();
+
+    // Term 2 starts at burn height 21 (about 3 s in); wait for two both-signed blocks.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let info = loop {
+        let info = json(&addr, "/v2/info");
+        if info["stacks_tip_height"].as_u64().unwrap() >= 2 {
+            break info;
+        }
+        assert!(Instant::now() < deadline, "no blocks in 60 s: {info}");
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    assert!(info["burn_block_height"].as_u64().unwrap() >= 21, "{info}");
+    assert_eq!(info["network_id"], 0x8000_0000u32);
+    assert!(info["server_version"]
+        .as_str()
+        .unwrap()
+        .starts_with("tandem/"));
+    assert_eq!(info["stacks_tip"].as_str().unwrap().len(), 64);
+
+    let b1 = json(&addr, "/v3/blocks/1");
+    assert_eq!(b1["height"], 1);
+    assert_eq!(b1["producer_signers"], serde_json::json!([1]));
+    assert_eq!(b1["stacker_signers"], serde_json::json!([1]));
+    let term = b1["term"].as_u64().unwrap();
+    let t = json(&addr, &format!("/v3/terms/{term}"));
+    assert_eq!(t["members"].as_array().unwrap().len(), 1);
+    assert_eq!(t["members"][0]["weight"], 100);
+    assert_eq!(t["members"][0]["spend_sats"], 200_000);
+    assert!(t["blocks"]
+        .as_array()
+        .unwrap()
+        .contains(&serde_json::json!(1)));
+
+    let (status, metrics) = http(&addr, "GET", "/metrics", b"");
+    assert_eq!(status, 200);
+    let appended: u64 = metrics
+        .lines()
+        .find_map(|l| l.strip_prefix("tandem_blocks_appended_total "))
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(appended >= 2, "{metrics}");
+    assert!(metrics.contains("# TYPE tandem_burn_block_height gauge"));
+
+    // Bad requests get a clear answer and change nothing.
+    let (status, body) = http(&addr, "GET", "/v3/blocks/abc", b"");
+    assert_eq!(status, 400, "{body}");
+    assert!(body.contains("not a block height"), "{body}");
+    let (status, body) = http(&addr, "GET", "/v3/blocks/999999", b"");
+    assert_eq!(status, 404, "{body}");
+    let (status, body) = http(&addr, "GET", "/v3/terms/0", b"");
+    assert_eq!(status, 404, "{body}");
+    let (status, body) = http(&addr, "POST", "/v2/transactions", &[0x80, 0, 0]);
+    assert_eq!(status, 400, "{body}");
+    assert!(body.contains("does not decode as a transaction"), "{body}");
+    let (status, _) = http(
+        &addr,
+        "POST",
+        "/v2/transactions",
+        &vec![0u8; 2 * 1024 * 1024],
+    );
+    assert_eq!(status, 413);
+    assert!(
+        json(&addr, "/v2/info")["stacks_tip_height"]
+            .as_u64()
+            .unwrap()
+            >= 2
+    );
+
+    // SIGTERM: a clean stop that says where it stood.
+    let pid = child.0.id().to_string();
+    assert!(Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .unwrap()
+        .success());
+    let mut rest = String::new();
+    stdout.read_to_string(&mut rest).unwrap();
+    let status = child.0.wait().unwrap();
+    assert!(status.success(), "{status:?}");
+    assert!(rest.starts_with("stopped at burn height"), "{rest}");
+}

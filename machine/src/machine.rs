@@ -189,6 +189,17 @@ impl NodeMachine {
         self.hashes.values().next_back().copied()
     }
 
+    /// The burn blocks this node holds, by height (a follower compares them with its Bitcoin
+    /// node's to find a fork point).
+    pub fn burn_hashes(&self) -> &BTreeMap<BurnHeight, BlockHash> {
+        &self.hashes
+    }
+
+    /// The sortition hash at a burn height (`None` below the first burn height or unseen).
+    pub fn sortition_at(&self, h: BurnHeight) -> Option<SortitionHash> {
+        self.sortition.get(&h).copied()
+    }
+
     pub fn producer_set(&self, term: Term) -> Option<&ProducerSet<PublicKey>> {
         self.producer_sets.get(&term)
     }

@@ -51,8 +51,19 @@ fn check_config_accepts_the_example_and_names_every_bad_field() {
             "field node.rpc_bind",
         ),
         (
-            EXAMPLE.replace("mode = \"embedded\"", "mode = \"bitcoind\""),
+            EXAMPLE.replace("mode = \"embedded\"", "mode = \"electrum\""),
             "field burnchain.mode",
+        ),
+        (
+            EXAMPLE.replace("mode = \"embedded\"", "mode = \"bitcoind\""),
+            "field burnchain.rpc_url: required when mode = \"bitcoind\"",
+        ),
+        (
+            EXAMPLE.replace(
+                "mode = \"embedded\"",
+                "mode = \"bitcoind\"\nrpc_url = \"127.0.0.1:18443\"",
+            ),
+            "field burnchain.rpc_url: must be an http",
         ),
         (
             EXAMPLE.replace("network = \"regtest\"", "network = \"mainnet\""),

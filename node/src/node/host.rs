@@ -29,12 +29,22 @@ pub struct Metrics {
     pub stacker_signed: u64,
 }
 
+/// Where burn blocks come from.
+pub enum Chain {
+    /// Mined here every `block_ms`.
+    Embedded {
+        chain: EmbeddedChain,
+        funding: Vec<(ScriptBuf, Amount)>,
+        block_ms: u64,
+    },
+    /// Fetched from a Bitcoin node by the driver; transactions wait in `to_send`.
+    Followed { to_send: Vec<bitcoin::Transaction> },
+}
+
 pub struct Host {
     pub machine: NodeMachine,
     rng: ChaCha12Rng,
-    pub chain: EmbeddedChain,
-    funding: Vec<(ScriptBuf, Amount)>,
-    pub block_ms: u64,
+    pub chain: Chain,
     dbs: BTreeMap<DbId, StackerDb<DbPolicy, MemoryStore>>,
     timers: BTreeMap<(u64, u64), MachineTimer>,
     seq: u64,
@@ -61,20 +71,29 @@ impl Host {
             },
             genesis,
         );
-        let Burnchain::Embedded {
-            block_ms,
-            fund_sats,
-        } = config.burnchain;
         let public = machine.public_key();
-        let script = ScriptBuf::new_p2wpkh(&CompressedPublicKey(public).wpubkey_hash());
+        let chain = match &config.burnchain {
+            Burnchain::Embedded {
+                block_ms,
+                fund_sats,
+            } => Chain::Embedded {
+                chain: EmbeddedChain::new(u64::from_be_bytes([
+                    seed[0], seed[1], seed[2], seed[3], seed[4], seed[5], seed[6], seed[7],
+                ])),
+                funding: vec![(
+                    ScriptBuf::new_p2wpkh(&CompressedPublicKey(public).wpubkey_hash()),
+                    Amount::from_sat(*fund_sats),
+                )],
+                block_ms: *block_ms,
+            },
+            Burnchain::Rpc { .. } => Chain::Followed {
+                to_send: Vec::new(),
+            },
+        };
         Ok(Host {
             machine,
             rng: ChaCha12Rng::from_seed(seed),
-            chain: EmbeddedChain::new(u64::from_be_bytes([
-                seed[0], seed[1], seed[2], seed[3], seed[4], seed[5], seed[6], seed[7],
-            ])),
-            funding: vec![(script, Amount::from_sat(fund_sats))],
-            block_ms,
+            chain,
             dbs: BTreeMap::new(),
             timers: BTreeMap::new(),
             seq: 0,
@@ -92,13 +111,16 @@ impl Host {
     /// When the host next has something to do (a block to mine or a timer to fire).
     pub fn next_wake_ms(&self) -> u64 {
         let timer = self.timers.keys().next().map_or(u64::MAX, |(at, _)| *at);
-        timer.min(self.next_block_at)
+        match self.chain {
+            Chain::Embedded { .. } => timer.min(self.next_block_at),
+            Chain::Followed { .. } => timer,
+        }
     }
 
     /// Does everything that is due now.
     pub fn step(&mut self) {
         let now = self.now_ms();
-        if now >= self.next_block_at {
+        if matches!(self.chain, Chain::Embedded { .. }) && now >= self.next_block_at {
             self.mine(now);
         }
         while let Some((&(at, seq), _)) = self.timers.iter().next() {
@@ -112,23 +134,43 @@ impl Host {
     }
 
     fn mine(&mut self, now: u64) {
-        let payouts = if self.chain.height().is_none() {
-            std::mem::take(&mut self.funding)
+        let Chain::Embedded {
+            chain,
+            funding,
+            block_ms,
+        } = &mut self.chain
+        else {
+            return;
+        };
+        let payouts = if chain.height().is_none() {
+            std::mem::take(funding)
         } else {
             Vec::new()
         };
-        let (height, block) = self.chain.mine(now, &payouts);
-        tracing::info!(height, hash = %block.block_hash(), txs = block.txdata.len() - 1, "burn block");
-        self.input(Input::BurnBlock {
-            height: BurnHeight(height),
-            block,
-        });
+        let (height, block) = chain.mine(now, &payouts);
         // The genesis block and the chain's first block are mined together at start.
-        self.next_block_at = if height == 0 {
-            now
-        } else {
-            now + self.block_ms
-        };
+        self.next_block_at = if height == 0 { now } else { now + *block_ms };
+        self.burn_block(BurnHeight(height), block);
+    }
+
+    /// A burn block, mined here or fetched from the Bitcoin node.
+    pub fn burn_block(&mut self, height: BurnHeight, block: bitcoin::Block) {
+        tracing::info!(height = height.0, hash = %block.block_hash(), txs = block.txdata.len().saturating_sub(1), "burn block");
+        self.input(Input::BurnBlock { height, block });
+    }
+
+    /// The Bitcoin node reorganised: forget the blocks above `height`.
+    pub fn rollback(&mut self, height: BurnHeight) {
+        tracing::warn!(height = height.0, "burn chain reorganisation: rolling back");
+        self.input(Input::Rollback { height });
+    }
+
+    /// Transactions waiting to be sent to the Bitcoin node.
+    pub fn take_outgoing(&mut self) -> Vec<bitcoin::Transaction> {
+        match &mut self.chain {
+            Chain::Followed { to_send } => std::mem::take(to_send),
+            Chain::Embedded { .. } => Vec::new(),
+        }
     }
 
     /// A user's Stacks transaction.
@@ -179,7 +221,10 @@ impl Host {
             Effect::BroadcastTx { kind, tx } => {
                 self.metrics.transactions_broadcast += 1;
                 tracing::info!(?kind, txid = %tx.compute_txid(), "bitcoin transaction sent");
-                self.chain.broadcast(tx);
+                match &mut self.chain {
+                    Chain::Embedded { chain, .. } => chain.broadcast(tx),
+                    Chain::Followed { to_send } => to_send.push(tx),
+                }
             }
             Effect::BlockAppended {
                 block, latency_ms, ..

@@ -2,6 +2,7 @@
 //! Stacker DB replicas and an HTTP API (docs/node.md).
 
 pub mod config;
+mod follow;
 mod host;
 mod rpc;
 
@@ -86,6 +87,24 @@ async fn serve(config: NodeConfig) -> Result<String, CliError> {
     tracing::info!(%addr, "rpc listening");
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let driver = tokio::spawn(drive(shared.clone(), stop_rx.clone()));
+    let follower = match &config.burnchain {
+        config::Burnchain::Rpc {
+            url,
+            username,
+            password,
+            poll_ms,
+        } => {
+            let f = follow::Follower::new(url, username, password)
+                .map_err(|e| CliError::Config(format!("field burnchain.rpc_url: {e}")))?;
+            Some(tokio::spawn(poll(
+                shared.clone(),
+                f,
+                *poll_ms,
+                stop_rx.clone(),
+            )))
+        }
+        config::Burnchain::Embedded { .. } => None,
+    };
     let mut server_stop = stop_rx.clone();
     let server =
         axum::serve(listener, rpc::router(shared.clone())).with_graceful_shutdown(async move {
@@ -96,6 +115,9 @@ async fn serve(config: NodeConfig) -> Result<String, CliError> {
     tracing::info!("stopping");
     let _ = stop_tx.send(true);
     let _ = driver.await;
+    if let Some(f) = follower {
+        let _ = f.await;
+    }
     let _ = server.await;
     let h = shared
         .lock()
@@ -147,6 +169,72 @@ async fn drive(host: rpc::Shared, mut stop: tokio::sync::watch::Receiver<bool>) 
         let wait = Duration::from_millis(wait.clamp(1, 1_000));
         tokio::select! {
             _ = tokio::time::sleep(wait) => {}
+            _ = stop.changed() => return,
+        }
+    }
+}
+
+/// Follows the Bitcoin node: every `poll_ms`, fetches what changed (outside the state lock),
+/// hands it to the host, and sends the transactions the machine asked for. A Bitcoin node that
+/// goes away is reported once and polled again until it is back.
+async fn poll(
+    host: rpc::Shared,
+    follower: follow::Follower,
+    poll_ms: u64,
+    mut stop: tokio::sync::watch::Receiver<bool>,
+) {
+    let follower = Arc::new(follower);
+    let mut was_down = false;
+    loop {
+        let local = match host.lock() {
+            Ok(h) => h.machine.burn_hashes().clone(),
+            Err(_) => return,
+        };
+        let f = follower.clone();
+        let fetched = tokio::task::spawn_blocking(move || f.sync(&local)).await;
+        match fetched {
+            Ok(Ok(steps)) => {
+                if was_down {
+                    tracing::info!("bitcoin node is back");
+                    was_down = false;
+                }
+                let more = steps.len() as u32 >= follow::MAX_BLOCKS_PER_POLL;
+                let outgoing = match host.lock() {
+                    Ok(mut h) => {
+                        for s in steps {
+                            match s {
+                                follow::Step::Rollback(height) => h.rollback(height),
+                                follow::Step::Block(height, block) => h.burn_block(height, block),
+                            }
+                        }
+                        h.take_outgoing()
+                    }
+                    Err(_) => return,
+                };
+                for tx in outgoing {
+                    let f = follower.clone();
+                    match tokio::task::spawn_blocking(move || f.send(&tx)).await {
+                        Ok(Ok(txid)) => tracing::info!(%txid, "sent to the bitcoin node"),
+                        Ok(Err(e)) => {
+                            tracing::warn!(error = %e, "bitcoin node refused a transaction")
+                        }
+                        Err(e) => tracing::error!(error = %e, "send task"),
+                    }
+                }
+                if more {
+                    continue;
+                }
+            }
+            Ok(Err(e)) => {
+                if !was_down {
+                    tracing::warn!(error = %e, "bitcoin node unreachable; retrying");
+                    was_down = true;
+                }
+            }
+            Err(e) => tracing::error!(error = %e, "follower task"),
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(Duration::from_millis(poll_ms)) => {}
             _ = stop.changed() => return,
         }
     }

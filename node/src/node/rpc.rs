@@ -63,6 +63,7 @@ async fn info(State(host): State<Shared>) -> Response {
         "network_id": params.chain_id(),
         "term": term.map(|t| t.0),
         "producer_set_size": set_size,
+        "burn_sortition_hash": burn.and_then(|b| h.machine.sortition_at(b)).map(|s| hex::encode(s.0)),
     }))
     .into_response()
 }

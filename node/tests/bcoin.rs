@@ -1,0 +1,318 @@
+//! `tandem node` following a real, independent Bitcoin node: bcoin 1.0.2 from npm (installed
+//! from `ci/bcoin/` by `.ci/run`, or here on first use), started on a free loopback port with its
+//! own home folder and stopped when the test ends. Without Node.js the test says so and skips.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use serde_json::{json, Value};
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+const API_KEY: &str = "tandem-test";
+
+fn bcoin_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../ci/bcoin")
+}
+
+/// The bcoin executable, installing it with `npm ci` if needed; `None` (with the reason
+/// printed) when Node.js is not on this machine.
+fn bcoin_bin() -> Option<PathBuf> {
+    let bin = bcoin_dir().join("node_modules/.bin/bcoin");
+    if bin.exists() {
+        return Some(bin);
+    }
+    let npm = Command::new("npm")
+        .args(["ci", "--no-audit", "--no-fund", "--prefix"])
+        .arg(bcoin_dir())
+        .stdout(Stdio::null())
+        .stderr(Stdio::inherit())
+        .status();
+    match npm {
+        Ok(s) if s.success() && bin.exists() => Some(bin),
+        Ok(s) => panic!("npm ci in ci/bcoin failed ({s}): the bcoin tests need it"),
+        Err(e) => {
+            eprintln!("skipping: Node.js/npm is not available here ({e}); CI has it");
+            None
+        }
+    }
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// One HTTP/1.1 request over loopback; returns (status, body).
+fn http(
+    addr: &str,
+    method: &str,
+    path: &str,
+    auth: Option<&str>,
+    body: &[u8],
+) -> Option<(u16, String)> {
+    let mut s = TcpStream::connect(addr).ok()?;
+    s.set_read_timeout(Some(Duration::from_secs(20))).ok()?;
+    let auth = auth.map_or(String::new(), |a| format!("Authorization: Basic {a}\r\n"));
+    let head = format!(
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n{auth}Content-Type: application/json\r\nContent-Length: {}\r\n\r\n",
+        body.len()
+    );
+    s.write_all(head.as_bytes()).ok()?;
+    s.write_all(body).ok()?;
+    let mut raw = Vec::new();
+    let _ = s.read_to_end(&mut raw);
+    let text = String::from_utf8_lossy(&raw).to_string();
+    let status = text.split_whitespace().nth(1)?.parse().ok()?;
+    let body = text
+        .split_once("\r\n\r\n")
+        .map_or("", |(_, b)| b)
+        .to_string();
+    Some((status, body))
+}
+
+fn base64(s: &str) -> String {
+    const T: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let b = s.as_bytes();
+    let mut out = String::new();
+    for c in b.chunks(3) {
+        let n = (u32::from(c[0]) << 16)
+            | (u32::from(*c.get(1).unwrap_or(&0)) << 8)
+            | u32::from(*c.get(2).unwrap_or(&0));
+        for i in 0..4 {
+            if i <= c.len() {
+                out.push(T[(n >> (18 - 6 * i) & 63) as usize] as char);
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
+}
+
+/// A bcoin regtest node on a free loopback port.
+struct Bcoin {
+    child: Option<Child>,
+    bin: PathBuf,
+    home: tempfile::TempDir,
+    port: u16,
+}
+
+impl Bcoin {
+    fn start() -> Option<Bcoin> {
+        let bin = bcoin_bin()?;
+        let home = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(home.path().join(".bcoin")).unwrap();
+        let mut b = Bcoin {
+            child: None,
+            bin,
+            home,
+            port: free_port(),
+        };
+        b.launch();
+        Some(b)
+    }
+
+    fn launch(&mut self) {
+        let child = Command::new(&self.bin)
+            .args([
+                "--network=regtest",
+                "--http-host=127.0.0.1",
+                &format!("--http-port={}", self.port),
+                &format!("--api-key={API_KEY}"),
+                "--workers=false",
+                "--listen=false",
+                "--index-tx=true",
+                "--log-level=warning",
+            ])
+            .env("HOME", self.home.path())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        self.child = Some(child);
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while self.try_rpc("getblockcount", json!([])).is_none() {
+            assert!(Instant::now() < deadline, "bcoin did not answer in 60 s");
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    }
+
+    fn stop(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+
+    fn url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    fn try_rpc(&self, method: &str, params: Value) -> Option<Value> {
+        let body = json!({ "method": method, "params": params, "id": 1 }).to_string();
+        let (_, text) = http(
+            &format!("127.0.0.1:{}", self.port),
+            "POST",
+            "/",
+            Some(&base64(&format!("x:{API_KEY}"))),
+            body.as_bytes(),
+        )?;
+        let v: Value = serde_json::from_str(&text).ok()?;
+        if !v["error"].is_null() {
+            panic!("bcoin {method}: {}", v["error"]);
+        }
+        Some(v["result"].clone())
+    }
+
+    fn rpc(&self, method: &str, params: Value) -> Value {
+        self.try_rpc(method, params).unwrap()
+    }
+
+    /// Mines `n` blocks to a fixed regtest P2WPKH address (bcoin's bech32 prefix is `rb`).
+    fn mine(&self, n: u32) {
+        let program = [7u8; 20];
+        let hrp = bitcoin::bech32::Hrp::parse("rb").unwrap();
+        let addr =
+            bitcoin::bech32::segwit::encode(hrp, bitcoin::bech32::segwit::VERSION_0, &program)
+                .unwrap();
+        self.rpc("generatetoaddress", json!([n, addr]));
+    }
+
+    fn tip(&self) -> (u64, String) {
+        let h = self.rpc("getblockcount", json!([])).as_u64().unwrap();
+        let hash = self
+            .rpc("getbestblockhash", json!([]))
+            .as_str()
+            .unwrap()
+            .to_string();
+        (h, hash)
+    }
+}
+
+impl Drop for Bcoin {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+/// A `tandem node` process following `url`.
+struct Node {
+    child: Child,
+    addr: String,
+    _dir: tempfile::TempDir,
+}
+
+impl Node {
+    fn start(url: &str) -> Node {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("node.toml");
+        let example = include_str!("../examples/node.toml");
+        let text = example
+            .replace("127.0.0.1:20443", "127.0.0.1:0")
+            .replace(
+                "mode = \"embedded\"",
+                &format!(
+                    "mode = \"bitcoind\"\nrpc_url = \"{url}\"\nusername = \"x\"\npassword = \"{API_KEY}\"\npoll_ms = 100"
+                ),
+            )
+            .replace("block_ms = 2000\n", "")
+            .replace("fund_sats = 100000000\n", "");
+        std::fs::write(&path, text).unwrap();
+        let mut child = Command::new(env!("CARGO_BIN_EXE_tandem"))
+            .args(["node", "--config", path.to_str().unwrap()])
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let mut first = String::new();
+        BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut first)
+            .unwrap();
+        let addr = first
+            .trim()
+            .strip_prefix("rpc http://")
+            .unwrap()
+            .to_string();
+        Node {
+            child,
+            addr,
+            _dir: dir,
+        }
+    }
+
+    fn info(&self) -> Value {
+        let (status, body) = http(&self.addr, "GET", "/v2/info", None, b"").unwrap();
+        assert_eq!(status, 200, "{body}");
+        serde_json::from_str(&body).unwrap()
+    }
+
+    /// Waits until the node's burn tip is bcoin's.
+    fn wait_for(&self, tip: &(u64, String)) -> Value {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            let info = self.info();
+            if info["burn_block_height"] == tip.0 && info["burn_block_hash"] == tip.1.as_str() {
+                return info;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "node stuck at {info}, bcoin at {tip:?}"
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+}
+
+impl Drop for Node {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[test]
+fn a_node_follows_bcoin_through_a_reorg_and_an_outage() {
+    let Some(mut bcoin) = Bcoin::start() else {
+        return;
+    };
+    bcoin.mine(20);
+    let node = Node::start(&bcoin.url());
+    node.wait_for(&bcoin.tip());
+
+    // A reorganisation: the block 3 deep is invalidated, 5 new blocks win.
+    let (h, _) = bcoin.tip();
+    let doomed = bcoin.rpc("getblockhash", json!([h - 2]));
+    bcoin.rpc("invalidateblock", json!([doomed]));
+    assert_eq!(bcoin.tip().0, h - 3);
+    bcoin.mine(5);
+    let tip = bcoin.tip();
+    assert_eq!(tip.0, h + 2);
+    let after_reorg = node.wait_for(&tip);
+
+    // A node that syncs the new chain from scratch holds the same burn state.
+    let fresh = Node::start(&bcoin.url());
+    let synced = fresh.wait_for(&tip);
+    for key in [
+        "burn_block_height",
+        "burn_block_hash",
+        "burn_sortition_hash",
+        "term",
+    ] {
+        assert_eq!(after_reorg[key], synced[key], "{key}");
+    }
+    assert!(after_reorg["burn_sortition_hash"].is_string());
+
+    // The Bitcoin node goes away: the node keeps serving; it comes back: the node catches up.
+    bcoin.stop();
+    std::thread::sleep(Duration::from_millis(500));
+    assert_eq!(node.info()["burn_block_height"], tip.0);
+    bcoin.launch();
+    bcoin.mine(1);
+    node.wait_for(&bcoin.tip());
+}

@@ -44,12 +44,14 @@ pub enum WalletError {
     Sign { index: usize, reason: String },
 }
 
-/// One spendable output of the wallet.
+/// One output of the wallet.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Utxo {
     pub value: Amount,
     /// Mined (seen in a block) or only the change of a transaction the wallet built.
     pub confirmed: bool,
+    /// The first block height at which it may be spent (a coinbase output matures).
+    pub spendable_from: u32,
 }
 
 #[derive(Clone, Debug)]
@@ -59,11 +61,21 @@ pub struct Wallet {
     script: ScriptBuf,
     network: bitcoin::Network,
     fee_rate_sat_vb: u64,
+    /// Blocks a coinbase output waits before it may be spent (Bitcoin: 100; 0 where the chain
+    /// does not enforce it).
+    coinbase_maturity: u32,
+    /// The height of the last block folded in.
+    height: u32,
     utxos: BTreeMap<OutPoint, Utxo>,
 }
 
 impl Wallet {
-    pub fn new(secret: SecretKey, network: bitcoin::Network, fee_rate_sat_vb: u64) -> Wallet {
+    pub fn new(
+        secret: SecretKey,
+        network: bitcoin::Network,
+        fee_rate_sat_vb: u64,
+        coinbase_maturity: u32,
+    ) -> Wallet {
         let public = PublicKey::from_secret_key(secp(), &secret);
         let script = ScriptBuf::new_p2wpkh(&CompressedPublicKey(public).wpubkey_hash());
         Wallet {
@@ -72,6 +84,8 @@ impl Wallet {
             script,
             network,
             fee_rate_sat_vb,
+            coinbase_maturity,
+            height: 0,
             utxos: BTreeMap::new(),
         }
     }
@@ -91,28 +105,41 @@ impl Wallet {
         self.public
     }
 
-    /// Spendable sats, unconfirmed change included.
+    /// Spendable sats, unconfirmed change included (immature coinbase outputs are not).
     pub fn balance(&self) -> u64 {
-        self.utxos.values().map(|u| u.value.to_sat()).sum()
+        self.spendable().map(|(_, u)| u.value.to_sat()).sum()
+    }
+
+    fn spendable(&self) -> impl Iterator<Item = (&OutPoint, &Utxo)> {
+        let h = self.height;
+        self.utxos
+            .iter()
+            .filter(move |(_, u)| u.spendable_from <= h)
     }
 
     pub fn utxos(&self) -> &BTreeMap<OutPoint, Utxo> {
         &self.utxos
     }
 
-    /// Folds a mined block in: outputs it spends are gone, outputs paying the wallet are new
-    /// (or now confirmed).
-    pub fn on_block(&mut self, block: &Block) {
+    /// Folds the block mined at `height` in: outputs it spends are gone, outputs paying the
+    /// wallet are new (or now confirmed); a coinbase output waits for maturity.
+    pub fn on_block(&mut self, height: u32, block: &Block) {
+        self.height = height;
         for tx in &block.txdata {
             for input in &tx.input {
                 self.utxos.remove(&input.previous_output);
             }
-            self.add_outputs(tx, true);
+            let from = if tx.is_coinbase() {
+                height.saturating_add(self.coinbase_maturity)
+            } else {
+                0
+            };
+            self.add_outputs(tx, true, from);
         }
     }
 
     /// Records the outputs of `tx` that pay the wallet.
-    fn add_outputs(&mut self, tx: &Transaction, confirmed: bool) {
+    fn add_outputs(&mut self, tx: &Transaction, confirmed: bool, spendable_from: u32) {
         let txid = tx.compute_txid();
         for (vout, out) in tx.output.iter().enumerate() {
             if out.script_pubkey == self.script {
@@ -124,6 +151,7 @@ impl Wallet {
                     Utxo {
                         value: out.value,
                         confirmed,
+                        spendable_from,
                     },
                 );
             }
@@ -187,13 +215,13 @@ impl Wallet {
             })
         };
         let (inputs, total) = self.select(spend.0 + MIN_OUTPUT)?;
-        let draft = self.sign(build(inputs.clone(), total - spend.0)?)?;
+        let draft = self.sign(final_inputs(build(inputs.clone(), total - spend.0)?))?;
         let fee = self.fee_of(&draft);
         let need = spend.0 + fee + MIN_OUTPUT;
         if total < need {
             return Err(self.insufficient(need));
         }
-        let tx = self.sign(build(inputs, total - spend.0 - fee)?)?;
+        let tx = self.sign(final_inputs(build(inputs, total - spend.0 - fee)?))?;
         Ok(self.commit(tx))
     }
 
@@ -212,7 +240,7 @@ impl Wallet {
                 .map(|&previous_output| TxIn {
                     previous_output,
                     script_sig: ScriptBuf::new(),
-                    sequence: Sequence::ENABLE_RBF_NO_LOCKTIME,
+                    sequence: Sequence::MAX,
                     witness: Witness::new(),
                 })
                 .collect(),
@@ -254,10 +282,9 @@ impl Wallet {
         let mut picked = Vec::new();
         let mut total = 0u64;
         let ordered = self
-            .utxos
-            .iter()
+            .spendable()
             .filter(|(_, u)| u.confirmed)
-            .chain(self.utxos.iter().filter(|(_, u)| !u.confirmed));
+            .chain(self.spendable().filter(|(_, u)| !u.confirmed));
         for (op, u) in ordered {
             if total >= need + margin {
                 break;
@@ -311,9 +338,18 @@ impl Wallet {
         for i in &tx.input {
             self.utxos.remove(&i.previous_output);
         }
-        self.add_outputs(&tx, false);
+        self.add_outputs(&tx, false, 0);
         tx
     }
+}
+
+/// The wallet's transactions signal no replace-by-fee (every input final): bcoin's mempool
+/// refuses RBF-signalling transactions by default, and the operations never need replacing.
+fn final_inputs(mut tx: Transaction) -> Transaction {
+    for i in &mut tx.input {
+        i.sequence = Sequence::MAX;
+    }
+    tx
 }
 
 /// The Ed25519 VRF public key a node registers, derived from its secret (the VRF proofs

@@ -83,9 +83,9 @@ fn assert_signed(tx: &Transaction, secret: &SecretKey, spent: &BTreeMap<OutPoint
 #[test]
 fn operations_are_signed_spends_from_the_wallet_address() {
     let secret = key(3);
-    let mut w = Wallet::new(secret, bitcoin::Network::Regtest, 2);
+    let mut w = Wallet::new(secret, bitcoin::Network::Regtest, 2, 0);
     let block = funding(w.script(), &[50_000, 400_000]);
-    w.on_block(&block);
+    w.on_block(1, &block);
     assert_eq!(w.balance(), 450_000);
     let mut spent: BTreeMap<OutPoint, Amount> =
         w.utxos().iter().map(|(o, u)| (*o, u.value)).collect();
@@ -164,7 +164,7 @@ fn operations_are_signed_spends_from_the_wallet_address() {
 
 #[test]
 fn a_wallet_without_funds_names_its_address() {
-    let mut w = Wallet::new(key(4), bitcoin::Network::Regtest, 1);
+    let mut w = Wallet::new(key(4), bitcoin::Network::Regtest, 1, 0);
     let err = w.vrf_key_registration(MAGIC, [0; 32]).unwrap_err();
     let WalletError::InsufficientFunds { address, have, .. } = &err else {
         panic!("{err}")
@@ -173,7 +173,7 @@ fn a_wallet_without_funds_names_its_address() {
     assert!(address.starts_with("bcrt1q"), "{address}");
     assert!(err.to_string().contains(address.as_str()));
     // Funded below the spend: still refused, nothing spent.
-    w.on_block(&funding(&w.script().clone(), &[5_000]));
+    w.on_block(1, &funding(&w.script().clone(), &[5_000]));
     let payout = ExpectedPayout::Burn;
     let enrollment = Enrollment {
         set_block: BurnHeight(0),
@@ -192,15 +192,32 @@ fn a_wallet_without_funds_names_its_address() {
 
 #[test]
 fn mined_spends_leave_the_wallet() {
-    let mut w = Wallet::new(key(5), bitcoin::Network::Regtest, 1);
-    w.on_block(&funding(&w.script().clone(), &[100_000]));
+    let mut w = Wallet::new(key(5), bitcoin::Network::Regtest, 1, 0);
+    w.on_block(1, &funding(&w.script().clone(), &[100_000]));
     let tx = w.vrf_key_registration(MAGIC, [1; 32]).unwrap();
     let change = w.balance();
     let mut block = funding(&ScriptBuf::new(), &[1]);
     block.txdata.push(tx);
-    w.on_block(&block);
+    w.on_block(1, &block);
     assert_eq!(w.balance(), change);
     assert!(w.utxos().values().all(|u| u.confirmed));
     w.clear();
     assert_eq!(w.balance(), 0);
+}
+
+/// A coinbase output spends only after the maturity the wallet was given (100 on Bitcoin).
+#[test]
+fn coinbase_outputs_wait_for_maturity() {
+    let mut w = Wallet::new(key(6), bitcoin::Network::Regtest, 1, 100);
+    w.on_block(5, &funding(&w.script().clone(), &[50_000]));
+    assert_eq!(w.balance(), 0);
+    assert!(matches!(
+        w.vrf_key_registration(MAGIC, [1; 32]),
+        Err(WalletError::InsufficientFunds { have: 0, .. })
+    ));
+    w.on_block(104, &funding(&ScriptBuf::new(), &[1]));
+    assert_eq!(w.balance(), 0);
+    w.on_block(105, &funding(&ScriptBuf::new(), &[1]));
+    assert_eq!(w.balance(), 50_000);
+    assert!(w.vrf_key_registration(MAGIC, [1; 32]).is_ok());
 }

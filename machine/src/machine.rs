@@ -44,6 +44,9 @@ pub struct MachineConfig {
     /// `Some(spend)`: enroll as a producer every term, spending this much.
     pub producer_spend: Option<Sats>,
     pub fee_rate_sat_vb: u64,
+    /// Blocks before the wallet spends a coinbase output it was paid (100 on a Bitcoin node;
+    /// 0 on the embedded chain, which does not enforce it).
+    pub coinbase_maturity: u32,
     /// Signature verifications shared with other machines in this process (a simulator's);
     /// `None` for a node of its own.
     pub shared_verifications: Option<SharedVerifications>,
@@ -69,7 +72,9 @@ pub struct NodeMachine {
     sortition: BTreeMap<BurnHeight, SortitionHash>,
     keys: KeyRegistry,
     my_registration: Option<(BurnHeight, u16)>,
-    registration_sent: bool,
+    /// When this node last sent its VRF key registration (it is sent again if not mined
+    /// within a term's worth of blocks).
+    registration_sent: Option<BurnHeight>,
     /// Valid enrollments by the term they enroll for, in burn order.
     enrollments: BTreeMap<Term, Vec<ValidEnrollment>>,
     /// Accepted announcements by term, in burn order: (height, vtxindex, block).
@@ -123,6 +128,7 @@ impl NodeMachine {
                 config.secret,
                 config.params.network().bitcoin(),
                 config.fee_rate_sat_vb,
+                config.coinbase_maturity,
             ),
             vrf_key: vrf_public_key(&config.secret),
             params: config.params,
@@ -139,7 +145,7 @@ impl NodeMachine {
             sortition: BTreeMap::new(),
             keys: KeyRegistry::new(),
             my_registration: None,
-            registration_sent: false,
+            registration_sent: None,
             enrollments: BTreeMap::new(),
             announcements: BTreeMap::new(),
             payouts: BTreeMap::new(),
@@ -288,6 +294,7 @@ impl NodeMachine {
         if first_seen {
             self.on_first_block(height, rng);
         }
+        self.register_vrf_key(height);
         self.act_on_block(height, rng);
     }
 
@@ -314,7 +321,7 @@ impl NodeMachine {
                 });
             }
         }
-        self.wallet.on_block(block);
+        self.wallet.on_block(h.0, block);
         if let Some(term) = self.params.term_starting_at(h) {
             self.index_term_start(term, h, live);
         }
@@ -351,16 +358,26 @@ impl NodeMachine {
             self.open_stacker_set(RewardCycle(0));
             self.start_keygen(SetId::Stackers(RewardCycle(0)), h, rng);
         }
-        if self.producer_spend.is_some() && !self.registration_sent {
-            self.registration_sent = true;
+    }
+
+    /// A producer registers its VRF key once, and again when no registration was mined
+    /// within a term of sending (or sending failed: no funds yet).
+    fn register_vrf_key(&mut self, h: BurnHeight) {
+        let due = self
+            .registration_sent
+            .is_none_or(|at| h.0 >= at.0.saturating_add(self.params.term_length()));
+        if self.producer_spend.is_some() && self.my_registration.is_none() && due {
             match self
                 .wallet
                 .vrf_key_registration(self.params.magic(), self.vrf_key)
             {
-                Ok(tx) => self.out.push(Effect::BroadcastTx {
-                    kind: TxKind::VrfKeyRegistration,
-                    tx,
-                }),
+                Ok(tx) => {
+                    self.registration_sent = Some(h);
+                    self.out.push(Effect::BroadcastTx {
+                        kind: TxKind::VrfKeyRegistration,
+                        tx,
+                    })
+                }
                 Err(e) => self.event(Event::NotSent {
                     kind: TxKind::VrfKeyRegistration,
                     reason: NotSent::Wallet(e),

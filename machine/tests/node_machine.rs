@@ -77,6 +77,7 @@ impl Harness {
             secret: secret(node),
             producer_spend: spend.map(Sats),
             fee_rate_sat_vb: 1,
+            coinbase_maturity: 0,
             shared_verifications: None,
         };
         Harness {

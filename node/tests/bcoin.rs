@@ -127,10 +127,11 @@ impl Bcoin {
                 "--workers=false",
                 "--listen=false",
                 "--index-tx=true",
-                "--log-level=warning",
+                "--log-level=info",
+                "--no-wallet",
             ])
             .env("HOME", self.home.path())
-            .stdout(Stdio::null())
+            .stdout(std::fs::File::create(self.home.path().join("bcoin.log")).unwrap())
             .stderr(Stdio::null())
             .spawn()
             .unwrap();
@@ -225,9 +226,9 @@ impl Node {
         std::fs::write(&path, text).unwrap();
         let mut child = Command::new(env!("CARGO_BIN_EXE_tandem"))
             .args(["node", "--config", path.to_str().unwrap()])
-            .env("RUST_LOG", "warn")
+            .env("RUST_LOG", "info")
             .stdout(Stdio::piped())
-            .stderr(Stdio::null())
+            .stderr(std::fs::File::create(dir.path().join("node.log")).unwrap())
             .spawn()
             .unwrap();
         let mut first = String::new();
@@ -244,6 +245,16 @@ impl Node {
             addr,
             _dir: dir,
         }
+    }
+
+    /// The node's log (stderr), for failure messages.
+    fn log_tail(&self) -> String {
+        let text = std::fs::read_to_string(self._dir.path().join("node.log")).unwrap_or_default();
+        let lines: Vec<&str> = text
+            .lines()
+            .filter(|l| !l.contains("burn block") && !l.contains("DEBUG"))
+            .collect();
+        lines[lines.len().saturating_sub(400)..].join("\n")
     }
 
     fn info(&self) -> Value {
@@ -315,4 +326,115 @@ fn a_node_follows_bcoin_through_a_reorg_and_an_outage() {
     bcoin.launch();
     bcoin.mine(1);
     node.wait_for(&bcoin.tip());
+}
+
+/// The node's wallet on a real Bitcoin node: funded by mining to its address, it registers its
+/// VRF key once the coinbase matures, enrolls at the next term start, and the enrollment, mined
+/// by bcoin, decodes with `tandem op decode` and makes the node a producer of the term it
+/// enrolled for.
+#[test]
+fn a_producer_enrolls_through_bcoin_and_is_selected() {
+    let Some(bcoin) = Bcoin::start() else {
+        return;
+    };
+    // The example's node key (seed 01..01): its P2WPKH address in bcoin's `rb` form.
+    let key = secp256k1::SecretKey::from_slice(&[1; 32]).unwrap();
+    let public = key.public_key(&secp256k1::Secp256k1::new());
+    let program = bitcoin::CompressedPublicKey(public).wpubkey_hash();
+    let hrp = bitcoin::bech32::Hrp::parse("rb").unwrap();
+    let address =
+        bitcoin::bech32::segwit::encode(hrp, bitcoin::bech32::segwit::VERSION_0, program.as_ref())
+            .unwrap();
+    // bcoin's regtest activates segwit by BIP 9 signalling (its mempool refuses witness spends
+    // before: "no-witness-yet"): three 144-block periods. Then two coinbases to the node and
+    // their maturity (100 blocks) to a stranger.
+    bcoin.mine(432);
+    let forks = bcoin.rpc("getblockchaininfo", json!([]));
+    assert_eq!(
+        forks["bip9_softforks"]["segwit"]["status"], "active",
+        "{forks}"
+    );
+    bcoin.rpc("generatetoaddress", json!([2, address]));
+    bcoin.mine(100);
+    let node = Node::start(&bcoin.url());
+    node.wait_for(&bcoin.tip());
+    // Mine one block at a time until the node's enrollment is in a block.
+    let magic_enroll = [b'i', b'd', b'@'];
+    let mut enrollment = None;
+    for _ in 0..40 {
+        bcoin.mine(1);
+        let tip = bcoin.tip();
+        node.wait_for(&tip);
+        let hex = bcoin.rpc("getblock", json!([tip.1, 0]));
+        let bytes = hex_decode(hex.as_str().unwrap());
+        let block: bitcoin::Block = bitcoin::consensus::deserialize(&bytes).unwrap();
+        enrollment = block
+            .txdata
+            .iter()
+            .find(|tx| {
+                let s = tx.output[0].script_pubkey.as_bytes();
+                s.len() > 5 && s[0] == 0x6a && s[3..6] == magic_enroll
+            })
+            .cloned();
+        if enrollment.is_some() {
+            break;
+        }
+    }
+    if enrollment.is_none() {
+        // What bcoin said about the transactions it was sent.
+        let log = std::fs::read_to_string(bcoin.home.path().join("bcoin.log")).unwrap_or_default();
+        for l in log.lines().filter(|l| l.contains("failed")).take(10) {
+            eprintln!("bcoin: {l}");
+        }
+    }
+    let Some(tx) = enrollment else {
+        panic!("no enrollment in 40 blocks; node log:\n{}", node.log_tail());
+    };
+    let raw = bitcoin::consensus::encode::serialize_hex(&tx);
+    let out = Command::new(env!("CARGO_BIN_EXE_tandem"))
+        .args(["op", "decode", &raw])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let decoded: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let text = decoded.to_string();
+    assert!(text.contains("enrollment"), "{text}");
+    assert!(text.contains(&hex_encode(&public.serialize())), "{text}");
+    // The enrollment's term: its window ends, the next term starts, the set is chosen.
+    let enrolled_at = node.info()["term"].as_u64().unwrap();
+    let target = enrolled_at + 2;
+    let deadline = Instant::now() + Duration::from_secs(120);
+    loop {
+        bcoin.mine(1);
+        node.wait_for(&bcoin.tip());
+        let (status, body) =
+            http(&node.addr, "GET", &format!("/v3/terms/{target}"), None, b"").unwrap();
+        if status == 200 {
+            let t: Value = serde_json::from_str(&body).unwrap();
+            assert_eq!(
+                t["members"][0]["public_key"],
+                hex_encode(&public.serialize())
+            );
+            assert_eq!(t["members"][0]["spend_sats"], 200_000);
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no producer set for term {target}: {body}"
+        );
+    }
+}
+
+fn hex_decode(s: &str) -> Vec<u8> {
+    (0..s.len() / 2)
+        .map(|i| u8::from_str_radix(&s[2 * i..2 * i + 2], 16).unwrap())
+        .collect()
+}
+
+fn hex_encode(b: &[u8]) -> String {
+    b.iter().map(|x| format!("{x:02x}")).collect()
 }

@@ -200,6 +200,7 @@ impl World {
                 secret: *secret,
                 producer_spend,
                 fee_rate_sat_vb: 1,
+                coinbase_maturity: 0,
                 shared_verifications: Some(shared.clone()),
             };
             nodes.push(SimNode {

@@ -67,6 +67,11 @@ impl Host {
                 secret: config.secret,
                 producer_spend: config.producer_spend,
                 fee_rate_sat_vb: config.fee_rate_sat_vb,
+                // The embedded chain does not enforce coinbase maturity; Bitcoin nodes do.
+                coinbase_maturity: match config.burnchain {
+                    Burnchain::Embedded { .. } => 0,
+                    Burnchain::Rpc { .. } => 100,
+                },
                 shared_verifications: None,
             },
             genesis,

@@ -209,6 +209,14 @@ struct Node {
 }
 
 impl Node {
+    /// A node with this whole config.
+    fn start_with(config: &str) -> Node {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("node.toml");
+        std::fs::write(&path, config).unwrap();
+        Node::spawn(dir, &path)
+    }
+
     fn start(url: &str) -> Node {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("node.toml");
@@ -224,6 +232,10 @@ impl Node {
             .replace("block_ms = 2000\n", "")
             .replace("fund_sats = 100000000\n", "");
         std::fs::write(&path, text).unwrap();
+        Node::spawn(dir, &path)
+    }
+
+    fn spawn(dir: tempfile::TempDir, path: &Path) -> Node {
         let mut child = Command::new(env!("CARGO_BIN_EXE_tandem"))
             .args(["node", "--config", path.to_str().unwrap()])
             .env("RUST_LOG", "info")
@@ -437,4 +449,115 @@ fn hex_decode(s: &str) -> Vec<u8> {
 
 fn hex_encode(b: &[u8]) -> String {
     b.iter().map(|x| format!("{x:02x}")).collect()
+}
+
+/// `tandem node check-config` on a bare config with this seed: (public key, Stacks address).
+fn identity(seed: &str) -> (String, String) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("id.toml");
+    std::fs::write(&path, format!("[node]\nseed = \"{seed}\"\n")).unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_tandem"))
+        .args(["node", "check-config", "--config", path.to_str().unwrap()])
+        .output()
+        .unwrap();
+    let text = String::from_utf8(out.stdout).unwrap();
+    let key = text.split("node key ").nth(1).unwrap()[..66].to_string();
+    let address = text
+        .split("stacks address ")
+        .nth(1)
+        .unwrap()
+        .split(',')
+        .next()
+        .unwrap()
+        .to_string();
+    (key, address)
+}
+
+fn metric(addr: &str, name: &str) -> u64 {
+    let (_, text) = http(addr, "GET", "/metrics", None, b"").unwrap();
+    text.lines()
+        .find_map(|l| l.strip_prefix(&format!("{name} ")))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0)
+}
+
+/// Two stacker-signer nodes following one bcoin, connected over loopback p2p: the genesis
+/// cycle's key generation can only finish at either node if the other's chunks arrive through
+/// the replication protocol. A stranger with a key nobody listed, and a peer that sends an
+/// oversized frame, are refused; the nodes keep their link and keep serving.
+#[test]
+fn two_nodes_generate_a_key_over_p2p_and_refuse_strangers() {
+    let Some(bcoin) = Bcoin::start() else {
+        return;
+    };
+    let seeds = ["02".repeat(32), "03".repeat(32)];
+    let ids: Vec<(String, String)> = seeds.iter().map(|s| identity(s)).collect();
+    let ports = [free_port(), free_port()];
+    let mut genesis = String::new();
+    for (key, address) in &ids {
+        genesis.push_str(&format!(
+            "[[genesis.balances]]\naddress = \"{address}\"\namount_stx = 10000000\n\n\
+             [[genesis.stackers]]\naddress = \"{address}\"\namount_stx = 5000000\n\
+             pox_address = \"bcrt1q0xcqpzrky6eff2g52qdye53xkk9jxkvrl4xfg5\"\nsigner_key = \"{key}\"\n\n"
+        ));
+    }
+    let mut nodes = Vec::new();
+    for i in 0..2 {
+        let other = 1 - i;
+        let config = format!(
+            "[node]\nseed = \"{}\"\nrpc_bind = \"127.0.0.1:0\"\np2p_bind = \"127.0.0.1:{}\"\n\n\
+             [[node.peers]]\naddress = \"127.0.0.1:{}\"\npublic_key = \"{}\"\n\n\
+             [burnchain]\nmode = \"bitcoind\"\nrpc_url = \"{}\"\nusername = \"x\"\npassword = \"{API_KEY}\"\npoll_ms = 100\n\n{genesis}",
+            seeds[i],
+            ports[i],
+            ports[other],
+            ids[other].0,
+            bcoin.url()
+        );
+        nodes.push(Node::start_with(&config));
+    }
+    let deadline = Instant::now() + Duration::from_secs(60);
+    for n in &nodes {
+        while metric(&n.addr, "tandem_keygens_done_total") < 1
+            || metric(&n.addr, "tandem_peers_connected") < 1
+        {
+            assert!(
+                Instant::now() < deadline,
+                "no key over p2p in 60 s; log:\n{}",
+                n.log_tail()
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        // Its own chunks and the other's both passed the write rules here.
+        assert!(metric(&n.addr, "tandem_chunk_writes_accepted_total") >= 4);
+    }
+
+    // A stranger: a well-formed hello with a key nobody listed is cut off.
+    let mut s = TcpStream::connect(("127.0.0.1", ports[0])).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let stranger = secp256k1::SecretKey::from_slice(&[9; 32])
+        .unwrap()
+        .public_key(&secp256k1::Secp256k1::new())
+        .serialize();
+    let mut hello = vec![0x01, 0, 1];
+    hello.extend_from_slice(&stranger);
+    hello.extend_from_slice(&[7; 32]);
+    s.write_all(&(hello.len() as u32).to_be_bytes()).unwrap();
+    s.write_all(&hello).unwrap();
+    let mut rest = Vec::new();
+    let _ = s.read_to_end(&mut rest);
+    // It got the node's hello (4-byte length + 68 bytes) and nothing more: no proof.
+    assert_eq!(rest.len(), 4 + 68, "{rest:?}");
+    // An oversized frame is refused before it is read.
+    let mut s = TcpStream::connect(("127.0.0.1", ports[0])).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    s.write_all(&u32::MAX.to_be_bytes()).unwrap();
+    let mut rest = Vec::new();
+    let _ = s.read_to_end(&mut rest);
+    assert_eq!(rest.len(), 4 + 68);
+    // Both nodes still serve, still linked.
+    for n in &nodes {
+        assert_eq!(metric(&n.addr, "tandem_peers_connected"), 1);
+        assert_eq!(n.info()["burn_block_height"], 0);
+    }
 }

@@ -43,6 +43,17 @@ struct NodeSection {
     rpc_bind: String,
     #[serde(default = "default_network")]
     network: String,
+    /// Where peers connect (none: no p2p).
+    p2p_bind: Option<String>,
+    #[serde(default)]
+    peers: Vec<PeerEntry>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PeerEntry {
+    address: String,
+    public_key: String,
 }
 
 fn default_rpc_bind() -> String {
@@ -186,6 +197,8 @@ pub struct NodeConfig {
     pub secret: secp256k1::SecretKey,
     pub params: NetworkParams,
     pub rpc_bind: SocketAddr,
+    pub p2p_bind: Option<SocketAddr>,
+    pub peers: Vec<super::p2p::Peer>,
     pub burnchain: Burnchain,
     pub producer_spend: Option<Sats>,
     pub fee_rate_sat_vb: u64,
@@ -231,6 +244,41 @@ impl NodeConfig {
             .rpc_bind
             .parse()
             .map_err(|e| field("node.rpc_bind", &e))?;
+        let p2p_bind = f
+            .node
+            .p2p_bind
+            .as_deref()
+            .map(|a| {
+                a.parse::<SocketAddr>()
+                    .map_err(|e| field("node.p2p_bind", &e))
+            })
+            .transpose()?;
+        let mut peers = Vec::new();
+        for (i, p) in f.node.peers.iter().enumerate() {
+            let address = p
+                .address
+                .parse()
+                .map_err(|e| field(&format!("node.peers[{i}].address"), &e))?;
+            let public_key = hex::decode(p.public_key.trim())
+                .ok()
+                .and_then(|b| secp256k1::PublicKey::from_slice(&b).ok())
+                .ok_or_else(|| {
+                    field(
+                        &format!("node.peers[{i}].public_key"),
+                        &"not a hex secp256k1 public key",
+                    )
+                })?;
+            peers.push(super::p2p::Peer {
+                address,
+                public_key,
+            });
+        }
+        if !peers.is_empty() && p2p_bind.is_none() {
+            return Err(field(
+                "node.p2p_bind",
+                &"required when node.peers are listed",
+            ));
+        }
         let burnchain = match f.burnchain.mode.as_str() {
             "embedded" => {
                 if f.burnchain.block_ms == 0 {
@@ -327,6 +375,8 @@ impl NodeConfig {
             secret,
             params,
             rpc_bind,
+            p2p_bind,
+            peers,
             burnchain,
             producer_spend,
             fee_rate_sat_vb,

@@ -27,6 +27,7 @@ pub struct Metrics {
     pub transactions_broadcast: u64,
     pub producer_signed: u64,
     pub stacker_signed: u64,
+    pub keygens_done: u64,
 }
 
 /// Where burn blocks come from.
@@ -51,6 +52,8 @@ pub struct Host {
     started: Instant,
     next_block_at: u64,
     pub metrics: Metrics,
+    /// Connected peers: key -> the frames to send them.
+    peers: BTreeMap<[u8; 33], tokio::sync::mpsc::UnboundedSender<Vec<u8>>>,
     /// The parties marked as signers of each appended block (producers, stackers), read with
     /// the term's keys when it was appended (a term's keys are let go when it ends).
     pub signers: BTreeMap<BlockId, (Vec<u16>, Vec<u16>)>,
@@ -105,6 +108,7 @@ impl Host {
             started: Instant::now(),
             next_block_at: 0,
             metrics: Metrics::default(),
+            peers: BTreeMap::new(),
             signers: BTreeMap::new(),
         })
     }
@@ -206,7 +210,17 @@ impl Host {
             }
             Effect::WriteChunk { db, chunk } => match self.dbs.get_mut(&db) {
                 Some(r) => match r.write(&chunk) {
-                    Ok(ack) if ack.outcome.is_accepted() => self.metrics.chunk_writes_accepted += 1,
+                    Ok(ack) if ack.outcome.is_accepted() => {
+                        self.metrics.chunk_writes_accepted += 1;
+                        // Push the new chunk to every peer.
+                        let frame = super::p2p::sync_frame(
+                            db,
+                            &tandem_stackerdb::SyncMessage::Chunks(vec![chunk]).encode(),
+                        );
+                        for tx in self.peers.values() {
+                            let _ = tx.send(frame.clone());
+                        }
+                    }
                     Ok(ack) => {
                         self.metrics.chunk_writes_refused += 1;
                         tracing::warn!(%db, slot = %chunk.slot_id, outcome = ?ack.outcome, "own chunk refused");
@@ -270,12 +284,88 @@ impl Host {
             }
             Event::ProducerSigned { .. } => self.metrics.producer_signed += 1,
             Event::StackerSigned { .. } => self.metrics.stacker_signed += 1,
+            Event::KeygenDone { .. } => {
+                self.metrics.keygens_done += 1;
+                tracing::info!(event = ?e, "node");
+            }
             Event::NotSent { .. } | Event::BlockRefused { .. } | Event::KeygenFailed { .. } => {
                 tracing::warn!(event = ?e, "node")
             }
             Event::Ignored(_) | Event::BurnBlock { .. } => tracing::debug!(event = ?e, "node"),
             _ => tracing::info!(event = ?e, "node"),
         }
+    }
+
+    pub fn add_peer(&mut self, key: [u8; 33], tx: tokio::sync::mpsc::UnboundedSender<Vec<u8>>) {
+        // A new link: ask it at once for what this node may have missed.
+        for db in self.dbs.keys() {
+            let _ = tx.send(super::p2p::sync_frame(
+                *db,
+                &tandem_stackerdb::SyncMessage::ClockRequest.encode(),
+            ));
+        }
+        self.peers.insert(key, tx);
+    }
+
+    pub fn remove_peer(&mut self, key: &[u8; 33]) {
+        self.peers.remove(key);
+    }
+
+    pub fn peer_count(&self) -> usize {
+        self.peers.len()
+    }
+
+    /// Anti-entropy: a clock request for every DB to every peer.
+    pub fn request_clocks(&self) {
+        for db in self.dbs.keys() {
+            let frame =
+                super::p2p::sync_frame(*db, &tandem_stackerdb::SyncMessage::ClockRequest.encode());
+            for tx in self.peers.values() {
+                let _ = tx.send(frame.clone());
+            }
+        }
+    }
+
+    /// A replication message from a peer: the local replica applies the write rules, accepted
+    /// chunks go to the machine, and the replies (as frames) go back. A message that does not
+    /// decode is an error (the peer is dropped); one for a DB this node does not hold is
+    /// dropped quietly (it opens at its own pace; anti-entropy catches up).
+    pub fn on_sync(&mut self, db: DbId, bytes: &[u8]) -> Result<Vec<Vec<u8>>, String> {
+        let msg = tandem_stackerdb::SyncMessage::decode(bytes).map_err(|e| e.to_string())?;
+        let Some(replica) = self.dbs.get_mut(&db) else {
+            return Ok(Vec::new());
+        };
+        let out = replica.handle_sync(msg).map_err(|e| e.to_string())?;
+        for ack in &out.acks {
+            if ack.outcome.is_accepted() {
+                self.metrics.chunk_writes_accepted += 1;
+            } else {
+                self.metrics.chunk_writes_refused += 1;
+            }
+        }
+        let mut chunks = Vec::new();
+        for slot in &out.accepted {
+            if let Ok(Some(c)) = replica.read(*slot) {
+                chunks.push(c);
+            }
+        }
+        let replies = out
+            .replies
+            .iter()
+            .map(|r| super::p2p::sync_frame(db, &r.encode()))
+            .collect();
+        for c in chunks {
+            if let Some(signer) = c.signer {
+                self.input(Input::Chunk {
+                    db,
+                    slot: c.slot_id,
+                    version: c.version,
+                    data: c.data,
+                    signer,
+                });
+            }
+        }
+        Ok(replies)
     }
 
     /// The blocks of the local chain, lowest first.

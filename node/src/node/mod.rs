@@ -4,6 +4,7 @@
 pub mod config;
 mod follow;
 mod host;
+mod p2p;
 mod rpc;
 
 use crate::error::CliError;
@@ -87,6 +88,22 @@ async fn serve(config: NodeConfig) -> Result<String, CliError> {
     tracing::info!(%addr, "rpc listening");
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let driver = tokio::spawn(drive(shared.clone(), stop_rx.clone()));
+    if let Some(bind) = config.p2p_bind {
+        let l = tokio::net::TcpListener::bind(bind).await.map_err(|e| {
+            CliError::Config(format!("field node.p2p_bind: cannot listen on {bind}: {e}"))
+        })?;
+        let at = l
+            .local_addr()
+            .map_err(|e| CliError::Runtime(format!("p2p address: {e}")))?;
+        tracing::info!(%at, peers = config.peers.len(), "p2p listening");
+        tokio::spawn(p2p::run(
+            shared.clone(),
+            l,
+            config.secret,
+            config.peers.clone(),
+            stop_rx.clone(),
+        ));
+    }
     let follower = match &config.burnchain {
         config::Burnchain::Rpc {
             url,

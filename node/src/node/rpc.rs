@@ -264,6 +264,18 @@ async fn metrics(State(host): State<Shared>) -> Response {
             "Stacker signing rounds this node completed as coordinator.",
             m.stacker_signed,
         ),
+        (
+            "tandem_peers_connected",
+            "gauge",
+            "Peers connected over p2p.",
+            h.peer_count() as u64,
+        ),
+        (
+            "tandem_keygens_done_total",
+            "counter",
+            "Key generations this node finished (as a party or an observer).",
+            m.keygens_done,
+        ),
     ];
     let mut text = String::new();
     for (name, kind, help, value) in lines {

@@ -561,3 +561,120 @@ fn two_nodes_generate_a_key_over_p2p_and_refuse_strangers() {
         assert_eq!(n.info()["burn_block_height"], 0);
     }
 }
+
+/// bcoin's regtest bech32 form of the P2WPKH address of a public key.
+fn rb_address(public_key_hex: &str) -> String {
+    let pk = bitcoin::CompressedPublicKey::from_slice(&hex_decode(public_key_hex)).unwrap();
+    let hrp = bitcoin::bech32::Hrp::parse("rb").unwrap();
+    bitcoin::bech32::segwit::encode(
+        hrp,
+        bitcoin::bech32::segwit::VERSION_0,
+        pk.wpubkey_hash().as_ref(),
+    )
+    .unwrap()
+}
+
+/// Four producer nodes and four stacker-signer nodes, separate processes on one bcoin and a
+/// loopback p2p mesh, go from funding to both-signed blocks: registrations, enrollments with
+/// PoX payouts, the producer set, both key generations over p2p, leader election, the two
+/// two-phase commits and signatures, and announcements, all through the real components.
+#[test]
+fn four_producers_and_four_stackers_make_blocks_on_bcoin() {
+    let Some(bcoin) = Bcoin::start() else {
+        return;
+    };
+    let seeds: Vec<String> = (0x11..0x19)
+        .map(|b: u8| format!("{b:02x}").repeat(32))
+        .collect();
+    let ids: Vec<(String, String)> = seeds.iter().map(|s| identity(s)).collect();
+    let ports: Vec<u16> = (0..8).map(|_| free_port()).collect();
+    // Segwit by signalling, then two coinbases to each producer (nodes 0-3).
+    bcoin.mine(432);
+    for (key, _) in &ids[..4] {
+        bcoin.rpc("generatetoaddress", json!([2, rb_address(key)]));
+    }
+    // Up to height 500; the next cycle's stacker set is fixed at 521 (prepare phase of cycle
+    // 8), and from there blocks come one at a time so key generations have time to run.
+    bcoin.mine(60);
+    let mut genesis = String::new();
+    for (key, address) in &ids[4..] {
+        genesis.push_str(&format!(
+            "[[genesis.balances]]\naddress = \"{address}\"\namount_stx = 10000000\n\n\
+             [[genesis.stackers]]\naddress = \"{address}\"\namount_stx = 5000000\n\
+             pox_address = \"bcrt1q0xcqpzrky6eff2g52qdye53xkk9jxkvrl4xfg5\"\nsigner_key = \"{key}\"\n\n"
+        ));
+    }
+    let mut nodes = Vec::new();
+    for i in 0..8 {
+        let mut peers = String::new();
+        for j in (0..8).filter(|j| *j != i) {
+            peers.push_str(&format!(
+                "[[node.peers]]\naddress = \"127.0.0.1:{}\"\npublic_key = \"{}\"\n\n",
+                ports[j], ids[j].0
+            ));
+        }
+        let producer = if i < 4 {
+            "[producer]\nspend_sats = 200000\n\n"
+        } else {
+            ""
+        };
+        let config = format!(
+            "[node]\nseed = \"{}\"\nrpc_bind = \"127.0.0.1:0\"\np2p_bind = \"127.0.0.1:{}\"\n\n{peers}\
+             [burnchain]\nmode = \"bitcoind\"\nrpc_url = \"{}\"\nusername = \"x\"\npassword = \"{API_KEY}\"\npoll_ms = 50\n\n\
+             {producer}[timing]\nelection_base_ms = 50\nelection_spread_ms = 150\nblock_interval_ms = 800\n\
+             candidate_window_ms = 200\ncollect_window_ms = 100\nleader_timeout_ms = 3000\nsigning_attempt_ms = 3000\n\n{genesis}",
+            seeds[i],
+            ports[i],
+            bcoin.url(),
+        );
+        nodes.push(Node::start_with(&config));
+    }
+    for n in &nodes {
+        n.wait_for(&bcoin.tip());
+    }
+    let deadline = Instant::now() + Duration::from_secs(240);
+    let mut made = false;
+    while !made {
+        bcoin.mine(1);
+        let tip = bcoin.tip();
+        for n in &nodes {
+            n.wait_for(&tip);
+        }
+        std::thread::sleep(Duration::from_millis(400));
+        made = nodes
+            .iter()
+            .all(|n| n.info()["stacks_tip_height"].as_u64().unwrap_or(0) >= 2);
+        assert!(
+            Instant::now() < deadline && tip.0 < 700,
+            "no blocks by burn height {}; producer 0's log:\n{}\nstacker 0's log:\n{}",
+            tip.0,
+            nodes[0].log_tail(),
+            nodes[4].log_tail()
+        );
+    }
+    // Every node holds the same chain.
+    let first = json_of(&nodes[0], "/v3/blocks/1");
+    let signers = first["producer_signers"].as_array().unwrap().len();
+    assert!(signers >= 3, "{first}");
+    // For docs/performance.md: each node's confirmation latencies (first sight of the
+    // candidate to the appended block), from its log.
+    for (i, n) in nodes.iter().enumerate() {
+        let log = std::fs::read_to_string(n._dir.path().join("node.log")).unwrap_or_default();
+        let lat: Vec<String> = log
+            .lines()
+            .filter(|l| l.contains("block appended"))
+            .filter_map(|l| l.split("latency_ms=").nth(1))
+            .map(|v| v.split_whitespace().next().unwrap_or("").to_string())
+            .collect();
+        eprintln!("node {i} latencies: {lat:?}");
+    }
+    for n in &nodes[1..] {
+        assert_eq!(json_of(n, "/v3/blocks/1")["id"], first["id"]);
+    }
+}
+
+fn json_of(n: &Node, path: &str) -> Value {
+    let (status, body) = http(&n.addr, "GET", path, None, b"").unwrap();
+    assert_eq!(status, 200, "{path}: {body}");
+    serde_json::from_str(&body).unwrap()
+}

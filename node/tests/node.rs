@@ -184,6 +184,16 @@ fn a_lone_node_makes_blocks_and_serves_them() {
         .starts_with("tandem/"));
     assert_eq!(info["stacks_tip"].as_str().unwrap().len(), 64);
 
+    let pox = json(&addr, "/v2/pox");
+    assert_eq!(pox["reward_cycle_length"], 60);
+    assert_eq!(pox["prepare_phase_block_length"], 20);
+    assert_eq!(pox["current_cycle"]["id"], 0);
+    assert_eq!(pox["current_cycle"]["is_pox_active"], true);
+    assert_eq!(
+        pox["current_burnchain_block_height"],
+        json(&addr, "/v2/info")["burn_block_height"]
+    );
+
     let b1 = json(&addr, "/v3/blocks/1");
     assert_eq!(b1["height"], 1);
     assert_eq!(b1["producer_signers"], serde_json::json!([1]));

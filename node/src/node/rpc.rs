@@ -23,6 +23,7 @@ pub type Shared = Arc<Mutex<Host>>;
 pub fn router(host: Shared) -> Router {
     Router::new()
         .route("/v2/info", get(info))
+        .route("/v2/pox", get(pox))
         .route("/v3/blocks/{height}", get(block))
         .route("/v3/terms/{term}", get(term))
         .route("/v2/transactions", post(submit))
@@ -66,6 +67,34 @@ async fn info(State(host): State<Shared>) -> Response {
         "burn_sortition_hash": burn.and_then(|b| h.machine.sortition_at(b)).map(|s| hex::encode(s.0)),
     }))
     .into_response()
+}
+
+/// `GET /v2/pox`: stacks-node's cycle fields, from the chain state at this node's tip.
+async fn pox(State(host): State<Shared>) -> Response {
+    let Ok(h) = host.lock() else {
+        return unavailable();
+    };
+    let Some(burn) = h.machine.burn_tip() else {
+        return error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "no burn block",
+            "the node has not seen a burn block yet".into(),
+        );
+    };
+    match h
+        .machine
+        .follower()
+        .tip_state()
+        .pox()
+        .pox_info(h.machine.params(), burn)
+    {
+        Ok(info) => Json(info).into_response(),
+        Err(e) => error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "no pox info",
+            format!("at burn height {burn}: {e}"),
+        ),
+    }
 }
 
 async fn block(State(host): State<Shared>, Path(height): Path<String>) -> Response {

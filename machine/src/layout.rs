@@ -34,6 +34,19 @@ impl std::fmt::Display for DbId {
     }
 }
 
+impl DbId {
+    /// The inverse of the display name (`block-producers-N`, `pox-5-C`): how APIs name an
+    /// instance.
+    pub fn from_name(name: &str) -> Option<DbId> {
+        if let Some(n) = name.strip_prefix("block-producers-") {
+            return n.parse().ok().map(|t| DbId::Producers(Term(t)));
+        }
+        name.strip_prefix("pox-5-")
+            .and_then(|c| c.parse().ok())
+            .map(|c| DbId::Stackers(RewardCycle(c)))
+    }
+}
+
 /// The kinds of slot a signing party writes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub enum SlotKind {
@@ -234,4 +247,26 @@ pub fn stacker_policy(
     set: &RewardSet,
 ) -> Result<DbPolicy, PolicyError> {
     StackerDbPolicy::from_reward_set(params, cycle, set).map(DbPolicy::Stackers)
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+    use super::*;
+
+    #[test]
+    fn db_names_round_trip_and_refuse_others() {
+        for db in [DbId::Producers(Term(7)), DbId::Stackers(RewardCycle(0))] {
+            assert_eq!(DbId::from_name(&db.to_string()), Some(db));
+        }
+        for bad in [
+            "block-producers",
+            "pox-5-x",
+            "pox-4-1",
+            "block-producers--1",
+            "",
+        ] {
+            assert_eq!(DbId::from_name(bad), None, "{bad}");
+        }
+    }
 }

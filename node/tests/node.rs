@@ -219,6 +219,50 @@ fn a_lone_node_makes_blocks_and_serves_them() {
     assert!(appended >= 2, "{metrics}");
     assert!(metrics.contains("# TYPE tandem_burn_block_height gauge"));
 
+    // The Stacker DBs, on stacks-node's paths: the genesis cycle's stacker DB holds this node's
+    // key-generation chunk in slot 0 (a slot log, tag 40).
+    let db = "/v2/stackerdb/ST000000000000000000002AMW42H/pox-5-0";
+    let list = json(&addr, db);
+    assert_eq!(list.as_array().unwrap().len(), 8000);
+    assert!(
+        list[0]["slot_version"].as_u64().unwrap() >= 1,
+        "{}",
+        list[0]
+    );
+    let (status, chunk) = http(&addr, "GET", &format!("{db}/0"), b"");
+    assert_eq!(status, 200);
+    // Tag 0x40 is '@' in the body read as text.
+    assert!(chunk.starts_with('@'), "{chunk:?}");
+    let (status, _) = http(&addr, "GET", &format!("{db}/7999"), b"");
+    assert_eq!(status, 404);
+    // A write signed by a stranger: HTTP 200, not accepted, code 2 (bad signer).
+    let stranger = secp256k1::SecretKey::from_slice(&[9; 32]).unwrap();
+    let c = tandem_stackerdb::ChunkData::sign(
+        &stranger,
+        tandem_consensus::SlotId(0),
+        tandem_consensus::SlotVersion(99),
+        vec![1, 2, 3],
+    );
+    let body = format!(
+        "{{\"slot_id\":0,\"slot_version\":99,\"sig\":\"{}\",\"data\":\"010203\"}}",
+        c.sig.to_hex()
+    );
+    let (status, ack) = http(&addr, "POST", &format!("{db}/chunks"), body.as_bytes());
+    assert_eq!(status, 200, "{ack}");
+    let ack: serde_json::Value = serde_json::from_str(&ack).unwrap();
+    assert_eq!(ack["accepted"], false);
+    assert_eq!(ack["code"], 2);
+    assert!(ack["reason"].as_str().unwrap().starts_with("unauthorized"));
+    let (status, body) = http(&addr, "POST", &format!("{db}/chunks"), b"{\"slot_id\":0}");
+    assert_eq!(status, 400, "{body}");
+    let (status, _) = http(
+        &addr,
+        "GET",
+        "/v2/stackerdb/ST000000000000000000002AMW42H/pox-4",
+        b"",
+    );
+    assert_eq!(status, 404);
+
     // Bad requests get a clear answer and change nothing.
     let (status, body) = http(&addr, "GET", "/v3/blocks/abc", b"");
     assert_eq!(status, 400, "{body}");

@@ -368,6 +368,59 @@ impl Host {
         Ok(replies)
     }
 
+    /// Every slot's metadata of a DB this node holds.
+    pub fn db_metadata(&self, db: DbId) -> Option<Vec<tandem_stackerdb::SlotMetadata>> {
+        self.dbs.get(&db).map(|r| r.metadata().to_vec())
+    }
+
+    /// A slot's current chunk (`None`: no such DB or slot).
+    pub fn db_read(
+        &self,
+        db: DbId,
+        slot: tandem_consensus::SlotId,
+    ) -> Option<tandem_stackerdb::ReadChunk> {
+        self.dbs.get(&db)?.read(slot).ok().flatten()
+    }
+
+    /// A client's write: the write rules; accepted, it goes to the peers and the machine like a
+    /// peer's chunk would. `None`: no such DB here.
+    pub fn db_write(
+        &mut self,
+        db: DbId,
+        chunk: tandem_stackerdb::ChunkData,
+    ) -> Option<Result<tandem_stackerdb::WriteAck, String>> {
+        let replica = self.dbs.get_mut(&db)?;
+        let ack = match replica.write(&chunk) {
+            Ok(a) => a,
+            Err(e) => return Some(Err(e.to_string())),
+        };
+        if !ack.outcome.is_accepted() {
+            self.metrics.chunk_writes_refused += 1;
+            return Some(Ok(ack));
+        }
+        self.metrics.chunk_writes_accepted += 1;
+        let read = replica.read(chunk.slot_id).ok().flatten();
+        let frame = super::p2p::sync_frame(
+            db,
+            &tandem_stackerdb::SyncMessage::Chunks(vec![chunk]).encode(),
+        );
+        for tx in self.peers.values() {
+            let _ = tx.send(frame.clone());
+        }
+        if let Some(c) = read {
+            if let Some(signer) = c.signer {
+                self.input(Input::Chunk {
+                    db,
+                    slot: c.slot_id,
+                    version: c.version,
+                    data: c.data,
+                    signer,
+                });
+            }
+        }
+        Some(Ok(ack))
+    }
+
     /// The blocks of the local chain, lowest first.
     pub fn chain_blocks(&self) -> Vec<&Block> {
         let f = self.machine.follower();

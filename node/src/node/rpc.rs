@@ -13,6 +13,7 @@ use std::sync::{Arc, Mutex};
 use tandem_consensus::chain::Transaction;
 use tandem_consensus::stacking::StacksAddress;
 use tandem_consensus::{StacksHeight, Term};
+use tandem_machine::DbId;
 
 /// The largest `POST /v2/transactions` body: a transaction is far smaller; anything larger is
 /// refused before it is read.
@@ -28,6 +29,12 @@ pub fn router(host: Shared) -> Router {
         .route("/v3/terms/{term}", get(term))
         .route("/v2/transactions", post(submit))
         .route("/metrics", get(metrics))
+        .route("/v2/stackerdb/{principal}/{contract}", get(db_list))
+        .route("/v2/stackerdb/{principal}/{contract}/{slot}", get(db_slot))
+        .route(
+            "/v2/stackerdb/{principal}/{contract}/chunks",
+            post(db_write),
+        )
         .layer(DefaultBodyLimit::max(MAX_TX_BODY))
         .with_state(host)
 }
@@ -313,4 +320,167 @@ async fn metrics(State(host): State<Shared>) -> Response {
         ));
     }
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text).into_response()
+}
+
+/// The boot principal that owns the protocol's DBs (regtest and testnet).
+const BOOT_PRINCIPAL: &str = "ST000000000000000000002AMW42H";
+
+/// `{principal}/{contract}` to a DB instance: `block-producers-N` or `pox-5-C` of the boot
+/// principal.
+fn db_of(principal: &str, contract: &str) -> Option<DbId> {
+    (principal == BOOT_PRINCIPAL)
+        .then(|| DbId::from_name(contract))
+        .flatten()
+}
+
+fn no_db(principal: &str, contract: &str) -> Response {
+    error(
+        StatusCode::NOT_FOUND,
+        "no such stacker db",
+        format!(
+            "{principal}.{contract}: the DBs are {BOOT_PRINCIPAL}.block-producers-N (term N) \
+             and {BOOT_PRINCIPAL}.pox-5-C (cycle C)"
+        ),
+    )
+}
+
+/// `GET /v2/stackerdb/{principal}/{contract}`: every slot's metadata, as stacks-node lists it.
+async fn db_list(
+    State(host): State<Shared>,
+    Path((principal, contract)): Path<(String, String)>,
+) -> Response {
+    let Some(db) = db_of(&principal, &contract) else {
+        return no_db(&principal, &contract);
+    };
+    let Ok(h) = host.lock() else {
+        return unavailable();
+    };
+    let Some(meta) = h.db_metadata(db) else {
+        return error(
+            StatusCode::NOT_FOUND,
+            "no such stacker db",
+            format!("{principal}.{contract} is not open at this node"),
+        );
+    };
+    let list: Vec<Value> = meta
+        .iter()
+        .map(|m| {
+            json!({
+                "slot_id": m.slot_id.0,
+                "slot_version": m.slot_version.0,
+                "data_hash": m.data_hash.to_hex(),
+                "signature": m.signature.to_hex(),
+            })
+        })
+        .collect();
+    Json(list).into_response()
+}
+
+/// `GET /v2/stackerdb/{principal}/{contract}/{slot}`: the chunk's bytes (octet-stream), 404
+/// when the slot is empty, as stacks-node answers.
+async fn db_slot(
+    State(host): State<Shared>,
+    Path((principal, contract, slot)): Path<(String, String, String)>,
+) -> Response {
+    let Some(db) = db_of(&principal, &contract) else {
+        return no_db(&principal, &contract);
+    };
+    let Ok(slot) = slot.parse::<u32>() else {
+        return error(
+            StatusCode::BAD_REQUEST,
+            "bad slot",
+            format!("{slot:?} is not a slot number"),
+        );
+    };
+    let Ok(h) = host.lock() else {
+        return unavailable();
+    };
+    match h.db_read(db, tandem_consensus::SlotId(slot)) {
+        Some(c) if !c.data.is_empty() || c.version.0 > 0 => {
+            ([(header::CONTENT_TYPE, "application/octet-stream")], c.data).into_response()
+        }
+        _ => error(
+            StatusCode::NOT_FOUND,
+            "no chunk",
+            format!("slot {slot} of {principal}.{contract} holds no chunk here"),
+        ),
+    }
+}
+
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ChunkBody {
+    slot_id: u32,
+    slot_version: u32,
+    sig: String,
+    data: String,
+}
+
+fn unhex(field: &str, s: &str) -> Result<Vec<u8>, String> {
+    hex::decode(s.trim().trim_start_matches("0x")).map_err(|e| format!("field {field}: {e}"))
+}
+
+/// `POST /v2/stackerdb/{principal}/{contract}/chunks`: stacks-node's `StackerDBChunkData` in,
+/// `StackerDBChunkAckData` out. As stacks-node does, a refused write is still HTTP 200 with
+/// `accepted: false` and a code (0 stale, 1 no such slot, 2 bad signer; 3 too big is ours).
+async fn db_write(
+    State(host): State<Shared>,
+    Path((principal, contract)): Path<(String, String)>,
+    body: Bytes,
+) -> Response {
+    let Some(db) = db_of(&principal, &contract) else {
+        return no_db(&principal, &contract);
+    };
+    let parsed: Result<tandem_stackerdb::ChunkData, String> = (|| {
+        let b: ChunkBody = serde_json::from_slice(&body).map_err(|e| e.to_string())?;
+        let sig = unhex("sig", &b.sig)?;
+        let sig = tandem_stackerdb::ChunkSignature::from_slice(&sig)
+            .ok_or_else(|| format!("field sig: expected 65 bytes, got {}", sig.len()))?;
+        Ok(tandem_stackerdb::ChunkData {
+            slot_id: tandem_consensus::SlotId(b.slot_id),
+            slot_version: tandem_consensus::SlotVersion(b.slot_version),
+            sig,
+            data: unhex("data", &b.data)?,
+        })
+    })();
+    let chunk = match parsed {
+        Ok(c) => c,
+        Err(e) => return error(StatusCode::BAD_REQUEST, "malformed chunk", e),
+    };
+    let Ok(mut h) = host.lock() else {
+        return unavailable();
+    };
+    match h.db_write(db, chunk) {
+        None => error(
+            StatusCode::NOT_FOUND,
+            "no such stacker db",
+            format!("{principal}.{contract} is not open at this node"),
+        ),
+        Some(Err(e)) => error(StatusCode::INTERNAL_SERVER_ERROR, "store", e),
+        Some(Ok(ack)) => {
+            use tandem_stackerdb::WriteOutcome as W;
+            let code = match &ack.outcome {
+                W::Accepted => None,
+                W::Stale { .. } | W::EquivocationLost { .. } => Some(0),
+                W::NoSuchSlot { .. } => Some(1),
+                W::Unauthorized { .. } => Some(2),
+                W::TooBig { .. } => Some(3),
+            };
+            let metadata = ack.metadata.map(|m| {
+                json!({
+                    "slot_id": m.slot_id.0,
+                    "slot_version": m.slot_version.0,
+                    "data_hash": m.data_hash.to_hex(),
+                    "signature": m.signature.to_hex(),
+                })
+            });
+            Json(json!({
+                "accepted": ack.outcome.is_accepted(),
+                "reason": ack.outcome.reason(),
+                "metadata": metadata,
+                "code": code,
+            }))
+            .into_response()
+        }
+    }
 }

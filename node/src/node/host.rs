@@ -53,7 +53,7 @@ pub struct Host {
     next_block_at: u64,
     pub metrics: Metrics,
     /// Connected peers: key -> the frames to send them.
-    peers: BTreeMap<[u8; 33], tokio::sync::mpsc::UnboundedSender<Vec<u8>>>,
+    peers: BTreeMap<[u8; 33], tokio::sync::mpsc::Sender<Vec<u8>>>,
     /// The parties marked as signers of each appended block (producers, stackers), read with
     /// the term's keys when it was appended (a term's keys are let go when it ends).
     pub signers: BTreeMap<BlockId, (Vec<u16>, Vec<u16>)>,
@@ -217,9 +217,7 @@ impl Host {
                             db,
                             &tandem_stackerdb::SyncMessage::Chunks(vec![chunk]).encode(),
                         );
-                        for tx in self.peers.values() {
-                            let _ = tx.send(frame.clone());
-                        }
+                        self.send_to_peers(&frame);
                     }
                     Ok(ack) => {
                         self.metrics.chunk_writes_refused += 1;
@@ -296,15 +294,31 @@ impl Host {
         }
     }
 
-    pub fn add_peer(&mut self, key: [u8; 33], tx: tokio::sync::mpsc::UnboundedSender<Vec<u8>>) {
+    pub fn add_peer(&mut self, key: [u8; 33], tx: tokio::sync::mpsc::Sender<Vec<u8>>) {
         // A new link: ask it at once for what this node may have missed.
         for db in self.dbs.keys() {
-            let _ = tx.send(super::p2p::sync_frame(
+            let _ = tx.try_send(super::p2p::sync_frame(
                 *db,
                 &tandem_stackerdb::SyncMessage::ClockRequest.encode(),
             ));
         }
         self.peers.insert(key, tx);
+    }
+
+    /// Queues a frame for every peer. A peer whose queue is full (it does not read) is cut
+    /// off: its connection closes, it reconnects, and the clock exchange on connect repairs
+    /// what it missed.
+    fn send_to_peers(&mut self, frame: &[u8]) {
+        let mut stalled = Vec::new();
+        for (key, tx) in &self.peers {
+            if tx.try_send(frame.to_vec()).is_err() {
+                stalled.push(*key);
+            }
+        }
+        for key in stalled {
+            tracing::warn!(peer = %hex::encode(key), "peer is not reading: disconnecting it");
+            self.peers.remove(&key);
+        }
     }
 
     pub fn remove_peer(&mut self, key: &[u8; 33]) {
@@ -316,13 +330,12 @@ impl Host {
     }
 
     /// Anti-entropy: a clock request for every DB to every peer.
-    pub fn request_clocks(&self) {
-        for db in self.dbs.keys() {
+    pub fn request_clocks(&mut self) {
+        let dbs: Vec<DbId> = self.dbs.keys().copied().collect();
+        for db in dbs {
             let frame =
-                super::p2p::sync_frame(*db, &tandem_stackerdb::SyncMessage::ClockRequest.encode());
-            for tx in self.peers.values() {
-                let _ = tx.send(frame.clone());
-            }
+                super::p2p::sync_frame(db, &tandem_stackerdb::SyncMessage::ClockRequest.encode());
+            self.send_to_peers(&frame);
         }
     }
 
@@ -404,9 +417,7 @@ impl Host {
             db,
             &tandem_stackerdb::SyncMessage::Chunks(vec![chunk]).encode(),
         );
-        for tx in self.peers.values() {
-            let _ = tx.send(frame.clone());
-        }
+        self.send_to_peers(&frame);
         if let Some(c) = read {
             if let Some(signer) = c.signer {
                 self.input(Input::Chunk {

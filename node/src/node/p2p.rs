@@ -13,7 +13,8 @@
 //!   [`ANTI_ENTROPY_MS`], a node asks each peer for its clocks, so chunks missed while a link
 //!   was down are repaired.
 //! - **Connections**: of two peers, the one with the smaller key dials, retrying with backoff
-//!   (200 ms doubling to 5 s); the other accepts.
+//!   (200 ms doubling to 5 s); the other accepts. Each peer has a queue of [`PEER_QUEUE`] frames;
+//!   a peer that does not read is disconnected rather than let the queue grow.
 
 use super::host::Host;
 use secp256k1::ecdsa::Signature;
@@ -34,6 +35,8 @@ use tokio::sync::mpsc;
 pub const MAX_FRAME: usize = tandem_stackerdb::replication::MAX_MESSAGE_BYTES + 64;
 pub const PROTOCOL_VERSION: u16 = 1;
 pub const ANTI_ENTROPY_MS: u64 = 5_000;
+/// Frames queued for one peer at most; a peer that falls this far behind is disconnected.
+pub const PEER_QUEUE: usize = 4_096;
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(5);
 
 const TAG_HELLO: u8 = 0x01;
@@ -207,7 +210,7 @@ async fn serve_peer(
     mut stop: tokio::sync::watch::Receiver<bool>,
 ) -> Result<(), P2pError> {
     let (mut rd, mut wr) = stream.into_split();
-    let (tx, mut rx) = mpsc::unbounded_channel::<Vec<u8>>();
+    let (tx, mut rx) = mpsc::channel::<Vec<u8>>(PEER_QUEUE);
     let key = peer.serialize();
     {
         let mut h = host.lock().map_err(|_| malformed("state", "poisoned"))?;
@@ -240,7 +243,9 @@ async fn serve_peer(
         match replies {
             Ok(frames) => {
                 for f in frames {
-                    let _ = tx.send(f);
+                    if tx.try_send(f).is_err() {
+                        break;
+                    }
                 }
             }
             Err(reason) => break Err(malformed("sync message", reason)),
@@ -357,7 +362,7 @@ async fn dial(
 /// Every [`ANTI_ENTROPY_MS`], asks every peer for its clock of every DB this node holds.
 async fn anti_entropy(host: Arc<Mutex<Host>>, mut stop: tokio::sync::watch::Receiver<bool>) {
     loop {
-        if let Ok(h) = host.lock() {
+        if let Ok(mut h) = host.lock() {
             h.request_clocks();
         }
         tokio::select! {

@@ -17,7 +17,7 @@ use tandem_consensus::{
     Attempt, BlockId, BurnHeight, ElectionRound, RewardCycle, Sats, SlotId, SlotVersion,
     SortitionHash, StacksHeight, Term,
 };
-use tandem_stackerdb::ChunkData;
+use tandem_stackerdb::{ChunkData, ReadChunk};
 use tandem_wfrost::ConfigError;
 use tandem_wfrost::PartyId;
 
@@ -116,6 +116,28 @@ impl SetId {
             SetId::Producers(t) => DbId::Producers(t),
             SetId::Stackers(c) => DbId::Stackers(c),
         }
+    }
+
+    /// The set whose DB instance `db` is (the inverse of [`SetId::db`]).
+    pub fn of_db(db: DbId) -> SetId {
+        match db {
+            DbId::Producers(t) => SetId::Producers(t),
+            DbId::Stackers(c) => SetId::Stackers(c),
+        }
+    }
+}
+
+impl Input {
+    /// The input for a chunk a host's replica accepted and read back; `None` for an empty
+    /// slot (no writer).
+    pub fn chunk(db: DbId, c: ReadChunk) -> Option<Input> {
+        Some(Input::Chunk {
+            db,
+            slot: c.slot_id,
+            version: c.version,
+            data: c.data,
+            signer: c.signer?,
+        })
     }
 }
 

@@ -106,6 +106,23 @@ pub struct NodeMachine {
     out: Vec<Effect>,
 }
 
+/// What an engine machine sees of the chain: the follower's tip, the term's facts, the burn
+/// tip and (for producers) the mempool.
+fn view<'a>(
+    follower: &'a Follower,
+    info: &'a TermInfo,
+    burn_height: BurnHeight,
+    mempool: &'a [Transaction],
+) -> ChainView<'a> {
+    ChainView {
+        state: follower.tip_state(),
+        parent: follower.tip_parent(),
+        info,
+        burn_height,
+        mempool,
+    }
+}
+
 fn principal_of(key: &PublicKey, params: &NetworkParams) -> Principal {
     Principal::from(StacksAddress::from_public_key(
         &key.serialize(),
@@ -690,13 +707,10 @@ impl NodeMachine {
             self.open_dbs.remove(&db);
             self.outbox.close(db);
             self.inbox.close(db);
-            let set = match db {
-                DbId::Producers(t) => {
-                    self.infos.remove(&t);
-                    SetId::Producers(t)
-                }
-                DbId::Stackers(c) => SetId::Stackers(c),
-            };
+            if let DbId::Producers(t) = db {
+                self.infos.remove(&t);
+            }
+            let set = SetId::of_db(db);
             self.keygens.remove(&set);
             self.layouts.remove(&set);
             self.out.push(Effect::CloseDb { db });
@@ -960,22 +974,13 @@ impl NodeMachine {
             }
             s
         });
-        let info_for_start = info.clone();
         self.infos.insert(term, info);
         self.stacker = stacker.map(|s| (cycle, term, s));
-        if let Some(mut p) = producer {
-            let outs = {
-                let view = ChainView {
-                    state: self.follower.tip_state(),
-                    parent: self.follower.tip_parent(),
-                    info: &info_for_start,
-                    burn_height: self.burn_tip().unwrap_or_default(),
-                    mempool: &self.mempool,
-                };
-                p.handle(ProducerInput::Start, &view, rng)
-            };
+        if let Some(p) = producer {
             self.producer = Some((term, p));
-            self.producer_outs(term, outs, rng);
+            self.with_producer(term, rng, |p, view, rng| {
+                p.handle(ProducerInput::Start, view, rng)
+            });
         }
         true
     }
@@ -983,10 +988,7 @@ impl NodeMachine {
     // ------------------------------------------------------------------ Stacker DB chunks
 
     fn queue_write(&mut self, db: DbId, kind: SlotKind, ctx: Context, msg: Vec<u8>) {
-        let set = match db {
-            DbId::Producers(t) => SetId::Producers(t),
-            DbId::Stackers(c) => SetId::Stackers(c),
-        };
+        let set = SetId::of_db(db);
         let Some(layout) = self.layouts.get(&set) else {
             return;
         };
@@ -1027,10 +1029,7 @@ impl NodeMachine {
         if *signer == self.public {
             return self.ignored(Ignored::OwnChunk { db, slot });
         }
-        let set = match db {
-            DbId::Producers(t) => SetId::Producers(t),
-            DbId::Stackers(c) => SetId::Stackers(c),
-        };
+        let set = SetId::of_db(db);
         let Some(layout) = self.layouts.get(&set) else {
             return self.ignored(Ignored::UnknownDb { db });
         };
@@ -1099,7 +1098,11 @@ impl NodeMachine {
             return self.ignored(Ignored::WrongSlotKind { db, slot, kind });
         }
         match msg {
-            ProducerMsg::Signed { block, sig } => self.stacker_sees_signed(term, block, sig, rng),
+            // The stacker signs the term it was started for; a candidate of another term is
+            // refused by its height or its producer signature.
+            ProducerMsg::Signed { block, sig } => {
+                self.with_stacker(None, StackerInput::ProducerSigned { block, sig }, rng);
+            }
             msg => {
                 if let ProducerMsg::Proposal(b) = &msg {
                     self.first_seen_ms.entry(b.id()).or_insert(self.now_ms);
@@ -1158,14 +1161,7 @@ impl NodeMachine {
         };
         let outs = match (&mut self.producer, self.infos.get(&term)) {
             (Some((t, p)), Some(info)) if *t == term => {
-                let view = ChainView {
-                    state: self.follower.tip_state(),
-                    parent: self.follower.tip_parent(),
-                    info,
-                    burn_height: burn,
-                    mempool: &self.mempool,
-                };
-                f(p, &view, rng)
+                f(p, &view(&self.follower, info, burn, &self.mempool), rng)
             }
             _ => return false,
         };
@@ -1257,21 +1253,8 @@ impl NodeMachine {
             }
         }
         for (block, sig) in signed {
-            self.stacker_sees_signed(term, block, sig, rng);
+            self.with_stacker(None, StackerInput::ProducerSigned { block, sig }, rng);
         }
-    }
-
-    fn stacker_sees_signed<R: RngCore + CryptoRng>(
-        &mut self,
-        term: Term,
-        block: tandem_consensus::chain::UnsignedBlock,
-        sig: tandem_wfrost::AccountableSignature,
-        rng: &mut R,
-    ) {
-        // The stacker signs the term it was started for; a candidate of another term is
-        // refused by its height or its producer signature.
-        let _ = term;
-        self.with_stacker(None, StackerInput::ProducerSigned { block, sig }, rng);
     }
 
     /// Hands an input to the stacker machine (of `cycle`, when given) with its term's view.
@@ -1289,14 +1272,10 @@ impl NodeMachine {
                 let Some(info) = self.infos.get(term) else {
                     return false;
                 };
-                let view = ChainView {
-                    state: self.follower.tip_state(),
-                    parent: self.follower.tip_parent(),
-                    info,
-                    burn_height: burn,
-                    mempool: &[],
-                };
-                (*c, s.handle(input, &view, rng))
+                (
+                    *c,
+                    s.handle(input, &view(&self.follower, info, burn, &[]), rng),
+                )
             }
             _ => return false,
         };

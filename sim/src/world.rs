@@ -568,20 +568,8 @@ impl World {
                 },
             );
         }
-        for c in chunks {
-            let Some(signer) = c.signer else {
-                continue;
-            };
-            self.input(
-                to,
-                Input::Chunk {
-                    db,
-                    slot: c.slot_id,
-                    version: c.version,
-                    data: c.data,
-                    signer,
-                },
-            );
+        for input in chunks.into_iter().filter_map(|c| Input::chunk(db, c)) {
+            self.input(to, input);
         }
     }
 

@@ -73,7 +73,7 @@ impl Host {
                 // The embedded chain does not enforce coinbase maturity; Bitcoin nodes do.
                 coinbase_maturity: match config.burnchain {
                     Burnchain::Embedded { .. } => 0,
-                    Burnchain::Rpc { .. } => 100,
+                    Burnchain::Rpc { .. } => bitcoin::constants::COINBASE_MATURITY,
                 },
                 shared_verifications: None,
             },
@@ -212,12 +212,7 @@ impl Host {
                 Some(r) => match r.write(&chunk) {
                     Ok(ack) if ack.outcome.is_accepted() => {
                         self.metrics.chunk_writes_accepted += 1;
-                        // Push the new chunk to every peer.
-                        let frame = super::p2p::sync_frame(
-                            db,
-                            &tandem_stackerdb::SyncMessage::Chunks(vec![chunk]).encode(),
-                        );
-                        self.send_to_peers(&frame);
+                        self.push_chunk(db, chunk);
                     }
                     Ok(ack) => {
                         self.metrics.chunk_writes_refused += 1;
@@ -296,11 +291,8 @@ impl Host {
 
     pub fn add_peer(&mut self, key: [u8; 33], tx: tokio::sync::mpsc::Sender<Vec<u8>>) {
         // A new link: ask it at once for what this node may have missed.
-        for db in self.dbs.keys() {
-            let _ = tx.try_send(super::p2p::sync_frame(
-                *db,
-                &tandem_stackerdb::SyncMessage::ClockRequest.encode(),
-            ));
+        for frame in self.clock_requests() {
+            let _ = tx.try_send(frame);
         }
         self.peers.insert(key, tx);
     }
@@ -321,6 +313,16 @@ impl Host {
         }
     }
 
+    /// Pushes a chunk this node's replica just accepted (its machine's or a client's) to every
+    /// peer.
+    fn push_chunk(&mut self, db: DbId, chunk: tandem_stackerdb::ChunkData) {
+        let frame = super::p2p::sync_frame(
+            db,
+            &tandem_stackerdb::SyncMessage::Chunks(vec![chunk]).encode(),
+        );
+        self.send_to_peers(&frame);
+    }
+
     pub fn remove_peer(&mut self, key: &[u8; 33]) {
         self.peers.remove(key);
     }
@@ -331,12 +333,18 @@ impl Host {
 
     /// Anti-entropy: a clock request for every DB to every peer.
     pub fn request_clocks(&mut self) {
-        let dbs: Vec<DbId> = self.dbs.keys().copied().collect();
-        for db in dbs {
-            let frame =
-                super::p2p::sync_frame(db, &tandem_stackerdb::SyncMessage::ClockRequest.encode());
+        for frame in self.clock_requests() {
             self.send_to_peers(&frame);
         }
+    }
+
+    /// A clock request frame for every DB this node holds.
+    fn clock_requests(&self) -> Vec<Vec<u8>> {
+        let request = tandem_stackerdb::SyncMessage::ClockRequest.encode();
+        self.dbs
+            .keys()
+            .map(|db| super::p2p::sync_frame(*db, &request))
+            .collect()
     }
 
     /// A replication message from a peer: the local replica applies the write rules, accepted
@@ -367,16 +375,8 @@ impl Host {
             .iter()
             .map(|r| super::p2p::sync_frame(db, &r.encode()))
             .collect();
-        for c in chunks {
-            if let Some(signer) = c.signer {
-                self.input(Input::Chunk {
-                    db,
-                    slot: c.slot_id,
-                    version: c.version,
-                    data: c.data,
-                    signer,
-                });
-            }
+        for input in chunks.into_iter().filter_map(|c| Input::chunk(db, c)) {
+            self.input(input);
         }
         Ok(replies)
     }
@@ -413,21 +413,9 @@ impl Host {
         }
         self.metrics.chunk_writes_accepted += 1;
         let read = replica.read(chunk.slot_id).ok().flatten();
-        let frame = super::p2p::sync_frame(
-            db,
-            &tandem_stackerdb::SyncMessage::Chunks(vec![chunk]).encode(),
-        );
-        self.send_to_peers(&frame);
-        if let Some(c) = read {
-            if let Some(signer) = c.signer {
-                self.input(Input::Chunk {
-                    db,
-                    slot: c.slot_id,
-                    version: c.version,
-                    data: c.data,
-                    signer,
-                });
-            }
+        self.push_chunk(db, chunk);
+        if let Some(input) = read.and_then(|c| Input::chunk(db, c)) {
+            self.input(input);
         }
         Some(Ok(ack))
     }

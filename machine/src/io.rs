@@ -48,6 +48,10 @@ pub enum Input {
     Timer(MachineTimer),
     /// A Stacks transaction a user submitted.
     Transaction(Transaction),
+    /// A block a peer sent whole (block sync after a restart or an outage): appended when it
+    /// builds on this node's tip and both its signatures verify under its term's keys, exactly
+    /// as a complete block read from the stackers' DB would be.
+    Block(Block),
 }
 
 /// The timers the machine sets; `after_ms` is always computed inside the machine.

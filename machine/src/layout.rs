@@ -47,6 +47,38 @@ impl DbId {
     }
 }
 
+impl DbId {
+    /// The binary form wherever a DB is named on the wire or on disk: a kind byte (0 the
+    /// producers' DB, 1 the stackers') and the term or cycle as a u32 BE.
+    pub fn encode_into(&self, w: &mut tandem_codec::Writer) {
+        match self {
+            DbId::Producers(t) => {
+                w.u8(0);
+                w.u32(t.0);
+            }
+            DbId::Stackers(c) => {
+                w.u8(1);
+                w.u32(c.0);
+            }
+        }
+    }
+
+    pub fn decode_from(
+        r: &mut tandem_codec::Reader<'_>,
+    ) -> Result<DbId, tandem_codec::DecodeError> {
+        let kind = r.u8("db kind")?;
+        let n = r.u32("db number")?;
+        match kind {
+            0 => Ok(DbId::Producers(Term(n))),
+            1 => Ok(DbId::Stackers(RewardCycle(n))),
+            tag => Err(tandem_codec::DecodeError::Tag {
+                field: "db kind",
+                tag,
+            }),
+        }
+    }
+}
+
 /// The kinds of slot a signing party writes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub enum SlotKind {

@@ -11,10 +11,12 @@
 #![forbid(unsafe_code)]
 
 pub mod io;
+pub mod journal;
 pub mod layout;
 mod machine;
 pub mod slot_log;
 
 pub use io::{Effect, Event, Ignored, Input, MachineTimer, NotSent, OpRefusal, SetId, TxKind};
+pub use journal::{Entry, JournalError, Record};
 pub use layout::{DbId, DbPolicy, SetLayout, SlotKind};
 pub use machine::{MachineConfig, NodeMachine};

@@ -268,6 +268,7 @@ impl NodeMachine {
             } => self.on_chunk(db, slot, version, &data, &signer, rng),
             Input::Timer(t) => self.on_timer(t, rng),
             Input::Transaction(tx) => self.on_transaction(tx),
+            Input::Block(block) => self.append(&block, rng),
         }
         self.flush_writes();
         std::mem::take(&mut self.out)

@@ -25,7 +25,6 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tandem_codec::{Reader, Writer};
-use tandem_consensus::{RewardCycle, Term};
 use tandem_machine::DbId;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
@@ -95,20 +94,11 @@ async fn write_frame(s: &mut (impl AsyncWriteExt + Unpin), payload: &[u8]) -> Re
     Ok(())
 }
 
-fn db_tag(db: DbId) -> (u8, u32) {
-    match db {
-        DbId::Producers(t) => (0, t.0),
-        DbId::Stackers(c) => (1, c.0),
-    }
-}
-
 /// A `Sync` frame's payload.
 pub fn sync_frame(db: DbId, message: &[u8]) -> Vec<u8> {
-    let (tag, n) = db_tag(db);
     let mut w = Writer::with_capacity(6 + message.len());
     w.u8(TAG_SYNC);
-    w.u8(tag);
-    w.u32(n);
+    db.encode_into(&mut w);
     w.bytes(message);
     w.into_bytes()
 }
@@ -117,13 +107,7 @@ fn parse_sync(frame: &[u8]) -> Result<(DbId, &[u8]), P2pError> {
     let mut r = Reader::new(frame);
     r.expect_tag("frame", TAG_SYNC)
         .map_err(|e| malformed("sync frame", e))?;
-    let tag = r.u8("db kind").map_err(|e| malformed("sync frame", e))?;
-    let n = r.u32("db number").map_err(|e| malformed("sync frame", e))?;
-    let db = match tag {
-        0 => DbId::Producers(Term(n)),
-        1 => DbId::Stackers(RewardCycle(n)),
-        other => return Err(malformed("sync frame", format!("unknown db kind {other}"))),
-    };
+    let db = DbId::decode_from(&mut r).map_err(|e| malformed("sync frame", e))?;
     Ok((db, r.rest()))
 }
 
@@ -376,6 +360,7 @@ async fn anti_entropy(host: Arc<Mutex<Host>>, mut stop: tokio::sync::watch::Rece
 mod tests {
     #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
     use super::*;
+    use tandem_consensus::RewardCycle;
 
     #[test]
     fn sync_frames_round_trip_and_refuse_garbage() {

@@ -22,6 +22,14 @@ const REGTEST_BITS: u32 = 0x207f_ffff;
 /// Block times start here (seconds) and follow the simulated clock.
 const GENESIS_TIME: u32 = 1_700_000_000;
 
+/// A block that does not build on the chain's tip.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("block {block} does not build on the embedded chain's tip {tip}")]
+pub struct AdoptError {
+    pub block: BlockHash,
+    pub tip: BlockHash,
+}
+
 pub struct EmbeddedChain {
     seed: u64,
     blocks: Vec<Block>,
@@ -62,6 +70,28 @@ impl EmbeddedChain {
         if self.in_mempool.insert(tx.compute_txid()) {
             self.mempool.push(tx);
         }
+    }
+
+    /// Appends a block this chain mined before (a restarted node replaying its journal): the
+    /// transactions it holds leave the mempool. Refused, changing nothing, when it does not
+    /// build on the tip.
+    pub fn adopt(&mut self, block: Block) -> Result<u32, AdoptError> {
+        let tip = self
+            .blocks
+            .last()
+            .map_or(BlockHash::all_zeros(), |b| b.block_hash());
+        if block.header.prev_blockhash != tip {
+            return Err(AdoptError {
+                block: block.block_hash(),
+                tip,
+            });
+        }
+        let mined: BTreeSet<Txid> = block.txdata.iter().map(|t| t.compute_txid()).collect();
+        self.mempool.retain(|t| !mined.contains(&t.compute_txid()));
+        self.in_mempool.retain(|t| !mined.contains(t));
+        self.transactions += block.txdata.len().saturating_sub(1) as u64;
+        self.blocks.push(block);
+        Ok(self.blocks.len() as u32 - 1)
     }
 
     /// Mines the next block at `now_ms`; the coinbase pays `payouts` (the genesis block funds
@@ -130,6 +160,44 @@ impl EmbeddedChain {
 mod tests {
     #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
     use super::*;
+
+    #[test]
+    fn adopted_blocks_rebuild_the_chain_and_empty_the_mempool() {
+        let to = ScriptBuf::new_p2wpkh(&WPubkeyHash::from_byte_array([2; 20]));
+        let mut a = EmbeddedChain::new(7);
+        let (_, g) = a.mine(0, &[(to.clone(), Amount::from_sat(5_000))]);
+        let funding = g.txdata[0].compute_txid();
+        let spend = |n: u8| Transaction {
+            version: Version::TWO,
+            lock_time: absolute::LockTime::ZERO,
+            input: vec![TxIn {
+                previous_output: OutPoint::new(funding, 0),
+                script_sig: ScriptBuf::new(),
+                sequence: Sequence::MAX,
+                witness: Witness::new(),
+            }],
+            output: vec![TxOut {
+                value: Amount::from_sat(u64::from(n)),
+                script_pubkey: to.clone(),
+            }],
+        };
+        a.broadcast(spend(1));
+        let (_, b1) = a.mine(1_000, &[]);
+        let mut b = EmbeddedChain::new(7);
+        b.broadcast(spend(1));
+        b.broadcast(spend(2));
+        assert_eq!(b.adopt(b1.clone()).unwrap_err().tip, BlockHash::all_zeros());
+        assert_eq!(b.adopt(g).unwrap(), 0);
+        assert_eq!(b.adopt(b1.clone()).unwrap(), 1);
+        assert_eq!(
+            b.mempool(),
+            &[spend(2)][..],
+            "the mined one left the mempool"
+        );
+        assert_eq!(b.transactions, 1);
+        assert!(b.adopt(b1).is_err(), "twice is not building on the tip");
+        assert_eq!(b.height(), Some(1));
+    }
 
     #[test]
     fn blocks_chain_carry_the_broadcasts_once_and_have_valid_merkle_roots() {

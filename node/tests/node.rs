@@ -301,3 +301,109 @@ fn a_lone_node_makes_blocks_and_serves_them() {
     assert!(status.success(), "{status:?}");
     assert!(rest.starts_with("stopped at burn height"), "{rest}");
 }
+
+/// Starts `tandem node --config path`; returns the process and its API address.
+fn start(path: &std::path::Path) -> (Running, String) {
+    let mut child = Running(
+        Command::new(env!("CARGO_BIN_EXE_tandem"))
+            .args(["node", "--config", path.to_str().unwrap()])
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let mut stdout = BufReader::new(child.0.stdout.take().unwrap());
+    let mut first = String::new();
+    stdout.read_line(&mut first).unwrap();
+    let addr = first
+        .trim()
+        .strip_prefix("rpc http://")
+        .unwrap_or_else(|| panic!("no rpc line: {first:?}"))
+        .to_string();
+    (child, addr)
+}
+
+fn wait_for_height(addr: &str, height: u64, secs: u64) -> serde_json::Value {
+    let deadline = Instant::now() + Duration::from_secs(secs);
+    loop {
+        let info = json(addr, "/v2/info");
+        if info["stacks_tip_height"].as_u64().unwrap() >= height {
+            return info;
+        }
+        assert!(Instant::now() < deadline, "not at height {height}: {info}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// `kill -9` and a restart on the same working_dir: the node replays its journal and stands
+/// where it stood (the same blocks, the same burn chain, the chunk a client was told was
+/// accepted), then goes on making blocks. A second node key on that working_dir is refused.
+#[test]
+fn a_node_killed_with_sigkill_resumes_where_it_stood() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("node.toml");
+    let text = EXAMPLE
+        .replace("block_ms = 2000", "block_ms = 150")
+        .replace("127.0.0.1:20443", "127.0.0.1:0")
+        .replace(
+            "network = \"regtest\"",
+            "network = \"regtest\"\nworking_dir = \"state\"",
+        );
+    std::fs::write(&path, &text).unwrap();
+    let (mut child, addr) = start(&path);
+    wait_for_height(&addr, 3, 60);
+
+    // A client's chunk in slot 1: the node's signer range, but not a slot its machine writes.
+    let key = secp256k1::SecretKey::from_slice(&[1; 32]).unwrap();
+    let db = "/v2/stackerdb/ST000000000000000000002AMW42H/pox-5-0";
+    let c = tandem_stackerdb::ChunkData::sign(
+        &key,
+        tandem_consensus::SlotId(1),
+        tandem_consensus::SlotVersion(1),
+        vec![0xde, 0xad],
+    );
+    let body = format!(
+        "{{\"slot_id\":1,\"slot_version\":1,\"sig\":\"{}\",\"data\":\"dead\"}}",
+        c.sig.to_hex()
+    );
+    let (status, ack) = http(&addr, "POST", &format!("{db}/chunks"), body.as_bytes());
+    assert_eq!(status, 200, "{ack}");
+    assert!(ack.contains("\"accepted\":true"), "{ack}");
+
+    let before = json(&addr, "/v2/info");
+    let height = before["stacks_tip_height"].as_u64().unwrap();
+    let blocks: Vec<serde_json::Value> = (1..=height)
+        .map(|h| json(&addr, &format!("/v3/blocks/{h}")))
+        .collect();
+    child.0.kill().unwrap(); // SIGKILL
+    child.0.wait().unwrap();
+
+    let (_child, addr) = start(&path);
+    // Replayed before the API answers: at least where it stood, with the same blocks.
+    let after = json(&addr, "/v2/info");
+    assert!(
+        after["stacks_tip_height"].as_u64().unwrap() >= height,
+        "{before} -> {after}"
+    );
+    assert!(after["burn_block_height"].as_u64() >= before["burn_block_height"].as_u64());
+    for (h, b) in (1..=height).zip(&blocks) {
+        assert_eq!(&json(&addr, &format!("/v3/blocks/{h}")), b, "block {h}");
+    }
+    let (status, chunk) = http(&addr, "GET", &format!("{db}/1"), b"");
+    assert_eq!((status, chunk.as_bytes()), (200, &[0xde, 0xad][..]));
+    // And it goes on.
+    wait_for_height(&addr, height + 2, 60);
+    drop(_child);
+
+    // The working_dir belongs to node key 0x01..: another seed is refused, naming both.
+    let other = text.replace(
+        "seed = \"0101010101010101010101010101010101010101010101010101010101010101\"",
+        "seed = \"0202020202020202020202020202020202020202020202020202020202020202\"",
+    );
+    std::fs::write(&path, other).unwrap();
+    let out = tandem(&["node", "--config", path.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert!(err.contains("holds the journal of node key"), "{err}");
+}

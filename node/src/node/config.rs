@@ -45,6 +45,8 @@ struct NodeSection {
     network: String,
     /// Where peers connect (none: no p2p).
     p2p_bind: Option<String>,
+    /// Where the node keeps its journal (none: a temporary one, gone at exit).
+    working_dir: Option<String>,
     #[serde(default)]
     peers: Vec<PeerEntry>,
 }
@@ -197,6 +199,7 @@ pub struct NodeConfig {
     pub secret: secp256k1::SecretKey,
     pub params: NetworkParams,
     pub rpc_bind: SocketAddr,
+    pub working_dir: Option<std::path::PathBuf>,
     pub p2p_bind: Option<SocketAddr>,
     pub peers: Vec<super::p2p::Peer>,
     pub burnchain: Burnchain,
@@ -215,7 +218,14 @@ impl NodeConfig {
         };
         let text =
             std::fs::read_to_string(path).map_err(|e| err(format!("cannot read it: {e}")))?;
-        NodeConfig::parse(&text).map_err(err)
+        let mut c = NodeConfig::parse(&text).map_err(err)?;
+        // A relative working_dir is relative to the config file (a devnet's files move together).
+        if let (Some(d), Some(base)) = (&c.working_dir, path.parent()) {
+            if d.is_relative() {
+                c.working_dir = Some(base.join(d));
+            }
+        }
+        Ok(c)
     }
 
     /// Parses and validates; the error names the field (or the line of a TOML error).
@@ -371,10 +381,16 @@ impl NodeConfig {
         // The chain must start: genesis stacking is checked by the same code the node runs.
         tandem_consensus::chain::Chainstate::genesis(&params, &genesis)
             .map_err(|e| field("genesis", &e))?;
+        let working_dir = match f.node.working_dir.as_deref().map(str::trim) {
+            Some("") => return Err(field("node.working_dir", &"is empty")),
+            Some(d) => Some(std::path::PathBuf::from(d)),
+            None => None,
+        };
         Ok(NodeConfig {
             secret,
             params,
             rpc_bind,
+            working_dir,
             p2p_bind,
             peers,
             burnchain,

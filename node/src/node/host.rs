@@ -1,8 +1,15 @@
 //! The node's state and the one place inputs reach its machine: the host keeps time (a
-//! monotonic clock since start), mines the embedded chain, holds the Stacker DB replicas the
-//! machine opened and carries out every effect. It decides nothing about the protocol.
+//! monotonic clock that a restart continues), mines the embedded chain, holds the Stacker DB
+//! replicas the machine opened, journals every input before handing it over (ADR 0019) and
+//! carries out every effect. It decides nothing about the protocol.
+//!
+//! Write-ahead: what an input makes the node send (chunks pushed to peers, Bitcoin
+//! transactions, block announcements) is held until [`Host::commit`] has made the input's
+//! journal record durable; every entry point that hands the machine an input ends with a
+//! commit.
 
 use super::config::{Burnchain, NodeConfig};
+use super::journal::{Identity, Journal, JournalError};
 use bitcoin::{Amount, CompressedPublicKey, ScriptBuf};
 use rand_chacha::ChaCha12Rng;
 use rand_core::SeedableRng;
@@ -12,9 +19,12 @@ use tandem_burnchain::embedded::EmbeddedChain;
 use tandem_consensus::chain::{Block, Chainstate, Transaction};
 use tandem_consensus::{BlockId, BurnHeight, StacksHeight};
 use tandem_machine::{
-    DbId, DbPolicy, Effect, Event, Input, MachineConfig, MachineTimer, NodeMachine,
+    DbId, DbPolicy, Effect, Entry, Event, Input, MachineConfig, MachineTimer, NodeMachine, Record,
 };
-use tandem_stackerdb::{MemoryStore, StackerDb};
+use tandem_stackerdb::{ChunkData, MemoryStore, StackerDb};
+
+/// Blocks sent in answer to one blocks request at most; the asker asks again for more.
+pub const BLOCKS_PER_ANSWER: usize = 32;
 
 /// Counters for `/metrics`.
 #[derive(Clone, Debug, Default)]
@@ -28,6 +38,9 @@ pub struct Metrics {
     pub producer_signed: u64,
     pub stacker_signed: u64,
     pub keygens_done: u64,
+    pub journal_records: u64,
+    pub replayed_records: u64,
+    pub blocks_from_peers: u64,
 }
 
 /// Where burn blocks come from.
@@ -42,6 +55,22 @@ pub enum Chain {
     Followed { to_send: Vec<bitcoin::Transaction> },
 }
 
+/// The frame that pushes one chunk to the peers.
+fn chunk_frame(db: DbId, chunk: ChunkData) -> Vec<u8> {
+    super::p2p::sync_frame(
+        db,
+        &tandem_stackerdb::SyncMessage::Chunks(vec![chunk]).encode(),
+    )
+}
+
+/// What an input made the node want to send, held until its journal record is durable.
+enum Held {
+    /// A frame for every peer.
+    Frame(Vec<u8>),
+    /// A Bitcoin transaction for the followed node.
+    Tx(bitcoin::Transaction),
+}
+
 pub struct Host {
     pub machine: NodeMachine,
     rng: ChaCha12Rng,
@@ -50,7 +79,17 @@ pub struct Host {
     timers: BTreeMap<(u64, u64), MachineTimer>,
     seq: u64,
     started: Instant,
+    /// The clock at start: the last journaled time, so a restart never runs time backwards.
+    clock_base: u64,
+    /// The time of the input being handled.
+    now: u64,
     next_block_at: u64,
+    journal: Journal,
+    replaying: bool,
+    held: Vec<Held>,
+    /// A journal write failed: the node must stop (it cannot hand over inputs it cannot
+    /// record).
+    fatal: Option<String>,
     pub metrics: Metrics,
     /// Connected peers: key -> the frames to send them.
     peers: BTreeMap<[u8; 33], tokio::sync::mpsc::Sender<Vec<u8>>>,
@@ -60,7 +99,32 @@ pub struct Host {
 }
 
 impl Host {
-    pub fn new(config: &NodeConfig, seed: [u8; 32]) -> Result<Host, String> {
+    /// What a journal is written under: the node key and every setting that changes what the
+    /// machine does with an input.
+    pub fn identity(config: &NodeConfig) -> Identity {
+        let node_key =
+            secp256k1::PublicKey::from_secret_key(&secp256k1::Secp256k1::new(), &config.secret)
+                .serialize();
+        let chain = match &config.burnchain {
+            Burnchain::Embedded { fund_sats, .. } => format!("embedded {fund_sats}"),
+            Burnchain::Rpc { .. } => "bitcoind".to_string(),
+        };
+        Identity {
+            node_key,
+            settings: format!(
+                "{:?}|{:?}|{:?}|{:?}|{}|{chain}",
+                config.params,
+                config.timing,
+                config.genesis,
+                config.producer_spend,
+                config.fee_rate_sat_vb
+            ),
+        }
+    }
+
+    /// A host on `journal`: a new one starts the chain, an existing one is replayed first.
+    pub fn new(config: &NodeConfig, journal: Journal) -> Result<Host, String> {
+        let seed = journal.seed();
         let genesis = Chainstate::genesis(&config.params, &config.genesis)
             .map_err(|e| format!("genesis: {e}"))?;
         let machine = NodeMachine::new(
@@ -106,15 +170,129 @@ impl Host {
             timers: BTreeMap::new(),
             seq: 0,
             started: Instant::now(),
+            clock_base: 0,
+            now: 0,
             next_block_at: 0,
+            journal,
+            replaying: false,
+            held: Vec::new(),
+            fatal: None,
             metrics: Metrics::default(),
             peers: BTreeMap::new(),
             signers: BTreeMap::new(),
         })
+        .and_then(|mut h| {
+            h.replay().map_err(|e| e.to_string())?;
+            Ok(h)
+        })
+    }
+
+    /// Hands the machine every journaled input again, at its recorded time, with the journal's
+    /// RNG seed: the machine, the replicas and the embedded chain end exactly where they stood.
+    /// Nothing leaves the process meanwhile (no peer is connected yet); the Bitcoin
+    /// transactions the node sent that no journaled block holds are sent again.
+    fn replay(&mut self) -> Result<(), JournalError> {
+        let records: Vec<Record> = self.journal.records().collect::<Result<_, _>>()?;
+        if records.is_empty() {
+            return Ok(());
+        }
+        let started = Instant::now();
+        self.replaying = true;
+        let mut last_block_at = 0;
+        let count = records.len() as u64;
+        for (i, r) in records.into_iter().enumerate() {
+            self.now = r.now_ms;
+            match r.entry {
+                Entry::BurnBlock { height, block } => {
+                    match &mut self.chain {
+                        Chain::Embedded { chain, .. } => {
+                            chain
+                                .adopt(block.clone())
+                                .map_err(|e| JournalError::Record {
+                                    index: i as u64,
+                                    reason: e.to_string(),
+                                })?;
+                            last_block_at = r.now_ms;
+                        }
+                        // What was mined need not be sent again.
+                        Chain::Followed { to_send } => {
+                            let mined: std::collections::BTreeSet<bitcoin::Txid> =
+                                block.txdata.iter().map(|t| t.compute_txid()).collect();
+                            to_send.retain(|t| !mined.contains(&t.compute_txid()));
+                        }
+                    }
+                    self.handle(Input::BurnBlock { height, block });
+                }
+                Entry::Rollback { height } => self.handle(Input::Rollback { height }),
+                Entry::Timer(t) => {
+                    // The timer fired once already: it is no longer pending.
+                    if let Some(k) = self.timers.iter().find(|(_, v)| **v == t).map(|(k, _)| *k) {
+                        self.timers.remove(&k);
+                    }
+                    self.handle(Input::Timer(t));
+                }
+                Entry::Transaction(tx) => self.handle(Input::Transaction(tx)),
+                Entry::Block(b) => self.handle(Input::Block(b)),
+                Entry::Chunk { db, chunk } => {
+                    if let Some(input) = self.accept_chunk(db, &chunk) {
+                        self.handle(input);
+                    } else {
+                        tracing::error!(index = i, %db, slot = %chunk.slot_id, "journaled chunk refused on replay");
+                    }
+                }
+            }
+        }
+        self.replaying = false;
+        self.clock_base = self.now;
+        self.started = Instant::now();
+        if let Chain::Embedded { block_ms, .. } = &self.chain {
+            self.next_block_at = last_block_at.saturating_add(*block_ms);
+        }
+        self.metrics.replayed_records = count;
+        self.metrics.journal_records = count;
+        tracing::info!(
+            records = count,
+            ms = started.elapsed().as_millis() as u64,
+            burn_height = self.machine.burn_tip().map_or(0, |b| b.0),
+            stacks_height = self.stacks_tip_height().0,
+            "journal replayed"
+        );
+        Ok(())
     }
 
     pub fn now_ms(&self) -> u64 {
-        self.started.elapsed().as_millis() as u64
+        self.clock_base
+            .saturating_add(self.started.elapsed().as_millis() as u64)
+    }
+
+    /// Why the node must stop, if it must.
+    pub fn fatal(&self) -> Option<&str> {
+        self.fatal.as_deref()
+    }
+
+    /// Makes the journal durable, then releases what the journaled inputs made the node send.
+    pub fn commit(&mut self) {
+        if self.fatal.is_some() {
+            // Nothing derived from an input that may not be durable leaves the process.
+            self.held.clear();
+            return;
+        }
+        if let Err(e) = self.journal.flush() {
+            tracing::error!(error = %e, "journal flush failed: stopping");
+            self.fatal = Some(e.to_string());
+            self.held.clear();
+            return;
+        }
+        for h in std::mem::take(&mut self.held) {
+            match h {
+                Held::Frame(f) => self.send_to_peers(&f),
+                Held::Tx(tx) => {
+                    if let Chain::Followed { to_send } = &mut self.chain {
+                        to_send.push(tx);
+                    }
+                }
+            }
+        }
     }
 
     /// When the host next has something to do (a block to mine or a timer to fire).
@@ -140,6 +318,7 @@ impl Host {
                 self.input(Input::Timer(timer));
             }
         }
+        self.commit();
     }
 
     fn mine(&mut self, now: u64) {
@@ -174,8 +353,10 @@ impl Host {
         self.input(Input::Rollback { height });
     }
 
-    /// Transactions waiting to be sent to the Bitcoin node.
+    /// Transactions waiting to be sent to the Bitcoin node (after the inputs that made them
+    /// are durable).
     pub fn take_outgoing(&mut self) -> Vec<bitcoin::Transaction> {
+        self.commit();
         match &mut self.chain {
             Chain::Followed { to_send } => std::mem::take(to_send),
             Chain::Embedded { .. } => Vec::new(),
@@ -185,13 +366,66 @@ impl Host {
     /// A user's Stacks transaction.
     pub fn submit(&mut self, tx: Transaction) {
         self.input(Input::Transaction(tx));
+        self.commit();
     }
 
+    /// Journals an input, then hands it to the machine. An input that cannot be journaled is
+    /// not handed over (replay would not know it), and the node stops.
     fn input(&mut self, input: Input) {
-        let now = self.now_ms();
-        let effects = self.machine.handle(now, input, &mut self.rng);
+        if let Some(entry) = Entry::of_input(&input) {
+            if !self.record(entry) {
+                return;
+            }
+        }
+        self.handle(input);
+    }
+
+    fn record(&mut self, entry: Entry) -> bool {
+        if self.fatal.is_some() {
+            return false;
+        }
+        self.now = self.now_ms();
+        match self.journal.append(&Record {
+            now_ms: self.now,
+            entry,
+        }) {
+            Ok(()) => {
+                self.metrics.journal_records += 1;
+                true
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "journal write failed: stopping");
+                self.fatal = Some(e.to_string());
+                false
+            }
+        }
+    }
+
+    /// Hands the machine an input at `self.now` (journaled already, or being replayed).
+    fn handle(&mut self, input: Input) {
+        let effects = self.machine.handle(self.now, input, &mut self.rng);
         for e in effects {
             self.apply(e);
+        }
+    }
+
+    /// A chunk from a peer or a client that passes the local replica's write rules: written,
+    /// read back with its signer (`None`: refused, or no such DB here).
+    fn accept_chunk(&mut self, db: DbId, chunk: &ChunkData) -> Option<Input> {
+        let replica = self.dbs.get_mut(&db)?;
+        match replica.write(chunk) {
+            Ok(ack) if ack.outcome.is_accepted() => {
+                let read = replica.read(chunk.slot_id).ok().flatten()?;
+                Input::chunk(db, read)
+            }
+            _ => None,
+        }
+    }
+
+    /// A chunk the replica accepted: journaled with its signature, then handed over.
+    fn chunk_input(&mut self, db: DbId, chunk: ChunkData, input: Input) {
+        if self.record(Entry::Chunk { db, chunk }) {
+            self.handle(input);
         }
     }
 
@@ -212,7 +446,9 @@ impl Host {
                 Some(r) => match r.write(&chunk) {
                     Ok(ack) if ack.outcome.is_accepted() => {
                         self.metrics.chunk_writes_accepted += 1;
-                        self.push_chunk(db, chunk);
+                        if !self.replaying {
+                            self.held.push(Held::Frame(chunk_frame(db, chunk)));
+                        }
                     }
                     Ok(ack) => {
                         self.metrics.chunk_writes_refused += 1;
@@ -227,15 +463,23 @@ impl Host {
             },
             Effect::SetTimer { timer, after_ms } => {
                 self.timers
-                    .insert((self.now_ms().saturating_add(after_ms), self.seq), timer);
+                    .insert((self.now.saturating_add(after_ms), self.seq), timer);
                 self.seq += 1;
             }
             Effect::BroadcastTx { kind, tx } => {
                 self.metrics.transactions_broadcast += 1;
-                tracing::info!(?kind, txid = %tx.compute_txid(), "bitcoin transaction sent");
                 match &mut self.chain {
+                    // The embedded mempool is rebuilt on replay too; mined ones leave it as
+                    // their blocks are adopted.
                     Chain::Embedded { chain, .. } => chain.broadcast(tx),
-                    Chain::Followed { to_send } => to_send.push(tx),
+                    Chain::Followed { to_send } if self.replaying => {
+                        // Sent again after replay when recent (see `replay`).
+                        to_send.push(tx);
+                    }
+                    Chain::Followed { .. } => {
+                        tracing::info!(?kind, txid = %tx.compute_txid(), "bitcoin transaction sent");
+                        self.held.push(Held::Tx(tx));
+                    }
                 }
             }
             Effect::BlockAppended {
@@ -252,6 +496,9 @@ impl Host {
                         ),
                     );
                 }
+                if self.replaying {
+                    return;
+                }
                 tracing::info!(
                     height = block.header.height.0,
                     term = block.header.term.0,
@@ -260,12 +507,23 @@ impl Host {
                     latency_ms,
                     "block appended"
                 );
+                // Announced to the peers: one that missed the signing rounds appends it whole.
+                match super::p2p::block_frame(&block) {
+                    Ok(f) => self.held.push(Held::Frame(f)),
+                    Err(e) => tracing::error!(error = %e, "block announcement"),
+                }
             }
             Effect::Event(e) => self.event(e),
         }
     }
 
     fn event(&mut self, e: Event) {
+        if self.replaying {
+            if let Event::TermStarted { dropped_blocks, .. } = &e {
+                self.metrics.blocks_dropped += dropped_blocks;
+            }
+            return tracing::debug!(event = ?e, "replayed");
+        }
         match &e {
             Event::TermStarted { dropped_blocks, .. } => {
                 self.metrics.blocks_dropped += dropped_blocks;
@@ -294,6 +552,7 @@ impl Host {
         for frame in self.clock_requests() {
             let _ = tx.try_send(frame);
         }
+        let _ = tx.try_send(super::p2p::blocks_request_frame(self.stacks_tip_height()));
         self.peers.insert(key, tx);
     }
 
@@ -311,16 +570,6 @@ impl Host {
             tracing::warn!(peer = %hex::encode(key), "peer is not reading: disconnecting it");
             self.peers.remove(&key);
         }
-    }
-
-    /// Pushes a chunk this node's replica just accepted (its machine's or a client's) to every
-    /// peer.
-    fn push_chunk(&mut self, db: DbId, chunk: tandem_stackerdb::ChunkData) {
-        let frame = super::p2p::sync_frame(
-            db,
-            &tandem_stackerdb::SyncMessage::Chunks(vec![chunk]).encode(),
-        );
-        self.send_to_peers(&frame);
     }
 
     pub fn remove_peer(&mut self, key: &[u8; 33]) {
@@ -366,8 +615,15 @@ impl Host {
         }
         let mut chunks = Vec::new();
         for slot in &out.accepted {
-            if let Ok(Some(c)) = replica.read(*slot) {
-                chunks.push(c);
+            let meta = replica.metadata().get(slot.0 as usize).copied();
+            if let (Ok(Some(c)), Some(meta)) = (replica.read(*slot), meta) {
+                let data = ChunkData {
+                    slot_id: c.slot_id,
+                    slot_version: c.version,
+                    sig: meta.signature,
+                    data: c.data.clone(),
+                };
+                chunks.push((data, c));
             }
         }
         let replies = out
@@ -375,9 +631,12 @@ impl Host {
             .iter()
             .map(|r| super::p2p::sync_frame(db, &r.encode()))
             .collect();
-        for input in chunks.into_iter().filter_map(|c| Input::chunk(db, c)) {
-            self.input(input);
+        for (data, read) in chunks {
+            if let Some(input) = Input::chunk(db, read) {
+                self.chunk_input(db, data, input);
+            }
         }
+        self.commit();
         Ok(replies)
     }
 
@@ -413,11 +672,40 @@ impl Host {
         }
         self.metrics.chunk_writes_accepted += 1;
         let read = replica.read(chunk.slot_id).ok().flatten();
-        self.push_chunk(db, chunk);
+        self.held.push(Held::Frame(chunk_frame(db, chunk.clone())));
         if let Some(input) = read.and_then(|c| Input::chunk(db, c)) {
-            self.input(input);
+            self.chunk_input(db, chunk, input);
         }
+        // Durable before the client hears "accepted".
+        self.commit();
         Some(Ok(ack))
+    }
+
+    /// A block a peer sent: journaled and handed over unless this node has it. Returns
+    /// whether the machine appended it.
+    pub fn on_block(&mut self, block: Block) -> bool {
+        let id = block.id();
+        if self.machine.follower().block(&id).is_some() {
+            return false;
+        }
+        let before = self.machine.follower().tip();
+        self.input(Input::Block(block));
+        self.commit();
+        let appended = self.machine.follower().tip() == id && before != id;
+        if appended {
+            self.metrics.blocks_from_peers += 1;
+        }
+        appended
+    }
+
+    /// Up to [`BLOCKS_PER_ANSWER`] blocks of the local chain above `after`, lowest first.
+    pub fn blocks_after(&self, after: StacksHeight) -> Vec<Block> {
+        self.chain_blocks()
+            .into_iter()
+            .filter(|b| b.header.height > after)
+            .take(BLOCKS_PER_ANSWER)
+            .cloned()
+            .collect()
     }
 
     /// The blocks of the local chain, lowest first.

@@ -4,6 +4,7 @@
 pub mod config;
 mod follow;
 mod host;
+mod journal;
 mod p2p;
 mod rpc;
 
@@ -82,14 +83,26 @@ async fn serve(config: NodeConfig) -> Result<String, CliError> {
     let addr = listener
         .local_addr()
         .map_err(|e| CliError::Runtime(format!("rpc address: {e}")))?;
-    let host = Host::new(&config, os_seed()).map_err(CliError::Config)?;
+    let journal = journal::Journal::open(
+        config.working_dir.as_deref(),
+        &Host::identity(&config),
+        os_seed(),
+    )
+    .map_err(|e| CliError::Config(e.to_string()))?;
+    match journal.dir() {
+        Some(d) => tracing::info!(working_dir = %d.display(), records = journal.len(), "journal"),
+        None => {
+            tracing::warn!("no node.working_dir: nothing this node does is kept after it stops")
+        }
+    }
+    let host = Host::new(&config, journal).map_err(CliError::Config)?;
     let shared: rpc::Shared = Arc::new(Mutex::new(host));
     // The one line on stdout at start: where the API is (a port of 0 in the config picks one).
     println!("rpc http://{addr}");
     let _ = std::io::stdout().flush();
     tracing::info!(%addr, "rpc listening");
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-    let driver = tokio::spawn(drive(shared.clone(), stop_rx.clone()));
+    let mut driver = tokio::spawn(drive(shared.clone(), stop_rx.clone()));
     if let Some(bind) = config.p2p_bind {
         let l = tokio::net::TcpListener::bind(bind).await.map_err(|e| {
             CliError::Config(format!("field node.p2p_bind: cannot listen on {bind}: {e}"))
@@ -130,14 +143,22 @@ async fn serve(config: NodeConfig) -> Result<String, CliError> {
             let _ = server_stop.changed().await;
         });
     let server = tokio::spawn(async move { server.await });
-    shutdown_signal().await;
+    let fatal = tokio::select! {
+        _ = shutdown_signal() => None,
+        reason = &mut driver => Some(reason.ok().flatten().unwrap_or_else(|| "the driver stopped".into())),
+    };
     tracing::info!("stopping");
     let _ = stop_tx.send(true);
-    let _ = driver.await;
+    if fatal.is_none() {
+        let _ = driver.await;
+    }
     if let Some(f) = follower {
         let _ = f.await;
     }
     let _ = server.await;
+    if let Some(reason) = fatal {
+        return Err(CliError::Runtime(format!("node stopped: {reason}")));
+    }
     let h = shared
         .lock()
         .map_err(|_| CliError::Runtime("the node's state was poisoned".into()))?;
@@ -171,24 +192,25 @@ async fn shutdown_signal() {
     }
 }
 
-/// Wakes the host whenever it has something due: the next burn block or timer.
-async fn drive(host: rpc::Shared, mut stop: tokio::sync::watch::Receiver<bool>) {
+/// Wakes the host whenever it has something due: the next burn block or timer. Returns why
+/// the node must stop when it must (a journal write failed); `None` when told to stop.
+async fn drive(host: rpc::Shared, mut stop: tokio::sync::watch::Receiver<bool>) -> Option<String> {
     loop {
         let wait = match host.lock() {
             Ok(mut h) => {
                 h.step();
+                if let Some(reason) = h.fatal() {
+                    return Some(reason.to_string());
+                }
                 h.next_wake_ms().saturating_sub(h.now_ms())
             }
-            Err(_) => {
-                tracing::error!("the node's state was poisoned: stopping");
-                return;
-            }
+            Err(_) => return Some("the node's state was poisoned".into()),
         };
         // Wake at least every second (a user's transaction needs no timer, but be lively).
         let wait = Duration::from_millis(wait.clamp(1, 1_000));
         tokio::select! {
             _ = tokio::time::sleep(wait) => {}
-            _ = stop.changed() => return,
+            _ = stop.changed() => return None,
         }
     }
 }

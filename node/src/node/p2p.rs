@@ -12,6 +12,13 @@
 //!   and, if accepted, go to the machine; replies go back to that peer. On connect and every
 //!   [`ANTI_ENTROPY_MS`], a node asks each peer for its clocks, so chunks missed while a link
 //!   was down are repaired.
+//! - **Blocks**: a node announces every block it appends (`Block {block}`); a peer that does
+//!   not have it hands it to its machine, which appends it when it builds on its tip and both
+//!   signatures verify. A peer that cannot append an announced block above its own tip asks
+//!   `BlocksRequest {after: its tip height}` and gets `Blocks [..]` (at most
+//!   [`super::host::BLOCKS_PER_ANSWER`] blocks, [`MAX_BLOCKS_BYTES`] bytes), asking again while
+//!   answers are full and useful. Every new link starts with a blocks request, so a node that
+//!   was down catches up the blocks whose signing rounds it missed.
 //! - **Connections**: of two peers, the one with the smaller key dials, retrying with backoff
 //!   (200 ms doubling to 5 s); the other accepts. Each peer has a queue of [`PEER_QUEUE`] frames;
 //!   a peer that does not read is disconnected rather than let the queue grow.
@@ -25,6 +32,9 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tandem_codec::{Reader, Writer};
+use tandem_consensus::chain::block::{BlockError, MAX_BLOCK_BYTES};
+use tandem_consensus::chain::Block;
+use tandem_consensus::StacksHeight;
 use tandem_machine::DbId;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
@@ -41,6 +51,11 @@ const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(5);
 const TAG_HELLO: u8 = 0x01;
 const TAG_PROOF: u8 = 0x02;
 const TAG_SYNC: u8 = 0x10;
+const TAG_BLOCK: u8 = 0x20;
+const TAG_BLOCKS_REQUEST: u8 = 0x21;
+const TAG_BLOCKS: u8 = 0x22;
+/// The most block bytes in one `Blocks` answer (well under [`MAX_FRAME`]).
+pub const MAX_BLOCKS_BYTES: usize = 16 * 1024 * 1024;
 
 /// A configured peer.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -109,6 +124,90 @@ fn parse_sync(frame: &[u8]) -> Result<(DbId, &[u8]), P2pError> {
         .map_err(|e| malformed("sync frame", e))?;
     let db = DbId::decode_from(&mut r).map_err(|e| malformed("sync frame", e))?;
     Ok((db, r.rest()))
+}
+
+/// A block announcement.
+pub fn block_frame(block: &Block) -> Result<Vec<u8>, BlockError> {
+    let bytes = block.encode()?;
+    let mut w = Writer::with_capacity(1 + bytes.len());
+    w.u8(TAG_BLOCK);
+    w.bytes(&bytes);
+    Ok(w.into_bytes())
+}
+
+/// "Send me your blocks above `after`."
+pub fn blocks_request_frame(after: StacksHeight) -> Vec<u8> {
+    let mut w = Writer::new();
+    w.u8(TAG_BLOCKS_REQUEST);
+    w.u64(after.0);
+    w.into_bytes()
+}
+
+/// An answer: blocks in order, as many as fit [`MAX_BLOCKS_BYTES`]; `None` when there are none.
+fn blocks_frame(blocks: &[Block]) -> Option<Vec<u8>> {
+    let mut encoded = Vec::new();
+    let mut total = 0;
+    for b in blocks {
+        let Ok(bytes) = b.encode() else { break };
+        total += bytes.len();
+        if total > MAX_BLOCKS_BYTES {
+            break;
+        }
+        encoded.push(bytes);
+    }
+    if encoded.is_empty() {
+        return None;
+    }
+    let mut w = Writer::new();
+    w.u8(TAG_BLOCKS);
+    w.u16(encoded.len() as u16);
+    for b in &encoded {
+        w.u32(b.len() as u32);
+        w.bytes(b);
+    }
+    Some(w.into_bytes())
+}
+
+/// A frame after the handshake.
+#[derive(Debug)]
+enum Frame<'a> {
+    Sync(DbId, &'a [u8]),
+    Block(Box<Block>),
+    BlocksRequest(StacksHeight),
+    Blocks(Vec<Block>),
+}
+
+fn parse_frame(frame: &[u8]) -> Result<Frame<'_>, P2pError> {
+    let block = |b: &[u8]| Block::decode(b).map_err(|e| malformed("block", e));
+    match frame.first() {
+        Some(&TAG_SYNC) => parse_sync(frame).map(|(db, m)| Frame::Sync(db, m)),
+        Some(&TAG_BLOCK) => Ok(Frame::Block(Box::new(block(&frame[1..])?))),
+        Some(&TAG_BLOCKS_REQUEST) => {
+            let mut r = Reader::new(&frame[1..]);
+            let after = r
+                .u64("after height")
+                .and_then(|h| r.end().map(|_| h))
+                .map_err(|e| malformed("blocks request", e))?;
+            Ok(Frame::BlocksRequest(StacksHeight(after)))
+        }
+        Some(&TAG_BLOCKS) => {
+            let mut r = Reader::new(&frame[1..]);
+            let n = r
+                .count_u16("blocks", super::host::BLOCKS_PER_ANSWER, 4)
+                .map_err(|e| malformed("blocks", e))?;
+            let mut blocks = Vec::with_capacity(n);
+            for _ in 0..n {
+                let bytes = r
+                    .bytes_u32("block", MAX_BLOCK_BYTES)
+                    .map_err(|e| malformed("blocks", e))?;
+                blocks.push(block(bytes)?);
+            }
+            r.end().map_err(|e| malformed("blocks", e))?;
+            Ok(Frame::Blocks(blocks))
+        }
+        Some(&tag) => Err(malformed("frame", format!("unknown tag {tag:#04x}"))),
+        None => Err(malformed("frame", "empty")),
+    }
 }
 
 fn proof_digest(challenge: &[u8; 32], key: &PublicKey) -> Message {
@@ -216,23 +315,49 @@ async fn serve_peer(
             Ok(f) => f,
             Err(e) => break Err(e),
         };
-        let (db, message) = match parse_sync(&frame) {
+        let parsed = match parse_frame(&frame) {
             Ok(x) => x,
             Err(e) => break Err(e),
         };
-        let replies = match host.lock() {
-            Ok(mut h) => h.on_sync(db, message),
-            Err(_) => break Err(malformed("state", "poisoned")),
+        let Ok(mut h) = host.lock() else {
+            break Err(malformed("state", "poisoned"));
         };
-        match replies {
-            Ok(frames) => {
-                for f in frames {
-                    if tx.try_send(f).is_err() {
-                        break;
-                    }
+        let replies = match parsed {
+            Frame::Sync(db, message) => match h.on_sync(db, message) {
+                Ok(frames) => frames,
+                Err(reason) => break Err(malformed("sync message", reason)),
+            },
+            Frame::Block(block) => {
+                let height = block.header.height;
+                // Not appendable and above this node's tip: it missed blocks; ask for them.
+                if !h.on_block(*block) && height > h.stacks_tip_height() {
+                    vec![blocks_request_frame(h.stacks_tip_height())]
+                } else {
+                    Vec::new()
                 }
             }
-            Err(reason) => break Err(malformed("sync message", reason)),
+            Frame::BlocksRequest(after) => {
+                blocks_frame(&h.blocks_after(after)).into_iter().collect()
+            }
+            Frame::Blocks(blocks) => {
+                let full = blocks.len() == super::host::BLOCKS_PER_ANSWER;
+                let mut last = false;
+                for b in blocks {
+                    last = h.on_block(b);
+                }
+                // A full answer whose last block was appended: there may be more.
+                if full && last {
+                    vec![blocks_request_frame(h.stacks_tip_height())]
+                } else {
+                    Vec::new()
+                }
+            }
+        };
+        drop(h);
+        for f in replies {
+            if tx.try_send(f).is_err() {
+                break;
+            }
         }
     };
     if let Ok(mut h) = host.lock() {
@@ -380,6 +505,29 @@ mod tests {
             parse_sync(&[0x10, 0]),
             Err(P2pError::Malformed { .. })
         ));
+    }
+
+    #[test]
+    fn block_frames_refuse_garbage_by_name() {
+        let e = parse_frame(&[TAG_BLOCK, 1, 2]).unwrap_err().to_string();
+        assert!(e.starts_with("malformed block:"), "{e}");
+        let e = parse_frame(&[TAG_BLOCKS_REQUEST, 1])
+            .unwrap_err()
+            .to_string();
+        assert!(e.starts_with("malformed blocks request:"), "{e}");
+        let e = parse_frame(&[TAG_BLOCKS, 0xff, 0xff])
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("exceeds the limit"), "{e}");
+        let e = parse_frame(&[0x99]).unwrap_err().to_string();
+        assert_eq!(e, "malformed frame: unknown tag 0x99");
+        assert!(parse_frame(&[]).is_err());
+        let f = blocks_request_frame(StacksHeight(7));
+        assert!(matches!(
+            parse_frame(&f).unwrap(),
+            Frame::BlocksRequest(StacksHeight(7))
+        ));
+        assert!(blocks_frame(&[]).is_none());
     }
 
     #[tokio::test]

@@ -236,11 +236,26 @@ impl Node {
     }
 
     fn spawn(dir: tempfile::TempDir, path: &Path) -> Node {
+        let (child, addr) = Node::launch(dir.path(), path);
+        Node {
+            child,
+            addr,
+            _dir: dir,
+        }
+    }
+
+    /// Starts the process (its log appended to `node.log`) and reads its API address.
+    fn launch(dir: &Path, path: &Path) -> (Child, String) {
+        let log = std::fs::File::options()
+            .create(true)
+            .append(true)
+            .open(dir.join("node.log"))
+            .unwrap();
         let mut child = Command::new(env!("CARGO_BIN_EXE_tandem"))
             .args(["node", "--config", path.to_str().unwrap()])
             .env("RUST_LOG", "info")
             .stdout(Stdio::piped())
-            .stderr(std::fs::File::create(dir.path().join("node.log")).unwrap())
+            .stderr(log)
             .spawn()
             .unwrap();
         let mut first = String::new();
@@ -250,13 +265,25 @@ impl Node {
         let addr = first
             .trim()
             .strip_prefix("rpc http://")
-            .unwrap()
+            .unwrap_or_else(|| panic!("no rpc line: {first:?}"))
             .to_string();
-        Node {
-            child,
-            addr,
-            _dir: dir,
-        }
+        (child, addr)
+    }
+
+    /// SIGKILL, then the same config again (its journal in the config's working_dir).
+    fn kill(&mut self) {
+        self.child.kill().unwrap();
+        self.child.wait().unwrap();
+    }
+
+    /// Starts the killed node again on the same config; returns how long until its API
+    /// answered (the journal replayed).
+    fn restart(&mut self) -> Duration {
+        let t = Instant::now();
+        let (child, addr) = Node::launch(self._dir.path(), &self._dir.path().join("node.toml"));
+        self.child = child;
+        self.addr = addr;
+        t.elapsed()
     }
 
     /// The node's log (stderr), for failure messages.
@@ -505,7 +532,7 @@ fn two_nodes_generate_a_key_over_p2p_and_refuse_strangers() {
     for i in 0..2 {
         let other = 1 - i;
         let config = format!(
-            "[node]\nseed = \"{}\"\nrpc_bind = \"127.0.0.1:0\"\np2p_bind = \"127.0.0.1:{}\"\n\n\
+            "[node]\nseed = \"{}\"\nworking_dir = \"state\"\nrpc_bind = \"127.0.0.1:0\"\np2p_bind = \"127.0.0.1:{}\"\n\n\
              [[node.peers]]\naddress = \"127.0.0.1:{}\"\npublic_key = \"{}\"\n\n\
              [burnchain]\nmode = \"bitcoind\"\nrpc_url = \"{}\"\nusername = \"x\"\npassword = \"{API_KEY}\"\npoll_ms = 100\n\n{genesis}",
             seeds[i],
@@ -619,7 +646,7 @@ fn four_producers_and_four_stackers_make_blocks_on_bcoin() {
             ""
         };
         let config = format!(
-            "[node]\nseed = \"{}\"\nrpc_bind = \"127.0.0.1:0\"\np2p_bind = \"127.0.0.1:{}\"\n\n{peers}\
+            "[node]\nseed = \"{}\"\nworking_dir = \"state\"\nrpc_bind = \"127.0.0.1:0\"\np2p_bind = \"127.0.0.1:{}\"\n\n{peers}\
              [burnchain]\nmode = \"bitcoind\"\nrpc_url = \"{}\"\nusername = \"x\"\npassword = \"{API_KEY}\"\npoll_ms = 50\n\n\
              {producer}[timing]\nelection_base_ms = 50\nelection_spread_ms = 150\nblock_interval_ms = 800\n\
              candidate_window_ms = 200\ncollect_window_ms = 100\nleader_timeout_ms = 3000\nsigning_attempt_ms = 3000\n\n{genesis}",
@@ -671,8 +698,150 @@ fn four_producers_and_four_stackers_make_blocks_on_bcoin() {
     for n in &nodes[1..] {
         assert_eq!(json_of(n, "/v3/blocks/1")["id"], first["id"]);
     }
+
+    // kill -9 of producer 3 (a quarter of the producers' weight: the others go on), blocks
+    // made without it, then a restart: it replays its journal, follows bcoin, and fetches the
+    // blocks it missed from its peers.
+    nodes[3].kill();
+    let before = nodes[0].info()["stacks_tip_height"].as_u64().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(120);
+    loop {
+        let h = nodes[0].info()["stacks_tip_height"].as_u64().unwrap();
+        if h >= before + 2 {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no blocks without producer 3:\n{}",
+            nodes[0].log_tail()
+        );
+        bcoin.mine(1);
+        std::thread::sleep(Duration::from_millis(1_500));
+    }
+    let missed = nodes[0].info()["stacks_tip_height"].as_u64().unwrap();
+    let replay = nodes[3].restart();
+    let t = Instant::now();
+    let deadline = t + Duration::from_secs(120);
+    let tip = bcoin.tip();
+    nodes[3].wait_for(&tip);
+    // Caught up: the same Stacks tip as producer 0 (which may move on meanwhile).
+    loop {
+        let (mine, theirs) = (nodes[3].info(), nodes[0].info());
+        if mine["stacks_tip"] == theirs["stacks_tip"]
+            && mine["stacks_tip_height"].as_u64() >= Some(missed)
+        {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "producer 3 did not catch up: {mine} vs producer 0 {theirs}\nproducer 3's log:\n{}\nproducer 0's log:\n{}",
+            nodes[3].log_tail(),
+            nodes[0].log_tail()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    eprintln!(
+        "restart: journal replayed and API up in {} ms, caught up {} missed blocks in {} ms",
+        replay.as_millis(),
+        missed - before,
+        t.elapsed().as_millis()
+    );
+    let at = format!("/v3/blocks/{missed}");
+    assert_eq!(json_of(&nodes[3], &at)["id"], json_of(&nodes[0], &at)["id"]);
+    assert!(metric(&nodes[3].addr, "tandem_blocks_from_peers_total") >= 1);
+
+    // For docs/performance.md: a chunk a client writes at one node, readable at every other
+    // (POST to stacker node 4+k in the slot after its key-generation slot, GET at the other
+    // seven until it answers).
+    let cycle = json_of(&nodes[0], "/v2/pox")["current_cycle"]["id"]
+        .as_u64()
+        .unwrap();
+    let db = format!("/v2/stackerdb/ST000000000000000000002AMW42H/pox-5-{cycle}");
+    let list = json_of(&nodes[0], &db);
+    let keygen_slots: Vec<u64> = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|m| m["slot_version"].as_u64().unwrap() > 0)
+        .map(|m| m["slot_id"].as_u64().unwrap())
+        .filter(|s| *s < 4000)
+        .collect();
+    let mut writable = Vec::new();
+    for slot in keygen_slots.iter().map(|s| s + 1) {
+        for (k, seed) in seeds[4..].iter().enumerate() {
+            let key = secp256k1::SecretKey::from_slice(&hex_decode(seed)).unwrap();
+            let (status, ack) = post_chunk(&nodes[4 + k], &db, &key, slot, 1, &[0]);
+            if status == 200 && ack.contains("\"accepted\":true") {
+                writable.push((4 + k, key, slot));
+            }
+        }
+    }
+    assert!(
+        !writable.is_empty(),
+        "no client-writable slot among {keygen_slots:?}"
+    );
+    let mut delays = Vec::new();
+    for version in 2..=11u32 {
+        for (at, key, slot) in &writable {
+            let data = [version as u8, *at as u8];
+            let t = Instant::now();
+            let (status, ack) = post_chunk(&nodes[*at], &db, key, *slot, version, &data);
+            assert!(status == 200 && ack.contains("\"accepted\":true"), "{ack}");
+            let mut waiting: Vec<usize> = (0..8).filter(|i| i != at).collect();
+            let deadline = t + Duration::from_secs(10);
+            while !waiting.is_empty() {
+                waiting.retain(|i| {
+                    let got = http(&nodes[*i].addr, "GET", &format!("{db}/{slot}"), None, b"")
+                        .map(|(_, body)| body.as_bytes() == data)
+                        .unwrap_or(false);
+                    if got {
+                        delays.push(t.elapsed().as_micros() as u64);
+                    }
+                    !got
+                });
+                assert!(Instant::now() < deadline, "chunk never reached {waiting:?}");
+            }
+        }
+    }
+    delays.sort_unstable();
+    eprintln!(
+        "chunk propagation over {} readings: p50 {} us, p90 {} us, max {} us",
+        delays.len(),
+        delays[delays.len() / 2],
+        delays[delays.len() * 9 / 10],
+        delays[delays.len() - 1]
+    );
 }
 
+/// POSTs a chunk signed by `key` to `db`'s chunks endpoint at `n`.
+fn post_chunk(
+    n: &Node,
+    db: &str,
+    key: &secp256k1::SecretKey,
+    slot: u64,
+    version: u32,
+    data: &[u8],
+) -> (u16, String) {
+    let c = tandem_stackerdb::ChunkData::sign(
+        key,
+        tandem_consensus::SlotId(slot as u32),
+        tandem_consensus::SlotVersion(version),
+        data.to_vec(),
+    );
+    let body = format!(
+        "{{\"slot_id\":{slot},\"slot_version\":{version},\"sig\":\"{}\",\"data\":\"{}\"}}",
+        c.sig.to_hex(),
+        hex_encode(data)
+    );
+    http(
+        &n.addr,
+        "POST",
+        &format!("{db}/chunks"),
+        None,
+        body.as_bytes(),
+    )
+    .unwrap()
+}
 fn json_of(n: &Node, path: &str) -> Value {
     let (status, body) = http(&n.addr, "GET", path, None, b"").unwrap();
     assert_eq!(status, 200, "{path}: {body}");

@@ -312,6 +312,24 @@ async fn metrics(State(host): State<Shared>) -> Response {
             "Key generations this node finished (as a party or an observer).",
             m.keygens_done,
         ),
+        (
+            "tandem_blocks_from_peers_total",
+            "counter",
+            "Blocks appended whole from a peer's announcement or answer (block sync).",
+            m.blocks_from_peers,
+        ),
+        (
+            "tandem_journal_records",
+            "gauge",
+            "Records in this node's journal.",
+            m.journal_records,
+        ),
+        (
+            "tandem_journal_replayed_records",
+            "gauge",
+            "Journal records replayed at start.",
+            m.replayed_records,
+        ),
     ];
     let mut text = String::new();
     for (name, kind, help, value) in lines {

@@ -87,6 +87,9 @@ pub struct Host {
     journal: Journal,
     replaying: bool,
     held: Vec<Held>,
+    /// Wakes the driver when a timer is set that is due before it planned to wake (a timer
+    /// set by a peer's chunk or an API call would otherwise wait out the driver's sleep).
+    wake: std::sync::Arc<tokio::sync::Notify>,
     /// A journal write failed: the node must stop (it cannot hand over inputs it cannot
     /// record).
     fatal: Option<String>,
@@ -176,6 +179,7 @@ impl Host {
             journal,
             replaying: false,
             held: Vec::new(),
+            wake: std::sync::Arc::new(tokio::sync::Notify::new()),
             fatal: None,
             metrics: Metrics::default(),
             peers: BTreeMap::new(),
@@ -263,6 +267,11 @@ impl Host {
     pub fn now_ms(&self) -> u64 {
         self.clock_base
             .saturating_add(self.started.elapsed().as_millis() as u64)
+    }
+
+    /// What the driver waits on besides its sleep: a new earliest timer.
+    pub fn waker(&self) -> std::sync::Arc<tokio::sync::Notify> {
+        self.wake.clone()
     }
 
     /// Why the node must stop, if it must.
@@ -424,6 +433,7 @@ impl Host {
 
     /// A chunk the replica accepted: journaled with its signature, then handed over.
     fn chunk_input(&mut self, db: DbId, chunk: ChunkData, input: Input) {
+        tracing::trace!(%db, slot = chunk.slot_id.0, version = chunk.slot_version.0, bytes = chunk.data.len(), "chunk in");
         if self.record(Entry::Chunk { db, chunk }) {
             self.handle(input);
         }
@@ -446,6 +456,7 @@ impl Host {
                 Some(r) => match r.write(&chunk) {
                     Ok(ack) if ack.outcome.is_accepted() => {
                         self.metrics.chunk_writes_accepted += 1;
+                        tracing::trace!(%db, slot = chunk.slot_id.0, version = chunk.slot_version.0, bytes = chunk.data.len(), "chunk out");
                         if !self.replaying {
                             self.held.push(Held::Frame(chunk_frame(db, chunk)));
                         }
@@ -462,8 +473,16 @@ impl Host {
                 }
             },
             Effect::SetTimer { timer, after_ms } => {
-                self.timers
-                    .insert((self.now.saturating_add(after_ms), self.seq), timer);
+                let at = self.now.saturating_add(after_ms);
+                if self
+                    .timers
+                    .keys()
+                    .next()
+                    .is_none_or(|(first, _)| at < *first)
+                {
+                    self.wake.notify_one();
+                }
+                self.timers.insert((at, self.seq), timer);
                 self.seq += 1;
             }
             Effect::BroadcastTx { kind, tx } => {
@@ -533,8 +552,14 @@ impl Host {
                 self.metrics.operations_refused += 1;
                 tracing::warn!(event = ?e, "operation refused");
             }
-            Event::ProducerSigned { .. } => self.metrics.producer_signed += 1,
-            Event::StackerSigned { .. } => self.metrics.stacker_signed += 1,
+            Event::ProducerSigned { .. } => {
+                self.metrics.producer_signed += 1;
+                tracing::debug!(event = ?e, "node");
+            }
+            Event::StackerSigned { .. } => {
+                self.metrics.stacker_signed += 1;
+                tracing::debug!(event = ?e, "node");
+            }
             Event::KeygenDone { .. } => {
                 self.metrics.keygens_done += 1;
                 tracing::info!(event = ?e, "node");

@@ -195,6 +195,10 @@ async fn shutdown_signal() {
 /// Wakes the host whenever it has something due: the next burn block or timer. Returns why
 /// the node must stop when it must (a journal write failed); `None` when told to stop.
 async fn drive(host: rpc::Shared, mut stop: tokio::sync::watch::Receiver<bool>) -> Option<String> {
+    let wake = match host.lock() {
+        Ok(h) => h.waker(),
+        Err(_) => return Some("the node's state was poisoned".into()),
+    };
     loop {
         let wait = match host.lock() {
             Ok(mut h) => {
@@ -210,6 +214,7 @@ async fn drive(host: rpc::Shared, mut stop: tokio::sync::watch::Receiver<bool>) 
         let wait = Duration::from_millis(wait.clamp(1, 1_000));
         tokio::select! {
             _ = tokio::time::sleep(wait) => {}
+            _ = wake.notified() => {}
             _ = stop.changed() => return None,
         }
     }

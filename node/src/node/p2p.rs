@@ -292,6 +292,8 @@ async fn serve_peer(
     peer: PublicKey,
     mut stop: tokio::sync::watch::Receiver<bool>,
 ) -> Result<(), P2pError> {
+    // Small frames go out at once: Nagle's algorithm with delayed ACKs holds them ~40 ms.
+    let _ = stream.set_nodelay(true);
     let (mut rd, mut wr) = stream.into_split();
     let (tx, mut rx) = mpsc::channel::<Vec<u8>>(PEER_QUEUE);
     let key = peer.serialize();

@@ -37,6 +37,9 @@ pub struct EmbeddedChain {
     in_mempool: BTreeSet<Txid>,
     /// Transactions mined, coinbases excluded.
     pub transactions: u64,
+    /// Rollbacks so far: written into later coinbases, so a replacement block never repeats
+    /// the block it replaces.
+    forks: u32,
 }
 
 impl EmbeddedChain {
@@ -48,7 +51,48 @@ impl EmbeddedChain {
             mempool: Vec::new(),
             in_mempool: BTreeSet::new(),
             transactions: 0,
+            forks: 0,
         }
+    }
+
+    /// Forgets the blocks above `height` (a reorganisation on request, like `invalidateblock`
+    /// of the block at `height + 1`); their transactions go back to the mempool, ahead of what
+    /// waits there, as a Bitcoin node returns a disconnected block's transactions. Returns how
+    /// many blocks went.
+    pub fn rollback(&mut self, height: u32) -> u32 {
+        let keep = (height as usize).saturating_add(1);
+        if keep >= self.blocks.len() {
+            return 0;
+        }
+        let gone: Vec<Block> = self.blocks.drain(keep..).collect();
+        self.forks = self.forks.saturating_add(1);
+        let mut back = Vec::new();
+        for b in &gone {
+            for tx in b.txdata.iter().skip(1) {
+                if self.in_mempool.insert(tx.compute_txid()) {
+                    back.push(tx.clone());
+                }
+            }
+            self.transactions = self
+                .transactions
+                .saturating_sub(b.txdata.len().saturating_sub(1) as u64);
+        }
+        back.append(&mut self.mempool);
+        self.mempool = back;
+        gone.len() as u32
+    }
+
+    /// Every block hash, by height.
+    pub fn hash(&self, height: u32) -> Option<BlockHash> {
+        self.blocks.get(height as usize).map(|b| b.block_hash())
+    }
+
+    /// The height of the block with this hash.
+    pub fn height_of(&self, hash: &BlockHash) -> Option<u32> {
+        self.blocks
+            .iter()
+            .position(|b| b.block_hash() == *hash)
+            .map(|h| h as u32)
     }
 
     pub fn height(&self) -> Option<u32> {
@@ -103,6 +147,9 @@ impl EmbeddedChain {
         // BIP 34 height, then the seed so different scenarios' chains differ.
         let _ = script_sig.extend_from_slice(&height.to_le_bytes());
         let _ = script_sig.extend_from_slice(&self.seed.to_be_bytes());
+        if self.forks > 0 {
+            let _ = script_sig.extend_from_slice(&self.forks.to_be_bytes());
+        }
         let miner = ScriptBuf::new_p2wpkh(&WPubkeyHash::from_byte_array([0x11; 20]));
         let output = if payouts.is_empty() {
             vec![TxOut {
@@ -160,6 +207,46 @@ impl EmbeddedChain {
 mod tests {
     #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
     use super::*;
+
+    #[test]
+    fn a_rollback_returns_transactions_and_replacements_differ() {
+        let to = ScriptBuf::new_p2wpkh(&WPubkeyHash::from_byte_array([2; 20]));
+        let mut c = EmbeddedChain::new(7);
+        let (_, g) = c.mine(0, &[(to.clone(), Amount::from_sat(5_000))]);
+        let tx = Transaction {
+            version: Version::TWO,
+            lock_time: absolute::LockTime::ZERO,
+            input: vec![TxIn {
+                previous_output: OutPoint::new(g.txdata[0].compute_txid(), 0),
+                script_sig: ScriptBuf::new(),
+                sequence: Sequence::MAX,
+                witness: Witness::new(),
+            }],
+            output: vec![TxOut {
+                value: Amount::from_sat(1),
+                script_pubkey: to,
+            }],
+        };
+        c.broadcast(tx.clone());
+        let (_, b1) = c.mine(1_000, &[]);
+        let (_, b2) = c.mine(2_000, &[]);
+        assert_eq!(c.rollback(2), 0, "nothing above the tip");
+        assert_eq!(c.rollback(0), 2);
+        assert_eq!(c.height(), Some(0));
+        assert_eq!(c.mempool(), &[tx.clone()][..], "back in the mempool");
+        assert_eq!(c.transactions, 0);
+        let (h, r1) = c.mine(1_000, &[]);
+        assert_eq!(h, 1);
+        assert_ne!(
+            r1.block_hash(),
+            b1.block_hash(),
+            "same time, same txs: still another block"
+        );
+        assert_eq!(r1.txdata[1], tx);
+        assert_eq!(c.height_of(&r1.block_hash()), Some(1));
+        assert_eq!(c.height_of(&b2.block_hash()), None);
+        assert_eq!(c.hash(1), Some(r1.block_hash()));
+    }
 
     #[test]
     fn adopted_blocks_rebuild_the_chain_and_empty_the_mempool() {

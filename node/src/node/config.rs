@@ -85,6 +85,8 @@ struct BurnchainSection {
     password: String,
     #[serde(default = "default_poll_ms")]
     poll_ms: u64,
+    /// Blocks before a coinbase output may be spent (default: 0 embedded, 100 bitcoind).
+    coinbase_maturity: Option<u32>,
 }
 
 fn default_poll_ms() -> u64 {
@@ -101,6 +103,7 @@ impl Default for BurnchainSection {
             username: String::new(),
             password: String::new(),
             poll_ms: default_poll_ms(),
+            coinbase_maturity: None,
         }
     }
 }
@@ -205,6 +208,8 @@ pub struct NodeConfig {
     pub burnchain: Burnchain,
     pub producer_spend: Option<Sats>,
     pub fee_rate_sat_vb: u64,
+    /// Blocks before the wallet spends a coinbase output.
+    pub coinbase_maturity: u32,
     pub timing: Timing,
     pub genesis: Genesis,
 }
@@ -326,6 +331,11 @@ impl NodeConfig {
                 ))
             }
         };
+        let coinbase_maturity = f.burnchain.coinbase_maturity.unwrap_or(match burnchain {
+            // The embedded chain does not enforce coinbase maturity; Bitcoin nodes do.
+            Burnchain::Embedded { .. } => 0,
+            Burnchain::Rpc { .. } => bitcoin::constants::COINBASE_MATURITY,
+        });
         let (producer_spend, fee_rate_sat_vb) = match &f.producer {
             Some(p) if p.spend_sats == 0 => {
                 return Err(field("producer.spend_sats", &"must be at least 1"))
@@ -396,6 +406,7 @@ impl NodeConfig {
             burnchain,
             producer_spend,
             fee_rate_sat_vb,
+            coinbase_maturity,
             timing,
             genesis,
         })

@@ -43,6 +43,15 @@ pub struct Metrics {
     pub blocks_from_peers: u64,
 }
 
+/// What a node saw of an appended block.
+#[derive(Clone, Debug, Default)]
+pub struct BlockSeen {
+    pub producer_signers: Vec<u16>,
+    pub stacker_signers: Vec<u16>,
+    /// First sight of the candidate to the appended block (none for a block from a peer).
+    pub latency_ms: Option<u64>,
+}
+
 /// Where burn blocks come from.
 pub enum Chain {
     /// Mined here every `block_ms`.
@@ -96,9 +105,10 @@ pub struct Host {
     pub metrics: Metrics,
     /// Connected peers: key -> the frames to send them.
     peers: BTreeMap<[u8; 33], tokio::sync::mpsc::Sender<Vec<u8>>>,
-    /// The parties marked as signers of each appended block (producers, stackers), read with
-    /// the term's keys when it was appended (a term's keys are let go when it ends).
-    pub signers: BTreeMap<BlockId, (Vec<u16>, Vec<u16>)>,
+    /// What this node saw of each appended block: the parties marked as its signers, read
+    /// with the term's keys when it was appended (a term's keys are let go when it ends), and
+    /// its confirmation latency here.
+    pub seen: BTreeMap<BlockId, BlockSeen>,
 }
 
 impl Host {
@@ -115,12 +125,13 @@ impl Host {
         Identity {
             node_key,
             settings: format!(
-                "{:?}|{:?}|{:?}|{:?}|{}|{chain}",
+                "{:?}|{:?}|{:?}|{:?}|{}|{}|{chain}",
                 config.params,
                 config.timing,
                 config.genesis,
                 config.producer_spend,
-                config.fee_rate_sat_vb
+                config.fee_rate_sat_vb,
+                config.coinbase_maturity
             ),
         }
     }
@@ -137,11 +148,7 @@ impl Host {
                 secret: config.secret,
                 producer_spend: config.producer_spend,
                 fee_rate_sat_vb: config.fee_rate_sat_vb,
-                // The embedded chain does not enforce coinbase maturity; Bitcoin nodes do.
-                coinbase_maturity: match config.burnchain {
-                    Burnchain::Embedded { .. } => 0,
-                    Burnchain::Rpc { .. } => bitcoin::constants::COINBASE_MATURITY,
-                },
+                coinbase_maturity: config.coinbase_maturity,
                 shared_verifications: None,
             },
             genesis,
@@ -183,7 +190,7 @@ impl Host {
             fatal: None,
             metrics: Metrics::default(),
             peers: BTreeMap::new(),
-            signers: BTreeMap::new(),
+            seen: BTreeMap::new(),
         })
         .and_then(|mut h| {
             h.replay().map_err(|e| e.to_string())?;
@@ -505,16 +512,16 @@ impl Host {
                 block, latency_ms, ..
             } => {
                 self.metrics.blocks_appended += 1;
+                let mut seen = BlockSeen {
+                    latency_ms,
+                    ..BlockSeen::default()
+                };
                 if let Some(info) = self.machine.term_info(block.header.term) {
                     let ids = |v: Vec<tandem_wfrost::PartyId>| v.iter().map(|p| p.0).collect();
-                    self.signers.insert(
-                        block.id(),
-                        (
-                            ids(block.producer_sig.signers(&info.producer_key)),
-                            ids(block.stacker_sig.signers(&info.stacker_key)),
-                        ),
-                    );
+                    seen.producer_signers = ids(block.producer_sig.signers(&info.producer_key));
+                    seen.stacker_signers = ids(block.stacker_sig.signers(&info.stacker_key));
                 }
+                self.seen.insert(block.id(), seen);
                 if self.replaying {
                     return;
                 }

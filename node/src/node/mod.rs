@@ -145,6 +145,10 @@ async fn serve(config: NodeConfig) -> Result<String, CliError> {
     let server = tokio::spawn(async move { server.await });
     let fatal = tokio::select! {
         _ = shutdown_signal() => None,
+        _ = parent_gone() => {
+            tracing::warn!("the process that started this node is gone: stopping");
+            None
+        }
         reason = &mut driver => Some(reason.ok().flatten().unwrap_or_else(|| "the driver stopped".into())),
     };
     tracing::info!("stopping");
@@ -167,6 +171,28 @@ async fn serve(config: NodeConfig) -> Result<String, CliError> {
         h.machine.burn_tip().map_or(0, |b| b.0),
         h.stacks_tip_height().0
     ))
+}
+
+/// The environment variable a supervising process (`tandem devnet`) sets to its pid: the node
+/// stops when its parent is no longer that process, so a killed supervisor leaves no orphan.
+pub const PARENT_PID_VAR: &str = "TANDEM_PARENT_PID";
+
+/// Resolves when the supervising parent named by [`PARENT_PID_VAR`] has gone; never without it.
+async fn parent_gone() {
+    let expected = std::env::var(PARENT_PID_VAR)
+        .ok()
+        .and_then(|v| v.parse::<u32>().ok());
+    #[cfg(unix)]
+    if let Some(pid) = expected {
+        loop {
+            if std::os::unix::process::parent_id() != pid {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(250)).await;
+        }
+    }
+    let _ = expected;
+    std::future::pending::<()>().await
 }
 
 /// Ctrl-C, or SIGTERM where there is one.

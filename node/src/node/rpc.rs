@@ -126,10 +126,16 @@ async fn block(State(host): State<Shared>, Path(height): Path<String>) -> Respon
             format!("the local chain has no block at height {height}"),
         );
     };
-    let (producer_signers, stacker_signers) = h
-        .signers
-        .get(&b.id())
-        .map_or((Value::Null, Value::Null), |(p, s)| (json!(p), json!(s)));
+    let (producer_signers, stacker_signers, latency_ms) =
+        h.seen
+            .get(&b.id())
+            .map_or((Value::Null, Value::Null, Value::Null), |s| {
+                (
+                    json!(s.producer_signers),
+                    json!(s.stacker_signers),
+                    json!(s.latency_ms),
+                )
+            });
     Json(json!({
         "id": b.id().to_string(),
         "height": b.header.height.0,
@@ -141,6 +147,7 @@ async fn block(State(host): State<Shared>, Path(height): Path<String>) -> Respon
         "txs": b.txs.iter().filter_map(|t| t.txid().ok()).map(|t| t.to_string()).collect::<Vec<_>>(),
         "producer_signers": producer_signers,
         "stacker_signers": stacker_signers,
+        "latency_ms": latency_ms,
     }))
     .into_response()
 }

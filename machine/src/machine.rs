@@ -818,6 +818,27 @@ impl NodeMachine {
                 self.out.push(Effect::CloseDb { db });
             }
         }
+        // A term that began in a lost block begins again when its first block's replacement
+        // arrives: its view (start parent, keys) and its machines are rebuilt then.
+        let lost: Vec<Term> = self
+            .infos
+            .keys()
+            .filter(|t| {
+                self.params
+                    .term_range(**t)
+                    .map_or(true, |r| r.start > height)
+            })
+            .copied()
+            .collect();
+        for t in lost {
+            self.infos.remove(&t);
+            if self.producer.as_ref().is_some_and(|(pt, _)| *pt == t) {
+                self.producer = None;
+            }
+            if self.stacker.as_ref().is_some_and(|(_, st, _)| *st == t) {
+                self.stacker = None;
+            }
+        }
         // Sets the replay produced afresh start their key generation now.
         let fresh: Vec<SetId> = self
             .layouts

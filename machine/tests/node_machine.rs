@@ -651,3 +651,35 @@ fn blocks_handed_over_whole_are_appended_in_order() {
         )]
     );
 }
+
+/// A rollback across a term boundary: term 3 began in a lost block; when the replacement of its
+/// first block arrives, term 3 begins again (its view and machines rebuilt) and makes blocks.
+#[test]
+fn a_term_that_began_in_a_lost_block_begins_again() {
+    let mut h = Harness::new(1, Some(200_000), 1);
+    let term_blocks = |effects: &[Effect], term: u32| {
+        effects
+            .iter()
+            .filter(|e| matches!(e, Effect::BlockAppended { block, .. } if block.header.term == Term(term)))
+            .count()
+    };
+    let mut made = 0;
+    for _ in 0..=31 {
+        h.mine();
+        let until = h.now + 65_000;
+        made += term_blocks(&h.run_timers(until), 3);
+    }
+    assert_eq!(h.m.burn_tip(), Some(BurnHeight(31)));
+    assert!(made >= 1, "term 3 made blocks before the reorg");
+    h.input(Input::Rollback {
+        height: BurnHeight(29),
+    });
+    h.blocks.truncate(30);
+    let mut again = 0;
+    for _ in 30..=32 {
+        h.mine();
+        let until = h.now + 65_000;
+        again += term_blocks(&h.run_timers(until), 3);
+    }
+    assert!(again >= 1, "term 3 makes blocks again after the reorg");
+}

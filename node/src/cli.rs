@@ -26,6 +26,14 @@ pub enum Command {
         #[arg(long, value_name = "FILE")]
         config: Option<std::path::PathBuf>,
     },
+    /// Run a local network of nodes (embedded or real regtest Bitcoin), or control a running one.
+    #[command(args_conflicts_with_subcommands = true)]
+    Devnet {
+        #[command(subcommand)]
+        action: Option<DevnetAction>,
+        #[command(flatten)]
+        launch: DevnetLaunch,
+    },
     /// Check the term, slot, payout and reward math of the SIP by hand.
     #[command(subcommand)]
     Calc(Calc),
@@ -286,6 +294,80 @@ pub enum Op {
     },
 }
 
+/// `tandem devnet`'s launch options (docs/devnet.md).
+#[derive(Debug, Args)]
+pub struct DevnetLaunch {
+    /// Producer nodes (p0, p1, ...).
+    #[arg(long, default_value_t = 4)]
+    pub producers: usize,
+    /// Stacker-signer nodes (s0, s1, ...), stacking at genesis.
+    #[arg(long, default_value_t = 4)]
+    pub stackers: usize,
+    /// A burn block every this many milliseconds.
+    #[arg(long, default_value_t = 1_000, value_name = "MS")]
+    pub burn_block_ms: u64,
+    /// Where configs, node state and logs go (kept after the devnet stops).
+    #[arg(long, default_value = "tandem-devnet", value_name = "DIR")]
+    pub dir: std::path::PathBuf,
+    /// A real regtest Bitcoin node's JSON-RPC URL (bcoin or bitcoind) instead of the embedded chain.
+    #[arg(long, value_name = "URL")]
+    pub bitcoin_rpc: Option<String>,
+    /// JSON-RPC user of --bitcoin-rpc.
+    #[arg(long, default_value = "", value_name = "USER")]
+    pub bitcoin_user: String,
+    /// JSON-RPC password of --bitcoin-rpc (bcoin: its API key).
+    #[arg(long, default_value = "", value_name = "PASSWORD")]
+    pub bitcoin_password: String,
+    /// Stop with success after this many both-signed blocks.
+    #[arg(long, value_name = "K")]
+    pub until_blocks: Option<u64>,
+    /// Print the summary as JSON on stdout.
+    #[arg(long)]
+    pub json: bool,
+    /// A fault at launch: NODE=KIND[@TERM] (kinds: crash). Repeatable.
+    #[arg(long, value_name = "NODE=KIND[@TERM]")]
+    pub fault: Vec<String>,
+    /// With --until-blocks: give up (non-zero exit) after this many seconds.
+    #[arg(long, default_value_t = 300, value_name = "SECS")]
+    pub timeout: u64,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum DevnetAction {
+    /// Mine N burn blocks now (default 1).
+    Mine {
+        #[arg(default_value_t = 1)]
+        n: u32,
+        #[arg(long, default_value = "tandem-devnet", value_name = "DIR")]
+        dir: std::path::PathBuf,
+    },
+    /// Replace the last DEPTH burn blocks (a Bitcoin reorganisation).
+    Reorg {
+        depth: u32,
+        #[arg(long, default_value = "tandem-devnet", value_name = "DIR")]
+        dir: std::path::PathBuf,
+    },
+    /// Kill a node's process (SIGKILL).
+    Kill {
+        node: String,
+        #[arg(long, default_value = "tandem-devnet", value_name = "DIR")]
+        dir: std::path::PathBuf,
+    },
+    /// Start a node again on its state.
+    Restart {
+        node: String,
+        #[arg(long, default_value = "tandem-devnet", value_name = "DIR")]
+        dir: std::path::PathBuf,
+    },
+    /// Where every node stands.
+    Status {
+        #[arg(long)]
+        json: bool,
+        #[arg(long, default_value = "tandem-devnet", value_name = "DIR")]
+        dir: std::path::PathBuf,
+    },
+}
+
 #[derive(Debug, Subcommand)]
 pub enum NodeAction {
     /// Validate a configuration file without starting the node.
@@ -311,6 +393,35 @@ pub fn run(cli: Cli) -> Result<String, CliError> {
         } => Err(crate::error::arg(
             "tandem node needs --config FILE (or: tandem node check-config --config FILE)",
         )),
+        Command::Devnet {
+            action: Some(a), ..
+        } => {
+            use crate::devnet::ControlCommand as C;
+            let (cmd, dir) = match a {
+                DevnetAction::Mine { n, dir } => (C::Mine(n), dir),
+                DevnetAction::Reorg { depth, dir } => (C::Reorg(depth), dir),
+                DevnetAction::Kill { node, dir } => (C::Kill(node), dir),
+                DevnetAction::Restart { node, dir } => (C::Restart(node), dir),
+                DevnetAction::Status { json, dir } => (C::Status { json }, dir),
+            };
+            crate::devnet::client(cmd, &dir)
+        }
+        Command::Devnet {
+            action: None,
+            launch: l,
+        } => crate::devnet::run(crate::devnet::Options {
+            producers: l.producers,
+            stackers: l.stackers,
+            burn_block_ms: l.burn_block_ms,
+            dir: l.dir,
+            bitcoin_rpc: l.bitcoin_rpc,
+            bitcoin_user: l.bitcoin_user,
+            bitcoin_password: l.bitcoin_password,
+            until_blocks: l.until_blocks,
+            json: l.json,
+            faults: l.fault,
+            timeout_s: l.timeout,
+        }),
         Command::Calc(calc) => crate::calc::run(calc),
         Command::Op(Op::Decode { hex, network }) => crate::op::decode(&hex, network.network),
         Command::GenerateStackingSignature {

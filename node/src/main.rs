@@ -6,6 +6,7 @@ mod args;
 mod bench;
 mod calc;
 mod cli;
+mod devnet;
 mod error;
 mod node;
 mod op;

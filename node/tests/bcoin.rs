@@ -881,3 +881,53 @@ fn json_of(n: &Node, path: &str) -> Value {
     assert_eq!(status, 200, "{path}: {body}");
     serde_json::from_str(&body).unwrap()
 }
+
+/// `tandem devnet --bitcoin-rpc` on bcoin: the devnet mines past segwit activation, funds the
+/// producers, moves past coinbase maturity, then mines on its timer; four producers and four
+/// stackers reach three both-signed blocks.
+#[test]
+fn a_devnet_on_bcoin_reaches_three_blocks() {
+    let Some(bcoin) = Bcoin::start() else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_tandem"))
+        .args([
+            "devnet",
+            "--bitcoin-rpc",
+            &bcoin.url(),
+            "--bitcoin-user",
+            "x",
+            "--bitcoin-password",
+            API_KEY,
+            "--burn-block-ms",
+            "500",
+            "--until-blocks",
+            "3",
+            "--json",
+            "--timeout",
+            "300",
+        ])
+        .arg("--dir")
+        .arg(dir.path().join("net"))
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let blocks = v["blocks"].as_array().unwrap();
+    assert!(blocks.len() >= 3, "{v}");
+    for b in blocks {
+        assert!(b["producer_signers"].as_u64().unwrap() >= 1, "{b}");
+        assert!(b["stacker_signers"].as_u64().unwrap() >= 3, "{b}");
+    }
+    // The nodes followed bcoin itself: their burn tips are bcoin's blocks.
+    let tip = bcoin.tip();
+    let n0 = &v["nodes"][0];
+    assert!(n0["burn_block_height"].as_u64().unwrap() <= tip.0);
+    assert!(n0["burn_block_height"].as_u64().unwrap() > 536, "{n0}");
+    eprintln!(
+        "devnet on bcoin: first block after {} ms, {}",
+        v["first_block_ms"], v["latency_ms"]
+    );
+}

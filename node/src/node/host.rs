@@ -109,6 +109,8 @@ pub struct Host {
     /// with the term's keys when it was appended (a term's keys are let go when it ends), and
     /// its confirmation latency here.
     pub seen: BTreeMap<BlockId, BlockSeen>,
+    /// The latest leader each term elected, with its election round.
+    pub leaders: BTreeMap<tandem_consensus::Term, (tandem_consensus::ElectionRound, u16)>,
 }
 
 impl Host {
@@ -191,6 +193,7 @@ impl Host {
             metrics: Metrics::default(),
             peers: BTreeMap::new(),
             seen: BTreeMap::new(),
+            leaders: BTreeMap::new(),
         })
         .and_then(|mut h| {
             h.replay().map_err(|e| e.to_string())?;
@@ -544,6 +547,15 @@ impl Host {
     }
 
     fn event(&mut self, e: Event) {
+        if let Event::Leader {
+            term,
+            round,
+            leader,
+            ..
+        } = &e
+        {
+            self.leaders.insert(*term, (*round, leader.0));
+        }
         if self.replaying {
             if let Event::TermStarted { dropped_blocks, .. } = &e {
                 self.metrics.blocks_dropped += dropped_blocks;

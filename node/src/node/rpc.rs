@@ -196,6 +196,7 @@ async fn term(State(host): State<Shared>, Path(term): Path<String>) -> Response 
         "signer_slots": set.signer_slots,
         "members": members,
         "blocks": blocks,
+        "leader": h.leaders.get(&Term(n)).map(|(round, party)| json!({"party": party, "round": round.0})),
         "final_announcement": h.machine.final_announcement(Term(n)).map(|(height, vtxindex, id)| json!({
             "burn_height": height.0, "vtxindex": vtxindex, "block": id.to_string()
         })),

@@ -250,6 +250,10 @@ pub enum Event {
         cycle: RewardCycle,
         event: StackerEvent,
     },
+    /// This node committed one of its configured faults (a message withheld or spoiled).
+    FaultCommitted {
+        kind: crate::faults::Misbehaviour,
+    },
     /// A message that does not fit its encoding's limits (never sent).
     Unencodable(MessageError),
     /// A slot's contents that do not fit their encoding's limits (not written).

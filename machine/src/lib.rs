@@ -10,12 +10,14 @@
 //! time and a seeded RNG. See docs/architecture.md ("The node machine") and ADR 0017.
 #![forbid(unsafe_code)]
 
+pub mod faults;
 pub mod io;
 pub mod journal;
 pub mod layout;
 mod machine;
 pub mod slot_log;
 
+pub use faults::{Fault, Faults, Misbehaviour};
 pub use io::{Effect, Event, Ignored, Input, MachineTimer, NotSent, OpRefusal, SetId, TxKind};
 pub use journal::{Entry, JournalError, Record};
 pub use layout::{DbId, DbPolicy, SetLayout, SlotKind};

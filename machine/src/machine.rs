@@ -1,6 +1,7 @@
 //! [`NodeMachine`]: the burn-chain index, the term schedule, key generation, the producer and
 //! stacker machines, and the follower, behind one entry point.
 
+use crate::faults::Faults;
 use crate::io::{Effect, Event, Ignored, Input, MachineTimer, NotSent, OpRefusal, SetId, TxKind};
 use crate::layout::{producer_policy, stacker_policy, DbId, SetLayout, SlotKind};
 use crate::slot_log::{Context, Inbox, Outbox, SlotLog};
@@ -50,6 +51,8 @@ pub struct MachineConfig {
     /// Signature verifications shared with other machines in this process (a simulator's);
     /// `None` for a node of its own.
     pub shared_verifications: Option<SharedVerifications>,
+    /// Faults this node commits on purpose (testers'; none for an honest node).
+    pub faults: Faults,
 }
 
 /// One participant of the protocol (see the crate documentation).
@@ -61,6 +64,7 @@ pub struct NodeMachine {
     enc_secret: k256::Scalar,
     producer_spend: Option<Sats>,
     shared: Option<SharedVerifications>,
+    faults: Faults,
     vrf_key: [u8; 32],
     wallet: Wallet,
     follower: Follower,
@@ -155,6 +159,7 @@ impl NodeMachine {
             enc_secret: enc_secret.unwrap_or(k256::Scalar::ONE),
             producer_spend: config.producer_spend,
             shared: config.shared_verifications,
+            faults: config.faults,
             follower,
             mempool: Vec::new(),
             burn_blocks: BTreeMap::new(),
@@ -890,6 +895,22 @@ impl NodeMachine {
 
     /// "A party missing at the deadline (`keygen_deadline_burn_blocks` after the attempt
     /// starts)" (protocol.md section 15).
+    /// The term of the burn tip (term 0 before the first block).
+    fn burn_term(&self) -> Term {
+        self.burn_tip()
+            .and_then(|h| self.params.term_of(h).ok())
+            .unwrap_or_default()
+    }
+
+    /// The term a key generation is for: a producer set's own; a stacker set's, the term it
+    /// runs in.
+    fn set_term(&self, set: SetId) -> Term {
+        match set {
+            SetId::Producers(t) => t,
+            SetId::Stackers(_) => self.burn_term(),
+        }
+    }
+
     fn keygen_deadline(&self, h: BurnHeight) -> BurnHeight {
         BurnHeight(h.0.saturating_add(self.params.keygen_deadline_burn_blocks()))
     }
@@ -903,6 +924,10 @@ impl NodeMachine {
         for o in outs {
             match o {
                 KeygenOut::Send(msg) => {
+                    let (msg, fault) = self.faults.keygen(self.set_term(set), msg);
+                    if let Some(kind) = fault {
+                        self.event(Event::FaultCommitted { kind });
+                    }
                     let attempt = match &msg {
                         KeygenMsg::Deal { attempt, .. } | KeygenMsg::Verify { attempt, .. } => {
                             *attempt
@@ -1204,6 +1229,13 @@ impl NodeMachine {
         for o in outs {
             match o {
                 ProducerOut::Send(msg) => {
+                    let msg = match self.faults.producer(term, msg) {
+                        Ok(m) => m,
+                        Err(kind) => {
+                            self.event(Event::FaultCommitted { kind });
+                            continue;
+                        }
+                    };
                     let (kind, ctx) = match &msg {
                         ProducerMsg::VoteRequest { round } | ProducerMsg::Vote { round, .. } => {
                             (SlotKind::Signing, Context::Election(*round))
@@ -1315,6 +1347,14 @@ impl NodeMachine {
         for o in outs {
             match o {
                 StackerOut::Send(msg) => {
+                    let term = self.burn_term();
+                    let msg = match self.faults.stacker(term, msg) {
+                        Ok(m) => m,
+                        Err(kind) => {
+                            self.event(Event::FaultCommitted { kind });
+                            continue;
+                        }
+                    };
                     let height = match &msg {
                         StackerMsg::Complete(block) => {
                             self.event(Event::StackerSigned { id: block.id() });

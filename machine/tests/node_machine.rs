@@ -81,6 +81,7 @@ impl Harness {
             fee_rate_sat_vb: 1,
             coinbase_maturity: 0,
             shared_verifications: None,
+            faults: Default::default(),
         };
         Harness {
             m: NodeMachine::new(config, genesis(&params, &secret(stacker))),

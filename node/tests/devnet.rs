@@ -84,6 +84,13 @@ impl Devnet {
         self.dir.path().join("net")
     }
 
+    fn log_tail(&self, node: &str, n: usize) -> String {
+        let text =
+            std::fs::read_to_string(self.net().join(node).join("node.log")).unwrap_or_default();
+        let lines: Vec<&str> = text.lines().filter(|l| !l.contains("burn block")).collect();
+        lines[lines.len().saturating_sub(n)..].join("\n")
+    }
+
     fn err(&self) -> String {
         std::fs::read_to_string(self.dir.path().join("devnet.err")).unwrap_or_default()
     }
@@ -121,9 +128,10 @@ impl Devnet {
             }
             assert!(
                 Instant::now() < deadline,
-                "{what}: not within {secs} s; status: {}\ndevnet: {}",
+                "{what}: not within {secs} s; status: {}\ndevnet: {}\np0's log ends:\n{}",
                 serde_json::to_string_pretty(&s["nodes"]).unwrap(),
-                self.err()
+                self.err(),
+                self.log_tail("p0", 60)
             );
             if mine {
                 control(&self.net(), &["mine"]).unwrap();
@@ -206,10 +214,21 @@ fn a_devnet_of_four_and_four_reaches_three_blocks() {
 /// Burn blocks mined on request only (the timer is an hour): a reorg of depth 2 across the
 /// boundary of terms 2 and 3 leaves every node on the chain's tip with the burn state of a
 /// node that synced the new chain from scratch; a killed and restarted producer rejoins; a
-/// producer crashed by `--fault` at term 4 (a quarter of the weight) does not stop blocks.
+/// producer crashed by `--fault` at term 4 (a quarter of the weight) does not stop blocks; and
+/// throughout, stacker s1 withholds its votes (`--fault s1=withhold-votes`, the node machine's
+/// fault code): no block carries its signature.
 #[test]
 fn reorgs_kills_restarts_and_crashes_on_request() {
-    let d = Devnet::start(&["--burn-block-ms", "3600000", "--fault", "p3=crash@4"]);
+    let d = Devnet::start(&[
+        "--burn-block-ms",
+        "3600000",
+        "--fault",
+        "p3=crash@4",
+        "--fault",
+        "s1=withhold-votes",
+    ]);
+    let config = std::fs::read_to_string(d.net().join("s1/node.toml")).unwrap();
+    assert!(config.contains("kind = \"withhold-votes\""), "{config}");
     let names = ["p0", "p1", "p2", "p3", "s0", "s1", "s2", "s3"];
     // Up to term 2 (burn heights 21..=30), and its first blocks.
     d.mine_to(21);
@@ -317,6 +336,34 @@ fn reorgs_kills_restarts_and_crashes_on_request() {
     let last = s["blocks"].as_array().unwrap().last().unwrap().clone();
     assert_eq!(last["term"], 4, "{last}");
     assert_eq!(last["producer_signers"], 3, "{last}");
+    // s1 withheld its round messages (its counter says so) and so is missing from the blocks
+    // whose stacker round it did not coordinate.
+    let s1 = node(&s, "s1")["rpc"].as_str().unwrap().to_string();
+    let metrics = {
+        let addr = s1.strip_prefix("http://").unwrap();
+        let mut c = TcpStream::connect(addr).unwrap();
+        write!(
+            c,
+            "GET /metrics HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
+        )
+        .unwrap();
+        let mut raw = String::new();
+        c.read_to_string(&mut raw).unwrap();
+        raw
+    };
+    let committed: u64 = metrics
+        .lines()
+        .find_map(|l| l.strip_prefix("tandem_faults_committed_total "))
+        .and_then(|v| v.parse().ok())
+        .unwrap();
+    assert!(committed > 0, "{metrics}");
+    let without_s1 = s["blocks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|b| b["stacker_signers"].as_u64().unwrap() <= 3)
+        .count();
+    assert!(without_s1 > 0, "{}", s["blocks"]);
     // Bad requests are named and change nothing.
     let e = control(&d.net(), &["restart", "p9"]).unwrap_err();
     assert!(e.contains("no node \"p9\""), "{e}");
@@ -346,6 +393,7 @@ fn bad_launch_options_are_named() {
     assert!(e.contains("no node \"p7\""), "{e}");
     let (_, e) = run(&["--fault", "p0=melt"]);
     assert!(e.contains("unknown fault kind \"melt\""), "{e}");
+    assert!(e.contains("withhold-votes"), "the kinds are listed: {e}");
     let (_, e) = run(&["--fault", "p0=crash@x"]);
     assert!(e.contains("must be a number"), "{e}");
     // A directory that is not a devnet's is not touched.

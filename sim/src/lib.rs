@@ -13,5 +13,5 @@ mod store;
 pub mod world;
 
 pub use report::{BitcoinReport, ProducerReward, Report, StackerDbReport, TermReport};
-pub use scenario::{Crash, Faults, Scenario, ScenarioError};
+pub use scenario::{Crash, Faults, Misbehave, Scenario, ScenarioError};
 pub use world::{SimError, World};

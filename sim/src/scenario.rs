@@ -35,6 +35,20 @@ pub struct Faults {
     /// Nodes that stop (receive, send and fire nothing) from a time on: `p3`, `s0`, ...
     #[serde(default)]
     pub crash: Vec<Crash>,
+    /// Nodes that misbehave on purpose from a term on (`tandem_machine::faults`, the same code
+    /// `tandem node` and `tandem devnet --fault` use).
+    #[serde(default)]
+    pub misbehave: Vec<Misbehave>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Misbehave {
+    pub node: String,
+    /// `withhold-votes` or `bad-keygen-shares`.
+    pub kind: String,
+    #[serde(default)]
+    pub from_term: u32,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
@@ -140,8 +154,31 @@ impl Scenario {
         if s.stackers.amount_stx == 0 {
             return bad("stackers.amount_stx", "must be at least 1");
         }
-        for c in &s.faults.crash {
-            let (kind, idx) = c.node.split_at(c.node.len().min(1));
+        for m in &s.faults.misbehave {
+            if tandem_machine::Misbehaviour::from_name(&m.kind).is_none() {
+                return Err(ScenarioError::Field {
+                    field: "faults.misbehave.kind",
+                    why: format!(
+                        "{:?} is not a fault kind ({})",
+                        m.kind,
+                        tandem_machine::Misbehaviour::names()
+                    ),
+                });
+            }
+        }
+        let named = s
+            .faults
+            .crash
+            .iter()
+            .map(|c| ("faults.crash.node", &c.node))
+            .chain(
+                s.faults
+                    .misbehave
+                    .iter()
+                    .map(|m| ("faults.misbehave.node", &m.node)),
+            );
+        for (field, node) in named {
+            let (kind, idx) = node.split_at(node.len().min(1));
             let count = match kind {
                 "p" => s.producers.count,
                 "s" => s.stackers.count,
@@ -149,10 +186,10 @@ impl Scenario {
             };
             if !idx.parse::<u32>().is_ok_and(|i| i < count) {
                 return Err(ScenarioError::Field {
-                    field: "faults.crash.node",
+                    field,
                     why: format!(
                         "{:?} names no node (p0..p{}, s0..s{})",
-                        c.node,
+                        node,
                         s.producers.count - 1,
                         s.stackers.count - 1
                     ),

@@ -9,7 +9,7 @@
 //! - **Digest**: SHA-256 over every typed event and effect in order, with the simulated time.
 //!   Events carry no free text, so rewording a log line never changes a digest.
 
-use crate::faults::Crashes;
+use crate::faults::{faults_of, Crashes};
 use crate::network::Links;
 use crate::report::{AppendedBlock, Observed, ProducerReward, Report, TermReport};
 use crate::scenario::Scenario;
@@ -202,6 +202,7 @@ impl World {
                 fee_rate_sat_vb: 1,
                 coinbase_maturity: 0,
                 shared_verifications: Some(shared.clone()),
+                faults: faults_of(&scenario.faults, names.last().map_or("", String::as_str)),
             };
             nodes.push(SimNode {
                 machine: NodeMachine::new(config, chainstate.clone()),

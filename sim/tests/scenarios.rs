@@ -120,6 +120,25 @@ fn below_threshold_producers_make_no_blocks() {
     assert_eq!(r.conflicting_heights, 0);
 }
 
+/// A producer that withholds its votes and two-phase-commit messages (p0, 10 of 100 slots),
+/// through the node machine's own fault code: it never signs, so it earns its coinbase share
+/// (every producer does) but no fees; the others make the term's blocks.
+#[test]
+fn a_producer_withholding_its_votes_does_not_stop_blocks() {
+    let text = include_str!("../scenarios/tiny.toml");
+    let honest = run(text);
+    let faulty = run(&format!(
+        "{text}\n[faults]\nmisbehave = [{{ node = \"p0\", kind = \"withhold-votes\" }}]\n"
+    ));
+    assert_healthy(&faulty, 1);
+    assert_ne!(honest.digest, faulty.digest);
+    let t = &faulty.terms[0];
+    assert!(t.producer_signers <= 3.0, "{t:?}");
+    let p0 = &faulty.rewards[0];
+    assert_eq!((p0.coinbase_ustx > 0, p0.fees_ustx), (true, 0), "{p0:?}");
+    assert!(honest.rewards[0].fees_ustx > 0, "{:?}", honest.rewards[0]);
+}
+
 #[test]
 fn scenario_errors_name_the_field() {
     let err = Scenario::parse(&SIX.replace("count = 6", "count = 0")).unwrap_err();
@@ -134,6 +153,16 @@ fn scenario_errors_name_the_field() {
     ))
     .unwrap_err();
     assert!(err.to_string().contains("faults.crash.node"), "{err}");
+    let err = Scenario::parse(&format!(
+        "{SIX}\n[faults]\nmisbehave = [{{ node = \"p0\", kind = \"melt\" }}]\n"
+    ))
+    .unwrap_err();
+    assert!(err.to_string().contains("faults.misbehave.kind"), "{err}");
+    let err = Scenario::parse(&format!(
+        "{SIX}\n[faults]\nmisbehave = [{{ node = \"s7\", kind = \"withhold-votes\" }}]\n"
+    ))
+    .unwrap_err();
+    assert!(err.to_string().contains("faults.misbehave.node"), "{err}");
 }
 
 /// 100 producers, 100 stacker signers, 4,000 stacker slots. Minutes of compute: run with

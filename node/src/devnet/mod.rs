@@ -54,8 +54,11 @@ pub struct Fault {
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum FaultKind {
-    /// The node's process is killed (SIGKILL) and not restarted.
+    /// The node's process is killed (SIGKILL) and not restarted: done by the devnet.
     Crash,
+    /// A misbehaviour of the node machine (`tandem_machine::faults`, the simulator's code),
+    /// written into the node's config as `[[faults]]`.
+    Machine(tandem_machine::Misbehaviour),
 }
 
 /// Parses `--fault` values against the devnet's node names.
@@ -86,11 +89,15 @@ pub fn parse_faults(items: &[String], nodes: &[NodePlan]) -> Result<Vec<Fault>, 
         };
         let kind = match kind {
             "crash" => FaultKind::Crash,
-            other => {
-                return Err(arg(format!(
-                    "--fault {item}: unknown fault kind {other:?} (kinds: crash)"
-                )))
-            }
+            other => match tandem_machine::Misbehaviour::from_name(other) {
+                Some(m) => FaultKind::Machine(m),
+                None => {
+                    return Err(arg(format!(
+                        "--fault {item}: unknown fault kind {other:?} (kinds: crash, {})",
+                        tandem_machine::Misbehaviour::names()
+                    )))
+                }
+            },
         };
         out.push(Fault { node, kind, term });
     }
@@ -479,8 +486,19 @@ pub fn run(o: Options) -> Result<String, CliError> {
     for (i, p) in plans.iter().enumerate() {
         std::fs::create_dir_all(&p.dir)
             .map_err(|e| CliError::Runtime(format!("{}: {e}", p.dir.display())))?;
-        std::fs::write(p.config_path(), plan::config(&plans, i, &access))
-            .map_err(|e| CliError::Runtime(format!("{}: {e}", p.config_path().display())))?;
+        let misbehave: Vec<(tandem_machine::Misbehaviour, u64)> = faults
+            .iter()
+            .filter(|f| f.node == i)
+            .filter_map(|f| match f.kind {
+                FaultKind::Machine(m) => Some((m, f.term.unwrap_or(0))),
+                FaultKind::Crash => None,
+            })
+            .collect();
+        std::fs::write(
+            p.config_path(),
+            plan::config(&plans, i, &access, &misbehave),
+        )
+        .map_err(|e| CliError::Runtime(format!("{}: {e}", p.config_path().display())))?;
     }
     let exe = std::env::current_exe()
         .map_err(|e| CliError::Runtime(format!("cannot find the tandem binary: {e}")))?;
@@ -642,6 +660,9 @@ fn watch(
         );
         // Faults whose term has come.
         for (k, f) in faults.iter().enumerate() {
+            if f.kind != FaultKind::Crash {
+                continue;
+            }
             if done_faults[k] || f.term.is_some_and(|t| term.is_none_or(|now| now < t)) {
                 continue;
             }

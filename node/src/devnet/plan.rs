@@ -123,7 +123,12 @@ const TIMING: &str = "[timing]\nelection_base_ms = 50\nelection_spread_ms = 150\
 candidate_window_ms = 200\ncollect_window_ms = 100\nleader_timeout_ms = 3000\nsigning_attempt_ms = 3000\n";
 
 /// The `tandem node` configuration of node `i`.
-pub fn config(nodes: &[NodePlan], i: usize, chain: &ChainAccess) -> String {
+pub fn config(
+    nodes: &[NodePlan],
+    i: usize,
+    chain: &ChainAccess,
+    faults: &[(tandem_machine::Misbehaviour, u64)],
+) -> String {
     let me = &nodes[i];
     let mut t = String::new();
     let _ = writeln!(
@@ -161,6 +166,13 @@ pub fn config(nodes: &[NodePlan], i: usize, chain: &ChainAccess) -> String {
         let _ = writeln!(t, "[producer]\nspend_sats = {PRODUCER_SPEND_SATS}\n");
     }
     t.push_str(TIMING);
+    for (kind, term) in faults {
+        let _ = write!(
+            t,
+            "\n# A fault committed on purpose (tandem devnet --fault).\n[[faults]]\nkind = \"{}\"\nfrom_term = {term}\n",
+            kind.name()
+        );
+    }
     for s in nodes.iter().filter(|n| n.role == Role::Stacker) {
         let address = s.stacks_address();
         let _ = write!(
@@ -204,7 +216,8 @@ mod tests {
             coinbase_maturity: Some(0),
         };
         for i in 0..nodes.len() {
-            let text = config(&nodes, i, &access);
+            let faults = [(tandem_machine::Misbehaviour::WithholdVotes, 3)];
+            let text = config(&nodes, i, &access, if i == 1 { &faults } else { &[] });
             let c = crate::node::config::NodeConfig::parse(&text)
                 .unwrap_or_else(|e| panic!("{e}\n{text}"));
             assert_eq!(c.peers.len(), 3);
@@ -212,6 +225,7 @@ mod tests {
             assert_eq!(c.coinbase_maturity, 0);
             assert_eq!(c.producer_spend.is_some(), i < 2);
             assert_eq!(c.secret, nodes[i].secret);
+            assert_eq!(c.faults.0.len(), usize::from(i == 1));
         }
     }
 }

@@ -31,6 +31,17 @@ struct File {
     timing: TimingSection,
     #[serde(default)]
     genesis: GenesisSection,
+    /// Faults this node commits on purpose (testers' only).
+    #[serde(default)]
+    faults: Vec<FaultEntry>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FaultEntry {
+    kind: String,
+    #[serde(default)]
+    from_term: u32,
 }
 
 #[derive(Deserialize)]
@@ -212,6 +223,8 @@ pub struct NodeConfig {
     pub coinbase_maturity: u32,
     pub timing: Timing,
     pub genesis: Genesis,
+    /// Faults this node commits on purpose (`[[faults]]`, for testers).
+    pub faults: tandem_machine::Faults,
 }
 
 impl NodeConfig {
@@ -388,6 +401,23 @@ impl NodeConfig {
                 signer_key: SignerKey(key),
             });
         }
+        let mut faults = Vec::new();
+        for (i, entry) in f.faults.iter().enumerate() {
+            let kind = tandem_machine::Misbehaviour::from_name(&entry.kind).ok_or_else(|| {
+                field(
+                    &format!("faults[{i}].kind"),
+                    &format!(
+                        "{:?} is not a fault kind ({})",
+                        entry.kind,
+                        tandem_machine::Misbehaviour::names()
+                    ),
+                )
+            })?;
+            faults.push(tandem_machine::Fault {
+                kind,
+                from_term: tandem_consensus::Term(entry.from_term),
+            });
+        }
         // The chain must start: genesis stacking is checked by the same code the node runs.
         tandem_consensus::chain::Chainstate::genesis(&params, &genesis)
             .map_err(|e| field("genesis", &e))?;
@@ -409,6 +439,7 @@ impl NodeConfig {
             coinbase_maturity,
             timing,
             genesis,
+            faults: tandem_machine::Faults(faults),
         })
     }
 }

@@ -41,6 +41,7 @@ pub struct Metrics {
     pub journal_records: u64,
     pub replayed_records: u64,
     pub blocks_from_peers: u64,
+    pub faults_committed: u64,
 }
 
 /// What a node saw of an appended block.
@@ -127,13 +128,14 @@ impl Host {
         Identity {
             node_key,
             settings: format!(
-                "{:?}|{:?}|{:?}|{:?}|{}|{}|{chain}",
+                "{:?}|{:?}|{:?}|{:?}|{}|{}|{chain}|{:?}",
                 config.params,
                 config.timing,
                 config.genesis,
                 config.producer_spend,
                 config.fee_rate_sat_vb,
-                config.coinbase_maturity
+                config.coinbase_maturity,
+                config.faults
             ),
         }
     }
@@ -152,6 +154,7 @@ impl Host {
                 fee_rate_sat_vb: config.fee_rate_sat_vb,
                 coinbase_maturity: config.coinbase_maturity,
                 shared_verifications: None,
+                faults: config.faults.clone(),
             },
             genesis,
         );
@@ -570,6 +573,10 @@ impl Host {
             Event::OpRefused { .. } => {
                 self.metrics.operations_refused += 1;
                 tracing::warn!(event = ?e, "operation refused");
+            }
+            Event::FaultCommitted { .. } => {
+                self.metrics.faults_committed += 1;
+                tracing::debug!(event = ?e, "fault");
             }
             Event::ProducerSigned { .. } => {
                 self.metrics.producer_signed += 1;

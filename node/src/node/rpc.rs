@@ -327,6 +327,12 @@ async fn metrics(State(host): State<Shared>) -> Response {
             m.blocks_from_peers,
         ),
         (
+            "tandem_faults_committed_total",
+            "counter",
+            "Messages this node withheld or spoiled by a configured [[faults]] entry.",
+            m.faults_committed,
+        ),
+        (
             "tandem_journal_records",
             "gauge",
             "Records in this node's journal.",

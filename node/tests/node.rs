@@ -148,34 +148,10 @@ fn a_lone_node_makes_blocks_and_serves_them() {
         .replace("block_ms = 2000", "block_ms = 150")
         .replace("127.0.0.1:20443", "127.0.0.1:0");
     std::fs::write(&path, text).unwrap();
-    let mut child = Running(
-        Command::new(env!("CARGO_BIN_EXE_tandem"))
-            .args(["node", "--config", path.to_str().unwrap()])
-            .env("RUST_LOG", "warn")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap(),
-    );
-    let mut stdout = BufReader::new(child.0.stdout.take().unwrap());
-    let mut first = String::new();
-    stdout.read_line(&mut first).unwrap();
-    let addr = first
-        .trim()
-        .strip_prefix("rpc http://")
-        .unwrap()
-        .to_string();
+    let (mut child, addr, mut stdout) = start(&path);
 
     // Term 2 starts at burn height 21 (about 3 s in); wait for two both-signed blocks.
-    let deadline = Instant::now() + Duration::from_secs(60);
-    let info = loop {
-        let info = json(&addr, "/v2/info");
-        if info["stacks_tip_height"].as_u64().unwrap() >= 2 {
-            break info;
-        }
-        assert!(Instant::now() < deadline, "no blocks in 60 s: {info}");
-        std::thread::sleep(Duration::from_millis(200));
-    };
+    let info = wait_for_height(&addr, 2, 60);
     assert!(info["burn_block_height"].as_u64().unwrap() >= 21, "{info}");
     assert_eq!(info["network_id"], 0x8000_0000u32);
     assert!(info["server_version"]
@@ -302,8 +278,9 @@ fn a_lone_node_makes_blocks_and_serves_them() {
     assert!(rest.starts_with("stopped at burn height"), "{rest}");
 }
 
-/// Starts `tandem node --config path`; returns the process and its API address.
-fn start(path: &std::path::Path) -> (Running, String) {
+/// Starts `tandem node --config path`; returns the process, its API address and the rest of
+/// its stdout.
+fn start(path: &std::path::Path) -> (Running, String, BufReader<std::process::ChildStdout>) {
     let mut child = Running(
         Command::new(env!("CARGO_BIN_EXE_tandem"))
             .args(["node", "--config", path.to_str().unwrap()])
@@ -321,7 +298,7 @@ fn start(path: &std::path::Path) -> (Running, String) {
         .strip_prefix("rpc http://")
         .unwrap_or_else(|| panic!("no rpc line: {first:?}"))
         .to_string();
-    (child, addr)
+    (child, addr, stdout)
 }
 
 fn wait_for_height(addr: &str, height: u64, secs: u64) -> serde_json::Value {
@@ -351,7 +328,7 @@ fn a_node_killed_with_sigkill_resumes_where_it_stood() {
             "network = \"regtest\"\nworking_dir = \"state\"",
         );
     std::fs::write(&path, &text).unwrap();
-    let (mut child, addr) = start(&path);
+    let (mut child, addr, _) = start(&path);
     wait_for_height(&addr, 3, 60);
 
     // A client's chunk in slot 1: the node's signer range, but not a slot its machine writes.
@@ -379,7 +356,7 @@ fn a_node_killed_with_sigkill_resumes_where_it_stood() {
     child.0.kill().unwrap(); // SIGKILL
     child.0.wait().unwrap();
 
-    let (_child, addr) = start(&path);
+    let (_child, addr, _) = start(&path);
     // Replayed before the API answers: at least where it stood, with the same blocks.
     let after = json(&addr, "/v2/info");
     assert!(

@@ -24,6 +24,10 @@ pub enum Misbehaviour {
     /// Deals key-generation shares that nobody can open (each sealed share has a byte
     /// flipped): the parties it dealt to name it, and the key is generated without it.
     BadKeygenShares,
+    /// Proposes a second, different candidate at the height of each candidate it proposes
+    /// (the same parent, the earliest burn height its parent and term allow, or one
+    /// transaction fewer), in the same write of its blocks slot.
+    Equivocate,
 }
 
 impl Misbehaviour {
@@ -32,18 +36,23 @@ impl Misbehaviour {
         match self {
             Misbehaviour::WithholdVotes => "withhold-votes",
             Misbehaviour::BadKeygenShares => "bad-keygen-shares",
+            Misbehaviour::Equivocate => "equivocate",
         }
     }
 
     pub fn from_name(s: &str) -> Option<Misbehaviour> {
-        [Misbehaviour::WithholdVotes, Misbehaviour::BadKeygenShares]
-            .into_iter()
-            .find(|m| m.name() == s)
+        [
+            Misbehaviour::WithholdVotes,
+            Misbehaviour::BadKeygenShares,
+            Misbehaviour::Equivocate,
+        ]
+        .into_iter()
+        .find(|m| m.name() == s)
     }
 
     /// Every kind's name, for error messages.
     pub fn names() -> &'static str {
-        "withhold-votes, bad-keygen-shares"
+        "withhold-votes, bad-keygen-shares, equivocate"
     }
 }
 
@@ -60,6 +69,12 @@ pub struct Fault {
 pub struct Faults(pub Vec<Fault>);
 
 impl Faults {
+    /// Whether this node equivocates in `term` (the machine builds the second candidate: it
+    /// holds the chain view).
+    pub fn equivocates(&self, term: Term) -> bool {
+        self.active(Misbehaviour::Equivocate, term)
+    }
+
     fn active(&self, kind: Misbehaviour, term: Term) -> bool {
         self.0.iter().any(|f| f.kind == kind && term >= f.from_term)
     }
@@ -124,7 +139,11 @@ mod tests {
 
     #[test]
     fn names_round_trip() {
-        for m in [Misbehaviour::WithholdVotes, Misbehaviour::BadKeygenShares] {
+        for m in [
+            Misbehaviour::WithholdVotes,
+            Misbehaviour::BadKeygenShares,
+            Misbehaviour::Equivocate,
+        ] {
             assert_eq!(Misbehaviour::from_name(m.name()), Some(m));
             assert!(Misbehaviour::names().contains(m.name()));
         }

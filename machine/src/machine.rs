@@ -18,7 +18,8 @@ use tandem_burnchain::validate::{
 };
 use tandem_burnchain::wallet::{vrf_public_key, Wallet};
 use tandem_burnchain::{parse_operation, Announcement, BurnOp, Enrollment, ExpectedPayout};
-use tandem_consensus::chain::{Block, Chainstate, TermInfo, Transaction};
+use tandem_consensus::chain::{Block, Chainstate, TermInfo, Transaction, UnsignedBlock};
+use tandem_consensus::engine::assemble::assemble;
 use tandem_consensus::engine::{
     ChainView, Follower, Keygen, KeygenInput, KeygenMsg, KeygenOut, KeygenPhase, Producer,
     ProducerInput, ProducerMsg, ProducerOut, Stacker, StackerInput, StackerMsg, StackerOut, Timing,
@@ -1216,6 +1217,60 @@ impl NodeMachine {
         true
     }
 
+    /// The `equivocate` fault: a second candidate at the height of `first`, written right after
+    /// it (see `faults::Misbehaviour::Equivocate`); nothing when no other valid candidate exists.
+    fn equivocate(&mut self, term: Term, first: &UnsignedBlock) {
+        let (Some(info), Some(burn), Ok(range)) = (
+            self.infos.get(&term),
+            self.burn_tip(),
+            self.params.term_range(term),
+        ) else {
+            return;
+        };
+        let parent = self.follower.tip_parent();
+        let state = self.follower.tip_state();
+        let lowest = parent.burn_height.max(range.start).min(burn);
+        let mut second = None;
+        if lowest < first.header.burn_height {
+            second = assemble(
+                state,
+                parent,
+                info,
+                lowest,
+                &self.mempool,
+                self.timing.max_block_txs,
+            )
+            .ok();
+        }
+        if second.is_none() && !first.txs.is_empty() {
+            second = assemble(
+                state,
+                parent,
+                info,
+                first.header.burn_height,
+                &self.mempool,
+                first.txs.len() - 1,
+            )
+            .ok();
+        }
+        let Some(second) = second.filter(|b| b.id() != first.id()) else {
+            return;
+        };
+        self.event(Event::FaultCommitted {
+            kind: crate::faults::Misbehaviour::Equivocate,
+        });
+        let height = second.header.height;
+        match (ProducerMsg::Proposal(second)).encode() {
+            Ok(bytes) => self.queue_write(
+                DbId::Producers(term),
+                SlotKind::Blocks,
+                Context::Height(height),
+                bytes,
+            ),
+            Err(error) => self.event(Event::Unencodable(error)),
+        }
+    }
+
     fn producer_outs<R: RngCore + CryptoRng>(
         &mut self,
         term: Term,
@@ -1264,6 +1319,12 @@ impl NodeMachine {
                     match msg.encode() {
                         Ok(bytes) => self.queue_write(db, kind, ctx, bytes),
                         Err(error) => self.event(Event::Unencodable(error)),
+                    }
+                    // The `equivocate` fault: the second candidate right after the first.
+                    if let ProducerMsg::Proposal(b) = &msg {
+                        if self.faults.equivocates(term) {
+                            self.equivocate(term, b);
+                        }
                     }
                 }
                 ProducerOut::SetTimer { timer, after_ms } => self.out.push(Effect::SetTimer {

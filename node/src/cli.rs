@@ -324,7 +324,7 @@ pub struct DevnetLaunch {
     /// Print the summary as JSON on stdout.
     #[arg(long)]
     pub json: bool,
-    /// A fault at launch: NODE=KIND[@TERM] (kinds: crash). Repeatable.
+    /// A fault at launch: NODE=KIND[@TERM] (kinds: crash, withhold-votes, bad-keygen-shares, equivocate). Repeatable.
     #[arg(long, value_name = "NODE=KIND[@TERM]")]
     pub fault: Vec<String>,
     /// With --until-blocks: give up (non-zero exit) after this many seconds.

@@ -57,6 +57,9 @@ fn print_text(r: &Report) {
         "chain height {}, dropped blocks {}, conflicting heights {}",
         r.chain_height, r.dropped_blocks, r.conflicting_heights
     );
+    if r.faults_committed > 0 {
+        println!("faults committed {}", r.faults_committed);
+    }
     println!("digest {}", r.digest);
 }
 

@@ -74,6 +74,8 @@ pub struct Report {
     pub conflicting_heights: u64,
     /// Unannounced blocks dropped at term starts, summed over nodes.
     pub dropped_blocks: u64,
+    /// Messages the nodes' configured faults withheld or spoiled (`Event::FaultCommitted`).
+    pub faults_committed: u64,
     pub chain_height: u64,
     pub bitcoin: BitcoinReport,
     pub stackerdb: StackerDbReport,
@@ -100,4 +102,5 @@ pub struct Observed {
     pub bitcoin: BitcoinReport,
     pub stackerdb: StackerDbReport,
     pub dropped_blocks: u64,
+    pub faults_committed: u64,
 }

@@ -462,6 +462,7 @@ impl World {
                 }
             }
             Event::TermStarted { dropped_blocks, .. } => o.dropped_blocks += dropped_blocks,
+            Event::FaultCommitted { .. } => o.faults_committed += 1,
             _ if node != 0 => {}
             Event::EnrollmentAccepted { payout_outputs, .. } => {
                 o.bitcoin.enrollments += 1;
@@ -672,6 +673,7 @@ impl World {
                 .collect(),
             conflicting_heights,
             dropped_blocks: self.observed.dropped_blocks,
+            faults_committed: self.observed.faults_committed,
             chain_height,
             bitcoin: self.observed.bitcoin.clone(),
             stackerdb: self.observed.stackerdb.clone(),

@@ -132,11 +132,31 @@ fn a_producer_withholding_its_votes_does_not_stop_blocks() {
     ));
     assert_healthy(&faulty, 1);
     assert_ne!(honest.digest, faulty.digest);
+    assert_eq!(honest.faults_committed, 0);
+    assert!(faulty.faults_committed > 0);
     let t = &faulty.terms[0];
     assert!(t.producer_signers <= 3.0, "{t:?}");
     let p0 = &faulty.rewards[0];
     assert_eq!((p0.coinbase_ustx > 0, p0.fees_ustx), (true, 0), "{p0:?}");
     assert!(honest.rewards[0].fees_ustx > 0, "{:?}", honest.rewards[0]);
+}
+
+/// Every producer equivocates: each candidate it proposes is followed, in the same write, by a
+/// second valid one at the same height (another burn height or one transaction fewer). Every
+/// honest reader keeps the first candidate a producer wrote, so the producers agree, no height
+/// gets two blocks and the term makes its blocks.
+#[test]
+fn equivocating_proposers_do_not_fork_the_chain() {
+    let text = include_str!("../scenarios/tiny.toml");
+    let faulty = run(&format!(
+        "{text}\n[faults]\nmisbehave = [{{ node = \"p0\", kind = \"equivocate\" }}, {{ node = \"p1\", kind = \"equivocate\" }}, {{ node = \"p2\", kind = \"equivocate\" }}, {{ node = \"p3\", kind = \"equivocate\" }}]\n"
+    ));
+    assert_healthy(&faulty, 1);
+    assert!(
+        faulty.faults_committed > 0,
+        "no second candidate was ever made"
+    );
+    assert_eq!(faulty.conflicting_heights, 0);
 }
 
 #[test]

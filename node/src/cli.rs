@@ -291,6 +291,9 @@ pub enum Op {
         hex: String,
         #[command(flatten)]
         network: NetworkArg,
+        /// Print JSON (this command's only output; accepted like every other command's).
+        #[arg(long)]
+        json: bool,
     },
 }
 
@@ -423,7 +426,8 @@ pub fn run(cli: Cli) -> Result<String, CliError> {
             timeout_s: l.timeout,
         }),
         Command::Calc(calc) => crate::calc::run(calc),
-        Command::Op(Op::Decode { hex, network }) => crate::op::decode(&hex, network.network),
+        // JSON is op decode's one output form, with or without --json.
+        Command::Op(Op::Decode { hex, network, .. }) => crate::op::decode(&hex, network.network),
         Command::GenerateStackingSignature {
             fields,
             config,

@@ -408,6 +408,11 @@ fn op_decode_announcement_sender_and_non_operations() {
     // The P2WPKH address of the generator point's key on regtest.
     assert_eq!(d["sender"], "bcrt1qw508d6qejxtdg4y5r3zarvary0c5xw7kygt080");
     // Same bytes read as mainnet: another magic, so no operation.
+    // --json is accepted, as by every other command, and changes nothing (JSON is the output).
+    assert_eq!(
+        json_of(&["op", "decode", &hex, "--json"]),
+        json_of(&["op", "decode", &hex])
+    );
     let d = json_of(&["op", "decode", &hex, "--network", "mainnet"]);
     assert_eq!(d["operation"], Value::Null);
     assert_eq!(d["sender"], "bc1qw508d6qejxtdg4y5r3zarvary0c5xw7kv8f3t4");

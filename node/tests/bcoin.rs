@@ -918,7 +918,8 @@ fn a_devnet_on_bcoin_reaches_three_blocks() {
     let blocks = v["blocks"].as_array().unwrap();
     assert!(blocks.len() >= 3, "{v}");
     for b in blocks {
-        assert!(b["producer_signers"].as_u64().unwrap() >= 1, "{b}");
+        // A term's set may hold fewer than four producers; the signers' weight is what counts.
+        assert!(b["producer_weight"].as_u64().unwrap() >= 67, "{b}");
         assert!(b["stacker_signers"].as_u64().unwrap() >= 3, "{b}");
     }
     // The nodes followed bcoin itself: their burn tips are bcoin's blocks.

@@ -189,6 +189,7 @@ fn a_devnet_of_four_and_four_reaches_three_blocks() {
         // Both signatures: at least 67 of the 100 producer slots (3 of 4 equal producers) and
         // 67% of the stackers' (3 of 4 equal signers).
         assert!(b["producer_signers"].as_u64().unwrap() >= 3, "{b}");
+        assert!(b["producer_weight"].as_u64().unwrap() >= 67, "{b}");
         assert!(b["stacker_signers"].as_u64().unwrap() >= 3, "{b}");
         assert!(b["term"].as_u64().unwrap() >= 2, "{b}");
     }

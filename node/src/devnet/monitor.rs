@@ -13,6 +13,8 @@ pub struct BlockRow {
     pub id: String,
     pub term: u64,
     pub producer_signers: usize,
+    /// The producer signers' weight: signer slots of the term's 100 (>= 67 for a valid block).
+    pub producer_weight: Option<u64>,
     pub stacker_signers: usize,
     pub latency_ms: Option<u64>,
 }
@@ -43,6 +45,8 @@ pub struct Monitor {
     last_term: Option<u64>,
     /// What happened on request or by a fault (kills, restarts, reorgs), with its time.
     pub timeline: Vec<(u64, String)>,
+    /// Each term's member weights (by party id - 1), as the observer's `/v3/terms` gave them.
+    weights: BTreeMap<u64, Vec<u64>>,
 }
 
 fn agent() -> ureq::Agent {
@@ -72,6 +76,7 @@ impl Monitor {
             term_lines: Vec::new(),
             last_term: None,
             timeline: Vec::new(),
+            weights: BTreeMap::new(),
         }
     }
 
@@ -146,10 +151,36 @@ impl Monitor {
             if known.as_deref() == Some(id.as_str()) {
                 break;
             }
+            let term = b["term"].as_u64().unwrap_or(0);
+            if let std::collections::btree_map::Entry::Vacant(slot) = self.weights.entry(term) {
+                if let Some(t) = get(&agent, &addr, &format!("/v3/terms/{term}")) {
+                    slot.insert(
+                        t["members"]
+                            .as_array()
+                            .map(|m| {
+                                m.iter()
+                                    .map(|x| x["weight"].as_u64().unwrap_or(0))
+                                    .collect()
+                            })
+                            .unwrap_or_default(),
+                    );
+                }
+            }
+            let producer_weight = match (b["producer_signers"].as_array(), self.weights.get(&term))
+            {
+                (Some(parties), Some(w)) => Some(
+                    parties
+                        .iter()
+                        .filter_map(|p| w.get((p.as_u64()? as usize).checked_sub(1)?).copied())
+                        .sum(),
+                ),
+                _ => None,
+            };
             let row = BlockRow {
                 height: h,
                 id,
-                term: b["term"].as_u64().unwrap_or(0),
+                term,
+                producer_weight,
                 producer_signers: b["producer_signers"].as_array().map_or(0, Vec::len),
                 stacker_signers: b["stacker_signers"].as_array().map_or(0, Vec::len),
                 latency_ms: b["latency_ms"].as_u64(),
@@ -235,6 +266,7 @@ impl Monitor {
                 "id": r.id,
                 "term": r.term,
                 "producer_signers": r.producer_signers,
+                "producer_weight": r.producer_weight,
                 "stacker_signers": r.stacker_signers,
                 "latency_ms": r.latency_ms,
             })).collect::<Vec<_>>(),

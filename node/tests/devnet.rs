@@ -141,6 +141,16 @@ impl Devnet {
     }
 }
 
+/// A process killed when dropped.
+struct Stopped(Child);
+
+impl Drop for Stopped {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
 impl Drop for Devnet {
     fn drop(&mut self) {
         let _ = self.child.kill();
@@ -267,16 +277,20 @@ fn reorgs_kills_restarts_and_crashes_on_request() {
         toml::to_string(&config).unwrap(),
     )
     .unwrap();
-    let mut fresh = tandem()
-        .args(["node", "--config"])
-        .arg(fresh_dir.join("node.toml"))
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+    // Killed when dropped, so a failed assertion below leaves no process behind (it is not
+    // the devnet's child and does not watch it).
+    let mut fresh = Stopped(
+        tandem()
+            .args(["node", "--config"])
+            .arg(fresh_dir.join("node.toml"))
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
     let mut line = String::new();
     std::io::BufRead::read_line(
-        &mut std::io::BufReader::new(fresh.stdout.take().unwrap()),
+        &mut std::io::BufReader::new(fresh.0.stdout.take().unwrap()),
         &mut line,
     )
     .unwrap();
@@ -303,8 +317,7 @@ fn reorgs_kills_restarts_and_crashes_on_request() {
             assert_eq!(i[field], fresh_info[field], "{name}: {field}");
         }
     }
-    let _ = fresh.kill();
-    let _ = fresh.wait();
+    drop(fresh);
 
     // Whether term 3 makes blocks after the reorg is not asserted: when the reorganisation
     // lands while term 3's first height is in flight, the restarted term can stall

@@ -445,9 +445,23 @@ impl AccountableSignature {
         let Ok((parts, k)) = self.structure(group) else {
             return Vec::new();
         };
-        let Ok((rho, c)) = self.transcript(group, &parts, message) else {
+        let Ok((rho, _)) = self.transcript(group, &parts, message) else {
             return Vec::new();
         };
+        // The challenge over R = sum(D_p + rho_p E_p), recomputed: when aggregation failed
+        // there is no signature whose R the transcript could use (its bytes are zero), and a
+        // challenge over anything else would make every honest share look invalid.
+        let r = parts
+            .iter()
+            .zip(&rho)
+            .fold(ProjectivePoint::IDENTITY, |acc, (p, b)| {
+                acc + ProjectivePoint::from(p.d) + ProjectivePoint::from(p.e) * b
+            });
+        let mut pre = Vec::with_capacity(66 + message.len());
+        pre.extend_from_slice(&compress(&r.to_affine()));
+        pre.extend_from_slice(&compress(&group.group_key));
+        pre.extend_from_slice(message);
+        let c = Secp256K1Sha256::H2(&pre);
         with_lagrange(&k, None, |lagrange| {
             let mut bad = Vec::new();
             for (p, b) in parts.iter().zip(&rho) {

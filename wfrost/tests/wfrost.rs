@@ -739,3 +739,39 @@ fn a_share_sealed_to_party_zero_is_refused() {
         WireError::Decode(DecodeError::Order("sealed_shares"))
     );
 }
+
+/// A signing round with one wrong share names exactly that party, and no honest one: the
+/// culprit check recomputes the group commitment, as there is no aggregate signature to take
+/// it from (found by the simulator's safety checker: every honest party was named).
+#[test]
+fn an_invalid_share_names_exactly_its_party() {
+    let r = run(&contiguous(&[30, 30, 20, 20]), 67, 50);
+    let msg = b"block";
+    let mut rng = ChaCha12Rng::from_seed([51; 32]);
+    let signers = ids(1..=4);
+    let mut nonces = BTreeMap::new();
+    let mut commitments = BTreeMap::new();
+    for p in &signers {
+        let (n, c) = commit(&r.keys[p], &mut rng).unwrap();
+        nonces.insert(*p, n);
+        commitments.insert(*p, c);
+    }
+    for liar in &signers {
+        let mut shares = BTreeMap::new();
+        for (p, n) in &nonces {
+            let share = sign(&r.group, &r.keys[p], &commitments, msg, n.clone()).unwrap();
+            let share = if p == liar {
+                let mut b = share.serialize();
+                b[31] ^= 1;
+                frost_secp256k1::round2::SignatureShare::deserialize(&b).unwrap()
+            } else {
+                share
+            };
+            shares.insert(*p, share);
+        }
+        assert_eq!(
+            aggregate(&r.group, &commitments, &shares, msg).unwrap_err(),
+            SignError::InvalidShares(vec![*liar])
+        );
+    }
+}

@@ -419,6 +419,120 @@ fn an_observer_names_a_bad_dealer() {
     assert_eq!(observer.config().total_slots(), 7);
 }
 
+/// A dealer whose sealed shares do not open is named by the parties it dealt to, which restart
+/// without it; nodes that cannot see the fault (the observer, which opens no share, and the
+/// culprit itself) follow the restart once dealers of attempt 1 holding the threshold announce
+/// the same exclusion in their deals. Everybody ends with the same group key.
+#[test]
+fn observers_follow_a_restart_announced_by_the_threshold() {
+    let mut r = rng(17);
+    let ps = parties(&[1..=3, 4..=6, 7..=10], &mut r);
+    let mut ms = keygen_machines(&ps, 5, 1);
+    let spoil = |from: PartyId, msg: &mut KeygenMsg| {
+        if let (
+            PartyId(3),
+            KeygenMsg::Deal {
+                attempt: Attempt(0),
+                package,
+                ..
+            },
+        ) = (from, msg)
+        {
+            for sealed in package.sealed_shares.values_mut() {
+                sealed[0] ^= 1;
+            }
+        }
+    };
+    let mut queue: Vec<(PartyId, KeygenMsg)> = Vec::new();
+    let mut seen: Vec<(Option<PartyId>, KeygenOut)> = Vec::new();
+    for (me, m) in ms.iter_mut() {
+        for o in m.handle(KeygenInput::Start, &mut r) {
+            if let KeygenOut::Send(mut msg) = o {
+                spoil(me.unwrap(), &mut msg);
+                queue.insert(0, (me.unwrap(), msg));
+            }
+        }
+    }
+    while let Some((from, msg)) = queue.pop() {
+        for (me, m) in ms.iter_mut() {
+            if *me == Some(from) {
+                continue;
+            }
+            let input = KeygenInput::Message {
+                from,
+                msg: msg.clone(),
+            };
+            for o in m.handle(input, &mut r) {
+                match o {
+                    KeygenOut::Send(mut msg) => {
+                        spoil(me.unwrap(), &mut msg);
+                        queue.insert(0, (me.unwrap(), msg));
+                    }
+                    KeygenOut::Ignored(_) => {}
+                    other => seen.push((*me, other)),
+                }
+            }
+        }
+    }
+    let restarted = |who: Option<PartyId>| {
+        seen.iter()
+            .filter(|(me, o)| {
+                *me == who
+                    && *o
+                        == KeygenOut::Restarted {
+                            attempt: Attempt(0),
+                            culprits: vec![PartyId(3)],
+                        }
+            })
+            .count()
+    };
+    // Parties 1 and 2 name party 3 themselves; party 3 and the observer follow.
+    for who in [Some(PartyId(1)), Some(PartyId(2)), Some(PartyId(3)), None] {
+        assert_eq!(restarted(who), 1, "{who:?}: {seen:?}");
+    }
+    let group = ms[0].1.group().unwrap().clone();
+    for (me, m) in &ms {
+        assert_eq!(m.phase(), &KeygenPhase::Done, "{me:?}");
+        assert_eq!(m.attempt(), Attempt(1));
+        assert_eq!(m.group(), Some(&group));
+        assert_eq!(m.key_share().is_some(), matches!(me, Some(PartyId(1 | 2))));
+    }
+    assert_eq!(ms[3].1.config().total_slots(), 6);
+}
+
+/// Dealers of a later attempt that hold less than the threshold cannot move anybody: a faulty
+/// minority announcing a restart is kept, not followed.
+#[test]
+fn a_restart_announced_below_the_threshold_is_not_followed() {
+    let mut r = rng(18);
+    let ps = parties(&[1..=3, 4..=6, 7..=10], &mut r);
+    let mut ms = keygen_machines(&ps, 5, 1);
+    // Party 3 (4 of 10 slots, threshold 5) deals at attempt 1 claiming party 1 was excluded.
+    let deal = match ms[2]
+        .1
+        .handle(KeygenInput::Start, &mut r)
+        .into_iter()
+        .next()
+    {
+        Some(KeygenOut::Send(KeygenMsg::Deal { package, .. })) => KeygenMsg::Deal {
+            attempt: Attempt(1),
+            excluded: vec![PartyId(1)],
+            package,
+        },
+        other => panic!("{other:?}"),
+    };
+    let observer = &mut ms[3].1;
+    let outs = observer.handle(
+        KeygenInput::Message {
+            from: PartyId(3),
+            msg: deal,
+        },
+        &mut r,
+    );
+    assert!(outs.is_empty(), "{outs:?}");
+    assert_eq!(observer.attempt(), Attempt(0));
+}
+
 /// When too few slots remain after dropping culprits, key generation fails and says why.
 #[test]
 fn keygen_fails_when_the_threshold_cannot_be_met() {
@@ -1638,9 +1752,18 @@ mod wire {
             );
         }
         assert!(matches!(
-            KeygenMsg::decode(&[0x30, 0, 0, 0, 0, 9]).unwrap_err(),
+            KeygenMsg::decode(&[0x30, 0, 0, 0, 0, 0, 0, 9]).unwrap_err(),
             MessageError::Frost { .. }
         ));
+        // The excluded parties of a deal: ascending, and present.
+        assert_eq!(
+            KeygenMsg::decode(&[0x30, 0, 0, 0, 1, 0, 2, 0, 5, 0, 3]).unwrap_err(),
+            MessageError::Decode(DecodeError::Order("excluded parties"))
+        );
+        assert_eq!(
+            KeygenMsg::decode(&[0x30, 0, 0, 0, 1, 0, 2, 0, 5]).unwrap_err(),
+            MessageError::Decode(DecodeError::Truncated("excluded party"))
+        );
     }
 
     proptest! {

@@ -26,6 +26,9 @@ use tandem_wfrost::{
 pub enum KeygenMsg {
     Deal {
         attempt: Attempt,
+        /// The parties of the set this attempt runs without (ascending): every culprit named
+        /// since attempt 0. It announces the restart to whoever could not see its cause.
+        excluded: Vec<PartyId>,
         package: DealerPackage,
     },
     Verify {
@@ -108,7 +111,12 @@ pub enum KeygenPhase {
 pub struct Keygen {
     /// Domain and epoch (e.g. `b"producer"` and the term) the contexts are derived from.
     domain: Vec<u8>,
+    /// The set at attempt 0: a followed restart is rebuilt from it.
+    initial: WeightedConfig,
     config: WeightedConfig,
+    /// Deals of later attempts, by attempt and dealer, with the exclusions they announce and
+    /// the dealer's other messages of that attempt: kept until a restart is followed.
+    ahead: BTreeMap<Attempt, BTreeMap<PartyId, Vec<KeygenMsg>>>,
     me: Option<PartyId>,
     enc_secret: Scalar,
     attempt: Attempt,
@@ -127,6 +135,9 @@ pub struct Keygen {
     group: Option<GroupKey>,
     phase: KeygenPhase,
 }
+
+/// How far ahead of its own attempt a node keeps messages (a restart it may have to follow).
+const MAX_ATTEMPTS_AHEAD: u32 = 8;
 
 /// The context of one attempt: binds proofs and share encryption to the epoch and attempt.
 pub fn context(domain: &[u8], attempt: Attempt) -> [u8; 32] {
@@ -151,7 +162,9 @@ impl Keygen {
         let config = WeightedConfig::new(parties, threshold, context(&domain, Attempt(0)))?;
         Ok(Keygen {
             domain,
+            initial: config.clone(),
             config,
+            ahead: BTreeMap::new(),
             me,
             enc_secret,
             attempt: Attempt(0),
@@ -213,6 +226,7 @@ impl Keygen {
                 self.deals.insert(me, package.clone());
                 let mut out = vec![KeygenOut::Send(KeygenMsg::Deal {
                     attempt: self.attempt,
+                    excluded: self.excluded(),
                     package,
                 })];
                 out.extend(self.progress(rng));
@@ -238,6 +252,9 @@ impl Keygen {
             return ignored(KeygenIgnored::UnknownParty(from));
         }
         let (KeygenMsg::Deal { attempt, .. } | KeygenMsg::Verify { attempt, .. }) = msg;
+        if *attempt > self.attempt && attempt.0 - self.attempt.0 <= MAX_ATTEMPTS_AHEAD {
+            return self.on_ahead(from, msg.clone(), rng);
+        }
         if *attempt != self.attempt {
             // Messages of another attempt are stale.
             return ignored(KeygenIgnored::OtherAttempt {
@@ -307,6 +324,126 @@ impl Keygen {
             return vec![KeygenOut::Ignored(KeygenIgnored::NothingMissing)];
         }
         self.restart(missing, rng)
+    }
+
+    /// The parties of the initial set this attempt runs without.
+    fn excluded(&self) -> Vec<PartyId> {
+        self.initial
+            .parties()
+            .iter()
+            .map(|p| p.id)
+            .filter(|id| self.config.party(*id).is_none())
+            .collect()
+    }
+
+    /// A message of a later attempt: the parties that sent it restarted for a reason this node
+    /// may not be able to see (an observer cannot open anybody's shares; a party that was
+    /// dealt good shares does not know others were not). Once dealers of one later attempt
+    /// announcing the same exclusions hold the threshold of this attempt's slots, so that
+    /// faulty parties alone cannot force it, this node follows: it rebuilds that attempt's set
+    /// and handles the messages it kept.
+    fn on_ahead<R: RngCore + CryptoRng>(
+        &mut self,
+        from: PartyId,
+        msg: KeygenMsg,
+        rng: &mut R,
+    ) -> Vec<KeygenOut> {
+        let (KeygenMsg::Deal { attempt, .. } | KeygenMsg::Verify { attempt, .. }) = &msg;
+        let attempt = *attempt;
+        let kept = self
+            .ahead
+            .entry(attempt)
+            .or_default()
+            .entry(from)
+            .or_default();
+        // A dealer's deal and verifying shares: anything beyond is a repeat.
+        if kept.len() >= 2 {
+            return vec![KeygenOut::Ignored(KeygenIgnored::OtherAttempt {
+                got: attempt,
+                current: self.attempt,
+            })];
+        }
+        kept.push(msg);
+        let mut by_exclusion: BTreeMap<&Vec<PartyId>, Vec<PartyId>> = BTreeMap::new();
+        for (dealer, msgs) in self.ahead.get(&attempt).into_iter().flatten() {
+            for m in msgs {
+                if let KeygenMsg::Deal { excluded, .. } = m {
+                    if !excluded.contains(dealer) {
+                        by_exclusion.entry(excluded).or_default().push(*dealer);
+                    }
+                }
+            }
+        }
+        let followed = by_exclusion.into_iter().find(|(_, dealers)| {
+            let slots: u32 = dealers
+                .iter()
+                .filter_map(|d| self.config.party(*d))
+                .map(|p| p.slots.len() as u32)
+                .sum();
+            slots >= self.config.threshold()
+        });
+        let Some((excluded, _)) = followed else {
+            return Vec::new();
+        };
+        let excluded = excluded.clone();
+        self.follow(attempt, excluded, rng)
+    }
+
+    fn follow<R: RngCore + CryptoRng>(
+        &mut self,
+        attempt: Attempt,
+        excluded: Vec<PartyId>,
+        rng: &mut R,
+    ) -> Vec<KeygenOut> {
+        let before = self.attempt;
+        let newly: Vec<PartyId> = excluded
+            .iter()
+            .copied()
+            .filter(|p| self.config.party(*p).is_some())
+            .collect();
+        let config = match self
+            .initial
+            .without(&excluded, context(&self.domain, attempt))
+        {
+            Ok(c) => c,
+            Err(error) => {
+                return self.fail(KeygenFailure::TooFewLeft {
+                    attempt: before,
+                    error,
+                })
+            }
+        };
+        self.reset(config, attempt);
+        let mut out = vec![KeygenOut::Restarted {
+            attempt: before,
+            culprits: newly,
+        }];
+        if self.is_party() {
+            out.extend(self.start(rng));
+        }
+        // The messages kept for this attempt, in dealer order; later attempts stay kept.
+        let kept = self.ahead.remove(&attempt).unwrap_or_default();
+        self.ahead.retain(|a, _| *a > attempt);
+        for (from, msgs) in kept {
+            for m in msgs {
+                out.extend(self.on_message(from, &m, rng));
+            }
+        }
+        out
+    }
+
+    fn reset(&mut self, config: WeightedConfig, attempt: Attempt) {
+        self.config = config;
+        self.attempt = attempt;
+        self.secret = None;
+        self.deals.clear();
+        self.pending = None;
+        self.group_commitment = None;
+        self.observed.clear();
+        self.observed_faults.clear();
+        self.observed_sum.clear();
+        self.verifies.clear();
+        self.phase = KeygenPhase::Dealing;
     }
 
     fn is_party(&self) -> bool {
@@ -404,20 +541,19 @@ impl Keygen {
             Ok(c) => c,
             Err(error) => return self.fail(KeygenFailure::TooFewLeft { attempt, error }),
         };
-        self.config = config;
-        self.attempt = next;
-        self.secret = None;
-        self.deals.clear();
-        self.pending = None;
-        self.group_commitment = None;
-        self.observed.clear();
-        self.observed_faults.clear();
-        self.observed_sum.clear();
-        self.verifies.clear();
-        self.phase = KeygenPhase::Dealing;
+        self.reset(config, next);
+        self.ahead.retain(|a, _| *a >= next);
         let mut out = vec![KeygenOut::Restarted { attempt, culprits }];
         if self.is_party() {
             out.extend(self.start(rng));
+        }
+        // Messages of the new attempt that arrived early.
+        if let Some(kept) = self.ahead.remove(&next) {
+            for (from, msgs) in kept {
+                for m in msgs {
+                    out.extend(self.on_message(from, &m, rng));
+                }
+            }
         }
         out
     }

@@ -226,13 +226,24 @@ impl Decode for StackerMsg {
 
 impl KeygenMsg {
     pub fn encode(&self) -> Vec<u8> {
-        let (tag, attempt, body) = match self {
-            KeygenMsg::Deal { attempt, package } => (0x30, attempt, package.encode()),
-            KeygenMsg::Verify { attempt, package } => (0x31, attempt, package.encode()),
+        let (tag, attempt, excluded, body) = match self {
+            KeygenMsg::Deal {
+                attempt,
+                excluded,
+                package,
+            } => (0x30, attempt, Some(excluded), package.encode()),
+            KeygenMsg::Verify { attempt, package } => (0x31, attempt, None, package.encode()),
         };
-        let mut w = Writer::with_capacity(5 + body.len());
+        let mut w = Writer::with_capacity(7 + 2 * excluded.map_or(0, Vec::len) + body.len());
         w.u8(tag);
         w.u32(attempt.0);
+        if let Some(excluded) = excluded {
+            // A set has at most u16::MAX parties (party ids are u16), so the count fits.
+            w.u16(excluded.len().min(usize::from(u16::MAX)) as u16);
+            for p in excluded.iter().take(usize::from(u16::MAX)) {
+                w.u16(p.0);
+            }
+        }
         w.bytes(&body);
         w.into_bytes()
     }
@@ -250,15 +261,28 @@ impl Decode for KeygenMsg {
         let tag = r.u8("message tag")?;
         let attempt = Attempt(r.u32("attempt")?);
         // The package runs to the end of the message (wfrost's decoder refuses trailing bytes).
-        let rest = r.rest();
         match tag {
-            0x30 => Ok(KeygenMsg::Deal {
-                attempt,
-                package: DealerPackage::decode(rest).map_err(frost_err("dealer package"))?,
-            }),
+            0x30 => {
+                let n = r.u16("excluded parties")?;
+                let mut excluded = Vec::with_capacity(usize::from(n).min(r.remaining() / 2));
+                for _ in 0..n {
+                    let p = PartyId(r.u16("excluded party")?);
+                    // Ascending and distinct: one encoding per set.
+                    if excluded.last().is_some_and(|last: &PartyId| *last >= p) {
+                        return Err(DecodeError::Order("excluded parties").into());
+                    }
+                    excluded.push(p);
+                }
+                let rest = r.rest();
+                Ok(KeygenMsg::Deal {
+                    attempt,
+                    excluded,
+                    package: DealerPackage::decode(rest).map_err(frost_err("dealer package"))?,
+                })
+            }
             0x31 => Ok(KeygenMsg::Verify {
                 attempt,
-                package: VerifyingSharesPackage::decode(rest)
+                package: VerifyingSharesPackage::decode(r.rest())
                     .map_err(frost_err("verifying shares"))?,
             }),
             tag => Err(DecodeError::Tag {

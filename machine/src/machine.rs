@@ -1209,7 +1209,13 @@ impl NodeMachine {
         };
         let outs = match (&mut self.producer, self.infos.get(&term)) {
             (Some((t, p)), Some(info)) if *t == term => {
-                f(p, &view(&self.follower, info, burn, &self.mempool), rng)
+                // The `censor` fault: candidates assembled as if no user transaction existed.
+                let mempool: &[Transaction] = if self.faults.censors(term) {
+                    &[]
+                } else {
+                    &self.mempool
+                };
+                f(p, &view(&self.follower, info, burn, mempool), rng)
             }
             _ => return false,
         };
@@ -1284,46 +1290,51 @@ impl NodeMachine {
         for o in outs {
             match o {
                 ProducerOut::Send(msg) => {
-                    let msg = match self.faults.producer(term, msg) {
-                        Ok(m) => m,
-                        Err(kind) => {
-                            self.event(Event::FaultCommitted { kind });
-                            continue;
-                        }
-                    };
-                    let (kind, ctx) = match &msg {
-                        ProducerMsg::VoteRequest { round } | ProducerMsg::Vote { round, .. } => {
-                            (SlotKind::Signing, Context::Election(*round))
-                        }
-                        ProducerMsg::Round { height, .. } => {
-                            (SlotKind::Signing, Context::Height(*height))
-                        }
-                        ProducerMsg::Proposal(b) => {
-                            let id = b.id();
-                            self.first_seen_ms.entry(id).or_insert(self.now_ms);
-                            self.event(Event::Proposed {
-                                term,
-                                height: b.header.height,
-                                id,
-                            });
-                            (SlotKind::Blocks, Context::Height(b.header.height))
-                        }
-                        ProducerMsg::Signed { block, sig } => {
-                            self.event(Event::ProducerSigned { id: block.id() });
-                            if self.stacker.is_some() {
-                                signed.push((block.clone(), sig.clone()));
-                            }
-                            (SlotKind::Blocks, Context::Height(block.header.height))
-                        }
-                    };
-                    match msg.encode() {
-                        Ok(bytes) => self.queue_write(db, kind, ctx, bytes),
-                        Err(error) => self.event(Event::Unencodable(error)),
+                    let out = self.faults.producer(term, msg);
+                    if let Some(kind) = out.committed {
+                        self.event(Event::FaultCommitted { kind });
                     }
-                    // The `equivocate` fault: the second candidate right after the first.
-                    if let ProducerMsg::Proposal(b) = &msg {
-                        if self.faults.equivocates(term) {
-                            self.equivocate(term, b);
+                    for msg in out.msgs {
+                        let (kind, ctx) = match &msg {
+                            ProducerMsg::VoteRequest { round }
+                            | ProducerMsg::Vote { round, .. } => {
+                                (SlotKind::Signing, Context::Election(*round))
+                            }
+                            ProducerMsg::Round { height, .. } => {
+                                (SlotKind::Signing, Context::Height(*height))
+                            }
+                            ProducerMsg::Proposal(b) => {
+                                if self.faults.censors(term) && !self.mempool.is_empty() {
+                                    self.event(Event::FaultCommitted {
+                                        kind: crate::faults::Misbehaviour::Censor,
+                                    });
+                                }
+                                let id = b.id();
+                                self.first_seen_ms.entry(id).or_insert(self.now_ms);
+                                self.event(Event::Proposed {
+                                    term,
+                                    height: b.header.height,
+                                    id,
+                                });
+                                (SlotKind::Blocks, Context::Height(b.header.height))
+                            }
+                            ProducerMsg::Signed { block, sig } => {
+                                self.event(Event::ProducerSigned { id: block.id() });
+                                if self.stacker.is_some() {
+                                    signed.push((block.clone(), sig.clone()));
+                                }
+                                (SlotKind::Blocks, Context::Height(block.header.height))
+                            }
+                        };
+                        match msg.encode() {
+                            Ok(bytes) => self.queue_write(db, kind, ctx, bytes),
+                            Err(error) => self.event(Event::Unencodable(error)),
+                        }
+                        // The `equivocate` fault: the second candidate right after the first.
+                        if let ProducerMsg::Proposal(b) = &msg {
+                            if self.faults.equivocates(term) {
+                                self.equivocate(term, b);
+                            }
                         }
                     }
                 }
@@ -1409,26 +1420,28 @@ impl NodeMachine {
             match o {
                 StackerOut::Send(msg) => {
                     let term = self.burn_term();
-                    let msg = match self.faults.stacker(term, msg) {
-                        Ok(m) => m,
-                        Err(kind) => {
-                            self.event(Event::FaultCommitted { kind });
-                            continue;
+                    let out = self.faults.stacker(term, msg);
+                    if let Some(kind) = out.committed {
+                        self.event(Event::FaultCommitted { kind });
+                    }
+                    for msg in out.msgs {
+                        let height = match &msg {
+                            StackerMsg::Complete(block) => {
+                                self.event(Event::StackerSigned { id: block.id() });
+                                self.append(block, rng);
+                                block.header.height
+                            }
+                            StackerMsg::Round { height, .. } => *height,
+                        };
+                        match msg.encode() {
+                            Ok(bytes) => self.queue_write(
+                                db,
+                                SlotKind::Signing,
+                                Context::Height(height),
+                                bytes,
+                            ),
+                            Err(error) => self.event(Event::Unencodable(error)),
                         }
-                    };
-                    let height = match &msg {
-                        StackerMsg::Complete(block) => {
-                            self.event(Event::StackerSigned { id: block.id() });
-                            self.append(block, rng);
-                            block.header.height
-                        }
-                        StackerMsg::Round { height, .. } => *height,
-                    };
-                    match msg.encode() {
-                        Ok(bytes) => {
-                            self.queue_write(db, SlotKind::Signing, Context::Height(height), bytes)
-                        }
-                        Err(error) => self.event(Event::Unencodable(error)),
                     }
                 }
                 StackerOut::StartCollectWindow { height } => self.out.push(Effect::SetTimer {

@@ -5,6 +5,7 @@
 //! the same event trace digest.
 #![forbid(unsafe_code)]
 
+mod checks;
 mod faults;
 mod network;
 pub mod report;
@@ -12,6 +13,9 @@ pub mod scenario;
 mod store;
 pub mod world;
 
-pub use report::{BitcoinReport, ProducerReward, Report, StackerDbReport, TermReport};
+pub use report::{
+    BitcoinReport, BlockReport, Checks, ProducerReward, Report, SideSlots, StackerDbReport,
+    TermReport,
+};
 pub use scenario::{Crash, Faults, Misbehave, Scenario, ScenarioError};
 pub use world::{SimError, World};

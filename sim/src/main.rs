@@ -1,4 +1,8 @@
-//! `tandem-sim run SCENARIO [--seed N] [--json]`.
+//! `tandem-sim run SCENARIO [--seed N] [--json] [--report DIR]` and
+//! `tandem-sim sweep SCENARIO --seeds N [--jobs J] [--json] [--report DIR]`.
+//!
+//! Exit status: 0 when every checker passed, 3 when one found a broken promise (safety,
+//! liveness, conservation), 2 for a bad scenario or argument, 1 for anything else.
 #![forbid(unsafe_code)]
 
 use clap::{Parser, Subcommand};
@@ -57,9 +61,44 @@ fn print_text(r: &Report) {
         "chain height {}, dropped blocks {}, conflicting heights {}",
         r.chain_height, r.dropped_blocks, r.conflicting_heights
     );
+    for b in &r.byzantine {
+        println!(
+            "byzantine {}: {} from term {}",
+            b.node,
+            b.kinds.join(", "),
+            b.from_term
+        );
+    }
     if r.faults_committed > 0 {
         println!("faults committed {}", r.faults_committed);
     }
+    let l = &r.links;
+    if l.dropped + l.duplicated + l.delayed + l.partitioned > 0 {
+        println!(
+            "links: {} dropped, {} duplicated, {} delayed, {} lost to partitions",
+            l.dropped, l.duplicated, l.delayed, l.partitioned
+        );
+    }
+    for n in &r.checks.not_promised {
+        println!("liveness not promised: {n}");
+    }
+    for (kind, list) in [
+        ("safety", &r.checks.safety),
+        ("liveness", &r.checks.liveness),
+        ("conservation", &r.checks.conservation),
+    ] {
+        for f in list {
+            println!("CHECK FAILED ({kind}): {f}");
+        }
+    }
+    println!(
+        "checks: {}",
+        if r.checks.passed() {
+            "passed"
+        } else {
+            "FAILED"
+        }
+    );
     println!("digest {}", r.digest);
 }
 
@@ -106,7 +145,12 @@ fn main() -> ExitCode {
             } else {
                 print_text(&report);
             }
-            ExitCode::SUCCESS
+            // A broken promise is a finding: scripts and sweeps see it in the exit status.
+            if report.checks.passed() {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(3)
+            }
         }
     }
 }

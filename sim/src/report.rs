@@ -12,6 +12,8 @@ use tandem_consensus::{BlockId, ElectionRound, Term};
 #[derive(Clone, Debug, Default, PartialEq, Serialize)]
 pub struct TermReport {
     pub term: u32,
+    /// Burn heights of the term, first and last.
+    pub burn_heights: (u64, u64),
     /// Blocks of this term in the final chain (at node 0).
     pub blocks: u32,
     /// Mean time from a candidate's first proposal to its block having both signatures.
@@ -23,6 +25,82 @@ pub struct TermReport {
     pub election_rounds: u32,
     /// Why the term made no blocks, when it made none.
     pub note: Option<String>,
+    /// Signer slots held by nodes that behaved in this term, of all slots, per side, and
+    /// each side's threshold (the liveness checker's input).
+    pub producer_slots: SideSlots,
+    pub stacker_slots: SideSlots,
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct SideSlots {
+    pub honest: u32,
+    pub total: u32,
+    pub threshold: u32,
+}
+
+/// One block of the observer's final chain.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct BlockReport {
+    pub height: u64,
+    pub term: u32,
+    pub burn_height: u64,
+    /// From the candidate's first proposal (any node) to its stacker signature.
+    pub latency_ms: Option<u64>,
+    pub proposed_at_ms: Option<u64>,
+    pub producer_signers: usize,
+    pub stacker_signers: usize,
+    /// Signer slots the marked parties hold.
+    pub producer_slots: u32,
+    pub stacker_slots: u32,
+    pub transactions: usize,
+}
+
+/// A node's configured misbehaviour, for reports.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct ByzantineNode {
+    pub node: String,
+    pub kinds: Vec<String>,
+    pub from_term: u32,
+}
+
+/// One fault committed, for the timeline.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct FaultMark {
+    pub at_ms: u64,
+    pub node: String,
+    pub kind: String,
+}
+
+/// What the links did to messages.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct LinkReport {
+    pub dropped: u64,
+    pub duplicated: u64,
+    pub delayed: u64,
+    /// Messages lost to a partition.
+    pub partitioned: u64,
+}
+
+/// The checkers' findings (`crate::checks`): empty lists mean the run kept the protocol's
+/// promises.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct Checks {
+    /// Two different blocks of one term at one height, a block whose signatures do not
+    /// verify, an honest node named as a culprit.
+    pub safety: Vec<String>,
+    /// Terms that should have made blocks (honest slots at or above both thresholds, no
+    /// partition) and made none.
+    pub liveness: Vec<String>,
+    /// Coinbase or fee payments that do not add up.
+    pub conservation: Vec<String>,
+    /// Terms for which liveness was not promised, and why.
+    pub not_promised: Vec<String>,
+}
+
+impl Checks {
+    pub fn passed(&self) -> bool {
+        self.safety.is_empty() && self.liveness.is_empty() && self.conservation.is_empty()
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -79,13 +157,25 @@ pub struct Report {
     pub chain_height: u64,
     pub bitcoin: BitcoinReport,
     pub stackerdb: StackerDbReport,
+    /// The node whose view this report gives (the first that never misbehaves or crashes).
+    pub observer: String,
+    pub blocks: Vec<BlockReport>,
+    pub byzantine: Vec<ByzantineNode>,
+    pub fault_timeline: Vec<FaultMark>,
+    pub links: LinkReport,
+    /// Each node's Stacks tip height at the end (a restarted node caught up when it matches
+    /// `chain_height`).
+    pub node_heights: BTreeMap<String, u64>,
+    pub checks: Checks,
 }
 
-/// What node 0 learned about one appended block.
+/// What the observer learned about one appended block.
 #[derive(Clone, Debug)]
 pub struct AppendedBlock {
     pub producer_signers: usize,
     pub stacker_signers: usize,
+    pub producer_slots: u32,
+    pub stacker_slots: u32,
     pub coinbase: Vec<(Principal, u128)>,
     pub fees: Vec<(Principal, u128)>,
 }
@@ -103,4 +193,39 @@ pub struct Observed {
     pub stackerdb: StackerDbReport,
     pub dropped_blocks: u64,
     pub faults_committed: u64,
+    /// Burn height -> the time it was mined.
+    pub burn_times: BTreeMap<u32, u64>,
+    pub accusations: Vec<Accusation>,
+    pub fault_timeline: Vec<(u64, usize, tandem_machine::Misbehaviour)>,
+    pub partitioned_messages: u64,
+    /// What the observer knew of each term while it ran (layouts and keys are dropped when a
+    /// term ends).
+    pub terms: BTreeMap<Term, TermSnapshot>,
+}
+
+/// A term's signing sets (each party's node and slots) and its keys, as the observer had them.
+#[derive(Clone, Debug, Default)]
+pub struct TermSnapshot {
+    pub info: Option<tandem_consensus::chain::TermInfo>,
+    pub producers: Option<SetSnapshot>,
+    pub stackers: Option<SetSnapshot>,
+}
+
+/// One signing set: each party's node (`None`: no node of the run) and slots, and the
+/// threshold in slots.
+#[derive(Clone, Debug, Default)]
+pub struct SetSnapshot {
+    pub parties: Vec<(Option<usize>, u32)>,
+    pub threshold: u32,
+}
+
+/// A node named as a culprit by another (a key generation's restart, a signing round's
+/// invalid shares).
+#[derive(Clone, Debug)]
+pub struct Accusation {
+    pub at_ms: u64,
+    pub by: usize,
+    pub set: String,
+    /// `None`: the named party is no node of the run.
+    pub culprit: Option<usize>,
 }

@@ -9,9 +9,10 @@
 //! - **Digest**: SHA-256 over every typed event and effect in order, with the simulated time.
 //!   Events carry no free text, so rewording a log line never changes a digest.
 
-use crate::faults::{faults_of, Crashes};
+use crate::faults::FaultPlan;
 use crate::network::Links;
-use crate::report::{AppendedBlock, Observed, ProducerReward, Report, TermReport};
+use crate::report::{AppendedBlock, BlockReport, Observed, ProducerReward, Report, TermReport};
+use crate::scenario::RestartState;
 use crate::scenario::Scenario;
 use crate::store::{Pool, SharedStore};
 use bitcoin::{Amount, CompressedPublicKey, ScriptBuf};
@@ -24,13 +25,14 @@ use std::rc::Rc;
 use tandem_burnchain::embedded::EmbeddedChain;
 use tandem_consensus::chain::tx::MEMO_LEN;
 use tandem_consensus::chain::{Block, Chainstate, Genesis, GenesisStacker, Payload, UnsignedTx};
+use tandem_consensus::engine::{ProducerEvent, StackerEvent};
 use tandem_consensus::stacking::{PoxAddress, Principal, SignerKey, StacksAddress};
 use tandem_consensus::{BurnHeight, MicroStx, Network, NetworkParams, ParamsSpec, Sats, Term};
 use tandem_machine::{
     DbId, DbPolicy, Effect, Event, Input, MachineConfig, MachineTimer, NodeMachine, SetId,
 };
 use tandem_stackerdb::{RecoveryMemo, StackerDb, SyncMessage};
-use tandem_wfrost::SharedVerifications;
+use tandem_wfrost::{PartyId, SharedVerifications, SignError};
 
 enum SimEvent {
     BurnBlock,
@@ -44,12 +46,20 @@ enum SimEvent {
         node: usize,
         timer: MachineTimer,
     },
+    /// The node sends its clock of every Stacker DB to its next peer (`network.anti_entropy_ms`).
+    AntiEntropy {
+        node: usize,
+    },
+    /// A crashed node comes back (`faults.crash.restart_ms`).
+    Restart {
+        node: usize,
+    },
 }
 
 type Replica = StackerDb<DbPolicy, SharedStore>;
 
-struct SimNode {
-    machine: NodeMachine,
+pub(crate) struct SimNode {
+    pub(crate) machine: NodeMachine,
     rng: ChaCha12Rng,
     dbs: BTreeMap<DbId, Replica>,
 }
@@ -97,11 +107,11 @@ const RECOVERY_MEMO: usize = 1 << 16;
 const PRODUCER_FUNDING: Amount = Amount::from_sat(100_000_000);
 
 pub struct World {
-    scenario: Scenario,
-    params: NetworkParams,
-    nodes: Vec<SimNode>,
-    names: Vec<String>,
-    by_principal: BTreeMap<Principal, usize>,
+    pub(crate) scenario: Scenario,
+    pub(crate) params: NetworkParams,
+    pub(crate) nodes: Vec<SimNode>,
+    pub(crate) names: Vec<String>,
+    pub(crate) by_principal: BTreeMap<Principal, usize>,
     funding: Vec<(ScriptBuf, Amount)>,
     user_keys: Vec<secp256k1::SecretKey>,
     user_nonces: Vec<u64>,
@@ -113,8 +123,14 @@ pub struct World {
     trace: Sha256,
     events: u64,
     bitcoin: EmbeddedChain,
-    crashes: Crashes,
-    observed: Observed,
+    pub(crate) plan: FaultPlan,
+    pub(crate) observed: Observed,
+    /// The node whose view the report gives: the first that never misbehaves or crashes.
+    pub(crate) observer: usize,
+    configs: Vec<MachineConfig>,
+    genesis: Chainstate,
+    /// Anti-entropy rounds each node has run (its next peer).
+    anti_entropy_rounds: Vec<usize>,
     /// Chunk signer recoveries, shared by every replica: each chunk reaches every node, and
     /// recovering its writer's key is a pure function of the chunk (docs/simulator.md).
     recoveries: RecoveryMemo,
@@ -172,8 +188,10 @@ impl World {
         }
         let chainstate =
             Chainstate::genesis(&params, &genesis).map_err(|e| SimError::Genesis(e.to_string()))?;
+        let plan = FaultPlan::new(&scenario, &mut stream(seed, "byzantine"));
         let mut names = Vec::new();
         let mut nodes = Vec::new();
+        let mut configs = Vec::new();
         let mut by_principal = BTreeMap::new();
         let mut funding = Vec::new();
         // Every node verifies every block's signatures: a pure function of the signature, so
@@ -202,17 +220,25 @@ impl World {
                 fee_rate_sat_vb: 1,
                 coinbase_maturity: 0,
                 shared_verifications: Some(shared.clone()),
-                faults: faults_of(&scenario.faults, names.last().map_or("", String::as_str)),
+                faults: plan.machine_faults(i),
             };
+            configs.push(config.clone());
             nodes.push(SimNode {
                 machine: NodeMachine::new(config, chainstate.clone()),
                 rng: stream(seed, &format!("node-{i}")),
                 dbs: BTreeMap::new(),
             });
         }
-        let crashes = Crashes::new(&scenario.faults, &names);
+        let observer = (0..nodes.len())
+            .find(|i| !plan.byzantine(*i) && !plan.outages.contains_key(i))
+            .unwrap_or(0);
         let mut w = World {
-            links: Links::new(scenario.network, stream(seed, "latency")),
+            links: Links::new(
+                scenario.network,
+                stream(seed, "latency"),
+                stream(seed, "link-faults"),
+            ),
+            anti_entropy_rounds: vec![0; nodes.len()],
             workload_rng: stream(seed, "workload"),
             user_nonces: vec![0; user_keys.len()],
             bitcoin: EmbeddedChain::new(seed),
@@ -228,7 +254,10 @@ impl World {
             now: 0,
             trace: Sha256::new(),
             events: 0,
-            crashes,
+            plan,
+            observer,
+            configs,
+            genesis: chainstate,
             observed: Observed::default(),
             recoveries: RecoveryMemo::new(RECOVERY_MEMO),
             pool: Pool::shared(),
@@ -237,7 +266,34 @@ impl World {
         // The genesis block (height 0, funding the producers) and the first burn height are
         // both mined at time 0.
         w.schedule(0, SimEvent::BurnBlock);
+        let restarts: Vec<(usize, u64)> = w
+            .plan
+            .outages
+            .iter()
+            .filter_map(|(i, o)| o.restart.map(|r| (*i, r)))
+            .collect();
+        for (node, at) in restarts {
+            w.schedule(at, SimEvent::Restart { node });
+        }
+        if let Some(every) = w.scenario.network.anti_entropy_ms {
+            let n = w.nodes.len() as u64;
+            for node in 0..w.nodes.len() {
+                // Staggered, so the exchanges do not all happen at one instant.
+                w.schedule(
+                    every + every * node as u64 / n,
+                    SimEvent::AntiEntropy { node },
+                );
+            }
+        }
         Ok(w)
+    }
+
+    /// The nodes that misbehave in this run (named or drawn by weight).
+    pub fn byzantine_names(&self) -> Vec<String> {
+        self.plan
+            .byzantine_nodes()
+            .map(|(i, _)| self.names[i].clone())
+            .collect()
     }
 
     fn schedule(&mut self, at: u64, ev: SimEvent) {
@@ -262,9 +318,18 @@ impl World {
             let target = match &ev {
                 SimEvent::Deliver { to, .. } => Some(*to),
                 SimEvent::Timer { node, .. } => Some(*node),
-                SimEvent::BurnBlock => None,
+                SimEvent::BurnBlock | SimEvent::AntiEntropy { .. } | SimEvent::Restart { .. } => {
+                    None
+                }
             };
-            if target.is_some_and(|n| self.crashes.down(n, t)) {
+            if let Some(n) = target.filter(|n| self.plan.down(*n, t)) {
+                // A process restarted over its journal re-arms the timers it had set (issue
+                // 17's replay); a node that lost its state lost them too.
+                if let (SimEvent::Timer { .. }, Some(o)) = (&ev, self.plan.outages.get(&n)) {
+                    if let (Some(r), RestartState::Kept) = (o.restart, o.state) {
+                        self.schedule(r, ev);
+                    }
+                }
                 continue;
             }
             self.events += 1;
@@ -277,6 +342,8 @@ impl World {
                     bytes,
                 } => self.on_deliver(from, to, db, &bytes),
                 SimEvent::Timer { node, timer } => self.input(node, Input::Timer(timer)),
+                SimEvent::AntiEntropy { node } => self.on_anti_entropy(node),
+                SimEvent::Restart { node } => self.on_restart(node),
             }
         }
         self.report()
@@ -301,6 +368,7 @@ impl World {
         };
         let (height, block) = self.bitcoin.mine(self.now, &payouts);
         self.observed.bitcoin.blocks += 1;
+        self.observed.burn_times.insert(height, self.now);
         let h = BurnHeight(height);
         self.record(&[b"burn", &height.to_be_bytes(), &block.block_hash()[..]]);
         // The run covers the scenario's block-producing terms; it ends when the next starts.
@@ -313,7 +381,7 @@ impl World {
             return;
         }
         for node in 0..self.nodes.len() {
-            if self.crashes.down(node, self.now) {
+            if self.plan.down(node, self.now) {
                 continue;
             }
             self.input(
@@ -364,7 +432,7 @@ impl World {
                 self.record(&[b"tx", &id.0]);
             }
             for node in 0..self.nodes.len() {
-                if !self.crashes.down(node, self.now) {
+                if !self.plan.down(node, self.now) {
                     self.input(node, Input::Transaction(tx.clone()));
                 }
             }
@@ -388,7 +456,8 @@ impl World {
             }
             Effect::WriteChunk { db, chunk } => self.write(node, db, chunk),
             Effect::SetTimer { timer, after_ms } => {
-                self.schedule(self.now + after_ms, SimEvent::Timer { node, timer })
+                let after = self.plan.stretch(node, after_ms);
+                self.schedule(self.now + after, SimEvent::Timer { node, timer })
             }
             Effect::BroadcastTx { kind, tx } => {
                 self.record(&[
@@ -403,6 +472,9 @@ impl World {
                 receipt,
                 latency_ms: _,
             } => {
+                if node == self.observer {
+                    self.snapshot_term(block.header.term);
+                }
                 let id = block.id();
                 self.record(&[
                     b"append",
@@ -410,14 +482,32 @@ impl World {
                     &block.header.height.0.to_be_bytes(),
                     &id.0,
                 ]);
-                if node == 0 {
-                    let info = self.nodes[0].machine.term_info(block.header.term);
-                    let (ps, ss) = info.map_or((0, 0), |i| {
+                if node == self.observer {
+                    let m = &self.nodes[node].machine;
+                    let term = block.header.term;
+                    let (pp, sp) = m.term_info(term).map_or((Vec::new(), Vec::new()), |i| {
                         (
-                            block.producer_sig.signers(&i.producer_key).len(),
-                            block.stacker_sig.signers(&i.stacker_key).len(),
+                            block.producer_sig.signers(&i.producer_key),
+                            block.stacker_sig.signers(&i.stacker_key),
                         )
                     });
+                    let cycle = self
+                        .params
+                        .term_range(term)
+                        .and_then(|r| self.params.cycle_of(r.start));
+                    let slots = |set: Option<SetId>, parties: &[PartyId]| -> u32 {
+                        let Some(l) = set.and_then(|set| m.layout(set)) else {
+                            return 0;
+                        };
+                        parties
+                            .iter()
+                            .filter_map(|p| l.party(*p))
+                            .map(|p| p.frost_slots.len() as u32)
+                            .sum()
+                    };
+                    let producer_slots = slots(Some(SetId::Producers(term)), &pp);
+                    let stacker_slots = slots(cycle.ok().map(SetId::Stackers), &sp);
+                    let (ps, ss) = (pp.len(), sp.len());
                     let amounts = |v: &[(Principal, MicroStx)]| {
                         v.iter().map(|(p, a)| (p.clone(), a.0)).collect()
                     };
@@ -426,6 +516,8 @@ impl World {
                         AppendedBlock {
                             producer_signers: ps,
                             stacker_signers: ss,
+                            producer_slots,
+                            stacker_slots,
                             coinbase: amounts(receipt.coinbase_paid()),
                             fees: amounts(receipt.fees_paid()),
                         },
@@ -442,6 +534,52 @@ impl World {
             &(node as u32).to_be_bytes(),
             format!("{ev:?}").as_bytes(),
         ]);
+        // Culprits a witness or a key generation names, by node, for the safety checker.
+        let accused = match &ev {
+            Event::KeygenRestarted { set, culprits, .. } => Some((*set, culprits.clone())),
+            Event::Producer {
+                term,
+                event:
+                    ProducerEvent::SigningStuck {
+                        error: SignError::InvalidShares(ps),
+                        ..
+                    },
+            } => Some((SetId::Producers(*term), ps.clone())),
+            Event::Stacker {
+                cycle,
+                event:
+                    StackerEvent::SigningStuck {
+                        error: SignError::InvalidShares(ps),
+                        ..
+                    },
+            } => Some((SetId::Stackers(*cycle), ps.clone())),
+            _ => None,
+        };
+        if let Some((set, parties)) = accused {
+            for p in parties {
+                let culprit = self.nodes[node]
+                    .machine
+                    .layout(set)
+                    .and_then(|l| l.party(p))
+                    .map(|party| {
+                        Principal::from(StacksAddress::from_public_key(
+                            &party.key.serialize(),
+                            Network::Regtest,
+                        ))
+                    })
+                    .and_then(|pr| self.by_principal.get(&pr).copied());
+                self.observed.accusations.push(crate::report::Accusation {
+                    at_ms: self.now,
+                    by: node,
+                    set: format!("{set:?}"),
+                    culprit,
+                });
+            }
+        }
+        let observer = self.observer;
+        if let (Event::TermStarted { term, .. }, true) = (&ev, node == observer) {
+            self.snapshot_term(*term);
+        }
         let o = &mut self.observed;
         match ev {
             Event::Proposed { id, .. } => {
@@ -462,8 +600,11 @@ impl World {
                 }
             }
             Event::TermStarted { dropped_blocks, .. } => o.dropped_blocks += dropped_blocks,
-            Event::FaultCommitted { .. } => o.faults_committed += 1,
-            _ if node != 0 => {}
+            Event::FaultCommitted { kind } => {
+                o.faults_committed += 1;
+                o.fault_timeline.push((self.now, node, kind));
+            }
+            _ if node != observer => {}
             Event::EnrollmentAccepted { payout_outputs, .. } => {
                 o.bitcoin.enrollments += 1;
                 o.bitcoin.payout_outputs += u64::from(payout_outputs);
@@ -516,17 +657,28 @@ impl World {
         let bytes = Rc::new(SyncMessage::Chunks(vec![chunk]).encode());
         for to in 0..self.nodes.len() {
             if to != node {
-                let at = self.links.arrival(self.now, node, to);
-                self.schedule(
-                    at,
-                    SimEvent::Deliver {
-                        from: node,
-                        to,
-                        db,
-                        bytes: bytes.clone(),
-                    },
-                );
+                self.send(node, to, db, bytes.clone());
             }
+        }
+    }
+
+    /// Puts a replication message on the link `from -> to`: lost across a partition or to a
+    /// lossy link's draw, otherwise delivered (once or twice) after the link's latency.
+    fn send(&mut self, from: usize, to: usize, db: DbId, bytes: Rc<Vec<u8>>) {
+        if self.plan.cut(from, to, self.now) {
+            self.observed.partitioned_messages += 1;
+            return;
+        }
+        for at in self.links.arrivals(self.now, from, to) {
+            self.schedule(
+                at,
+                SimEvent::Deliver {
+                    from,
+                    to,
+                    db,
+                    bytes: bytes.clone(),
+                },
+            );
         }
     }
 
@@ -559,19 +711,131 @@ impl World {
             }
         }
         for reply in out.replies {
-            let at = self.links.arrival(self.now, to, from);
-            self.schedule(
-                at,
-                SimEvent::Deliver {
-                    from: to,
-                    to: from,
-                    db,
-                    bytes: Rc::new(reply.encode()),
-                },
-            );
+            self.send(to, from, db, Rc::new(reply.encode()));
         }
         for input in chunks.into_iter().filter_map(|c| Input::chunk(db, c)) {
             self.input(to, input);
+        }
+    }
+
+    /// One anti-entropy round: the node sends its clock of each DB it holds to its next peer
+    /// in turn, which answers with what either side lacks (the replication protocol's own
+    /// exchange, as `tandem node` runs it).
+    fn on_anti_entropy(&mut self, node: usize) {
+        if let Some(every) = self.scenario.network.anti_entropy_ms {
+            self.schedule(self.now + every, SimEvent::AntiEntropy { node });
+        }
+        let n = self.nodes.len();
+        if n < 2 || self.plan.down(node, self.now) {
+            return;
+        }
+        let round = self.anti_entropy_rounds[node];
+        self.anti_entropy_rounds[node] += 1;
+        let peer = (node + 1 + round % (n - 1)) % n;
+        self.exchange_clocks(node, &[peer]);
+    }
+
+    fn exchange_clocks(&mut self, node: usize, peers: &[usize]) {
+        let clocks: Vec<(DbId, Rc<Vec<u8>>)> = self.nodes[node]
+            .dbs
+            .iter()
+            .map(|(db, r)| (*db, Rc::new(SyncMessage::Clock(r.clock()).encode())))
+            .collect();
+        for (db, bytes) in clocks {
+            for &peer in peers {
+                self.send(node, peer, db, bytes.clone());
+            }
+        }
+    }
+
+    /// A crashed node comes back: with its state, it catches up on the burn blocks it missed;
+    /// without, it starts over from genesis. Either way it fetches the Stacks blocks it lacks
+    /// from the observer (block sync) and exchanges clocks with every peer, as `tandem node`
+    /// does on its new links.
+    fn on_restart(&mut self, node: usize) {
+        let Some(outage) = self.plan.outages.get(&node).copied() else {
+            return;
+        };
+        self.record(&[b"restart", &(node as u32).to_be_bytes()]);
+        if outage.state == RestartState::Lost {
+            let config = self.configs[node].clone();
+            self.nodes[node] = SimNode {
+                machine: NodeMachine::new(config, self.genesis.clone()),
+                rng: stream(self.scenario.seed, &format!("node-{node}-restarted")),
+                dbs: BTreeMap::new(),
+            };
+        }
+        let from = self.nodes[node]
+            .machine
+            .burn_tip()
+            .map_or(0, |h| h.0.saturating_add(1));
+        let to = self.bitcoin.height().unwrap_or(0);
+        for h in from..=to {
+            let Some(block) = self.bitcoin.block(h).cloned() else {
+                break;
+            };
+            self.input(
+                node,
+                Input::BurnBlock {
+                    height: BurnHeight(h),
+                    block,
+                },
+            );
+        }
+        if node != self.observer {
+            let source = self.nodes[self.observer].machine.follower();
+            let mine = self.nodes[node].machine.follower().tip_parent().height;
+            let mut chain = Vec::new();
+            let mut cur = source.tip();
+            while let Some(b) = source.block(&cur) {
+                if b.header.height <= mine {
+                    break;
+                }
+                chain.push(b.clone());
+                cur = b.header.parent;
+            }
+            for b in chain.into_iter().rev() {
+                self.input(node, Input::Block(b));
+            }
+        }
+        let peers: Vec<usize> = (0..self.nodes.len()).filter(|p| *p != node).collect();
+        self.exchange_clocks(node, &peers);
+    }
+
+    /// Keeps what the observer knows of `term`'s sets and keys for the checkers.
+    fn snapshot_term(&mut self, term: Term) {
+        let m = &self.nodes[self.observer].machine;
+        let node_of = |key: &secp256k1::PublicKey| {
+            let address = StacksAddress::from_public_key(&key.serialize(), Network::Regtest);
+            self.by_principal.get(&Principal::from(address)).copied()
+        };
+        let side = |set: SetId| {
+            m.layout(set).map(|l| crate::report::SetSnapshot {
+                parties: l
+                    .parties
+                    .iter()
+                    .map(|p| (node_of(&p.key), p.frost_slots.len() as u32))
+                    .collect(),
+                threshold: l.threshold,
+            })
+        };
+        let producers = side(SetId::Producers(term));
+        let stackers = self
+            .params
+            .term_range(term)
+            .and_then(|r| self.params.cycle_of(r.start))
+            .ok()
+            .and_then(|c| side(SetId::Stackers(c)));
+        let info = m.term_info(term).cloned();
+        let snap = self.observed.terms.entry(term).or_default();
+        if snap.info.is_none() {
+            snap.info = info;
+        }
+        if snap.producers.is_none() {
+            snap.producers = producers;
+        }
+        if snap.stackers.is_none() {
+            snap.stackers = stackers;
         }
     }
 
@@ -579,7 +843,14 @@ impl World {
 
     fn report(mut self) -> Report {
         let digest = hex::encode(self.trace.clone().finalize());
-        let follower = self.nodes[0].machine.follower();
+        let observer = self.observer;
+        let first = self.params.first_producer_term().0;
+        // Terms still open at the end keep their layouts: snapshot them for the checkers.
+        for t in first..first + self.scenario.terms {
+            self.snapshot_term(Term(t));
+        }
+        let genesis_supply = self.genesis.pox().liquid_supply();
+        let follower = self.nodes[observer].machine.follower();
         let mut chain: Vec<&Block> = Vec::new();
         let mut cur = follower.tip();
         while let Some(b) = follower.block(&cur) {
@@ -587,10 +858,34 @@ impl World {
             cur = b.header.parent;
         }
         chain.reverse();
+        let (checks, slots) = self.checks(&chain, genesis_supply);
         let o = &self.observed;
         let mut rewards: BTreeMap<usize, (u128, u128)> = BTreeMap::new();
+        let mut blocks = Vec::new();
         for b in &chain {
-            if let Some(a) = o.appended.get(&b.id()) {
+            let id = b.id();
+            let proposed = o.proposed_at.get(&id).copied();
+            let latency = match (proposed, o.completed_at.get(&id)) {
+                (Some(p), Some(c)) => Some(c.saturating_sub(p)),
+                _ => None,
+            };
+            let mut report = BlockReport {
+                height: b.header.height.0,
+                term: b.header.term.0,
+                burn_height: u64::from(b.header.burn_height.0),
+                latency_ms: latency,
+                proposed_at_ms: proposed,
+                producer_signers: 0,
+                stacker_signers: 0,
+                producer_slots: 0,
+                stacker_slots: 0,
+                transactions: b.txs.len(),
+            };
+            if let Some(a) = o.appended.get(&id) {
+                report.producer_signers = a.producer_signers;
+                report.stacker_signers = a.stacker_signers;
+                report.producer_slots = a.producer_slots;
+                report.stacker_slots = a.stacker_slots;
                 for (p, amount) in &a.coinbase {
                     if let Some(i) = self.by_principal.get(p) {
                         rewards.entry(*i).or_default().0 += amount;
@@ -602,42 +897,41 @@ impl World {
                     }
                 }
             }
+            blocks.push(report);
         }
         let mut terms = Vec::new();
-        let first = self.params.first_producer_term().0;
         for t in first..first + self.scenario.terms {
             let term = Term(t);
-            let blocks: Vec<&&Block> = chain.iter().filter(|b| b.header.term == term).collect();
+            let of_term: Vec<&BlockReport> = blocks.iter().filter(|b| b.term == t).collect();
+            let (producer_slots, stacker_slots) = slots.get(&term).copied().unwrap_or_default();
             let mut report = TermReport {
                 term: t,
-                blocks: blocks.len() as u32,
+                burn_heights: self
+                    .params
+                    .term_range(term)
+                    .map_or((0, 0), |r| (u64::from(r.start.0), u64::from(r.end.0))),
+                blocks: of_term.len() as u32,
+                producer_slots,
+                stacker_slots,
                 ..TermReport::default()
             };
             if let Some((round, leader)) = o.leaders.get(&term) {
                 report.leader = Some(self.names[*leader].clone());
                 report.election_rounds = round.0 + 1;
             }
-            if blocks.is_empty() {
+            if of_term.is_empty() {
                 report.note = o.notes.get(&term).cloned();
             }
-            let mut latency = Vec::new();
-            let (mut ps, mut ss) = (0usize, 0usize);
-            for b in &blocks {
-                let id = b.id();
-                if let (Some(p), Some(c)) = (o.proposed_at.get(&id), o.completed_at.get(&id)) {
-                    latency.push(c.saturating_sub(*p));
-                }
-                if let Some(a) = o.appended.get(&id) {
-                    ps += a.producer_signers;
-                    ss += a.stacker_signers;
-                }
-            }
+            let latency: Vec<u64> = of_term.iter().filter_map(|b| b.latency_ms).collect();
             if !latency.is_empty() {
                 report.latency_ms = latency.iter().sum::<u64>() / latency.len() as u64;
             }
-            if !blocks.is_empty() {
-                report.producer_signers = ps as f64 / blocks.len() as f64;
-                report.stacker_signers = ss as f64 / blocks.len() as f64;
+            if !of_term.is_empty() {
+                let n = of_term.len() as f64;
+                report.producer_signers =
+                    of_term.iter().map(|b| b.producer_signers).sum::<usize>() as f64 / n;
+                report.stacker_signers =
+                    of_term.iter().map(|b| b.stacker_signers).sum::<usize>() as f64 / n;
             }
             terms.push(report);
         }
@@ -654,7 +948,32 @@ impl World {
             })
             .sum();
         let chain_height = chain.last().map_or(0, |b| b.header.height.0);
-        self.observed.bitcoin.transactions = self.bitcoin.transactions;
+        let byzantine = self
+            .plan
+            .byzantine_nodes()
+            .map(|(i, fs)| crate::report::ByzantineNode {
+                node: self.names[i].clone(),
+                kinds: fs.iter().map(|f| f.kind.name().to_string()).collect(),
+                from_term: fs.iter().map(|f| f.from_term.0).min().unwrap_or(0),
+            })
+            .collect();
+        let fault_timeline = o
+            .fault_timeline
+            .iter()
+            .map(|(at, node, kind)| crate::report::FaultMark {
+                at_ms: *at,
+                node: self.names[*node].clone(),
+                kind: kind.name().to_string(),
+            })
+            .collect();
+        let links = crate::report::LinkReport {
+            dropped: self.links.dropped,
+            duplicated: self.links.duplicated,
+            delayed: self.links.delayed,
+            partitioned: o.partitioned_messages,
+        };
+        let mut bitcoin = o.bitcoin.clone();
+        bitcoin.transactions = self.bitcoin.transactions;
         Report {
             scenario: self.scenario.name.clone(),
             seed: self.scenario.seed,
@@ -672,11 +991,23 @@ impl World {
                 })
                 .collect(),
             conflicting_heights,
-            dropped_blocks: self.observed.dropped_blocks,
-            faults_committed: self.observed.faults_committed,
+            dropped_blocks: o.dropped_blocks,
+            faults_committed: o.faults_committed,
             chain_height,
-            bitcoin: self.observed.bitcoin.clone(),
-            stackerdb: self.observed.stackerdb.clone(),
+            bitcoin,
+            stackerdb: o.stackerdb.clone(),
+            observer: self.names[observer].clone(),
+            blocks,
+            byzantine,
+            fault_timeline,
+            links,
+            node_heights: self
+                .nodes
+                .iter()
+                .zip(&self.names)
+                .map(|(n, name)| (name.clone(), n.machine.follower().tip_parent().height.0))
+                .collect(),
+            checks,
         }
     }
 }

@@ -108,16 +108,26 @@ fn a_crashed_leader_is_replaced() {
     assert_eq!(crashed.conflicting_heights, 0);
 }
 
-/// Without 67 slots online no block can be signed: the term stalls rather than fork.
+/// Without 67 slots online no block can be signed: the term stalls rather than fork. p0, p1 and
+/// p2 (49 of the six equal producers' 100 slots) crash just before term 2, after enrolling and
+/// generating its keys (crashed at time 0 they would never have enrolled, and the others would
+/// have held every slot). The report is the view of p3, the first node that stays up.
 #[test]
 fn below_threshold_producers_make_no_blocks() {
     let text = format!(
-        "{SIX}\n[faults]\ncrash = [{{ node = \"p0\", at_ms = 0 }}, {{ node = \"p1\", at_ms = 0 }}]\n"
+        "{SIX}\n[faults]\ncrash = [{{ node = \"p0\", at_ms = 1150000 }}, {{ node = \"p1\", at_ms = 1150000 }}, {{ node = \"p2\", at_ms = 1150000 }}]\n"
     );
     let r = run(&text);
+    assert_eq!(r.observer, "p3");
     assert_eq!(r.terms[0].blocks, 0);
     assert_eq!(r.chain_height, 0);
     assert_eq!(r.conflicting_heights, 0);
+    assert_eq!(r.terms[0].producer_slots.honest, 51);
+    assert!(r.checks.passed(), "{:?}", r.checks);
+    assert_eq!(
+        r.checks.not_promised,
+        vec!["term 2: behaving producers hold 51 of 100 slots (threshold 67)".to_string()]
+    );
 }
 
 /// A producer that withholds its votes and two-phase-commit messages (p0, 10 of 100 slots),

@@ -7,10 +7,12 @@
 
 mod checks;
 mod faults;
+pub mod html;
 mod network;
 pub mod report;
 pub mod scenario;
 mod store;
+pub mod sweep;
 pub mod world;
 
 pub use report::{

@@ -6,8 +6,10 @@
 #![forbid(unsafe_code)]
 
 use clap::{Parser, Subcommand};
+use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::process::ExitCode;
+use tandem_sim::sweep::{run_seeds, SweepSummary};
 use tandem_sim::{Report, Scenario, World};
 
 #[derive(Parser)]
@@ -30,7 +32,146 @@ enum Command {
         seed: Option<u64>,
         #[arg(long)]
         json: bool,
+        /// Writes report.html (plots as SVG) and report.json into this directory.
+        #[arg(long, value_name = "DIR")]
+        report: Option<PathBuf>,
     },
+    /// Runs a scenario over many seeds and summarises what the checkers found.
+    Sweep {
+        scenario: PathBuf,
+        /// How many seeds to run.
+        #[arg(long)]
+        seeds: u64,
+        /// The first seed (the scenario's own seed without it).
+        #[arg(long)]
+        first_seed: Option<u64>,
+        /// Runs at once (each seed is one single-threaded run).
+        #[arg(long, default_value_t = 1)]
+        jobs: usize,
+        #[arg(long)]
+        json: bool,
+        /// Writes report.html (plots over all seeds) and summary.json into this directory.
+        #[arg(long, value_name = "DIR")]
+        report: Option<PathBuf>,
+    },
+}
+
+fn load(path: &std::path::Path) -> Result<Scenario, ExitCode> {
+    let text = std::fs::read_to_string(path).map_err(|e| {
+        eprintln!("error: cannot read {}: {e}", path.display());
+        ExitCode::from(2)
+    })?;
+    Scenario::parse(&text).map_err(|e| {
+        eprintln!("error: {}: {e}", path.display());
+        ExitCode::from(2)
+    })
+}
+
+fn print_summary(s: &SweepSummary) {
+    println!(
+        "sweep {}: {} seeds from {}",
+        s.scenario, s.seeds, s.first_seed
+    );
+    println!(
+        "forks {}, liveness failures {}, conservation failures {}, terms without a liveness promise {}",
+        s.forks, s.liveness_failures, s.conservation_failures, s.not_promised_terms
+    );
+    println!(
+        "blocks per term: min {}, median {}, max {}",
+        s.blocks_per_term.min, s.blocks_per_term.median, s.blocks_per_term.max
+    );
+    println!(
+        "latency p50 {} ms, p99 {} ms; faults committed {}",
+        s.latency_p50_ms, s.latency_p99_ms, s.faults_committed
+    );
+    for f in &s.failing {
+        println!("FAILING seed {}: {}", f.seed, f.failures.join("; "));
+        println!("  reproduce: {}", f.reproduce);
+    }
+    println!(
+        "checks: {}",
+        if s.passed() {
+            "passed on every seed".to_string()
+        } else {
+            format!("FAILED on {} seeds", s.failing.len())
+        }
+    );
+}
+
+fn sweep(
+    scenario_path: &std::path::Path,
+    seeds: u64,
+    first_seed: Option<u64>,
+    jobs: usize,
+    json: bool,
+    report: Option<PathBuf>,
+) -> ExitCode {
+    let s = match load(scenario_path) {
+        Ok(s) => s,
+        Err(code) => return code,
+    };
+    if seeds == 0 || jobs == 0 {
+        eprintln!("error: --seeds and --jobs must be at least 1");
+        return ExitCode::from(2);
+    }
+    let first = first_seed.unwrap_or(s.seed);
+    let started = std::time::Instant::now();
+    // A bar on a terminal; plain lines (about twenty) otherwise.
+    let bar = std::io::stderr().is_terminal().then(|| {
+        let b = indicatif::ProgressBar::new(seeds);
+        b.set_style(
+            indicatif::ProgressStyle::with_template(
+                "{elapsed_precise} [{bar:40}] {pos}/{len} seeds, {msg} (eta {eta})",
+            )
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar())
+            .progress_chars("=> "),
+        );
+        b
+    });
+    let step = (seeds / 20).max(1);
+    let reports = run_seeds(&s, first, seeds, jobs, |done, failing| match &bar {
+        Some(b) => {
+            b.set_position(done);
+            b.set_message(format!("{failing} failing"));
+        }
+        None if done % step == 0 || done == seeds => eprintln!(
+            "sweep: {done}/{seeds} seeds, {failing} failing, {:.1} s",
+            started.elapsed().as_secs_f64()
+        ),
+        None => {}
+    });
+    if let Some(b) = bar {
+        b.finish_and_clear();
+    }
+    let path = scenario_path.display().to_string();
+    let summary = SweepSummary::of(&path, reports.clone());
+    if let Some(dir) = report {
+        if let Err(e) = tandem_sim::html::write_sweep(&dir, &summary, &reports) {
+            eprintln!("error: {e}");
+            return ExitCode::from(1);
+        }
+        eprintln!("report: {}", dir.join("report.html").display());
+    }
+    if json {
+        match serde_json::to_string_pretty(&summary) {
+            Ok(j) => println!("{j}"),
+            Err(e) => {
+                eprintln!("error: {e}");
+                return ExitCode::from(1);
+            }
+        }
+    } else {
+        print_summary(&summary);
+        println!(
+            "wall {:.1} s with {jobs} jobs",
+            started.elapsed().as_secs_f64()
+        );
+    }
+    if summary.passed() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(3)
+    }
 }
 
 fn print_text(r: &Report) {
@@ -105,24 +246,23 @@ fn print_text(r: &Report) {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
+        Command::Sweep {
+            scenario,
+            seeds,
+            first_seed,
+            jobs,
+            json,
+            report,
+        } => sweep(&scenario, seeds, first_seed, jobs, json, report),
         Command::Run {
             scenario,
             seed,
             json,
+            report: report_dir,
         } => {
-            let text = match std::fs::read_to_string(&scenario) {
-                Ok(t) => t,
-                Err(e) => {
-                    eprintln!("error: cannot read {}: {e}", scenario.display());
-                    return ExitCode::from(2);
-                }
-            };
-            let mut s = match Scenario::parse(&text) {
+            let mut s = match load(&scenario) {
                 Ok(s) => s,
-                Err(e) => {
-                    eprintln!("error: {}: {e}", scenario.display());
-                    return ExitCode::from(2);
-                }
+                Err(code) => return code,
             };
             if let Some(seed) = seed {
                 s.seed = seed;
@@ -134,6 +274,13 @@ fn main() -> ExitCode {
                     return ExitCode::from(1);
                 }
             };
+            if let Some(dir) = report_dir {
+                if let Err(e) = tandem_sim::html::write_run(&dir, &report) {
+                    eprintln!("error: {e}");
+                    return ExitCode::from(1);
+                }
+                eprintln!("report: {}", dir.join("report.html").display());
+            }
             if json {
                 match serde_json::to_string_pretty(&report) {
                     Ok(j) => println!("{j}"),

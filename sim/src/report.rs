@@ -138,7 +138,7 @@ pub struct StackerDbReport {
     pub sync_messages: u64,
 }
 
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
 pub struct Report {
     pub scenario: String,
     pub seed: u64,
@@ -167,6 +167,17 @@ pub struct Report {
     /// `chain_height`).
     pub node_heights: BTreeMap<String, u64>,
     pub checks: Checks,
+}
+
+impl Report {
+    /// The report of a run that could not start (its checks say why).
+    pub fn failed_to_start(scenario: &str, seed: u64) -> Report {
+        Report {
+            scenario: scenario.to_string(),
+            seed,
+            ..Report::default()
+        }
+    }
 }
 
 /// What the observer learned about one appended block.

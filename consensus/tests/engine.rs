@@ -12,7 +12,7 @@ use k256::elliptic_curve::Field;
 use k256::{ProjectivePoint, Scalar};
 use rand_chacha::ChaCha12Rng;
 use rand_core::SeedableRng;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use tandem_consensus::chain::block::{producer_message, stacker_message, BlockId};
 use tandem_consensus::chain::{Chainstate, Cost, Genesis, Parent, TermInfo, UnsignedBlock};
 use tandem_consensus::engine::assemble::assemble;
@@ -24,7 +24,9 @@ use tandem_consensus::engine::{
 use tandem_consensus::{
     Attempt, BurnHeight, ElectionRound, MicroStx, Network, NetworkParams, StacksHeight, Term,
 };
-use tandem_wfrost::{self as wfrost, AccountableSignature, FrostSlot, GroupKey, KeyShare, PartyId};
+use tandem_wfrost::{
+    self as wfrost, AccountableSignature, FrostSlot, GroupKey, KeyShare, PartyId, SignError,
+};
 
 fn rng(seed: u8) -> ChaCha12Rng {
     ChaCha12Rng::from_seed([seed; 32])
@@ -866,6 +868,112 @@ fn two_phase_commit_then_signing() {
         outs.iter().map(round_shape).collect::<Vec<_>>(),
         vec!["ignored Done"]
     );
+}
+
+/// Routes a round where party `faulty` (index) spoils (`Some(true)`) or withholds
+/// (`Some(false)`) its share; returns what each node suspects afterwards.
+fn round_with_bad_share(
+    avoid: BTreeSet<PartyId>,
+    faulty: usize,
+    spoil: bool,
+) -> (Vec<(usize, RoundOut)>, Vec<Vec<PartyId>>) {
+    let (group, shares) = keys(&[1..=3, 4..=6, 7..=10], 6, 8);
+    let id = BlockId([9; 32]);
+    let mut rounds: Vec<SigningRound> = shares
+        .iter()
+        .map(|k| {
+            SigningRound::new(group.clone(), Some(k.clone()), PartyId(1), producer_message)
+                .avoiding(avoid.clone())
+        })
+        .collect();
+    let mut r = rng(9);
+    let mut queue = Vec::new();
+    for i in [0, 1, 2] {
+        queue.extend(sends(rounds[i].handle(RoundInput::Prepare(id), &mut r), i));
+    }
+    let mut seen = Vec::new();
+    while !queue.is_empty() {
+        let (from, msg) = queue.remove(0);
+        let msg = match msg {
+            RoundMsg::Share { .. } if from == faulty && !spoil => continue,
+            RoundMsg::Share { id, share } if from == faulty => {
+                let mut b = share.serialize();
+                b[31] ^= 1;
+                RoundMsg::Share {
+                    id,
+                    share: frost_secp256k1::round2::SignatureShare::deserialize(&b).unwrap(),
+                }
+            }
+            other => other,
+        };
+        for (i, round) in rounds.iter_mut().enumerate() {
+            if i == from {
+                continue;
+            }
+            let input = RoundInput::Message {
+                from: PartyId(from as u16 + 1),
+                msg: msg.clone(),
+            };
+            for o in round.handle(input, &mut r) {
+                match o {
+                    RoundOut::Send(m) => queue.push((i, m)),
+                    other => seen.push((i, other)),
+                }
+            }
+        }
+    }
+    let suspects = rounds.iter().map(|x| x.suspects()).collect();
+    (seen, suspects)
+}
+
+/// A withheld share makes its party a suspect at every other node that saw the package; a spoiled
+/// one is named by every node that holds it (each share checked on its own, the coordinator's
+/// unsent share aside); the coordinator's own share is never counted missing.
+#[test]
+fn an_abandoned_round_names_its_suspects() {
+    let (seen, suspects) = round_with_bad_share(BTreeSet::new(), 2, false);
+    assert!(!seen.iter().any(|(_, o)| matches!(o, RoundOut::Signed(..))));
+    // The withholder holds its own share: it suspects nobody.
+    assert_eq!(suspects, vec![vec![PartyId(3)], vec![PartyId(3)], vec![]]);
+    let (seen, suspects) = round_with_bad_share(BTreeSet::new(), 1, true);
+    assert!(
+        seen.iter()
+            .any(|(i, o)| *i == 0
+                && *o == RoundOut::Stuck(SignError::InvalidShares(vec![PartyId(2)])))
+    );
+    // The spoiled share went out; party 2 holds its good one.
+    assert_eq!(suspects, vec![vec![PartyId(2)], vec![], vec![PartyId(2)]]);
+}
+
+/// A coordinator leaves suspects out of its package when the others hold the threshold (3 + 4
+/// of 10 slots, threshold 6): the round signs without the faulty party. When they would not,
+/// it takes everybody.
+#[test]
+fn a_coordinator_avoids_suspects_when_it_can() {
+    let avoid: BTreeSet<PartyId> = [PartyId(2)].into();
+    let (seen, suspects) = round_with_bad_share(avoid, 1, true);
+    let signed: Vec<_> = seen
+        .iter()
+        .filter_map(|(_, o)| match o {
+            RoundOut::Signed(_, sig) => Some(sig.clone()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(signed.len(), 1, "{seen:?}");
+    let (group, _) = keys(&[1..=3, 4..=6, 7..=10], 6, 8);
+    assert_eq!(
+        signed[0]
+            .verify(&group, &producer_message(&BlockId([9; 32])))
+            .unwrap(),
+        vec![PartyId(1), PartyId(3)]
+    );
+    assert_eq!(suspects[0], Vec::<PartyId>::new());
+    // Parties 1 and 2 alone hold 6: avoiding party 3 (4 slots) leaves 6, still enough; avoiding
+    // parties 2 and 3 leaves 3, so the package keeps everybody and the spoiled share shows.
+    let (seen, _) = round_with_bad_share([PartyId(2), PartyId(3)].into(), 1, true);
+    assert!(seen
+        .iter()
+        .any(|(_, o)| *o == RoundOut::Stuck(SignError::InvalidShares(vec![PartyId(2)]))));
 }
 
 /// Split prepares never reach the threshold for either id: nobody commits, nothing is signed.

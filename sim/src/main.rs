@@ -35,6 +35,9 @@ enum Command {
         /// Writes report.html (plots as SVG) and report.json into this directory.
         #[arg(long, value_name = "DIR")]
         report: Option<PathBuf>,
+        /// Prints every node machine's events to stderr as they happen (time, node, event).
+        #[arg(long)]
+        events: bool,
     },
     /// Runs a scenario over many seeds and summarises what the checkers found.
     Sweep {
@@ -259,6 +262,7 @@ fn main() -> ExitCode {
             seed,
             json,
             report: report_dir,
+            events,
         } => {
             let mut s = match load(&scenario) {
                 Ok(s) => s,
@@ -268,6 +272,7 @@ fn main() -> ExitCode {
                 s.seed = seed;
             }
             let report = match World::new(s) {
+                Ok(w) if events => w.print_events().run(),
                 Ok(w) => w.run(),
                 Err(e) => {
                     eprintln!("error: {e}");

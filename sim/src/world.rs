@@ -131,6 +131,8 @@ pub struct World {
     genesis: Chainstate,
     /// Anti-entropy rounds each node has run (its next peer).
     anti_entropy_rounds: Vec<usize>,
+    /// Print every machine event to stderr as it happens (`tandem-sim run --events`).
+    print_events: bool,
     /// Chunk signer recoveries, shared by every replica: each chunk reaches every node, and
     /// recovering its writer's key is a pure function of the chunk (docs/simulator.md).
     recoveries: RecoveryMemo,
@@ -239,6 +241,7 @@ impl World {
                 stream(seed, "link-faults"),
             ),
             anti_entropy_rounds: vec![0; nodes.len()],
+            print_events: false,
             workload_rng: stream(seed, "workload"),
             user_nonces: vec![0; user_keys.len()],
             bitcoin: EmbeddedChain::new(seed),
@@ -286,6 +289,12 @@ impl World {
             }
         }
         Ok(w)
+    }
+
+    /// Prints every machine event (time, node, event) to stderr while the run goes.
+    pub fn print_events(mut self) -> World {
+        self.print_events = true;
+        self
     }
 
     /// The nodes that misbehave in this run (named or drawn by weight).
@@ -529,6 +538,9 @@ impl World {
     }
 
     fn on_event(&mut self, node: usize, ev: Event) {
+        if self.print_events {
+            eprintln!("{:>9} ms {:<4} {ev:?}", self.now, self.names[node]);
+        }
         self.record(&[
             b"event",
             &(node as u32).to_be_bytes(),

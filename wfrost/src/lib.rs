@@ -37,7 +37,9 @@ pub use dkg::{
     DealerPackage, DealerSecret, DkgError, Fault, GroupKey, KeyShare, PendingKey,
     VerifyingSharesPackage,
 };
-pub use sign::{aggregate, commit, sign, CommitmentLog, NonceCommitments, SignError};
+pub use sign::{
+    aggregate, commit, invalid_shares_among, sign, CommitmentLog, NonceCommitments, SignError,
+};
 pub use witness::{
     AccountableSignature, SharedVerifications, SigningSetCache, WitnessEntry, WitnessError,
 };

@@ -249,6 +249,35 @@ pub fn aggregate(
     }
 }
 
+/// The parties among `shares` whose share does not verify in the signing package
+/// `commitments`, each checked on its own (any node holding the package can check the shares
+/// it saw, the coordinator's own share, never sent, included or not).
+pub fn invalid_shares_among(
+    group: &GroupKey,
+    commitments: &BTreeMap<PartyId, NonceCommitments>,
+    shares: &BTreeMap<PartyId, SignatureShare>,
+    message: &[u8],
+) -> Vec<PartyId> {
+    // Parties without a share get a zero stand-in so the witness covers the whole package
+    // (the binding factors and Lagrange coefficients are over the package); only the parties
+    // that did send a share are judged.
+    let Ok(zero) = SignatureShare::deserialize(&[0u8; 32]) else {
+        return Vec::new();
+    };
+    let mut all = shares.clone();
+    for p in commitments.keys() {
+        all.entry(*p).or_insert(zero);
+    }
+    match AccountableSignature::assemble(group, commitments, &all, None) {
+        Ok(sig) => sig
+            .invalid_shares(group, message)
+            .into_iter()
+            .filter(|p| shares.contains_key(p))
+            .collect(),
+        Err(_) => Vec::new(),
+    }
+}
+
 /// The nonce commitments a coordinator or validator has seen in one signing term: a commitment
 /// seen before is refused, naming the party.
 #[derive(Default)]

@@ -230,6 +230,26 @@ pub struct Producer {
     window_open: bool,
     proposed: bool,
     signing: SigningRound,
+    /// Parties that kept an abandoned round from its signature, with the height they did it
+    /// at: coordinators avoid them for [`SUSPICION_HEIGHTS`] heights (round.rs `suspects`).
+    suspects: BTreeMap<PartyId, StacksHeight>,
+}
+
+/// How many heights a suspect stays avoided: long enough that a party that spoils or withholds
+/// every share costs one timeout per this many blocks, short enough that an honest party that
+/// was only late signs again soon.
+pub const SUSPICION_HEIGHTS: u64 = 20;
+
+/// The suspects still avoided at `height`.
+pub fn avoided(
+    suspects: &BTreeMap<PartyId, StacksHeight>,
+    height: StacksHeight,
+) -> BTreeSet<PartyId> {
+    suspects
+        .iter()
+        .filter(|(_, at)| at.0 + SUSPICION_HEIGHTS > height.0)
+        .map(|(p, _)| *p)
+        .collect()
 }
 
 impl Producer {
@@ -258,6 +278,7 @@ impl Producer {
             candidates: BTreeMap::new(),
             window_open: false,
             proposed: false,
+            suspects: BTreeMap::new(),
         }
     }
 
@@ -369,7 +390,11 @@ impl Producer {
                 if !can_be_announced(view) {
                     return vec![ProducerOut::Ignored(ProducerIgnored::TermEnding(timer))];
                 }
-                // "...(or the current leader becomes inactive)": a new election round.
+                // "...(or the current leader becomes inactive)": a new election round. Whoever
+                // kept the abandoned round from its signature is avoided by later packages.
+                for p in self.signing.suspects() {
+                    self.suspects.insert(p, height);
+                }
                 let quiet = self.leader.take();
                 self.round = self.round.next();
                 self.reset_height();
@@ -394,7 +419,8 @@ impl Producer {
             Some(self.key.clone()),
             coordinator,
             producer_message,
-        );
+        )
+        .avoiding(avoided(&self.suspects, self.height));
     }
 
     fn tally(&mut self, round: ElectionRound) -> Vec<ProducerOut> {

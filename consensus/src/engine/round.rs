@@ -20,7 +20,7 @@ use crate::chain::block::BlockId;
 use frost_secp256k1::round1::SigningNonces;
 use frost_secp256k1::round2::SignatureShare;
 use rand_core::{CryptoRng, RngCore};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use tandem_wfrost::{
     self as wfrost, AccountableSignature, GroupKey, KeyShare, NonceCommitments, PartyId, SignError,
 };
@@ -112,6 +112,11 @@ pub struct SigningRound {
     request: Option<(BlockId, BTreeMap<PartyId, NonceCommitments>)>,
     shares: BTreeMap<PartyId, SignatureShare>,
     done: bool,
+    /// The round reached its signature.
+    signed: bool,
+    /// Parties this coordinator leaves out of its signing package when the others hold the
+    /// threshold without them (see [`SigningRound::suspects`]).
+    avoid: BTreeSet<PartyId>,
 }
 
 impl SigningRound {
@@ -136,7 +141,42 @@ impl SigningRound {
             request: None,
             shares: BTreeMap::new(),
             done: false,
+            signed: false,
+            avoid: BTreeSet::new(),
         }
+    }
+
+    /// The parties to leave out of this round's signing package when the other committed
+    /// parties hold the threshold (suspects of earlier rounds): a party that spoils or
+    /// withholds its share would otherwise be in every package, and no round would finish.
+    pub fn avoiding(mut self, avoid: BTreeSet<PartyId>) -> SigningRound {
+        self.avoid = avoid;
+        self
+    }
+
+    /// Who kept this round from its signature, as far as this node can tell once the round is
+    /// abandoned: the parties of the signing package whose share never arrived, or, when every
+    /// share arrived, those whose share does not verify (the accountable witness names them;
+    /// any node holding the package and the shares can check). Empty when the round signed or
+    /// never got a package. A suspect is not proven faulty (a share may be late), so it is only
+    /// avoided, never excluded.
+    pub fn suspects(&self) -> Vec<PartyId> {
+        let Some((id, commitments)) = &self.request else {
+            return Vec::new();
+        };
+        if self.signed {
+            return Vec::new();
+        }
+        // The coordinator adds its own share without a message: only it can miss it.
+        let missing: Vec<PartyId> = commitments
+            .keys()
+            .filter(|p| **p != self.coordinator && !self.shares.contains_key(p))
+            .copied()
+            .collect();
+        if !missing.is_empty() {
+            return missing;
+        }
+        wfrost::invalid_shares_among(&self.group, commitments, &self.shares, &(self.message)(id))
     }
 
     pub fn my_prepare(&self) -> Option<BlockId> {
@@ -298,12 +338,25 @@ impl SigningRound {
     }
 
     fn send_request(&mut self, id: BlockId) -> Vec<RoundOut> {
-        let commitments: BTreeMap<PartyId, NonceCommitments> = self
+        let all: BTreeMap<PartyId, NonceCommitments> = self
             .commits
             .iter()
             .filter(|(_, (v, _))| *v == id)
             .map(|(p, (_, c))| (*p, *c))
             .collect();
+        // Suspects stay out when the others hold the threshold without them.
+        let trusted: BTreeMap<PartyId, NonceCommitments> = all
+            .iter()
+            .filter(|(p, _)| !self.avoid.contains(p) || Some(**p) == self.me)
+            .map(|(p, c)| (*p, *c))
+            .collect();
+        let commitments = if trusted.len() < all.len()
+            && self.slots(trusted.keys().copied()) >= self.group.threshold
+        {
+            trusted
+        } else {
+            all
+        };
         let mut out = vec![RoundOut::Send(RoundMsg::SignRequest {
             id,
             commitments: commitments.clone(),
@@ -355,7 +408,10 @@ impl SigningRound {
         }
         self.done = true;
         match wfrost::aggregate(&self.group, commitments, &self.shares, &(self.message)(id)) {
-            Ok(sig) => vec![RoundOut::Signed(*id, sig)],
+            Ok(sig) => {
+                self.signed = true;
+                vec![RoundOut::Signed(*id, sig)]
+            }
             Err(e) => vec![RoundOut::Stuck(e)],
         }
     }

@@ -4,12 +4,13 @@
 //! stacker attempts to append the block to its local node's chainstate. If the block is
 //! accepted, then stackers execute a BFT two-phase commit to sign it".
 
-use super::producer::{can_be_announced, ChainView};
+use super::producer::{avoided, can_be_announced, ChainView};
 use super::round::{RoundIgnored, RoundInput, RoundMsg, RoundOut, SigningRound};
 use crate::chain::block::{apply_checked, producer_message, stacker_message, BlockError, BlockId};
 use crate::chain::{Block, UnsignedBlock};
 use crate::height::{Attempt, StacksHeight};
 use rand_core::{CryptoRng, RngCore};
+use std::collections::BTreeMap;
 use tandem_wfrost::{
     AccountableSignature, GroupKey, KeyShare, PartyId, SharedVerifications, SignError,
     SigningSetCache, WitnessError,
@@ -149,6 +150,8 @@ pub struct Stacker {
     attempt: Attempt,
     producer_cache: Option<SigningSetCache>,
     shared: Option<SharedVerifications>,
+    /// Parties that kept an abandoned attempt from its signature (producer.rs `avoided`).
+    suspects: BTreeMap<PartyId, StacksHeight>,
 }
 
 impl Stacker {
@@ -163,6 +166,7 @@ impl Stacker {
             attempt: Attempt(0),
             producer_cache: None,
             shared: None,
+            suspects: BTreeMap::new(),
         }
     }
 
@@ -284,7 +288,8 @@ impl Stacker {
         rng: &mut R,
     ) -> Vec<StackerOut> {
         self.attempt = attempt;
-        self.signing = Self::round_for(&self.key, &self.group, attempt);
+        self.signing = Self::round_for(&self.key, &self.group, attempt)
+            .avoiding(avoided(&self.suspects, self.height));
         self.prepare(rng)
     }
 
@@ -298,6 +303,10 @@ impl Stacker {
     ) -> Vec<StackerOut> {
         if height != self.height || attempt != self.attempt || self.signing.is_done() {
             return vec![StackerOut::Ignored(StackerIgnored::StaleDeadline)];
+        }
+        // Whoever kept this attempt from its signature is avoided by the next coordinators.
+        for p in self.signing.suspects() {
+            self.suspects.insert(p, height);
         }
         let mut out = vec![StackerOut::Event(StackerEvent::AttemptTimedOut {
             height,
@@ -392,6 +401,7 @@ impl Stacker {
         self.candidate = None;
         // The attempt carries over: the coordinator that finished the last height keeps the
         // job, so a crashed coordinator costs one timeout, not one per block.
-        self.signing = Self::round_for(&self.key, &self.group, self.attempt);
+        self.signing = Self::round_for(&self.key, &self.group, self.attempt)
+            .avoiding(avoided(&self.suspects, next_height));
     }
 }

@@ -229,6 +229,13 @@ pub enum Event {
         height: StacksHeight,
         id: BlockId,
     },
+    /// This node sent its prepare or its commit for `id` in a two-phase commit (of the
+    /// producers or of the stackers): the phases a confirmation's latency is made of.
+    TwoPhase {
+        set: SignerSide,
+        step: TwoPhaseStep,
+        id: BlockId,
+    },
     ProducerSigned {
         id: BlockId,
     },
@@ -263,6 +270,19 @@ pub enum Event {
         error: EncodeError,
     },
     Ignored(Ignored),
+}
+
+/// Which signing set a two-phase-commit step belongs to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum SignerSide {
+    Producers,
+    Stackers,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum TwoPhaseStep {
+    Prepared,
+    Committed,
 }
 
 /// Why a Bitcoin operation was refused.

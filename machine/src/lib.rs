@@ -18,7 +18,10 @@ mod machine;
 pub mod slot_log;
 
 pub use faults::{Fault, Faults, Misbehaviour};
-pub use io::{Effect, Event, Ignored, Input, MachineTimer, NotSent, OpRefusal, SetId, TxKind};
+pub use io::{
+    Effect, Event, Ignored, Input, MachineTimer, NotSent, OpRefusal, SetId, SignerSide,
+    TwoPhaseStep, TxKind,
+};
 pub use journal::{Entry, JournalError, Record};
 pub use layout::{DbId, DbPolicy, SetLayout, SlotKind};
 pub use machine::{MachineConfig, NodeMachine};

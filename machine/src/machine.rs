@@ -2,7 +2,10 @@
 //! stacker machines, and the follower, behind one entry point.
 
 use crate::faults::Faults;
-use crate::io::{Effect, Event, Ignored, Input, MachineTimer, NotSent, OpRefusal, SetId, TxKind};
+use crate::io::{
+    Effect, Event, Ignored, Input, MachineTimer, NotSent, OpRefusal, SetId, SignerSide,
+    TwoPhaseStep, TxKind,
+};
 use crate::layout::{producer_policy, stacker_policy, DbId, SetLayout, SlotKind};
 use crate::slot_log::{Context, Inbox, Outbox, SlotLog};
 use bitcoin::hashes::Hash;
@@ -22,7 +25,8 @@ use tandem_consensus::chain::{Block, Chainstate, TermInfo, Transaction, Unsigned
 use tandem_consensus::engine::assemble::assemble;
 use tandem_consensus::engine::{
     ChainView, Follower, Keygen, KeygenInput, KeygenMsg, KeygenOut, KeygenPhase, Producer,
-    ProducerInput, ProducerMsg, ProducerOut, Stacker, StackerInput, StackerMsg, StackerOut, Timing,
+    ProducerInput, ProducerMsg, ProducerOut, RoundMsg, Stacker, StackerInput, StackerMsg,
+    StackerOut, Timing,
 };
 use tandem_consensus::producer_set::{select, Candidate, ProducerSet};
 use tandem_consensus::stacking::{Principal, RewardSet, StacksAddress};
@@ -1300,7 +1304,14 @@ impl NodeMachine {
                             | ProducerMsg::Vote { round, .. } => {
                                 (SlotKind::Signing, Context::Election(*round))
                             }
-                            ProducerMsg::Round { height, .. } => {
+                            ProducerMsg::Round { height, msg: round } => {
+                                if let Some((step, id)) = two_phase_step(round) {
+                                    self.event(Event::TwoPhase {
+                                        set: SignerSide::Producers,
+                                        step,
+                                        id,
+                                    });
+                                }
                                 (SlotKind::Signing, Context::Height(*height))
                             }
                             ProducerMsg::Proposal(b) => {
@@ -1431,7 +1442,18 @@ impl NodeMachine {
                                 self.append(block, rng);
                                 block.header.height
                             }
-                            StackerMsg::Round { height, .. } => *height,
+                            StackerMsg::Round {
+                                height, msg: round, ..
+                            } => {
+                                if let Some((step, id)) = two_phase_step(round) {
+                                    self.event(Event::TwoPhase {
+                                        set: SignerSide::Stackers,
+                                        step,
+                                        id,
+                                    });
+                                }
+                                *height
+                            }
                         };
                         match msg.encode() {
                             Ok(bytes) => self.queue_write(
@@ -1534,5 +1556,14 @@ impl NodeMachine {
             return self.ignored(Ignored::StaleTransaction);
         }
         self.mempool.push(tx);
+    }
+}
+
+/// The two-phase-commit step a round message is, if it is one.
+fn two_phase_step(msg: &RoundMsg) -> Option<(TwoPhaseStep, BlockId)> {
+    match msg {
+        RoundMsg::Prepare { id } => Some((TwoPhaseStep::Prepared, *id)),
+        RoundMsg::Commit { id, .. } => Some((TwoPhaseStep::Committed, *id)),
+        _ => None,
     }
 }

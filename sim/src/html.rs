@@ -303,6 +303,16 @@ fn checks_list(r: &Report) -> String {
     h
 }
 
+fn breakdown_bars(b: &crate::report::Breakdown) -> Vec<(String, f64)> {
+    vec![
+        ("candidate window".into(), b.candidate_window_ms as f64),
+        ("producer commit".into(), b.producer_commit_ms as f64),
+        ("producer signing".into(), b.producer_signing_ms as f64),
+        ("stacker commit".into(), b.stacker_commit_ms as f64),
+        ("stacker signing".into(), b.stacker_signing_ms as f64),
+    ]
+}
+
 /// The sections of one run's page.
 fn run_sections(r: &Report) -> Result<Vec<(String, String)>, HtmlError> {
     let latency: Vec<u64> = r.blocks.iter().filter_map(|b| b.latency_ms).collect();
@@ -314,6 +324,16 @@ fn run_sections(r: &Report) -> Result<Vec<(String, String)>, HtmlError> {
             "latency (ms)",
             &latency,
             100,
+        )?,
+    ));
+    let b = &r.latency_breakdown;
+    sections.push((
+        "Where the latency goes".to_string(),
+        bars(
+            "Median of each phase over the blocks",
+            "phase",
+            "ms",
+            &breakdown_bars(b),
         )?,
     ));
     let per_term: Vec<(String, f64)> = r
@@ -588,6 +608,15 @@ pub fn write_sweep(dir: &Path, s: &SweepSummary, reports: &[Report]) -> Result<(
             "latency (ms)",
             &latency,
             250,
+        )?,
+    ));
+    sections.push((
+        "Where the latency goes".to_string(),
+        bars(
+            "Median of each phase over every block",
+            "phase",
+            "ms",
+            &breakdown_bars(&s.latency_breakdown),
         )?,
     ));
     let per_term: Vec<u64> = reports

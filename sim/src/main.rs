@@ -87,6 +87,15 @@ fn print_summary(s: &SweepSummary) {
         "latency p50 {} ms, p99 {} ms; faults committed {}",
         s.latency_p50_ms, s.latency_p99_ms, s.faults_committed
     );
+    let b = &s.latency_breakdown;
+    println!(
+        "latency breakdown (median ms): candidate window {}, producer commit {}, producer signing {}, stacker commit {}, stacker signing {}",
+        b.candidate_window_ms,
+        b.producer_commit_ms,
+        b.producer_signing_ms,
+        b.stacker_commit_ms,
+        b.stacker_signing_ms
+    );
     for f in &s.failing {
         println!("FAILING seed {}: {}", f.seed, f.failures.join("; "));
         println!("  reproduce: {}", f.reproduce);
@@ -201,6 +210,15 @@ fn print_text(r: &Report) {
             p.producer, p.coinbase_ustx, p.fees_ustx
         );
     }
+    let b = &r.latency_breakdown;
+    println!(
+        "latency breakdown (median ms): candidate window {}, producer commit {}, producer signing {}, stacker commit {}, stacker signing {}",
+        b.candidate_window_ms,
+        b.producer_commit_ms,
+        b.producer_signing_ms,
+        b.stacker_commit_ms,
+        b.stacker_signing_ms
+    );
     println!(
         "chain height {}, dropped blocks {}, conflicting heights {}",
         r.chain_height, r.dropped_blocks, r.conflicting_heights

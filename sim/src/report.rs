@@ -53,6 +53,22 @@ pub struct BlockReport {
     pub producer_slots: u32,
     pub stacker_slots: u32,
     pub transactions: usize,
+    /// Where the latency went (`None` when a phase was not seen).
+    pub breakdown: Option<Breakdown>,
+}
+
+/// A confirmation's latency by phase, each from the earliest node that reached it: the
+/// candidate window (first proposal to the first producer prepare), the producers' commit
+/// (first prepare to first commit), the producers' signing (first commit to the producer
+/// signature), the stackers' commit (producer signature to the first stacker commit) and the
+/// stackers' signing (to the block with both signatures). They add up to the latency.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct Breakdown {
+    pub candidate_window_ms: u64,
+    pub producer_commit_ms: u64,
+    pub producer_signing_ms: u64,
+    pub stacker_commit_ms: u64,
+    pub stacker_signing_ms: u64,
 }
 
 /// A node's configured misbehaviour, for reports.
@@ -163,6 +179,8 @@ pub struct Report {
     pub byzantine: Vec<ByzantineNode>,
     pub fault_timeline: Vec<FaultMark>,
     pub links: LinkReport,
+    /// The median of each phase of the latency over the blocks (docs/faults.md).
+    pub latency_breakdown: Breakdown,
     /// Each node's Stacks tip height at the end (a restarted node caught up when it matches
     /// `chain_height`).
     pub node_heights: BTreeMap<String, u64>,
@@ -209,6 +227,9 @@ pub struct Observed {
     pub accusations: Vec<Accusation>,
     pub fault_timeline: Vec<(u64, usize, tandem_machine::Misbehaviour)>,
     pub partitioned_messages: u64,
+    /// Per block, the earliest time any node reached each phase: (first producer prepare,
+    /// first producer commit, producer signature, first stacker commit).
+    pub phases: BTreeMap<BlockId, [Option<u64>; 4]>,
     /// What the observer knew of each term while it ran (layouts and keys are dropped when a
     /// term ends).
     pub terms: BTreeMap<Term, TermSnapshot>,

@@ -44,6 +44,8 @@ pub struct SweepSummary {
     /// Confirmation latency over every block of every run.
     pub latency_p50_ms: u64,
     pub latency_p99_ms: u64,
+    /// The median of each latency phase over every block of every run.
+    pub latency_breakdown: crate::report::Breakdown,
     pub faults_committed: u64,
     pub failing: Vec<FailingSeed>,
 }
@@ -71,6 +73,22 @@ impl SweepSummary {
             .flat_map(|r| r.blocks.iter().filter_map(|b| b.latency_ms))
             .collect();
         latency.sort_unstable();
+        let breakdowns: Vec<crate::report::Breakdown> = reports
+            .iter()
+            .flat_map(|r| r.blocks.iter().filter_map(|b| b.breakdown))
+            .collect();
+        let med = |f: fn(&crate::report::Breakdown) -> u64| {
+            let mut v: Vec<u64> = breakdowns.iter().map(f).collect();
+            v.sort_unstable();
+            quantile(&v, 0.5)
+        };
+        let latency_breakdown = crate::report::Breakdown {
+            candidate_window_ms: med(|b| b.candidate_window_ms),
+            producer_commit_ms: med(|b| b.producer_commit_ms),
+            producer_signing_ms: med(|b| b.producer_signing_ms),
+            stacker_commit_ms: med(|b| b.stacker_commit_ms),
+            stacker_signing_ms: med(|b| b.stacker_signing_ms),
+        };
         let failing = reports
             .iter()
             .filter(|r| !r.checks.passed())
@@ -119,6 +137,7 @@ impl SweepSummary {
             },
             latency_p50_ms: quantile(&latency, 0.5),
             latency_p99_ms: quantile(&latency, 0.99),
+            latency_breakdown,
             faults_committed: reports.iter().map(|r| r.faults_committed).sum(),
             failing,
         }

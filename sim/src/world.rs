@@ -30,6 +30,7 @@ use tandem_consensus::stacking::{PoxAddress, Principal, SignerKey, StacksAddress
 use tandem_consensus::{BurnHeight, MicroStx, Network, NetworkParams, ParamsSpec, Sats, Term};
 use tandem_machine::{
     DbId, DbPolicy, Effect, Event, Input, MachineConfig, MachineTimer, NodeMachine, SetId,
+    SignerSide, TwoPhaseStep,
 };
 use tandem_stackerdb::{RecoveryMemo, StackerDb, SyncMessage};
 use tandem_wfrost::{PartyId, SharedVerifications, SignError};
@@ -600,6 +601,18 @@ impl World {
             Event::StackerSigned { id } => {
                 o.completed_at.entry(id).or_insert(self.now);
             }
+            Event::TwoPhase { set, step, id } => {
+                let i = match (set, step) {
+                    (SignerSide::Producers, TwoPhaseStep::Prepared) => 0,
+                    (SignerSide::Producers, TwoPhaseStep::Committed) => 1,
+                    (SignerSide::Stackers, TwoPhaseStep::Committed) => 3,
+                    (SignerSide::Stackers, TwoPhaseStep::Prepared) => return,
+                };
+                o.phases.entry(id).or_default()[i].get_or_insert(self.now);
+            }
+            Event::ProducerSigned { id } => {
+                o.phases.entry(id).or_default()[2].get_or_insert(self.now);
+            }
             Event::Leader {
                 term, round, key, ..
             } => {
@@ -881,7 +894,20 @@ impl World {
                 (Some(p), Some(c)) => Some(c.saturating_sub(p)),
                 _ => None,
             };
+            let breakdown = match (proposed, o.completed_at.get(&id), o.phases.get(&id)) {
+                (Some(p), Some(done), Some([Some(a), Some(b), Some(c), Some(d)])) => {
+                    Some(crate::report::Breakdown {
+                        candidate_window_ms: a.saturating_sub(p),
+                        producer_commit_ms: b.saturating_sub(*a),
+                        producer_signing_ms: c.saturating_sub(*b),
+                        stacker_commit_ms: d.saturating_sub(*c),
+                        stacker_signing_ms: done.saturating_sub(*d),
+                    })
+                }
+                _ => None,
+            };
             let mut report = BlockReport {
+                breakdown,
                 height: b.header.height.0,
                 term: b.header.term.0,
                 burn_height: u64::from(b.header.burn_height.0),
@@ -911,6 +937,24 @@ impl World {
             }
             blocks.push(report);
         }
+        let latency_breakdown = {
+            let med = |f: fn(&crate::report::Breakdown) -> u64| {
+                let mut v: Vec<u64> = blocks
+                    .iter()
+                    .filter_map(|b| b.breakdown.as_ref())
+                    .map(f)
+                    .collect();
+                v.sort_unstable();
+                crate::sweep::quantile(&v, 0.5)
+            };
+            crate::report::Breakdown {
+                candidate_window_ms: med(|b| b.candidate_window_ms),
+                producer_commit_ms: med(|b| b.producer_commit_ms),
+                producer_signing_ms: med(|b| b.producer_signing_ms),
+                stacker_commit_ms: med(|b| b.stacker_commit_ms),
+                stacker_signing_ms: med(|b| b.stacker_signing_ms),
+            }
+        };
         let mut terms = Vec::new();
         for t in first..first + self.scenario.terms {
             let term = Term(t);
@@ -1013,6 +1057,7 @@ impl World {
             byzantine,
             fault_timeline,
             links,
+            latency_breakdown,
             node_heights: self
                 .nodes
                 .iter()

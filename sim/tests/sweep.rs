@@ -82,9 +82,9 @@ fn failing_seeds_come_with_their_reproduction() {
         html.contains("<td><code>tandem-sim run"),
         "failing seeds table"
     );
-    // Latency, blocks per term, blocks per seed, election rounds, participation (no faults
-    // were committed: that section says so in words).
-    assert_eq!(html.matches("<svg").count(), 5);
+    // Latency, its breakdown, blocks per term, blocks per seed, election rounds,
+    // participation (no faults were committed: that section says so in words).
+    assert_eq!(html.matches("<svg").count(), 6);
     assert!(html.contains("No node committed a fault."));
     let summary: serde_json::Value =
         serde_json::from_slice(&std::fs::read(report.join("summary.json")).unwrap()).unwrap();
@@ -115,6 +115,7 @@ fn a_run_report_has_every_plot() {
     for heading in [
         "Checks",
         "Confirmation latency",
+        "Where the latency goes",
         "Blocks per term",
         "Signer participation",
         "Rewards per producer",
@@ -123,11 +124,28 @@ fn a_run_report_has_every_plot() {
     ] {
         assert!(html.contains(&format!("<h2>{heading}</h2>")), "{heading}");
     }
-    // Latency, blocks, participation, coinbase, fees, rounds, fault timeline.
-    assert_eq!(html.matches("<svg").count(), 7);
-    assert!(html.contains("withhold-votes"));
     let json: serde_json::Value =
         serde_json::from_slice(&std::fs::read(dir.path().join("report.json")).unwrap()).unwrap();
+    // Latency, breakdown, blocks, participation, coinbase, fees, rounds, fault timeline.
+    assert_eq!(html.matches("<svg").count(), 8);
+    // The phases add up to each block's latency.
+    let blocks = json["blocks"].as_array().unwrap();
+    assert!(!blocks.is_empty());
+    for b in blocks {
+        let p = &b["breakdown"];
+        let sum: u64 = [
+            "candidate_window_ms",
+            "producer_commit_ms",
+            "producer_signing_ms",
+            "stacker_commit_ms",
+            "stacker_signing_ms",
+        ]
+        .iter()
+        .map(|k| p[*k].as_u64().unwrap())
+        .sum();
+        assert_eq!(Some(sum), b["latency_ms"].as_u64(), "{b}");
+    }
+    assert!(html.contains("withhold-votes"));
     assert!(json["checks"]["safety"].as_array().unwrap().is_empty());
     // Nothing half-written is left behind.
     let names: Vec<String> = std::fs::read_dir(dir.path())

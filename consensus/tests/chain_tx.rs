@@ -336,3 +336,35 @@ proptest! {
         let _ = Transaction::decode(&framed);
     }
 }
+
+/// Shared checks give the same answers as checking alone: a good transaction passes (and is
+/// remembered, also after its twin with another signature fails), a tampered one fails every
+/// time, and the memo forgets its oldest entries beyond its capacity.
+#[test]
+fn shared_checks_agree_with_checking_alone() {
+    use tandem_consensus::chain::SharedTxChecks;
+    let shared = SharedTxChecks::new(2);
+    let good = transfer().sign(&sk(1)).unwrap();
+    let mut wrong_signer = transfer().sign(&sk(3)).unwrap();
+    wrong_signer.tx.sender_key = pk(1);
+    let mut tampered = good.clone();
+    tampered.tx.fee += 1;
+    for _ in 0..2 {
+        assert_eq!(good.verify_with(Some(&shared)), Ok(()));
+        assert_eq!(
+            wrong_signer.verify_with(Some(&shared)),
+            wrong_signer.verify()
+        );
+        assert!(wrong_signer.verify_with(Some(&shared)).is_err());
+        assert_eq!(tampered.verify_with(Some(&shared)), tampered.verify());
+        assert!(tampered.verify_with(Some(&shared)).is_err());
+    }
+    // Three more good transactions push the first out; it still checks (the slow way).
+    for nonce in 10..13 {
+        let mut u = transfer();
+        u.nonce = nonce;
+        assert_eq!(u.sign(&sk(1)).unwrap().verify_with(Some(&shared)), Ok(()));
+    }
+    assert_eq!(good.verify_with(Some(&shared)), Ok(()));
+    assert_eq!(good.verify_with(None), Ok(()));
+}

@@ -8,7 +8,7 @@
 //! that were written (never by rehashing the whole state) when the root is asked for.
 
 use super::state_tree::StateTree;
-use super::tx::{Payload, Transaction, TxError};
+use super::tx::{Payload, SharedTxChecks, Transaction, TxError};
 use crate::apportion::SplitError;
 use crate::hashes::{StateRoot, Txid};
 use crate::height::BurnHeight;
@@ -234,6 +234,8 @@ pub struct Chainstate {
     tree: StateTree,
     dirty_nonces: BTreeSet<StacksAddress>,
     dirty_held: bool,
+    /// Signature checks shared with other chainstates of this process (a simulator's).
+    tx_checks: Option<SharedTxChecks>,
 }
 
 fn nonce_key(a: &StacksAddress) -> Vec<u8> {
@@ -275,12 +277,19 @@ impl Chainstate {
             tree: StateTree::new(),
             dirty_nonces: BTreeSet::new(),
             dirty_held: true,
+            tx_checks: None,
         };
         for k in cs.pox.entry_keys() {
             let v = cs.pox.entry_value(&k);
             cs.tree.set(&k.encode(), v.as_deref());
         }
         Ok(cs)
+    }
+
+    /// Shares transaction signature checks with the other chainstates that get the same
+    /// handle (and with every clone of this one).
+    pub fn share_tx_checks(&mut self, shared: SharedTxChecks) {
+        self.tx_checks = Some(shared);
     }
 
     pub fn pox(&self) -> &PoxState {
@@ -360,7 +369,7 @@ impl Chainstate {
     ) -> Result<TxReceipt, ApplyError> {
         let enc = |source| ApplyError::Encoding { index, source };
         let bytes = tx.encode().map_err(enc)?;
-        tx.verify().map_err(enc)?;
+        tx.verify_with(self.tx_checks.as_ref()).map_err(enc)?;
         let txid = tx.txid().map_err(enc)?;
         let expected_chain = self.params.chain_id();
         if tx.tx.chain_id != expected_chain {

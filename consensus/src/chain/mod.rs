@@ -14,4 +14,4 @@ pub use chainstate::{
     TxReceipt,
 };
 pub use state_tree::{StateTree, EMPTY_ROOT};
-pub use tx::{Payload, Transaction, TxError, UnsignedTx};
+pub use tx::{Payload, SharedTxChecks, Transaction, TxError, UnsignedTx};

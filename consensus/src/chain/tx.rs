@@ -187,6 +187,14 @@ impl Transaction {
         Ok(())
     }
 
+    /// [`Transaction::verify`], through `shared` when a process shares its checks.
+    pub fn verify_with(&self, shared: Option<&SharedTxChecks>) -> Result<(), TxError> {
+        match shared {
+            Some(s) => s.verify(self),
+            None => self.verify(),
+        }
+    }
+
     /// Decodes exactly one canonical transaction.
     pub fn decode(bytes: &[u8]) -> Result<Transaction, TxError> {
         Self::decode_exact(bytes)
@@ -566,5 +574,58 @@ impl TxReader<'_, '_> {
             },
             tag => return Err(DecodeError::Tag { field: "call", tag }.into()),
         })
+    }
+}
+
+/// Transaction signature checks shared by the chainstates of one process (a simulator's
+/// nodes, which all apply every transaction): a check is a pure function of the signed
+/// transaction, so a success is remembered, by the hash of what it covers, and never
+/// recomputed. At most `capacity` successes are kept, the oldest dropped first; failures are
+/// not kept. A node of its own has no use for it.
+#[derive(Clone, Debug)]
+pub struct SharedTxChecks {
+    inner: std::sync::Arc<std::sync::Mutex<CheckedTxs>>,
+}
+
+#[derive(Debug)]
+struct CheckedTxs {
+    capacity: usize,
+    seen: std::collections::BTreeSet<[u8; 32]>,
+    order: std::collections::VecDeque<[u8; 32]>,
+}
+
+impl SharedTxChecks {
+    pub fn new(capacity: usize) -> SharedTxChecks {
+        SharedTxChecks {
+            inner: std::sync::Arc::new(std::sync::Mutex::new(CheckedTxs {
+                capacity: capacity.max(1),
+                seen: std::collections::BTreeSet::new(),
+                order: std::collections::VecDeque::new(),
+            })),
+        }
+    }
+
+    fn verify(&self, tx: &Transaction) -> Result<(), TxError> {
+        let mut h = sha2::Sha256::new();
+        h.update(tx.tx.sighash()?);
+        h.update(tx.signature);
+        h.update(tx.tx.sender_key);
+        let key: [u8; 32] = h.finalize().into();
+        // A poisoned lock only means another holder panicked: check without the memo.
+        if self.inner.lock().is_ok_and(|c| c.seen.contains(&key)) {
+            return Ok(());
+        }
+        tx.verify()?;
+        if let Ok(mut c) = self.inner.lock() {
+            if c.seen.insert(key) {
+                c.order.push_back(key);
+                if c.order.len() > c.capacity {
+                    if let Some(old) = c.order.pop_front() {
+                        c.seen.remove(&old);
+                    }
+                }
+            }
+        }
+        Ok(())
     }
 }

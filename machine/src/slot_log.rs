@@ -162,12 +162,24 @@ impl Outbox {
 /// A reader's side: per slot, the last version it processed.
 #[derive(Clone, Debug, Default)]
 pub struct Inbox {
-    seen: BTreeMap<(DbId, SlotId), SlotVersion>,
+    seen: BTreeMap<(DbId, SlotId), Seen>,
+}
+
+/// What a reader processed from one slot: the newest version, the version before it, and the
+/// messages it processed from chunks of the newest version (by hash).
+#[derive(Clone, Debug, Default)]
+struct Seen {
+    last: SlotVersion,
+    from: SlotVersion,
+    processed: std::collections::BTreeSet<[u8; 32]>,
 }
 
 impl Inbox {
     /// The entries of `log` (carried by a chunk of `version`) not processed yet, and marks
-    /// them processed.
+    /// them processed. A second chunk of the version already processed (a writer that
+    /// equivocated at one version, replaced in the replica by the total order of ADR 0005)
+    /// yields its entries of that version that the first did not carry, so no reader misses
+    /// a message because it saw the other chunk first.
     pub fn fresh(
         &mut self,
         db: DbId,
@@ -175,17 +187,28 @@ impl Inbox {
         version: SlotVersion,
         log: SlotLog,
     ) -> Vec<Vec<u8>> {
-        let last = self.seen.entry((db, slot)).or_insert(SlotVersion(0));
-        if version <= *last {
+        let seen = self.seen.entry((db, slot)).or_default();
+        if version < seen.last || version == SlotVersion(0) {
             return Vec::new();
         }
-        let from = *last;
-        *last = version;
-        log.entries
-            .into_iter()
-            .filter(|e| e.written_at > from && e.written_at <= version)
-            .map(|e| e.msg)
-            .collect()
+        if version > seen.last {
+            seen.from = seen.last;
+            seen.last = version;
+            seen.processed.clear();
+        }
+        let from = seen.from;
+        let mut out = Vec::new();
+        for e in log.entries {
+            if e.written_at > from
+                && e.written_at <= version
+                && seen
+                    .processed
+                    .insert(tandem_stackerdb::Sha512Trunc256::of(&e.msg).0)
+            {
+                out.push(e.msg);
+            }
+        }
+        out
     }
 
     pub fn close(&mut self, db: DbId) {
@@ -364,5 +387,59 @@ mod tests {
             dedup.dedup();
             prop_assert_eq!(dedup.len(), processed.len());
         }
+    }
+
+    fn log_of(entries: &[(u32, u8)]) -> SlotLog {
+        SlotLog {
+            entries: entries
+                .iter()
+                .map(|(v, m)| Entry {
+                    written_at: SlotVersion(*v),
+                    msg: vec![*m],
+                })
+                .collect(),
+        }
+    }
+
+    /// A writer that equivocates at one version: whichever chunk a reader sees first, the
+    /// second one yields the messages of that version it did not carry, and a repeat yields
+    /// nothing; older versions and entries from before the last version stay closed.
+    #[test]
+    fn a_second_chunk_at_one_version_yields_only_what_the_first_lacked() {
+        let mut inbox = Inbox::default();
+        let s = SlotId(1);
+        assert_eq!(
+            inbox.fresh(DB, s, SlotVersion(1), log_of(&[(1, 0xa)])),
+            vec![vec![0xa]]
+        );
+        // Version 2, first the chunk without its newest entry, then the one with it.
+        assert_eq!(
+            inbox.fresh(DB, s, SlotVersion(2), log_of(&[(1, 0xa), (2, 0xb)])),
+            vec![vec![0xb]]
+        );
+        assert_eq!(
+            inbox.fresh(
+                DB,
+                s,
+                SlotVersion(2),
+                log_of(&[(1, 0xa), (2, 0xb), (2, 0xc)])
+            ),
+            vec![vec![0xc]]
+        );
+        assert!(inbox
+            .fresh(
+                DB,
+                s,
+                SlotVersion(2),
+                log_of(&[(1, 0xa), (2, 0xb), (2, 0xc)])
+            )
+            .is_empty());
+        // An entry tagged with the version before cannot be slipped in at this version.
+        assert!(inbox
+            .fresh(DB, s, SlotVersion(2), log_of(&[(1, 0xd)]))
+            .is_empty());
+        assert!(inbox
+            .fresh(DB, s, SlotVersion(1), log_of(&[(1, 0xe)]))
+            .is_empty());
     }
 }

@@ -155,6 +155,7 @@ impl World {
             .misbehave
             .get(&i)
             .is_some_and(|fs| fs.iter().any(|f| f.from_term <= t))
+            || self.plan.split_chunks.contains_key(&i)
         {
             return false;
         }

@@ -36,6 +36,8 @@ pub struct FaultPlan {
     pub cuts: Vec<Cut>,
     /// node -> factor its timers are stretched by.
     pub clock_rate: BTreeMap<usize, f64>,
+    /// node -> the time from which it splits its chunks.
+    pub split_chunks: BTreeMap<usize, u64>,
 }
 
 impl FaultPlan {
@@ -109,6 +111,11 @@ impl FaultPlan {
                 plan.clock_rate.insert(i, c.rate);
             }
         }
+        for c in &s.faults.split_chunks {
+            if let Some(i) = s.node_index(&c.node) {
+                plan.split_chunks.insert(i, c.from_ms);
+            }
+        }
         plan
     }
 
@@ -138,9 +145,14 @@ impl FaultPlan {
         }
     }
 
-    /// Whether node `i` misbehaves in any term.
+    /// Whether node `i` misbehaves in any term (by its machine or by splitting its chunks).
     pub fn byzantine(&self, i: usize) -> bool {
-        self.misbehave.get(&i).is_some_and(|f| !f.is_empty())
+        self.misbehave.get(&i).is_some_and(|f| !f.is_empty()) || self.split_chunks.contains_key(&i)
+    }
+
+    /// Whether node `i` splits the chunks it writes at `now`.
+    pub fn splits(&self, i: usize, now: u64) -> bool {
+        self.split_chunks.get(&i).is_some_and(|from| now >= *from)
     }
 
     /// The nodes whose machines commit a fault, with the kinds, for reports.

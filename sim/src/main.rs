@@ -235,10 +235,10 @@ fn print_text(r: &Report) {
         println!("faults committed {}", r.faults_committed);
     }
     let l = &r.links;
-    if l.dropped + l.duplicated + l.delayed + l.partitioned > 0 {
+    if l.dropped + l.duplicated + l.delayed + l.partitioned + l.split_chunks > 0 {
         println!(
-            "links: {} dropped, {} duplicated, {} delayed, {} lost to partitions",
-            l.dropped, l.duplicated, l.delayed, l.partitioned
+            "links: {} dropped, {} duplicated, {} delayed, {} lost to partitions, {} chunks split in two",
+            l.dropped, l.duplicated, l.delayed, l.partitioned, l.split_chunks
         );
     }
     for n in &r.checks.not_promised {

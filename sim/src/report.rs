@@ -95,6 +95,8 @@ pub struct LinkReport {
     pub delayed: u64,
     /// Messages lost to a partition.
     pub partitioned: u64,
+    /// Chunks a `split_chunks` node sent in two versions.
+    pub split_chunks: u64,
 }
 
 /// The checkers' findings (`crate::checks`): empty lists mean the run kept the protocol's
@@ -225,8 +227,11 @@ pub struct Observed {
     /// Burn height -> the time it was mined.
     pub burn_times: BTreeMap<u32, u64>,
     pub accusations: Vec<Accusation>,
-    pub fault_timeline: Vec<(u64, usize, tandem_machine::Misbehaviour)>,
+    /// (time, node, the machine's fault; `None`: a chunk split by the host).
+    pub fault_timeline: Vec<(u64, usize, Option<tandem_machine::Misbehaviour>)>,
     pub partitioned_messages: u64,
+    /// Chunks sent in two versions by a `split_chunks` node.
+    pub split_chunks: u64,
     /// Per block, the earliest time any node reached each phase: (first producer prepare,
     /// first producer commit, producer signature, first stacker commit).
     pub phases: BTreeMap<BlockId, [Option<u64>; 4]>,

@@ -49,6 +49,21 @@ pub struct Faults {
     /// Nodes whose clock runs at another rate (their timers fire late or early).
     #[serde(default)]
     pub clock: Vec<ClockSkew>,
+    /// Nodes that equivocate in their Stacker DB slots: every chunk they write from `from_ms`
+    /// on goes out in two signed versions with one version number, to different peers.
+    #[serde(default)]
+    pub split_chunks: Vec<SplitChunks>,
+}
+
+/// A Stacker DB equivocation at one version: the node's real chunk goes to the peers of even
+/// index, a second chunk with the same slot and version (its slot log without the newest
+/// entry) to the others; the replicas' total order (ADR 0005) settles which one survives.
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SplitChunks {
+    pub node: String,
+    #[serde(default)]
+    pub from_ms: u64,
 }
 
 /// Byzantine nodes drawn from the scenario's seed: producers in a random order are taken while

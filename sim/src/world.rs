@@ -630,7 +630,7 @@ impl World {
             Event::TermStarted { dropped_blocks, .. } => o.dropped_blocks += dropped_blocks,
             Event::FaultCommitted { kind } => {
                 o.faults_committed += 1;
-                o.fault_timeline.push((self.now, node, kind));
+                o.fault_timeline.push((self.now, node, Some(kind)));
             }
             _ if node != observer => {}
             Event::EnrollmentAccepted { payout_outputs, .. } => {
@@ -682,12 +682,44 @@ impl World {
                 return;
             }
         }
+        let twin = if self.plan.splits(node, self.now) {
+            self.twin(node, &chunk)
+        } else {
+            None
+        };
         let bytes = Rc::new(SyncMessage::Chunks(vec![chunk]).encode());
+        let twin = twin.map(|t| {
+            self.observed.split_chunks += 1;
+            self.observed.fault_timeline.push((self.now, node, None));
+            Rc::new(SyncMessage::Chunks(vec![t]).encode())
+        });
         for to in 0..self.nodes.len() {
             if to != node {
-                self.send(node, to, db, bytes.clone());
+                match &twin {
+                    Some(t) if to % 2 == 1 => self.send(node, to, db, t.clone()),
+                    _ => self.send(node, to, db, bytes.clone()),
+                }
             }
         }
+    }
+
+    /// The `split_chunks` fault's second chunk: the same slot and version, signed by the same
+    /// key, carrying the slot log without its newest entry (`None` for a chunk that is not a
+    /// slot log with an entry to drop).
+    fn twin(
+        &self,
+        node: usize,
+        chunk: &tandem_stackerdb::ChunkData,
+    ) -> Option<tandem_stackerdb::ChunkData> {
+        let mut log = tandem_machine::slot_log::SlotLog::decode(&chunk.data).ok()?;
+        log.entries.pop()?;
+        let data = log.encode().ok()?;
+        Some(tandem_stackerdb::ChunkData::sign(
+            &self.configs[node].secret,
+            chunk.slot_id,
+            chunk.slot_version,
+            data,
+        ))
     }
 
     /// Puts a replication message on the link `from -> to`: lost across a partition or to a
@@ -1015,6 +1047,16 @@ impl World {
                 kinds: fs.iter().map(|f| f.kind.name().to_string()).collect(),
                 from_term: fs.iter().map(|f| f.from_term.0).min().unwrap_or(0),
             })
+            .chain(
+                self.plan
+                    .split_chunks
+                    .keys()
+                    .map(|i| crate::report::ByzantineNode {
+                        node: self.names[*i].clone(),
+                        kinds: vec!["split-chunks".to_string()],
+                        from_term: 0,
+                    }),
+            )
             .collect();
         let fault_timeline = o
             .fault_timeline
@@ -1022,10 +1064,11 @@ impl World {
             .map(|(at, node, kind)| crate::report::FaultMark {
                 at_ms: *at,
                 node: self.names[*node].clone(),
-                kind: kind.name().to_string(),
+                kind: kind.map_or("split-chunks", |k| k.name()).to_string(),
             })
             .collect();
         let links = crate::report::LinkReport {
+            split_chunks: o.split_chunks,
             dropped: self.links.dropped,
             duplicated: self.links.duplicated,
             delayed: self.links.delayed,

@@ -192,6 +192,33 @@ fn lossy_links_with_anti_entropy_keep_every_promise() {
     assert!(r.links.dropped > 0 && r.links.duplicated > 0 && r.links.delayed > 0);
 }
 
+/// Equivocation at one version in signing and block slots: tolerated (readers take the
+/// messages of both chunks, each counted once).
+#[test]
+fn chunks_split_at_one_version_are_tolerated_in_signing_rounds() {
+    let r = run(include_str!("../scenarios/faults/p4s4-split-chunks.toml"));
+    kept_promises(&r);
+    assert!(r.links.split_chunks > 0);
+    assert_eq!(r.byzantine.len(), 2);
+}
+
+/// The known gap: a dealer that splits its key-generation chunk stops key generation (no
+/// agreement on who dealt). The liveness checker catches it; when the gap is closed this test
+/// fails and is turned around.
+#[test]
+fn a_dealer_splitting_its_chunk_stops_key_generation_known_gap() {
+    let r = run(include_str!(
+        "../scenarios/faults/p4s4-split-chunks-keygen.toml"
+    ));
+    assert!(r.checks.safety.is_empty() && r.checks.conservation.is_empty());
+    assert_eq!(r.checks.liveness.len(), 2, "{:?}", r.checks);
+    assert!(
+        r.checks.liveness[0].ends_with("key generation failed"),
+        "{:?}",
+        r.checks
+    );
+}
+
 #[test]
 fn skewed_clocks_keep_every_promise() {
     let r = run(include_str!("../scenarios/faults/p4s4-clock-skew.toml"));

@@ -327,7 +327,7 @@ pub struct DevnetLaunch {
     /// Print the summary as JSON on stdout.
     #[arg(long)]
     pub json: bool,
-    /// A fault at launch: NODE=KIND[@TERM] (kinds: crash, and every misbehaviour of docs/faults.md: withhold-votes, withhold-prepares, withhold-commits, withhold-shares, double-vote, invalid-signature-shares, lying-bit-vector, censor, bad-keygen-shares, equivocate). Repeatable.
+    /// A fault at launch: NODE=KIND[@TERM] (kinds: crash, crash-restart, and every misbehaviour of docs/faults.md: withhold-votes, withhold-prepares, withhold-commits, withhold-shares, double-vote, invalid-signature-shares, lying-bit-vector, censor, bad-keygen-shares, equivocate). Repeatable.
     #[arg(long, value_name = "NODE=KIND[@TERM]")]
     pub fault: Vec<String>,
     /// With --until-blocks: give up (non-zero exit) after this many seconds.

@@ -56,6 +56,9 @@ pub struct Fault {
 pub enum FaultKind {
     /// The node's process is killed (SIGKILL) and not restarted: done by the devnet.
     Crash,
+    /// The node's process is killed (SIGKILL) at its term and started again, over its journal
+    /// (its state kept), when the next term begins.
+    CrashRestart,
     /// A misbehaviour of the node machine (`tandem_machine::faults`, the simulator's code),
     /// written into the node's config as `[[faults]]`.
     Machine(tandem_machine::Misbehaviour),
@@ -89,11 +92,12 @@ pub fn parse_faults(items: &[String], nodes: &[NodePlan]) -> Result<Vec<Fault>, 
         };
         let kind = match kind {
             "crash" => FaultKind::Crash,
+            "crash-restart" => FaultKind::CrashRestart,
             other => match tandem_machine::Misbehaviour::from_name(other) {
                 Some(m) => FaultKind::Machine(m),
                 None => {
                     return Err(arg(format!(
-                        "--fault {item}: unknown fault kind {other:?} (kinds: crash, {})",
+                        "--fault {item}: unknown fault kind {other:?} (kinds: crash, crash-restart, {})",
                         tandem_machine::Misbehaviour::names()
                     )))
                 }
@@ -491,7 +495,7 @@ pub fn run(o: Options) -> Result<String, CliError> {
             .filter(|f| f.node == i)
             .filter_map(|f| match f.kind {
                 FaultKind::Machine(m) => Some((m, f.term.unwrap_or(0))),
-                FaultKind::Crash => None,
+                FaultKind::Crash | FaultKind::CrashRestart => None,
             })
             .collect();
         std::fs::write(
@@ -624,7 +628,8 @@ fn watch(
 ) -> Result<(), CliError> {
     let started = Instant::now();
     let mut view = View::new(boot_height);
-    let mut done_faults = vec![false; faults.len()];
+    // Per fault: 0 not yet, 1 killed in the term given (crash-restart waits for the next), 2 done.
+    let mut fault_stage: Vec<(u8, u64)> = vec![(0, 0); faults.len()];
     loop {
         if stop.load(Ordering::Relaxed) {
             view.line("devnet: stopping");
@@ -660,28 +665,52 @@ fn watch(
         );
         // Faults whose term has come.
         for (k, f) in faults.iter().enumerate() {
-            if f.kind != FaultKind::Crash {
+            if matches!(f.kind, FaultKind::Machine(_)) {
                 continue;
             }
-            if done_faults[k] || f.term.is_some_and(|t| term.is_none_or(|now| now < t)) {
-                continue;
-            }
-            done_faults[k] = true;
             let name = plans[f.node].name.clone();
-            let killed = devnet
-                .children
-                .lock()
-                .map(|mut c| c.kill(f.node))
-                .unwrap_or(false);
-            if killed {
-                let what = format!(
-                    "fault: {name} crashed (SIGKILL) in term {}",
-                    term.unwrap_or(0)
-                );
+            let now = term.unwrap_or(0);
+            let due = f.term.is_none_or(|t| term.is_some_and(|now| now >= t));
+            let note = |what: String, view: &mut View| {
                 view.line(&what);
                 if let Ok(mut m) = devnet.monitor.lock() {
                     m.note(what);
                 }
+            };
+            match fault_stage[k] {
+                (0, _) if due => {
+                    let killed = devnet
+                        .children
+                        .lock()
+                        .map(|mut c| c.kill(f.node))
+                        .unwrap_or(false);
+                    fault_stage[k] = if f.kind == FaultKind::Crash {
+                        (2, now)
+                    } else {
+                        (1, now)
+                    };
+                    if killed {
+                        note(
+                            format!("fault: {name} crashed (SIGKILL) in term {now}"),
+                            &mut view,
+                        );
+                    }
+                }
+                (1, killed_in) if term.is_some_and(|t| t > killed_in) => {
+                    fault_stage[k] = (2, now);
+                    let restarted = devnet.children.lock().map(|mut c| c.restart(f.node));
+                    match restarted {
+                        Ok(Ok(_)) => note(
+                            format!("fault: {name} restarted over its journal in term {now}"),
+                            &mut view,
+                        ),
+                        Ok(Err(e)) => {
+                            note(format!("fault: {name} did not restart: {e}"), &mut view)
+                        }
+                        Err(_) => {}
+                    }
+                }
+                _ => {}
             }
         }
         if let Some(k) = o.until_blocks {

@@ -1883,3 +1883,26 @@ mod wire {
         }
     }
 }
+
+/// The election backoff's spread grows with the set, and never below the configured floor:
+/// 100 producers at 80 ms each spread their requests over 8 s (one round where 800 ms took
+/// three), small sets keep the floor.
+#[test]
+fn the_election_spread_grows_with_the_set() {
+    let t = Timing::default();
+    assert_eq!(t.election_spread_per_producer_ms, 80);
+    assert_eq!(t.election_spread(4), 800);
+    assert_eq!(t.election_spread(10), 800);
+    assert_eq!(t.election_spread(100), 8_000);
+    let floor_only = Timing {
+        election_spread_per_producer_ms: 0,
+        ..t
+    };
+    assert_eq!(floor_only.election_spread(100), 800);
+    // A scenario or config written before the field existed gets the default.
+    let json = serde_json::to_value(t).unwrap();
+    let mut old = json.as_object().unwrap().clone();
+    old.remove("election_spread_per_producer_ms");
+    let back: Timing = serde_json::from_value(serde_json::Value::Object(old)).unwrap();
+    assert_eq!(back, t);
+}

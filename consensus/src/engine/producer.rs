@@ -19,9 +19,17 @@ use tandem_wfrost::{AccountableSignature, GroupKey, KeyShare, PartyId, SignError
 /// Timing of the protocol, in milliseconds of the host's clock.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Timing {
-    /// Election backoff: each producer waits `base + uniform(0..spread)` before standing.
+    /// Election backoff: each producer waits `base + uniform(0..spread)` before standing,
+    /// where `spread = max(election_spread_ms, election_spread_per_producer_ms x producers)`.
     pub election_base_ms: u64,
     pub election_spread_ms: u64,
+    /// The spread grows with the set: requests that cross (sent within one link latency of
+    /// each other) split the vote, and with a fixed spread a large set sends many at once (100
+    /// producers in 800 ms over 60-100 ms links took 3 rounds in two terms of three). About
+    /// twice the link latency per producer keeps the expected number of crossing requests
+    /// small while the first request still comes early (the minimum of many draws).
+    #[serde(default = "default_spread_per_producer_ms")]
+    pub election_spread_per_producer_ms: u64,
     /// A round without a leader after this long starts the next round.
     pub election_round_ms: u64,
     /// Time between the leader's blocks.
@@ -43,11 +51,26 @@ fn default_signing_attempt_ms() -> u64 {
     10_000
 }
 
+fn default_spread_per_producer_ms() -> u64 {
+    80
+}
+
+impl Timing {
+    /// The election backoff's spread for a set of `producers` parties.
+    pub fn election_spread(&self, producers: usize) -> u64 {
+        self.election_spread_ms.max(
+            self.election_spread_per_producer_ms
+                .saturating_mul(producers as u64),
+        )
+    }
+}
+
 impl Default for Timing {
     fn default() -> Timing {
         Timing {
             election_base_ms: 200,
             election_spread_ms: 800,
+            election_spread_per_producer_ms: default_spread_per_producer_ms(),
             election_round_ms: 3_000,
             block_interval_ms: 30_000,
             candidate_window_ms: 1_000,
@@ -318,7 +341,7 @@ impl Producer {
     }
 
     fn start_round<R: RngCore + CryptoRng>(&mut self, rng: &mut R) -> Vec<ProducerOut> {
-        let spread = self.timing.election_spread_ms.max(1);
+        let spread = self.timing.election_spread(self.group.parties.len()).max(1);
         let wait = self.timing.election_base_ms + rng.next_u64() % spread;
         vec![
             ProducerOut::SetTimer {

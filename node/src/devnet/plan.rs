@@ -119,7 +119,7 @@ pub struct ChainAccess {
 
 /// The engine timing of a devnet: a handful of nodes on loopback sign in well under a second,
 /// so the windows are short (the defaults suit 100 producers over real links).
-const TIMING: &str = "[timing]\nelection_base_ms = 50\nelection_spread_ms = 150\nblock_interval_ms = 800\n\
+const TIMING: &str = "[timing]\nelection_base_ms = 50\nelection_spread_ms = 150\nelection_spread_per_producer_ms = 10\nblock_interval_ms = 800\n\
 candidate_window_ms = 200\ncollect_window_ms = 100\nleader_timeout_ms = 3000\nsigning_attempt_ms = 3000\n";
 
 /// The `tandem node` configuration of node `i`.

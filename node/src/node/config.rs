@@ -150,6 +150,7 @@ fn default_fee_rate() -> u64 {
 struct TimingSection {
     election_base_ms: Option<u64>,
     election_spread_ms: Option<u64>,
+    election_spread_per_producer_ms: Option<u64>,
     election_round_ms: Option<u64>,
     block_interval_ms: Option<u64>,
     candidate_window_ms: Option<u64>,
@@ -361,6 +362,9 @@ impl NodeConfig {
         let timing = Timing {
             election_base_ms: t.election_base_ms.unwrap_or(d.election_base_ms),
             election_spread_ms: t.election_spread_ms.unwrap_or(d.election_spread_ms),
+            election_spread_per_producer_ms: t
+                .election_spread_per_producer_ms
+                .unwrap_or(d.election_spread_per_producer_ms),
             election_round_ms: t.election_round_ms.unwrap_or(d.election_round_ms),
             block_interval_ms: t.block_interval_ms.unwrap_or(d.block_interval_ms),
             candidate_window_ms: t.candidate_window_ms.unwrap_or(d.candidate_window_ms),

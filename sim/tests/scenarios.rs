@@ -205,6 +205,21 @@ fn hundred_producers_hundred_stackers_four_thousand_slots() {
     assert_healthy(&r, 3);
 }
 
+/// A hundred producers elect their leader in one round in every term (the backoff spread grows
+/// with the set) and confirm within a second over 40 + 0..20 ms links with a 250 ms candidate
+/// window. Release build: `cargo test --release -p tandem-sim -- --ignored` (about a minute).
+#[test]
+#[ignore]
+fn a_hundred_producers_elect_in_one_round() {
+    let r = run(include_str!("../scenarios/p100s4.toml"));
+    assert_healthy(&r, 3);
+    assert!(r.checks.passed(), "{:?}", r.checks);
+    for t in &r.terms {
+        assert_eq!(t.election_rounds, 1, "{t:?}");
+        assert!(t.latency_ms <= 1_000, "{t:?}");
+    }
+}
+
 /// The stacker coordinator (the signer with the most slots; here the first of four equal
 /// ones) crashes mid-term: after the signing-attempt timeout the next signer coordinates and
 /// blocks keep coming (three of four equal stackers hold 75% of the slots).

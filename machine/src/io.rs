@@ -173,6 +173,11 @@ pub enum Event {
         term: Term,
         block: BlockId,
     },
+    /// An announcement of a block this node does not hold yet: checked when the block comes.
+    AnnouncementPending {
+        term: Term,
+        block: BlockId,
+    },
     /// A Bitcoin operation that failed a rule (or did not decode).
     OpRefused {
         height: BurnHeight,

@@ -24,8 +24,8 @@ use tandem_burnchain::{parse_operation, Announcement, BurnOp, Enrollment, Expect
 use tandem_consensus::chain::{Block, Chainstate, TermInfo, Transaction, UnsignedBlock};
 use tandem_consensus::engine::assemble::assemble;
 use tandem_consensus::engine::{
-    ChainView, Follower, Keygen, KeygenInput, KeygenMsg, KeygenOut, KeygenPhase, Producer,
-    ProducerInput, ProducerMsg, ProducerOut, RoundMsg, Stacker, StackerInput, StackerMsg,
+    AnnounceError, ChainView, Follower, Keygen, KeygenInput, KeygenMsg, KeygenOut, KeygenPhase,
+    Producer, ProducerInput, ProducerMsg, ProducerOut, RoundMsg, Stacker, StackerInput, StackerMsg,
     StackerOut, Timing,
 };
 use tandem_consensus::producer_set::{select, Candidate, ProducerSet};
@@ -99,6 +99,9 @@ pub struct NodeMachine {
     layouts: BTreeMap<SetId, SetLayout>,
     keygens: BTreeMap<SetId, (Keygen, BurnHeight)>,
     infos: BTreeMap<Term, TermInfo>,
+    /// Announcements of blocks this node does not hold yet, by block: (term, state root),
+    /// applied when the block arrives (block sync after a restart; see `resolve_pending`).
+    pending_announcements: BTreeMap<BlockId, Vec<(Term, StateRoot, BurnHeight, u32)>>,
     producer: Option<(Term, Producer)>,
     /// The stacker signer machine, for a cycle, started for a term.
     stacker: Option<(RewardCycle, Term, Stacker)>,
@@ -183,6 +186,7 @@ impl NodeMachine {
             layouts: BTreeMap::new(),
             keygens: BTreeMap::new(),
             infos: BTreeMap::new(),
+            pending_announcements: BTreeMap::new(),
             producer: None,
             stacker: None,
             open_dbs: BTreeSet::new(),
@@ -663,7 +667,71 @@ impl NodeMachine {
                     block: op.block_id,
                 });
             }
+            // The block may come later (block sync): the announcement waits for it.
+            Err(AnnounceError::UnknownBlock(id)) => {
+                let held = self.pending_announcements.get(&id).map_or(0, Vec::len);
+                let room = if held == 0 {
+                    self.pending_announcements.len() < MAX_PENDING_ANNOUNCEMENTS
+                } else {
+                    held < MAX_PENDING_PER_BLOCK
+                };
+                if room {
+                    self.pending_announcements.entry(id).or_default().push((
+                        op.term,
+                        op.state_root,
+                        h,
+                        vtxindex,
+                    ));
+                    self.event(Event::AnnouncementPending {
+                        term: op.term,
+                        block: id,
+                    });
+                } else {
+                    self.refuse(
+                        h,
+                        vtxindex,
+                        OpRefusal::AnnouncedBlock(AnnounceError::UnknownBlock(id)),
+                    );
+                }
+            }
             Err(e) => self.refuse(h, vtxindex, OpRefusal::AnnouncedBlock(e)),
+        }
+    }
+
+    /// A block arrived that announcements were waiting for: they are checked now, as if mined
+    /// now. When one moves the start parent of the running term (the node missed the term's
+    /// predecessor while it was down), the term's view and machines are built again on it.
+    fn resolve_pending<R: RngCore + CryptoRng>(&mut self, id: BlockId, rng: &mut R) {
+        let Some(waiting) = self.pending_announcements.remove(&id) else {
+            return;
+        };
+        for (term, root, h, vtxindex) in waiting {
+            match self.follower.on_announcement(term, id, root) {
+                Ok(()) => {
+                    self.announcements
+                        .entry(term)
+                        .or_default()
+                        .push((h, vtxindex, id));
+                    self.event(Event::AnnouncementAccepted { term, block: id });
+                }
+                Err(e) => self.refuse(h, vtxindex, OpRefusal::AnnouncedBlock(e)),
+            }
+        }
+        let now = self.burn_term();
+        let moved = self
+            .infos
+            .get(&now)
+            .is_some_and(|info| info.start_parent != self.follower.start_parent(now));
+        if moved {
+            self.infos.remove(&now);
+            self.producer = None;
+            self.stacker = None;
+            let dropped = self.follower.start_term(now);
+            self.event(Event::TermStarted {
+                term: now,
+                dropped_blocks: dropped,
+            });
+            self.start_term_machines(now, rng);
         }
     }
 
@@ -714,13 +782,14 @@ impl NodeMachine {
             })
             .copied()
             .collect();
+        // A term's view outlives its DB by a few terms: a node that catches up by block sync
+        // (after a restart) appends blocks of terms that have ended.
+        self.infos
+            .retain(|t, _| t.0.saturating_add(KEEP_ENDED_TERMS) >= term.0);
         for db in over {
             self.open_dbs.remove(&db);
             self.outbox.close(db);
             self.inbox.close(db);
-            if let DbId::Producers(t) = db {
-                self.infos.remove(&t);
-            }
             let set = SetId::of_db(db);
             self.keygens.remove(&set);
             self.layouts.remove(&set);
@@ -787,6 +856,7 @@ impl NodeMachine {
         self.my_registration = None;
         self.enrollments.clear();
         self.announcements.clear();
+        self.pending_announcements.clear();
         self.payouts.clear();
         self.draws.clear();
         self.producer_sets.clear();
@@ -1499,6 +1569,7 @@ impl NodeMachine {
             Ok(receipt) => {
                 let state = self.follower.tip_state();
                 self.mempool.retain(|tx| !state.is_stale(tx));
+                self.resolve_pending(id, rng);
                 let next_height = block.header.height.next();
                 self.with_stacker(None, StackerInput::BlockAppended { next_height }, rng);
                 let latency_ms = self
@@ -1558,6 +1629,12 @@ impl NodeMachine {
         self.mempool.push(tx);
     }
 }
+
+/// Ended terms whose view (keys, start parent) a node keeps, for blocks that arrive late.
+const KEEP_ENDED_TERMS: u32 = 3;
+/// Announcements kept waiting for their block, in all and per block.
+const MAX_PENDING_ANNOUNCEMENTS: usize = 1024;
+const MAX_PENDING_PER_BLOCK: usize = 4;
 
 /// The two-phase-commit step a round message is, if it is one.
 fn two_phase_step(msg: &RoundMsg) -> Option<(TwoPhaseStep, BlockId)> {

@@ -156,6 +156,20 @@ fn a_node_restarted_with_its_state_catches_up() {
     assert_eq!(r.node_heights["s1"], r.chain_height);
 }
 
+/// Down across a term boundary: the announcements of the blocks it missed were mined before it
+/// could fetch those blocks; they wait for them, and the term it came back to starts again on
+/// its true parent. (Before, the announcements were refused for good and both nodes stayed at
+/// height 3.)
+#[test]
+fn nodes_restarted_in_a_later_term_catch_up() {
+    let r = run(include_str!(
+        "../scenarios/faults/p4s4-crash-restart-across-terms.toml"
+    ));
+    kept_promises(&r);
+    assert_eq!(r.node_heights["p2"], r.chain_height);
+    assert_eq!(r.node_heights["s1"], r.chain_height);
+}
+
 /// A node back on a fresh disk replays the burn chain but cannot verify any Stacks block made
 /// before it returned: the group keys of those terms came from key generations it no longer
 /// holds anything of (docs/faults.md, "What a fresh node cannot do"). The others go on.

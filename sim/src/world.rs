@@ -55,6 +55,11 @@ enum SimEvent {
     Restart {
         node: usize,
     },
+    /// Block sync: the node asked for the blocks above its tip (`tandem node` asks its peers
+    /// when an announced block is missing); the observer's chain answers.
+    BlockSync {
+        node: usize,
+    },
 }
 
 type Replica = StackerDb<DbPolicy, SharedStore>;
@@ -331,6 +336,7 @@ impl World {
             let target = match &ev {
                 SimEvent::Deliver { to, .. } => Some(*to),
                 SimEvent::Timer { node, .. } => Some(*node),
+                SimEvent::BlockSync { node } => Some(*node),
                 SimEvent::BurnBlock | SimEvent::AntiEntropy { .. } | SimEvent::Restart { .. } => {
                     None
                 }
@@ -357,6 +363,7 @@ impl World {
                 SimEvent::Timer { node, timer } => self.input(node, Input::Timer(timer)),
                 SimEvent::AntiEntropy { node } => self.on_anti_entropy(node),
                 SimEvent::Restart { node } => self.on_restart(node),
+                SimEvent::BlockSync { node } => self.sync_blocks(node),
             }
         }
         self.report()
@@ -628,6 +635,11 @@ impl World {
                 }
             }
             Event::TermStarted { dropped_blocks, .. } => o.dropped_blocks += dropped_blocks,
+            Event::AnnouncementPending { .. } => {
+                // As `tandem node` does: ask for the blocks above the tip (one round trip).
+                let at = self.now + 2 * self.scenario.network.latency_ms;
+                self.schedule(at, SimEvent::BlockSync { node });
+            }
             Event::FaultCommitted { kind } => {
                 o.faults_committed += 1;
                 o.fault_timeline.push((self.now, node, Some(kind)));
@@ -842,24 +854,30 @@ impl World {
                 },
             );
         }
-        if node != self.observer {
-            let source = self.nodes[self.observer].machine.follower();
-            let mine = self.nodes[node].machine.follower().tip_parent().height;
-            let mut chain = Vec::new();
-            let mut cur = source.tip();
-            while let Some(b) = source.block(&cur) {
-                if b.header.height <= mine {
-                    break;
-                }
-                chain.push(b.clone());
-                cur = b.header.parent;
-            }
-            for b in chain.into_iter().rev() {
-                self.input(node, Input::Block(b));
-            }
-        }
+        self.sync_blocks(node);
         let peers: Vec<usize> = (0..self.nodes.len()).filter(|p| *p != node).collect();
         self.exchange_clocks(node, &peers);
+    }
+
+    /// Hands `node` the observer's blocks above its tip, lowest first (block sync).
+    fn sync_blocks(&mut self, node: usize) {
+        if node == self.observer {
+            return;
+        }
+        let source = self.nodes[self.observer].machine.follower();
+        let mine = self.nodes[node].machine.follower().tip_parent().height;
+        let mut chain = Vec::new();
+        let mut cur = source.tip();
+        while let Some(b) = source.block(&cur) {
+            if b.header.height <= mine {
+                break;
+            }
+            chain.push(b.clone());
+            cur = b.header.parent;
+        }
+        for b in chain.into_iter().rev() {
+            self.input(node, Input::Block(b));
+        }
     }
 
     /// Keeps what the observer knows of `term`'s sets and keys for the checkers.

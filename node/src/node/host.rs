@@ -578,6 +578,13 @@ impl Host {
                 self.metrics.faults_committed += 1;
                 tracing::debug!(event = ?e, "fault");
             }
+            // An announced block this node lacks: ask the peers for the blocks above its tip.
+            Event::AnnouncementPending { .. } => {
+                tracing::info!(event = ?e, "node");
+                self.held.push(Held::Frame(super::p2p::blocks_request_frame(
+                    self.stacks_tip_height(),
+                )));
+            }
             Event::ProducerSigned { .. } => {
                 self.metrics.producer_signed += 1;
                 tracing::debug!(event = ?e, "node");

@@ -70,6 +70,20 @@ fn load(path: &std::path::Path) -> Result<Scenario, ExitCode> {
     })
 }
 
+/// Prints a value as pretty JSON on stdout (exit status 1 when it does not serialise).
+fn print_json<T: serde::Serialize>(v: &T) -> Result<(), ExitCode> {
+    match serde_json::to_string_pretty(v) {
+        Ok(j) => {
+            println!("{j}");
+            Ok(())
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            Err(ExitCode::from(1))
+        }
+    }
+}
+
 fn print_summary(s: &SweepSummary) {
     println!(
         "sweep {}: {} seeds from {}",
@@ -87,15 +101,7 @@ fn print_summary(s: &SweepSummary) {
         "latency p50 {} ms, p99 {} ms; faults committed {}",
         s.latency_p50_ms, s.latency_p99_ms, s.faults_committed
     );
-    let b = &s.latency_breakdown;
-    println!(
-        "latency breakdown (median ms): candidate window {}, producer commit {}, producer signing {}, stacker commit {}, stacker signing {}",
-        b.candidate_window_ms,
-        b.producer_commit_ms,
-        b.producer_signing_ms,
-        b.stacker_commit_ms,
-        b.stacker_signing_ms
-    );
+    println!("latency breakdown (median ms): {}", s.latency_breakdown);
     for f in &s.failing {
         println!("FAILING seed {}: {}", f.seed, f.failures.join("; "));
         println!("  reproduce: {}", f.reproduce);
@@ -156,7 +162,7 @@ fn sweep(
         b.finish_and_clear();
     }
     let path = scenario_path.display().to_string();
-    let summary = SweepSummary::of(&path, reports.clone());
+    let summary = SweepSummary::of(&path, &reports);
     if let Some(dir) = report {
         if let Err(e) = tandem_sim::html::write_sweep(&dir, &summary, &reports) {
             eprintln!("error: {e}");
@@ -165,12 +171,8 @@ fn sweep(
         eprintln!("report: {}", dir.join("report.html").display());
     }
     if json {
-        match serde_json::to_string_pretty(&summary) {
-            Ok(j) => println!("{j}"),
-            Err(e) => {
-                eprintln!("error: {e}");
-                return ExitCode::from(1);
-            }
+        if let Err(code) = print_json(&summary) {
+            return code;
         }
     } else {
         print_summary(&summary);
@@ -210,15 +212,7 @@ fn print_text(r: &Report) {
             p.producer, p.coinbase_ustx, p.fees_ustx
         );
     }
-    let b = &r.latency_breakdown;
-    println!(
-        "latency breakdown (median ms): candidate window {}, producer commit {}, producer signing {}, stacker commit {}, stacker signing {}",
-        b.candidate_window_ms,
-        b.producer_commit_ms,
-        b.producer_signing_ms,
-        b.stacker_commit_ms,
-        b.stacker_signing_ms
-    );
+    println!("latency breakdown (median ms): {}", r.latency_breakdown);
     println!(
         "chain height {}, dropped blocks {}, conflicting heights {}",
         r.chain_height, r.dropped_blocks, r.conflicting_heights
@@ -305,12 +299,8 @@ fn main() -> ExitCode {
                 eprintln!("report: {}", dir.join("report.html").display());
             }
             if json {
-                match serde_json::to_string_pretty(&report) {
-                    Ok(j) => println!("{j}"),
-                    Err(e) => {
-                        eprintln!("error: {e}");
-                        return ExitCode::from(1);
-                    }
+                if let Err(code) = print_json(&report) {
+                    return code;
                 }
             } else {
                 print_text(&report);

@@ -71,6 +71,39 @@ pub struct Breakdown {
     pub stacker_signing_ms: u64,
 }
 
+impl Breakdown {
+    /// The median of each phase over `all` (each phase on its own; 0 without any).
+    pub fn medians<'a>(all: impl Iterator<Item = &'a Breakdown>) -> Breakdown {
+        let all: Vec<&Breakdown> = all.collect();
+        let med = |f: fn(&Breakdown) -> u64| {
+            let mut v: Vec<u64> = all.iter().map(|b| f(b)).collect();
+            v.sort_unstable();
+            crate::sweep::quantile(&v, 0.5)
+        };
+        Breakdown {
+            candidate_window_ms: med(|b| b.candidate_window_ms),
+            producer_commit_ms: med(|b| b.producer_commit_ms),
+            producer_signing_ms: med(|b| b.producer_signing_ms),
+            stacker_commit_ms: med(|b| b.stacker_commit_ms),
+            stacker_signing_ms: med(|b| b.stacker_signing_ms),
+        }
+    }
+}
+
+impl std::fmt::Display for Breakdown {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "candidate window {}, producer commit {}, producer signing {}, stacker commit {}, stacker signing {}",
+            self.candidate_window_ms,
+            self.producer_commit_ms,
+            self.producer_signing_ms,
+            self.stacker_commit_ms,
+            self.stacker_signing_ms
+        )
+    }
+}
+
 /// A node's configured misbehaviour, for reports.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct ByzantineNode {

@@ -60,8 +60,9 @@ pub fn quantile(v: &[u64], q: f64) -> u64 {
 }
 
 impl SweepSummary {
-    /// Summarises reports (in any order: they are sorted by seed first).
-    pub fn of(scenario_path: &str, mut reports: Vec<Report>) -> SweepSummary {
+    /// Summarises reports (in any order: they are taken by seed).
+    pub fn of(scenario_path: &str, reports: &[Report]) -> SweepSummary {
+        let mut reports: Vec<&Report> = reports.iter().collect();
         reports.sort_by_key(|r| r.seed);
         let mut blocks: Vec<u64> = reports
             .iter()
@@ -73,22 +74,11 @@ impl SweepSummary {
             .flat_map(|r| r.blocks.iter().filter_map(|b| b.latency_ms))
             .collect();
         latency.sort_unstable();
-        let breakdowns: Vec<crate::report::Breakdown> = reports
-            .iter()
-            .flat_map(|r| r.blocks.iter().filter_map(|b| b.breakdown))
-            .collect();
-        let med = |f: fn(&crate::report::Breakdown) -> u64| {
-            let mut v: Vec<u64> = breakdowns.iter().map(f).collect();
-            v.sort_unstable();
-            quantile(&v, 0.5)
-        };
-        let latency_breakdown = crate::report::Breakdown {
-            candidate_window_ms: med(|b| b.candidate_window_ms),
-            producer_commit_ms: med(|b| b.producer_commit_ms),
-            producer_signing_ms: med(|b| b.producer_signing_ms),
-            stacker_commit_ms: med(|b| b.stacker_commit_ms),
-            stacker_signing_ms: med(|b| b.stacker_signing_ms),
-        };
+        let latency_breakdown = crate::report::Breakdown::medians(
+            reports
+                .iter()
+                .flat_map(|r| r.blocks.iter().filter_map(|b| b.breakdown.as_ref())),
+        );
         let failing = reports
             .iter()
             .filter(|r| !r.checks.passed())

@@ -990,24 +990,8 @@ impl World {
             }
             blocks.push(report);
         }
-        let latency_breakdown = {
-            let med = |f: fn(&crate::report::Breakdown) -> u64| {
-                let mut v: Vec<u64> = blocks
-                    .iter()
-                    .filter_map(|b| b.breakdown.as_ref())
-                    .map(f)
-                    .collect();
-                v.sort_unstable();
-                crate::sweep::quantile(&v, 0.5)
-            };
-            crate::report::Breakdown {
-                candidate_window_ms: med(|b| b.candidate_window_ms),
-                producer_commit_ms: med(|b| b.producer_commit_ms),
-                producer_signing_ms: med(|b| b.producer_signing_ms),
-                stacker_commit_ms: med(|b| b.stacker_commit_ms),
-                stacker_signing_ms: med(|b| b.stacker_signing_ms),
-            }
-        };
+        let latency_breakdown =
+            crate::report::Breakdown::medians(blocks.iter().filter_map(|b| b.breakdown.as_ref()));
         let mut terms = Vec::new();
         for t in first..first + self.scenario.terms {
             let term = Term(t);

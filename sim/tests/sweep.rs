@@ -39,7 +39,7 @@ fn a_sweep_summary_does_not_depend_on_the_jobs() {
         one.iter().map(|r| r.seed).collect::<Vec<_>>(),
         vec![7, 8, 9]
     );
-    let summary = SweepSummary::of("x.toml", one);
+    let summary = SweepSummary::of("x.toml", &one);
     assert_eq!(summary.seeds, 3);
     assert!(summary.passed(), "{summary:?}");
     assert!(summary.blocks_per_term.min > 0);
@@ -177,7 +177,7 @@ fn two_hundred_byzantine_seeds_keep_every_promise() {
     ))
     .unwrap();
     let reports = run_seeds(&s, 1, 200, 2, |_, _| {});
-    let summary = SweepSummary::of("sim/scenarios/faults/p4s4-byzantine-mixed.toml", reports);
+    let summary = SweepSummary::of("sim/scenarios/faults/p4s4-byzantine-mixed.toml", &reports);
     println!("{}", serde_json::to_string_pretty(&summary).unwrap());
     assert_eq!(summary.seeds, 200);
     assert_eq!(summary.forks, 0);

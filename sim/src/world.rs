@@ -683,6 +683,11 @@ impl World {
         match replica.write_with(&chunk, &mut self.recoveries) {
             Ok(ack) if ack.outcome.is_accepted() => {
                 self.observed.stackerdb.writes_accepted += 1;
+                // A same-version replacement that does not pass the push throttle waits for
+                // anti-entropy (ADR 0005); the machine's own writes always raise the version.
+                if !ack.announce {
+                    return;
+                }
             }
             Ok(ack) => {
                 self.observed.stackerdb.writes_refused += 1;

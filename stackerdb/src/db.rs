@@ -61,6 +61,37 @@ impl WriteOutcome {
 pub struct WriteAck {
     pub outcome: WriteOutcome,
     pub metadata: Option<SlotMetadata>,
+    /// Should a host push this chunk to its peers now? Always for a new version; for a
+    /// same-version replacement only when it has strictly more leading zero bits than the last
+    /// chunk of that version this replica announced (see [`Announced`]). An accepted chunk
+    /// that is not announced still replicates, through clock exchanges.
+    pub announce: bool,
+}
+
+/// The SIP's throttle on equivocation, kept for pushes: "a chunk with the same version is
+/// accepted only if its hash has strictly more leading 0's than the current chunk", so that K
+/// replacements cost O(2^K) hashes.
+///
+/// Decision (ADR 0005): a replica *stores* every same-version chunk with a smaller hash (so
+/// replicas converge whatever the delivery order), but *pushes* one only when its leading
+/// zeros beat those of the last chunk it pushed at that version. A writer who grinds M chunks
+/// and hands them over in descending hash order gets one push per distinct leading-zero count
+/// among them (about log2(M) + 1), not M; the rest travel at anti-entropy's pace, one chunk
+/// per slot per clock exchange. The record is replication state, not data: it lives in memory
+/// and a restart forgets it (at worst one extra push per slot).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Announced {
+    pub version: SlotVersion,
+    pub leading_zeros: u32,
+}
+
+impl Announced {
+    /// Would announcing `new` pass the throttle?
+    pub fn admits(&self, new: &SlotMetadata) -> bool {
+        new.slot_version > self.version
+            || (new.slot_version == self.version
+                && new.data_hash.leading_zeros() > self.leading_zeros)
+    }
 }
 
 /// Does `new` replace `old`? SIP: a strictly greater version does; an equal version with
@@ -92,6 +123,8 @@ pub struct StackerDb<P, S> {
     policy: P,
     store: S,
     meta: Vec<SlotMetadata>,
+    /// Per slot, the last chunk announced to peers (the push throttle).
+    announced: Vec<Announced>,
 }
 
 impl<P: WritePolicy, S: ChunkStore> StackerDb<P, S> {
@@ -112,6 +145,7 @@ impl<P: WritePolicy, S: ChunkStore> StackerDb<P, S> {
         Ok(StackerDb {
             policy,
             store,
+            announced: vec![Announced::default(); meta.len()],
             meta,
         })
     }
@@ -148,12 +182,14 @@ impl<P: WritePolicy, S: ChunkStore> StackerDb<P, S> {
                     slots,
                 },
                 metadata: None,
+                announce: false,
             });
         };
         let refuse = |outcome| {
             Ok(WriteAck {
                 outcome,
                 metadata: Some(current),
+                announce: false,
             })
         };
         let max = self.policy.max_chunk_size();
@@ -203,10 +239,19 @@ impl<P: WritePolicy, S: ChunkStore> StackerDb<P, S> {
             chunk: chunk.clone(),
             signer,
         })?;
-        self.meta[chunk.slot_id.0 as usize] = new;
+        let slot = chunk.slot_id.0 as usize;
+        self.meta[slot] = new;
+        let announce = self.announced[slot].admits(&new);
+        if announce {
+            self.announced[slot] = Announced {
+                version: new.slot_version,
+                leading_zeros: new.data_hash.leading_zeros(),
+            };
+        }
         Ok(WriteAck {
             outcome: WriteOutcome::Accepted,
             metadata: Some(new),
+            announce,
         })
     }
 
@@ -256,6 +301,8 @@ impl<P: WritePolicy, S: ChunkStore> StackerDb<P, S> {
         self.store.remove(&garbage)?;
         for s in &garbage {
             self.meta[s.0 as usize] = SlotMetadata::empty(*s);
+            // Versions start over in a collected slot, and so does the throttle.
+            self.announced[s.0 as usize] = Announced::default();
         }
         Ok(garbage)
     }

@@ -323,3 +323,196 @@ fn full_stacker_db_converges_across_ten_replicas() {
         .iter()
         .all(|r| r.metadata().iter().all(|m| !m.is_empty())));
 }
+
+// ------------------------------------------------------------------ the push throttle (ADR 0005)
+
+/// `m` different chunks of one slot at one version, signed by its owner, in descending hash
+/// order: the order that, under "smaller hash wins" alone, makes every one a replacement.
+fn descending_equivocations(m: u32, salt: u8) -> Vec<ChunkData> {
+    let mut chunks: Vec<ChunkData> = (0..m)
+        .map(|i| {
+            let mut data = i.to_be_bytes().to_vec();
+            data.push(salt);
+            ChunkData::sign(&secret(0), SlotId(0), SlotVersion(1), data)
+        })
+        .collect();
+    chunks.sort_by(|a, b| b.metadata().data_hash.cmp(&a.metadata().data_hash));
+    chunks
+}
+
+fn distinct_leading_zeros(chunks: &[ChunkData]) -> usize {
+    let mut counts: Vec<u32> = chunks
+        .iter()
+        .map(|c| c.metadata().data_hash.leading_zeros())
+        .collect();
+    counts.sort_unstable();
+    counts.dedup();
+    counts.len()
+}
+
+/// A writer grinds 1,024 chunks and submits them smallest-last: every one is stored (the slot
+/// ends at the smallest hash), but only the ones with a new leading-zero count are announced:
+/// 10 pushes for 1,024 hashes, within log2(1,024) + 1.
+#[test]
+fn descending_replacements_are_announced_once_per_leading_zero_count() {
+    let chunks = descending_equivocations(1024, 0);
+    let mut db = StackerDb::open(TestPolicy::new(1, 1), MemoryStore::new()).unwrap();
+    let mut announced = Vec::new();
+    for c in &chunks {
+        let ack = db.write(c).unwrap();
+        assert_eq!(
+            ack.outcome,
+            WriteOutcome::Accepted,
+            "every chunk beats the one before"
+        );
+        if ack.announce {
+            announced.push(c.metadata().data_hash.leading_zeros());
+        }
+    }
+    assert_eq!(
+        db.metadata()[0],
+        chunks[1023].metadata(),
+        "the smallest hash is kept"
+    );
+    // Known answer for this set: one push per leading-zero count present (none of the 1,024
+    // hashes has 8 or 10; the best has 11).
+    assert_eq!(announced, vec![0, 1, 2, 3, 4, 5, 6, 7, 9, 11]);
+    assert_eq!(announced.len(), distinct_leading_zeros(&chunks));
+    // The same chunks in the opposite order: one write, nothing to replace.
+    let mut db = StackerDb::open(TestPolicy::new(1, 1), MemoryStore::new()).unwrap();
+    let acks: Vec<_> = chunks.iter().rev().map(|c| db.write(c).unwrap()).collect();
+    assert!(acks[0].announce);
+    assert!(acks[1..]
+        .iter()
+        .all(|a| matches!(a.outcome, WriteOutcome::EquivocationLost { .. }) && !a.announce));
+}
+
+/// A new version is always announced, whatever the leading zeros of the last push; a refused
+/// chunk never is; a collected slot starts the throttle over.
+#[test]
+fn the_throttle_is_per_version_and_restarts_with_the_slot() {
+    let mut policy = TestPolicy::new(1, 2);
+    policy.collect_at = Some(tandem_consensus::BurnHeight(5));
+    let mut db = StackerDb::open(policy, MemoryStore::new()).unwrap();
+    let grind = descending_equivocations(64, 1);
+    // Slot 0 is collected at height 5 (even slots are garbage in the test policy).
+    for c in &grind {
+        db.write(c).unwrap();
+    }
+    let best = grind[63].metadata().data_hash.leading_zeros();
+    assert!(best >= 3, "64 hashes reach at least 3 leading zeros here");
+    let v2 = ChunkData::sign(&secret(0), SlotId(0), SlotVersion(2), b"next".to_vec());
+    let ack = db.write(&v2).unwrap();
+    assert!(
+        ack.outcome.is_accepted() && ack.announce,
+        "a new version is pushed"
+    );
+    let stale = db.write(&grind[0]).unwrap();
+    assert!(!stale.outcome.is_accepted() && !stale.announce);
+    assert_eq!(
+        db.on_burn_block(tandem_consensus::BurnHeight(5)).unwrap(),
+        vec![SlotId(0)]
+    );
+    // After collection version 1 is new again, and so is its first chunk.
+    let ack = db.write(&grind[0]).unwrap();
+    assert!(ack.outcome.is_accepted() && ack.announce);
+}
+
+/// Over many ground sets the mean number of pushes stays within log2(M) + 1 (the expected
+/// count is about log2(M) + 0.3): a writer pays 2^k hashes, on average, for its k-th push.
+#[test]
+fn pushes_grow_with_the_log_of_the_work() {
+    let m = 256u32;
+    let sets = 64u32;
+    let total: usize = (0..sets)
+        .map(|s| {
+            let hashes: Vec<u32> = (0..m)
+                .map(|i| {
+                    let data = [i.to_be_bytes().as_slice(), &s.to_be_bytes()].concat();
+                    Sha512Trunc256::of(&data).leading_zeros()
+                })
+                .collect();
+            let mut counts = hashes.clone();
+            counts.sort_unstable();
+            counts.dedup();
+            counts.len()
+        })
+        .sum();
+    let mean = total as f64 / sets as f64;
+    assert!(mean <= 9.0, "mean pushes {mean} for {m} hashes");
+    assert!(
+        mean >= 7.0,
+        "the sets are random enough to reach log2(M) - 1: {mean}"
+    );
+}
+
+impl<P: WritePolicy> Net<P> {
+    /// A client writes `chunk` at `origin`; every replica that accepts a chunk the rules tell
+    /// it to announce pushes it to all others (a flood), counted in `pushes`. Deliveries are
+    /// reordered and lossy.
+    fn write_and_flood(&mut self, origin: usize, chunk: &ChunkData, pushes: &mut [usize]) {
+        let n = self.replicas.len();
+        let ack = self.replicas[origin].write(chunk).unwrap();
+        if !ack.announce {
+            return;
+        }
+        pushes[origin] += 1;
+        let mut queue: Vec<usize> = (0..n).filter(|&r| r != origin).collect();
+        while !queue.is_empty() {
+            let dst = queue.swap_remove(rand_below(&mut self.rng, queue.len()));
+            if self.rng.next_u64() % 1000 < self.drop_per_mille {
+                continue;
+            }
+            let bytes = SyncMessage::Chunks(vec![chunk.clone()]).encode();
+            let out = self.replicas[dst]
+                .handle_sync(SyncMessage::decode(&bytes).unwrap())
+                .unwrap();
+            if out.acks.iter().any(|a| a.announce) {
+                pushes[dst] += 1;
+                queue.extend((0..n).filter(|&r| r != dst));
+            }
+        }
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 24, .. ProptestConfig::default() })]
+
+    /// Ground chunks flooded with the throttle, over lossy reordering links, then repaired by
+    /// clock exchanges: every replica pushed at most once per distinct leading-zero count, and
+    /// all end with the smallest hash.
+    #[test]
+    fn throttled_replicas_converge_and_push_little(
+        seed in any::<[u8; 32]>(),
+        replicas in 2usize..6,
+        m in 1u32..96,
+        salt in any::<u8>(),
+        descending in any::<bool>(),
+        drop_per_mille in 0u64..400,
+    ) {
+        let mut chunks = descending_equivocations(m, salt);
+        let mut net = Net {
+            replicas: (0..replicas).map(|_| StackerDb::open(TestPolicy::new(1, 1), MemoryStore::new()).unwrap()).collect(),
+            rng: ChaCha12Rng::from_seed(seed),
+            drop_per_mille,
+            dup_per_mille: 0,
+        };
+        if !descending {
+            let len = chunks.len();
+            tandem_consensus::shuffle::partial_fisher_yates(&mut chunks, len, &mut net.rng);
+        }
+        let mut pushes = vec![0usize; replicas];
+        for c in &chunks {
+            let at = rand_below(&mut net.rng, replicas);
+            net.write_and_flood(at, c, &mut pushes);
+            net.gossip_once();
+        }
+        net.anti_entropy_round();
+        net.anti_entropy_round();
+        net.assert_converged(&winners(&chunks));
+        let bound = distinct_leading_zeros(&chunks);
+        for (r, p) in pushes.iter().enumerate() {
+            prop_assert!(*p <= bound, "replica {} pushed {} times, bound {}", r, p, bound);
+        }
+    }
+}

@@ -101,7 +101,8 @@ fn write_rules_step_table() {
         db.write(&chunk(0, 9, 1, b"x")).unwrap(),
         WriteAck {
             outcome: WriteOutcome::NoSuchSlot { slot: 9, slots: 4 },
-            metadata: None
+            metadata: None,
+            announce: false,
         }
     );
     let big = db.write(&chunk(0, 1, 1, &[0u8; 5000])).unwrap();

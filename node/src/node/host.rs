@@ -470,7 +470,7 @@ impl Host {
                     Ok(ack) if ack.outcome.is_accepted() => {
                         self.metrics.chunk_writes_accepted += 1;
                         tracing::trace!(%db, slot = chunk.slot_id.0, version = chunk.slot_version.0, bytes = chunk.data.len(), "chunk out");
-                        if !self.replaying {
+                        if !self.replaying && ack.announce {
                             self.held.push(Held::Frame(chunk_frame(db, chunk)));
                         }
                     }
@@ -730,7 +730,11 @@ impl Host {
         }
         self.metrics.chunk_writes_accepted += 1;
         let read = replica.read(chunk.slot_id).ok().flatten();
-        self.held.push(Held::Frame(chunk_frame(db, chunk.clone())));
+        // Pushed at once unless it is a same-version replacement the throttle holds back
+        // (ADR 0005): that one reaches the peers through anti-entropy.
+        if ack.announce {
+            self.held.push(Held::Frame(chunk_frame(db, chunk.clone())));
+        }
         if let Some(input) = read.and_then(|c| Input::chunk(db, c)) {
             self.chunk_input(db, chunk, input);
         }

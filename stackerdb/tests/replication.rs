@@ -336,7 +336,7 @@ fn descending_equivocations(m: u32, salt: u8) -> Vec<ChunkData> {
             ChunkData::sign(&secret(0), SlotId(0), SlotVersion(1), data)
         })
         .collect();
-    chunks.sort_by(|a, b| b.metadata().data_hash.cmp(&a.metadata().data_hash));
+    chunks.sort_by_key(|c| std::cmp::Reverse(c.metadata().data_hash));
     chunks
 }
 

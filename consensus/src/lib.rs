@@ -11,6 +11,7 @@
 pub mod apportion;
 pub mod chain;
 pub mod codec;
+pub mod coinbase;
 pub mod engine;
 pub mod hashes;
 pub mod height;

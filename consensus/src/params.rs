@@ -80,8 +80,9 @@ pub struct ParamsSpec {
     pub producer_signer_slots: u32,
     pub producer_threshold: u32,
     pub max_producers: u32,
-    /// Coinbase per burn block; a term's coinbase is `term_length` times this.
-    pub coinbase_per_burn_block: MicroStx,
+    /// Burn blocks per year of the coinbase schedule ([`crate::coinbase`]): 52,596, Stacks'
+    /// own figure. A shorter year lets a simulation reach the schedule's later steps.
+    pub coinbase_blocks_per_year: u32,
     /// SIP-018 chain id: 1 on mainnet, 0x80000000 on testnet and regtest.
     pub chain_id: u32,
     /// pox-4's `STACKING_THRESHOLD_25`: the stacking minimum is the liquid supply divided by
@@ -116,7 +117,7 @@ impl ParamsSpec {
             // SIP: a block needs "at least 67 of them" of the 100 producer signer slots.
             producer_threshold: tandem_wfrost::Threshold::SIP.of(100),
             max_producers: 100,
-            coinbase_per_burn_block: MicroStx::from_stx(1000),
+            coinbase_blocks_per_year: crate::coinbase::STACKS_BLOCKS_PER_YEAR,
             chain_id,
             stacking_threshold_divisor: if network == Network::Mainnet {
                 20_000
@@ -162,6 +163,8 @@ pub enum ParamsError {
     KeygenDeadlineOutOfRange { blocks: u32, term_length: u32 },
     #[error("stacking_threshold_divisor must be at least 1")]
     StackingThresholdDivisorZero,
+    #[error("coinbase_blocks_per_year must be at least 1")]
+    CoinbaseYearZero,
     #[error("reward slots (2 x reward-phase blocks) overflow for cycle_length {0}")]
     RewardSlotsOverflow(u32),
 }
@@ -263,6 +266,9 @@ impl NetworkParams {
         if spec.stacking_threshold_divisor == 0 {
             return Err(ParamsError::StackingThresholdDivisorZero);
         }
+        if spec.coinbase_blocks_per_year == 0 {
+            return Err(ParamsError::CoinbaseYearZero);
+        }
         if spec.keygen_deadline_burn_blocks == 0
             || spec.keygen_deadline_burn_blocks > spec.term_length
         {
@@ -320,14 +326,15 @@ impl NetworkParams {
     pub fn stacking_threshold_divisor(&self) -> u128 {
         self.spec.stacking_threshold_divisor
     }
-    pub fn coinbase_per_burn_block(&self) -> MicroStx {
-        self.spec.coinbase_per_burn_block
+    pub fn coinbase_blocks_per_year(&self) -> u32 {
+        self.spec.coinbase_blocks_per_year
     }
 
     /// A term's coinbase: SIP "Producer Rewards": "the coinbase reward is equal to 10 times the
-    /// coinbase", one per burn block of the term.
-    pub fn term_coinbase(&self) -> MicroStx {
-        MicroStx(self.spec.coinbase_per_burn_block.0 * u128::from(self.spec.term_length))
+    /// coinbase", one per burn block of the term, on Stacks 2.4's schedule
+    /// ([`crate::coinbase::term_coinbase`]). Zero for a term beyond the height range.
+    pub fn term_coinbase(&self, term: Term) -> MicroStx {
+        crate::coinbase::term_coinbase(self, term).unwrap_or(MicroStx::ZERO)
     }
 
     /// Blocks of a cycle's reward phase.
@@ -553,7 +560,7 @@ mod tests {
             assert_eq!(p, NetworkParams::preset(net));
             assert_eq!(p.term_length(), 10);
             assert_eq!(p.payouts_per_term(), 20);
-            assert_eq!(p.term_coinbase(), MicroStx(10_000_000_000));
+            assert_eq!(p.term_coinbase(Term(0)), MicroStx(10_000_000_000));
         }
         let m = NetworkParams::preset(Network::Mainnet);
         assert_eq!(

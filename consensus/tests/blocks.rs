@@ -10,7 +10,9 @@ use k256::{ProjectivePoint, Scalar};
 use rand_chacha::ChaCha12Rng;
 use rand_core::SeedableRng;
 use secp256k1::{PublicKey, Secp256k1, SecretKey};
-use tandem_consensus::chain::block::{producer_message, stacker_message, BlockId, SignatureCaches};
+use tandem_consensus::chain::block::{
+    producer_message, stacker_message, txs_hash, BlockId, SignatureCaches,
+};
 use tandem_consensus::chain::tx::MEMO_LEN;
 use tandem_consensus::chain::{
     ApplyError, Block, BlockError, Chainstate, Cost, Genesis, Payload, TermInfo, TermProducer,
@@ -157,6 +159,7 @@ fn signed(w: &World, b: &UnsignedBlock, producers: &[usize], stackers: &[usize])
     let id = b.id();
     Block {
         header: b.header.clone(),
+        coinbase: b.coinbase,
         txs: b.txs.clone(),
         producer_sig: common::sign_by(
             &w.producers.0,
@@ -208,6 +211,64 @@ fn a_block_with_both_signatures_is_appended_and_pays_its_producers() {
     assert_eq!(f.tip_parent().height, tandem_consensus::StacksHeight(2));
     // The encoding round trips.
     assert_eq!(Block::decode(&block2.encode().unwrap()).unwrap(), block2);
+}
+
+/// The coinbase is the first transaction of a term's first block and of no other; a block
+/// that omits it, moves it, or changes its amount is refused by name.
+#[test]
+fn the_coinbase_leads_the_first_block_of_a_term_only() {
+    let w = world();
+    let mut f = Follower::new(w.genesis.clone());
+    let i2 = info(&w, 2, BlockId::GENESIS);
+    let good = candidate(&f, &i2, 21, &[transfer(0)]);
+    let expected = tandem_consensus::chain::Coinbase {
+        chain_id: 0x8000_0000,
+        term: Term(2),
+        amount: MicroStx::from_stx(10_000),
+    };
+    assert_eq!(good.coinbase, Some(expected));
+    // Rebuilds a candidate with another coinbase (txs hash kept consistent, so the coinbase
+    // rule is what refuses it).
+    let with = |b: &UnsignedBlock, c: Option<tandem_consensus::chain::Coinbase>| {
+        let mut b = b.clone();
+        b.coinbase = c;
+        b.header.txs_hash = txs_hash(c.as_ref(), &b.txs).unwrap();
+        b
+    };
+    let refuse = |f: &mut Follower, b: &UnsignedBlock, burn: u32| {
+        let tip = f.tip();
+        let err = f
+            .append(&signed(&w, b, &[0, 1], &[0, 1, 2]), &i2, BurnHeight(burn))
+            .unwrap_err();
+        assert_eq!(f.tip(), tip);
+        err
+    };
+    assert_eq!(
+        refuse(&mut f, &with(&good, None), 21),
+        BlockError::MissingCoinbase {
+            term: Term(2),
+            expected: MicroStx::from_stx(10_000)
+        }
+    );
+    let more = tandem_consensus::chain::Coinbase {
+        amount: MicroStx::from_stx(10_001),
+        ..expected
+    };
+    assert_eq!(
+        refuse(&mut f, &with(&good, Some(more)), 21),
+        BlockError::WrongCoinbase {
+            got: more,
+            expected
+        }
+    );
+    f.append(&signed(&w, &good, &[0, 1], &[0, 1, 2]), &i2, BurnHeight(21))
+        .unwrap();
+    let second = candidate(&f, &i2, 22, &[]);
+    assert_eq!(second.coinbase, None);
+    assert_eq!(
+        refuse(&mut f, &with(&second, Some(expected)), 22),
+        BlockError::UnexpectedCoinbase { term: Term(2) }
+    );
 }
 
 #[test]

@@ -6,8 +6,8 @@ use secp256k1::{PublicKey, Secp256k1, SecretKey};
 use tandem_consensus::chain::block::{txs_hash, BLOCK_VERSION, HEADER_BYTES};
 use tandem_consensus::chain::tx::MEMO_LEN;
 use tandem_consensus::chain::{
-    ApplyError, Block, BlockError, BlockHeader, BlockId, BlockRewards, Chainstate, Cost, Expected,
-    Genesis, GenesisStacker, Payload, Transaction, UnsignedBlock, UnsignedTx,
+    ApplyError, Block, BlockError, BlockHeader, BlockId, BlockRewards, Chainstate, Coinbase, Cost,
+    Expected, Genesis, GenesisStacker, Payload, Transaction, UnsignedBlock, UnsignedTx,
 };
 use tandem_consensus::codec::DecodeError;
 use tandem_consensus::stacking::{Call, PoxAddress, PoxError, Principal, SignerKey, StacksAddress};
@@ -386,7 +386,8 @@ fn a_block_that_does_not_reach_its_header_is_rolled_back() {
             None,
         )
         .unwrap_err();
-    assert!(matches!(err, ApplyError::Nonce { index: 1, .. }), "{err}");
+    // Index 2: the rewards include a coinbase, entry 0 of the block.
+    assert!(matches!(err, ApplyError::Nonce { index: 2, .. }), "{err}");
     assert_eq!(cs.state_root(), root);
     let again = cs
         .apply_block(
@@ -443,7 +444,7 @@ fn header() -> BlockHeader {
         term: Term(2),
         burn_height: BurnHeight(25),
         parent: BlockId([0xab; 32]),
-        txs_hash: txs_hash(&[transfer(1, 2, 0, 5, STX)]).unwrap(),
+        txs_hash: txs_hash(None, &[transfer(1, 2, 0, 5, STX)]).unwrap(),
         state_root: tandem_consensus::StateRoot([0xcd; 32]),
         fees: MicroStx(5),
         cost: Cost {
@@ -473,27 +474,92 @@ fn header_bytes_and_id_are_frozen() {
 
 #[test]
 fn blocks_round_trip() {
-    let unsigned = UnsignedBlock {
+    for coinbase in [None, Some(coinbase())] {
+        let unsigned = UnsignedBlock {
+            header: header(),
+            coinbase,
+            txs: vec![transfer(1, 2, 0, 5, STX)],
+        };
+        let bytes = unsigned.encode().unwrap();
+        assert_eq!(UnsignedBlock::decode(&bytes).unwrap(), unsigned);
+        let block = Block {
+            header: unsigned.header.clone(),
+            coinbase,
+            txs: unsigned.txs.clone(),
+            producer_sig: fake_sig(4),
+            stacker_sig: fake_sig(20),
+        };
+        let bytes = block.encode().unwrap();
+        assert_eq!(Block::decode(&bytes).unwrap(), block);
+        assert_eq!(block.id(), unsigned.id());
+    }
+}
+
+fn coinbase() -> Coinbase {
+    Coinbase {
+        chain_id: 0x8000_0000,
+        term: Term(2),
+        amount: MicroStx::from_stx(10_000),
+    }
+}
+
+/// The coinbase's 25 bytes and txid, frozen; it counts first in the txs hash.
+#[test]
+fn coinbase_bytes_are_frozen_and_lead_the_txs_hash() {
+    let c = coinbase();
+    assert_eq!(
+        hex::encode(c.encode()),
+        "028000000000000002000000000000000000000002540be400"
+    );
+    assert_eq!(Coinbase::decode(&c.encode()).unwrap(), c);
+    let tx = transfer(1, 2, 0, 5, STX);
+    assert_ne!(
+        txs_hash(Some(&c), std::slice::from_ref(&tx)).unwrap(),
+        txs_hash(None, std::slice::from_ref(&tx)).unwrap()
+    );
+    // Wrong version, short, long: named.
+    let mut v = c.encode();
+    v[0] = 3;
+    assert_eq!(
+        Coinbase::decode(&v).unwrap_err(),
+        DecodeError::Tag {
+            field: "coinbase version",
+            tag: 3
+        }
+    );
+    assert_eq!(
+        Coinbase::decode(&c.encode()[..20]).unwrap_err(),
+        DecodeError::Truncated("coinbase amount")
+    );
+}
+
+/// A coinbase anywhere but first in the list is refused by its index.
+#[test]
+fn a_coinbase_after_a_transaction_is_refused() {
+    let good = UnsignedBlock {
         header: header(),
+        coinbase: None,
         txs: vec![transfer(1, 2, 0, 5, STX)],
-    };
-    let bytes = unsigned.encode().unwrap();
-    assert_eq!(UnsignedBlock::decode(&bytes).unwrap(), unsigned);
-    let block = Block {
-        header: unsigned.header.clone(),
-        txs: unsigned.txs.clone(),
-        producer_sig: fake_sig(4),
-        stacker_sig: fake_sig(20),
-    };
-    let bytes = block.encode().unwrap();
-    assert_eq!(Block::decode(&bytes).unwrap(), block);
-    assert_eq!(block.id(), unsigned.id());
+    }
+    .encode()
+    .unwrap();
+    let cb = coinbase().encode();
+    let mut bytes = good[..HEADER_BYTES].to_vec();
+    bytes.extend_from_slice(&2u32.to_be_bytes());
+    bytes.extend_from_slice(&good[HEADER_BYTES + 4..]);
+    bytes.extend_from_slice(&(cb.len() as u16).to_be_bytes());
+    bytes.extend_from_slice(&cb);
+    assert_eq!(
+        UnsignedBlock::decode(&bytes).unwrap_err(),
+        BlockError::CoinbaseNotFirst { index: 1 }
+    );
 }
 
 #[test]
 fn hostile_blocks_are_refused_with_the_field_named() {
     let block = Block {
         header: header(),
+        coinbase: None,
         txs: vec![transfer(1, 2, 0, 5, STX)],
         producer_sig: fake_sig(4),
         stacker_sig: fake_sig(4),

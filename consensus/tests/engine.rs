@@ -1275,6 +1275,7 @@ fn an_election_round_without_a_leader_moves_on() {
                         header: assemble(&f.state, &f.parent, &f.info, BurnHeight(22), &[], 10)
                             .unwrap()
                             .header,
+                        coinbase: None,
                         txs: vec![],
                     },
                     sig: AccountableSignature {
@@ -1736,6 +1737,7 @@ mod wire {
         ];
         let unsigned = UnsignedBlock {
             header: header(),
+            coinbase: None,
             txs: vec![],
         };
         let mut producer = vec![
@@ -1754,6 +1756,7 @@ mod wire {
         ];
         let mut stacker = vec![StackerMsg::Complete(Block {
             header: header(),
+            coinbase: None,
             txs: vec![],
             producer_sig: sig(),
             stacker_sig: sig(),

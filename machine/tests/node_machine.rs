@@ -349,7 +349,9 @@ fn a_lone_node_makes_both_signed_blocks_and_announces_them() {
     // The whole term's coinbase, to the only producer, in the term's first block.
     assert_eq!(
         coinbase,
-        NetworkParams::preset(Network::Regtest).term_coinbase().0
+        NetworkParams::preset(Network::Regtest)
+            .term_coinbase(Term(2))
+            .0
     );
     assert_eq!(announced, appended);
     let tip = h.m.follower().tip_parent().height;

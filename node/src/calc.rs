@@ -41,13 +41,31 @@ pub fn run(calc: Calc) -> Result<String, CliError> {
             count,
             format,
         } => render(&draw(&seed, entries, count)?, format.json),
+        Calc::Coinbase {
+            height,
+            network,
+            first_burn_height,
+            format,
+        } => render(
+            &coinbase_at(height, network.network, first_burn_height)?,
+            format.json,
+        ),
         Calc::Rewards {
             producers,
             coinbase,
+            height,
+            network,
             fees,
             signers,
             format,
-        } => render(&rewards(&producers, coinbase, fees, &signers)?, format.json),
+        } => {
+            let amount = match (coinbase, height) {
+                (Some(c), _) => c,
+                (None, Some(h)) => coinbase_at(h, network.network, None)?.term_coinbase.0,
+                (None, None) => return Err(arg("--coinbase or --height is required")),
+            };
+            render(&rewards(&producers, amount, fees, &signers)?, format.json)
+        }
         Calc::PayoutTx(args) => {
             let json = args.format.json;
             render(&payout_tx(args)?, json)
@@ -61,6 +79,83 @@ pub fn run(calc: Calc) -> Result<String, CliError> {
             &crate::reward_set::reward_set(&stackers, liquid, network.network)?,
             format.json,
         ),
+    }
+}
+
+// ---------------------------------------------------------------- coinbase
+
+#[derive(Serialize)]
+pub struct CoinbaseReport {
+    network: Network,
+    first_burn_height: BurnHeight,
+    #[serde(flatten)]
+    at: tandem_consensus::coinbase::CoinbaseAt,
+    term: Term,
+    term_blocks: HeightRange,
+    /// The term's coinbase: the schedule summed over its burn blocks.
+    term_coinbase: MicroStx,
+}
+
+fn coinbase_at(
+    height: u32,
+    network: Network,
+    first: Option<u32>,
+) -> Result<CoinbaseReport, CliError> {
+    let mut spec = ParamsSpec::preset(network);
+    if let Some(f) = first {
+        spec.first_burn_height = BurnHeight(f);
+    }
+    let p = NetworkParams::new(spec)?;
+    let h = BurnHeight(height);
+    let term = p.term_of(h)?;
+    Ok(CoinbaseReport {
+        network,
+        first_burn_height: p.first_burn_height(),
+        at: tandem_consensus::coinbase::at(&p, h),
+        term,
+        term_blocks: p.term_range(term)?,
+        term_coinbase: tandem_consensus::coinbase::term_coinbase(&p, term)?,
+    })
+}
+
+impl Report for CoinbaseReport {
+    fn text(&self) -> String {
+        let stx = |m: MicroStx| format!("{}.{:06} STX", m.0 / 1_000_000, m.0 % 1_000_000);
+        let years = |step: u32| match step {
+            0 => "years 0-4",
+            1 => "years 4-8",
+            2 => "years 8-12",
+            _ => "year 12 on",
+        };
+        let mut s = String::new();
+        let _ = writeln!(
+            s,
+            "network            {} (first burn height {})",
+            self.network, self.first_burn_height
+        );
+        let _ = writeln!(
+            s,
+            "burn height        {} (effective height {}, {})",
+            self.at.height,
+            self.at.effective_height,
+            years(self.at.step)
+        );
+        let _ = writeln!(s, "coinbase per block {}", stx(self.at.per_block));
+        match self.at.next_step_at {
+            Some(n) => {
+                let _ = writeln!(s, "next step at       {n}");
+            }
+            None => s.push_str("next step at       none (the last step lasts forever)\n"),
+        }
+        let _ = writeln!(
+            s,
+            "term coinbase      {} (term {}, blocks {}..={})",
+            stx(self.term_coinbase),
+            self.term,
+            self.term_blocks.start,
+            self.term_blocks.end
+        );
+        s
     }
 }
 

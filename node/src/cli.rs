@@ -207,13 +207,35 @@ pub enum Calc {
         #[command(flatten)]
         format: Format,
     },
+    /// The coinbase schedule (Stacks 2.4's) at a burn height, and its term's coinbase.
+    Coinbase {
+        #[arg(long, value_name = "H")]
+        height: u32,
+        #[command(flatten)]
+        network: NetworkArg,
+        /// Override the network's first burn height.
+        #[arg(long, value_name = "F")]
+        first_burn_height: Option<u32>,
+        #[command(flatten)]
+        format: Format,
+    },
     /// Coinbase and fee splits in micro-STX.
     Rewards {
         #[command(flatten)]
         producers: ProducerArgs,
         /// The coinbase to split over the whole set, in micro-STX.
-        #[arg(long, value_name = "USTX")]
-        coinbase: u128,
+        #[arg(
+            long,
+            value_name = "USTX",
+            required_unless_present = "height",
+            conflicts_with = "height"
+        )]
+        coinbase: Option<u128>,
+        /// Split the coinbase of the term holding this burn height, from the schedule.
+        #[arg(long, value_name = "H")]
+        height: Option<u32>,
+        #[command(flatten)]
+        network: NetworkArg,
         /// A block's fees to split over its signers, in micro-STX.
         #[arg(long, value_name = "USTX", requires = "signers")]
         fees: Option<u128>,

@@ -230,6 +230,91 @@ fn calc_draw_known_answer() {
     );
 }
 
+/// Stacks 2.4's schedule: mainnet's first step change is at 666,050 + 4 x 52,596 = 876,434;
+/// the term holding it pays 4 blocks at 1,000 STX and 6 at 500.
+#[test]
+fn calc_coinbase_follows_the_stacks_schedule() {
+    let v = json_of(&[
+        "calc",
+        "coinbase",
+        "--height",
+        "876434",
+        "--network",
+        "mainnet",
+        "--json",
+    ]);
+    assert_eq!(
+        v,
+        json!({
+            "network": "mainnet", "first_burn_height": 666050, "height": 876434,
+            "effective_height": 210384, "step": 1, "per_block": 500000000u64,
+            "next_step_at": 1086818, "term": 21038,
+            "term_blocks": {"start": 876430, "end": 876439},
+            "term_coinbase": 7000000000u64
+        })
+    );
+    let v = json_of(&["calc", "coinbase", "--height", "45", "--json"]);
+    assert_eq!(v["term_coinbase"], json!(10000000000u64));
+    let v = json_of(&[
+        "calc",
+        "coinbase",
+        "--height",
+        "5000000",
+        "--network",
+        "mainnet",
+        "--json",
+    ]);
+    assert_eq!(
+        (v["per_block"].clone(), v["next_step_at"].clone()),
+        (json!(125000000), Value::Null)
+    );
+    fails(
+        &[
+            "calc",
+            "coinbase",
+            "--height",
+            "666049",
+            "--network",
+            "mainnet",
+        ],
+        1,
+        "burn height 666049 is before first_burn_height 666050",
+    );
+    // The rewards calculator takes the coinbase from the schedule at a height.
+    let v = json_of(&[
+        "calc",
+        "rewards",
+        "--spend",
+        "a=1",
+        "--spend",
+        "b=3",
+        "--height",
+        "876434",
+        "--network",
+        "mainnet",
+        "--json",
+    ]);
+    assert_eq!(
+        v["coinbase"],
+        json!({"a": 1750000000u64, "b": 5250000000u64})
+    );
+    fails(
+        &[
+            "calc",
+            "rewards",
+            "--spend",
+            "a=1",
+            "--height",
+            "5",
+            "--coinbase",
+            "4",
+        ],
+        2,
+        "cannot be used with",
+    );
+    fails(&["calc", "rewards", "--spend", "a=1"], 2, "--coinbase");
+}
+
 #[test]
 fn calc_rewards_split_exactly() {
     let v = json_of(&[

@@ -175,6 +175,9 @@ fn a_lone_node_makes_blocks_and_serves_them() {
     assert_eq!(b1["producer_signers"], serde_json::json!([1]));
     assert_eq!(b1["stacker_signers"], serde_json::json!([1]));
     let term = b1["term"].as_u64().unwrap();
+    // Block 1 is its term's first: it starts with the term's coinbase (10 x 1,000 STX).
+    assert_eq!(b1["coinbase"]["term"], term);
+    assert_eq!(b1["coinbase"]["amount_ustx"], "10000000000");
     let t = json(&addr, &format!("/v3/terms/{term}"));
     assert_eq!(t["members"].as_array().unwrap().len(), 1);
     assert_eq!(t["members"][0]["weight"], 100);

@@ -218,7 +218,7 @@ fn one_enrollment_window_selects_a_producer_set() {
     );
 
     let payouts = coinbase_split(
-        params.term_coinbase(),
+        params.term_coinbase(Term(2)),
         &set.members
             .iter()
             .map(|m| (m.id, m.spend))

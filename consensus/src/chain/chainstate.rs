@@ -580,8 +580,11 @@ impl Chainstate {
         let mut receipts = Vec::with_capacity(txs.len());
         let mut fees = MicroStx::ZERO;
         let mut cost = Cost::ZERO;
+        // Indices name a transaction's place in the block, where the coinbase (the reward
+        // paid above) is entry 0 of a term's first block.
+        let first = usize::from(rewards.coinbase.is_some());
         for (i, tx) in txs.iter().enumerate() {
-            let r = self.apply_tx(i, tx, h, budget.remaining_after(cost))?;
+            let r = self.apply_tx(i + first, tx, h, budget.remaining_after(cost))?;
             fees = fees.checked_add(r.fee).ok_or(ApplyError::FeeOverflow)?;
             cost = cost.saturating_add(r.cost);
             receipts.push(r);

@@ -2,6 +2,7 @@
 
 pub mod block;
 pub mod chainstate;
+pub mod coinbase_tx;
 pub mod state_tree;
 pub mod tx;
 
@@ -13,5 +14,6 @@ pub use chainstate::{
     ApplyError, BlockReceipt, BlockRewards, Chainstate, Cost, Expected, Genesis, GenesisStacker,
     TxReceipt,
 };
+pub use coinbase_tx::Coinbase;
 pub use state_tree::{StateTree, EMPTY_ROOT};
 pub use tx::{Payload, SharedTxChecks, Transaction, TxError, UnsignedTx};

@@ -5,7 +5,9 @@
 //! cannot be included now (wrong nonce, no funds) and any whose cost no longer fits what is
 //! left of the term's limit.
 
-use crate::chain::block::{block_rewards, term_budget, txs_hash, BlockError, BLOCK_VERSION};
+use crate::chain::block::{
+    block_rewards, expected_coinbase, term_budget, txs_hash, BlockError, BLOCK_VERSION,
+};
 use crate::chain::{
     ApplyError, BlockHeader, Chainstate, Parent, TermInfo, Transaction, UnsignedBlock,
 };
@@ -36,6 +38,9 @@ pub fn assemble(
         cost: crate::chain::Cost::ZERO,
     };
     let rewards = block_rewards(&header, parent, info);
+    // A term's first block starts with the term's coinbase; user transactions follow it.
+    let coinbase = expected_coinbase(&header, parent, info, state.params().chain_id());
+    let first = usize::from(coinbase.is_some());
     let budget = term_budget(&header, parent, info);
     // Pick the transactions on a scratch copy, one at a time, so that each sees the ones
     // before it (nonces in sequence, balances spent).
@@ -53,9 +58,12 @@ pub fn assemble(
             if taken[i] || chosen.len() >= max_txs {
                 continue;
             }
-            if let Ok(r) =
-                scratch.apply_tx(chosen.len(), &mempool[i], h, budget.remaining_after(used))
-            {
+            if let Ok(r) = scratch.apply_tx(
+                chosen.len() + first,
+                &mempool[i],
+                h,
+                budget.remaining_after(used),
+            ) {
                 used = used.saturating_add(r.cost);
                 fees = fees.checked_add(r.fee).ok_or(ApplyError::FeeOverflow)?;
                 chosen.push(mempool[i].clone());
@@ -70,12 +78,13 @@ pub fn assemble(
     // The scratch state went through exactly what a follower's `apply_block` does (rewards,
     // then the chosen transactions in order), so its root, fees and cost are the header's
     // claims; the producers' own validation of every candidate checks them again.
-    header.txs_hash = txs_hash(&chosen)?;
+    header.txs_hash = txs_hash(coinbase.as_ref(), &chosen)?;
     header.state_root = scratch.state_root();
     header.fees = fees;
     header.cost = used;
     Ok(UnsignedBlock {
         header,
+        coinbase,
         txs: chosen,
     })
 }

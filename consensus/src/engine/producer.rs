@@ -546,7 +546,16 @@ impl Producer {
         let mut chosen = None;
         for (_, b) in order {
             let mut scratch = view.state.clone();
-            if apply_checked(&mut scratch, view.parent, &b.header, &b.txs, view.info).is_ok() {
+            if apply_checked(
+                &mut scratch,
+                view.parent,
+                &b.header,
+                b.coinbase.as_ref(),
+                &b.txs,
+                view.info,
+            )
+            .is_ok()
+            {
                 chosen = Some(b.id());
                 break;
             }

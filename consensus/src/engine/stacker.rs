@@ -256,7 +256,14 @@ impl Stacker {
         }
         // "each stacker attempts to append the block to its local node's chainstate".
         let mut scratch = state.clone();
-        if let Err(error) = apply_checked(&mut scratch, parent, &block.header, &block.txs, info) {
+        if let Err(error) = apply_checked(
+            &mut scratch,
+            parent,
+            &block.header,
+            block.coinbase.as_ref(),
+            &block.txs,
+            info,
+        ) {
             return vec![StackerOut::Event(StackerEvent::CandidateRefused {
                 height: self.height,
                 error,
@@ -374,6 +381,7 @@ impl Stacker {
                     Some((b, producer_sig)) if b.id() == id => {
                         res.push(StackerOut::Send(StackerMsg::Complete(Block {
                             header: b.header.clone(),
+                            coinbase: b.coinbase,
                             txs: b.txs.clone(),
                             producer_sig: producer_sig.clone(),
                             stacker_sig,

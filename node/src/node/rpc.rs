@@ -144,6 +144,12 @@ async fn block(State(host): State<Shared>, Path(height): Path<String>) -> Respon
         "parent": b.header.parent.to_string(),
         "state_root": b.header.state_root.to_string(),
         "fees_ustx": b.header.fees.0.to_string(),
+        // The term's first block starts with the coinbase (protocol.md section 14).
+        "coinbase": b.coinbase.map(|c| json!({
+            "txid": c.txid().to_string(),
+            "term": c.term.0,
+            "amount_ustx": c.amount.0.to_string(),
+        })),
         "txs": b.txs.iter().filter_map(|t| t.txid().ok()).map(|t| t.to_string()).collect::<Vec<_>>(),
         "producer_signers": producer_signers,
         "stacker_signers": stacker_signers,

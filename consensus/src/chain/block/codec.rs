@@ -1,6 +1,7 @@
 //! The block encodings: header, unsigned block (candidate) and signed block.
 
 use super::*;
+use crate::chain::coinbase_tx::COINBASE_VERSION;
 use crate::chain::tx::MAX_TX_BYTES;
 use crate::codec::{Decode, Reader, Writer};
 
@@ -51,16 +52,32 @@ impl BlockHeader {
 }
 
 /// The part a signed block shares with its candidate: header and transactions.
-fn put_body(w: &mut Writer, header: &BlockHeader, txs: &[Transaction]) -> Result<(), BlockError> {
+fn put_body(
+    w: &mut Writer,
+    header: &BlockHeader,
+    coinbase: Option<&Coinbase>,
+    txs: &[Transaction],
+) -> Result<(), BlockError> {
     header.write(w);
-    put_txs(w, txs)
+    put_txs(w, coinbase, txs)
 }
 
-fn put_txs(w: &mut Writer, txs: &[Transaction]) -> Result<(), BlockError> {
+fn put_txs(
+    w: &mut Writer,
+    coinbase: Option<&Coinbase>,
+    txs: &[Transaction],
+) -> Result<(), BlockError> {
     // At most MAX_BLOCK_TXS transactions of at most MAX_TX_BYTES (16 KiB) each: the u32 count
     // and the u16 lengths always fit.
-    w.u32(txs.len() as u32);
-    for (index, tx) in txs.iter().enumerate() {
+    let first = usize::from(coinbase.is_some());
+    w.u32((txs.len() + first) as u32);
+    if let Some(c) = coinbase {
+        let b = c.encode();
+        w.u16(b.len() as u16);
+        w.bytes(&b);
+    }
+    for (i, tx) in txs.iter().enumerate() {
+        let index = i + first;
         let b = tx
             .encode()
             .map_err(|source| BlockError::Tx { index, source })?;
@@ -70,16 +87,28 @@ fn put_txs(w: &mut Writer, txs: &[Transaction]) -> Result<(), BlockError> {
     Ok(())
 }
 
-fn read_txs(r: &mut Reader<'_>) -> Result<Vec<Transaction>, BlockError> {
+/// A block's transaction list: an optional coinbase (entry 0, version byte 02), then user
+/// transactions.
+type Body = (Option<Coinbase>, Vec<Transaction>);
+
+fn read_txs(r: &mut Reader<'_>) -> Result<Body, BlockError> {
     // Each transaction takes at least its 2-byte length: a count the input cannot hold is
     // refused before anything is allocated.
     let n = r.count_u32("tx count", MAX_BLOCK_TXS, 2)?;
-    (0..n)
-        .map(|index| {
-            let b = r.bytes_u16("transaction", MAX_TX_BYTES)?;
-            Transaction::decode(b).map_err(|source| BlockError::Tx { index, source })
-        })
-        .collect()
+    let mut coinbase = None;
+    let mut txs = Vec::with_capacity(n);
+    for index in 0..n {
+        let b = r.bytes_u16("transaction", MAX_TX_BYTES)?;
+        if b.first() == Some(&COINBASE_VERSION) {
+            if index > 0 {
+                return Err(BlockError::CoinbaseNotFirst { index });
+            }
+            coinbase = Some(Coinbase::decode(b)?);
+        } else {
+            txs.push(Transaction::decode(b).map_err(|source| BlockError::Tx { index, source })?);
+        }
+    }
+    Ok((coinbase, txs))
 }
 
 fn read_signature(
@@ -93,7 +122,7 @@ fn read_signature(
 impl UnsignedBlock {
     pub fn encode(&self) -> Result<Vec<u8>, BlockError> {
         let mut w = Writer::with_capacity(HEADER_BYTES);
-        put_body(&mut w, &self.header, &self.txs)?;
+        put_body(&mut w, &self.header, self.coinbase.as_ref(), &self.txs)?;
         Ok(w.into_bytes())
     }
 
@@ -108,15 +137,19 @@ impl Decode for UnsignedBlock {
 
     fn decode_from(r: &mut Reader<'_>) -> Result<UnsignedBlock, BlockError> {
         let header = BlockHeader::read(r)?;
-        let txs = read_txs(r)?;
-        Ok(UnsignedBlock { header, txs })
+        let (coinbase, txs) = read_txs(r)?;
+        Ok(UnsignedBlock {
+            header,
+            coinbase,
+            txs,
+        })
     }
 }
 
 impl Block {
     pub fn encode(&self) -> Result<Vec<u8>, BlockError> {
         let mut w = Writer::with_capacity(HEADER_BYTES);
-        put_body(&mut w, &self.header, &self.txs)?;
+        put_body(&mut w, &self.header, self.coinbase.as_ref(), &self.txs)?;
         for sig in [&self.producer_sig, &self.stacker_sig] {
             let b = sig.encode();
             // A signature's encoding is at most wfrost's MAX_SIGNATURE_BYTES (~400 KB).
@@ -136,11 +169,16 @@ impl Decode for Block {
     type Error = BlockError;
 
     fn decode_from(r: &mut Reader<'_>) -> Result<Block, BlockError> {
-        let UnsignedBlock { header, txs } = UnsignedBlock::decode_from(r)?;
+        let UnsignedBlock {
+            header,
+            coinbase,
+            txs,
+        } = UnsignedBlock::decode_from(r)?;
         let producer_sig = read_signature(r, "producer signature")?;
         let stacker_sig = read_signature(r, "stacker signature")?;
         Ok(Block {
             header,
+            coinbase,
             txs,
             producer_sig,
             stacker_sig,

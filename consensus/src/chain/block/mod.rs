@@ -7,22 +7,24 @@
 //!        | parent id (32) | txs hash (32) | state root (32) | fees u128
 //!        | cost: write_count u64 | write_length u64 | tx_bytes u64            (157 bytes)
 //! unsigned block = header | tx count u32 | tx count x (len u16 | transaction)
+//!                  (a term's first block: entry 0 is the coinbase, `02 ...`, 25 bytes)
 //! block          = unsigned block | len u32 | producer signature | len u32 | stacker signature
 //! ```
 //!
 //! The block id is SHA-512/256 of the header; the txs hash is SHA-512/256 of
-//! `"tandem-txs" || count u32 || txids`. Producers sign `"tandem-producer" || id`, stackers
+//! `"tandem-txs" || count u32 || txids` over every entry, the coinbase first. Producers sign `"tandem-producer" || id`, stackers
 //! `"tandem-stacker" || id` (protocol.md section 8).
 
 mod codec;
 mod validate;
 
 pub use validate::{
-    apply_checked, block_rewards, check_header, term_budget, validate_block, Parent,
-    SignatureCaches, TermInfo, TermProducer,
+    apply_checked, block_rewards, check_coinbase, check_header, expected_coinbase, term_budget,
+    validate_block, Parent, SignatureCaches, TermInfo, TermProducer,
 };
 
 use super::chainstate::{ApplyError, BlockReceipt, BlockRewards, Chainstate, Cost, Expected};
+use super::coinbase_tx::Coinbase;
 use super::tx::{Transaction, TxError};
 use crate::codec::DecodeError;
 pub use crate::hashes::{BlockId, StateRoot, TxsHash};
@@ -76,6 +78,8 @@ pub struct BlockHeader {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct UnsignedBlock {
     pub header: BlockHeader,
+    /// The term's coinbase, in the term's first block only (the first transaction).
+    pub coinbase: Option<Coinbase>,
     pub txs: Vec<Transaction>,
 }
 
@@ -83,6 +87,7 @@ pub struct UnsignedBlock {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Block {
     pub header: BlockHeader,
+    pub coinbase: Option<Coinbase>,
     pub txs: Vec<Transaction>,
     pub producer_sig: AccountableSignature,
     pub stacker_sig: AccountableSignature,
@@ -136,6 +141,14 @@ pub enum BlockError {
     StackerSignature(WitnessError),
     #[error("txs hash does not match the transactions")]
     TxsHash,
+    #[error("transaction {index} is a coinbase: only the first transaction of a block may be")]
+    CoinbaseNotFirst { index: usize },
+    #[error("the first block of term {term} must start with its coinbase of {expected}")]
+    MissingCoinbase { term: Term, expected: MicroStx },
+    #[error("a coinbase in a block that is not the first of term {term}")]
+    UnexpectedCoinbase { term: Term },
+    #[error("coinbase of term {} for {} on chain {:#x}; expected term {} for {} on chain {:#x}", got.term, got.amount, got.chain_id, expected.term, expected.amount, expected.chain_id)]
+    WrongCoinbase { got: Coinbase, expected: Coinbase },
     #[error(transparent)]
     Apply(#[from] ApplyError),
 }
@@ -168,12 +181,17 @@ pub fn stacker_message(id: &BlockId) -> Vec<u8> {
     [STACKER_TAG, &id.0].concat()
 }
 
-/// The txs hash of a transaction list.
-pub fn txs_hash(txs: &[Transaction]) -> Result<TxsHash, BlockError> {
+/// The txs hash of a block's transaction list: the coinbase (if any), then `txs`.
+pub fn txs_hash(coinbase: Option<&Coinbase>, txs: &[Transaction]) -> Result<TxsHash, BlockError> {
     let mut h = Sha512_256::new();
     h.update(b"tandem-txs");
-    h.update((txs.len() as u32).to_be_bytes());
-    for (index, tx) in txs.iter().enumerate() {
+    let first = usize::from(coinbase.is_some());
+    h.update(((txs.len() + first) as u32).to_be_bytes());
+    if let Some(c) = coinbase {
+        h.update(c.txid().0);
+    }
+    for (i, tx) in txs.iter().enumerate() {
+        let index = i + first;
         h.update(
             tx.txid()
                 .map_err(|source| BlockError::Tx { index, source })?

@@ -57,7 +57,7 @@ impl TermInfo {
             producer_key,
             stacker_key,
             start_parent,
-            coinbase: params.term_coinbase(),
+            coinbase: params.term_coinbase(term),
             cost_limit: Cost::term_limit(Cost::STACKS_BLOCK_LIMIT),
         }
     }
@@ -186,6 +186,46 @@ pub fn block_rewards(header: &BlockHeader, parent: &Parent, info: &TermInfo) -> 
     }
 }
 
+/// The coinbase transaction a block must start with: the term's, in the term's first block
+/// (SIP: "The coinbase transaction should be the first transaction in a term"), none in any
+/// other. A term that makes no block mints nothing: its coinbase is forfeited, not carried to
+/// a later term's set (protocol.md section 14).
+pub fn expected_coinbase(
+    header: &BlockHeader,
+    parent: &Parent,
+    info: &TermInfo,
+    chain_id: u32,
+) -> Option<Coinbase> {
+    (parent.term != Some(header.term)).then_some(Coinbase {
+        chain_id,
+        term: info.term,
+        amount: info.coinbase,
+    })
+}
+
+/// Refuses a block whose coinbase is missing, misplaced or not the schedule's.
+pub fn check_coinbase(
+    header: &BlockHeader,
+    parent: &Parent,
+    info: &TermInfo,
+    chain_id: u32,
+    got: Option<&Coinbase>,
+) -> Result<(), BlockError> {
+    match (got, expected_coinbase(header, parent, info, chain_id)) {
+        (None, None) => Ok(()),
+        (Some(g), Some(e)) if *g == e => Ok(()),
+        (Some(g), Some(e)) => Err(BlockError::WrongCoinbase {
+            got: *g,
+            expected: e,
+        }),
+        (None, Some(e)) => Err(BlockError::MissingCoinbase {
+            term: e.term,
+            expected: e.amount,
+        }),
+        (Some(_), None) => Err(BlockError::UnexpectedCoinbase { term: header.term }),
+    }
+}
+
 /// The cost left in the term before this block.
 pub fn term_budget(header: &BlockHeader, parent: &Parent, info: &TermInfo) -> Cost {
     let used = if parent.term == Some(header.term) {
@@ -288,7 +328,14 @@ pub fn validate_block(
                 .map_err(BlockError::StackerSignature)?;
         }
     }
-    apply_checked(state, parent, &block.header, &block.txs, info)
+    apply_checked(
+        state,
+        parent,
+        &block.header,
+        block.coinbase.as_ref(),
+        &block.txs,
+        info,
+    )
 }
 
 /// The state part of validation, shared by followers and by stackers checking a
@@ -297,12 +344,14 @@ pub fn apply_checked(
     state: &mut Chainstate,
     parent: &Parent,
     header: &BlockHeader,
+    coinbase: Option<&Coinbase>,
     txs: &[Transaction],
     info: &TermInfo,
 ) -> Result<BlockReceipt, BlockError> {
-    if txs_hash(txs)? != header.txs_hash {
+    if txs_hash(coinbase, txs)? != header.txs_hash {
         return Err(BlockError::TxsHash);
     }
+    check_coinbase(header, parent, info, state.params().chain_id(), coinbase)?;
     let rewards = block_rewards(header, parent, info);
     let budget = term_budget(header, parent, info);
     Ok(state.apply_block(

@@ -134,7 +134,7 @@ fn info(w: &World, term: u32, start_parent: BlockId) -> TermInfo {
         stacker_key: w.stackers.0.clone(),
         start_parent,
         coinbase: MicroStx::from_stx(10_000),
-        cost_limit: Cost::term_limit(Cost::STACKS_BLOCK_LIMIT),
+        cost_limit: Cost::term_limit(Cost::STACKS_BLOCK_LIMIT, 10),
     }
 }
 
@@ -529,5 +529,8 @@ fn term_info_from_a_producer_set() {
     assert_eq!(info.term, Term(4));
     assert_eq!(info.start_parent, BlockId([7; 32]));
     assert_eq!(info.coinbase, MicroStx::from_stx(10_000));
-    assert_eq!(info.cost_limit, Cost::term_limit(Cost::STACKS_BLOCK_LIMIT));
+    assert_eq!(
+        info.cost_limit,
+        Cost::term_limit(Cost::STACKS_BLOCK_LIMIT, 10)
+    );
 }

@@ -36,6 +36,9 @@ const BIG: Cost = Cost {
     write_count: 1_000_000,
     write_length: 1_000_000_000,
     tx_bytes: 1_000_000_000,
+    read_count: 1_000_000,
+    read_length: 1_000_000_000,
+    runtime: 1_000_000_000_000,
 };
 
 fn genesis() -> Chainstate {
@@ -406,15 +409,72 @@ fn a_block_that_does_not_reach_its_header_is_rolled_back() {
 }
 
 #[test]
-fn the_term_limit_is_ten_blocks() {
+fn the_term_limit_is_one_block_limit_per_burn_block() {
     assert_eq!(
-        Cost::term_limit(Cost::STACKS_BLOCK_LIMIT),
+        Cost::term_limit(Cost::STACKS_BLOCK_LIMIT, 10),
         Cost {
             write_count: 150_000,
             write_length: 150_000_000,
             tx_bytes: 20 * 1024 * 1024,
+            read_count: 150_000,
+            read_length: 1_000_000_000,
+            runtime: 50_000_000_000,
         }
     );
+    assert_eq!(
+        Cost::term_limit(Cost::STACKS_BLOCK_LIMIT, 5),
+        Cost::STACKS_BLOCK_LIMIT.times(5)
+    );
+}
+
+/// Known answer: a transfer between two existing accounts reads and writes both accounts and
+/// the sender's nonce, priced as `costs-3` prices `map-get?` (n + 1025) and `map-set`
+/// (4n + 1899).
+#[test]
+fn a_transfer_meters_all_five_dimensions() {
+    let mut cs = genesis();
+    let r = cs.apply_tx(0, &transfer(1, 2, 0, 5, STX), H, BIG).unwrap();
+    let account = cs
+        .pox()
+        .entry_value(&tandem_consensus::stacking::entries::StateKey::Account(
+            who(1),
+        ))
+        .unwrap()
+        .len() as u64;
+    assert_eq!(
+        r.cost,
+        Cost {
+            write_count: 3,
+            write_length: 2 * account + 8,
+            tx_bytes: r.cost.tx_bytes,
+            read_count: 3,
+            read_length: 2 * (account + 1) + 9,
+            runtime: 2 * (4 * account + 1899) + (4 * 8 + 1899) + 2 * (account + 1025) + (8 + 1025),
+        }
+    );
+    assert_eq!(account, 48);
+    // A budget short in any one dimension refuses the transaction whole.
+    let tx = transfer(1, 2, 1, 5, STX);
+    for short in [
+        Cost {
+            read_count: 2,
+            ..BIG
+        },
+        Cost {
+            read_length: 106,
+            ..BIG
+        },
+        Cost {
+            runtime: r.cost.runtime - 1,
+            ..BIG
+        },
+    ] {
+        let root = cs.state_root();
+        let err = cs.apply_tx(0, &tx, H, short).unwrap_err();
+        assert!(matches!(err, ApplyError::OverBudget { .. }), "{err}");
+        assert_eq!(cs.state_root(), root);
+    }
+    assert!(cs.apply_tx(0, &tx, H, r.cost).is_ok());
 }
 
 proptest! {
@@ -451,6 +511,9 @@ fn header() -> BlockHeader {
             write_count: 3,
             write_length: 104,
             tx_bytes: 200,
+            read_count: 3,
+            read_length: 107,
+            runtime: 7957,
         },
     }
 }

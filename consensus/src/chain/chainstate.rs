@@ -25,17 +25,35 @@ use std::collections::{BTreeMap, BTreeSet};
 /// State-root key of the fees the last applied block collected, held for its signers.
 const TAG_HELD_FEES: u8 = 0x0e;
 
-/// The measurable cost of transactions: what they write and how big they are. The SIP applies
-/// cost limits "to the term as a whole", 10x the single-block limit; Tandem has no Clarity VM,
-/// so it meters the dimensions its native calls have (protocol.md section 14).
+/// The measurable cost of transactions: Stacks' five cost dimensions and the block size. The
+/// SIP applies cost limits "to the term as a whole", 10x the single-block limit; Tandem has no
+/// Clarity VM, so it meters what its native calls do to the state, at the prices Clarity's
+/// `costs-3` charges for the same map operations (protocol.md section 14).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, serde::Serialize)]
 pub struct Cost {
-    /// State entries written.
+    /// State entries written (the nonce counts as one).
     pub write_count: u64,
     /// Bytes of the encoded values written.
     pub write_length: u64,
     /// Bytes of the encoded transactions.
     pub tx_bytes: u64,
+    /// Distinct state entries read (the nonce counts as one).
+    pub read_count: u64,
+    /// `costs-3` `cost_fetch_entry`: value length + 1 per entry read.
+    pub read_length: u64,
+    /// `costs-3` runtime: `n + 1025` per entry read and `4n + 1899` per entry written, n the
+    /// value's length.
+    pub runtime: u64,
+}
+
+/// `costs-3` `cost_fetch_entry` runtime: `(linear n u1 u1025)`.
+pub const fn fetch_entry_runtime(n: u64) -> u64 {
+    n + 1025
+}
+
+/// `costs-3` `cost_set_entry` runtime: `(linear n u4 u1899)`.
+pub const fn set_entry_runtime(n: u64) -> u64 {
+    4 * n + 1899
 }
 
 impl Cost {
@@ -43,51 +61,97 @@ impl Cost {
         write_count: 0,
         write_length: 0,
         tx_bytes: 0,
+        read_count: 0,
+        read_length: 0,
+        runtime: 0,
     };
 
-    /// Stacks 2.4's single-block limits for the dimensions Tandem meters (write count
-    /// 15,000, write length 15,000,000) and its 2 MB block size.
+    /// Stacks 2.4's single-block limit (stacks-core `BLOCK_LIMIT_MAINNET_21`, used by epochs
+    /// 2.1 to 3.x): write length 15,000,000, write count 15,000, read length 100,000,000, read
+    /// count 15,000, runtime 5,000,000,000; and its 2 MB block size.
     pub const STACKS_BLOCK_LIMIT: Cost = Cost {
         write_count: 15_000,
         write_length: 15_000_000,
         tx_bytes: 2 * 1024 * 1024,
+        read_count: 15_000,
+        read_length: 100_000_000,
+        runtime: 5_000_000_000,
     };
 
-    pub fn saturating_add(self, o: Cost) -> Cost {
+    fn zip(self, o: Cost, f: impl Fn(u64, u64) -> u64) -> Cost {
         Cost {
-            write_count: self.write_count.saturating_add(o.write_count),
-            write_length: self.write_length.saturating_add(o.write_length),
-            tx_bytes: self.tx_bytes.saturating_add(o.tx_bytes),
+            write_count: f(self.write_count, o.write_count),
+            write_length: f(self.write_length, o.write_length),
+            tx_bytes: f(self.tx_bytes, o.tx_bytes),
+            read_count: f(self.read_count, o.read_count),
+            read_length: f(self.read_length, o.read_length),
+            runtime: f(self.runtime, o.runtime),
         }
     }
 
+    fn dims(self) -> [u64; 6] {
+        [
+            self.write_count,
+            self.write_length,
+            self.tx_bytes,
+            self.read_count,
+            self.read_length,
+            self.runtime,
+        ]
+    }
+
+    pub fn saturating_add(self, o: Cost) -> Cost {
+        self.zip(o, u64::saturating_add)
+    }
+
     pub fn times(self, k: u64) -> Cost {
-        Cost {
-            write_count: self.write_count.saturating_mul(k),
-            write_length: self.write_length.saturating_mul(k),
-            tx_bytes: self.tx_bytes.saturating_mul(k),
-        }
+        self.zip(self, |a, _| a.saturating_mul(k))
     }
 
     /// True when every dimension is within `limit`.
     pub fn fits(self, limit: Cost) -> bool {
-        self.write_count <= limit.write_count
-            && self.write_length <= limit.write_length
-            && self.tx_bytes <= limit.tx_bytes
+        self.dims().iter().zip(limit.dims()).all(|(a, b)| *a <= b)
     }
 
     /// What is left of this limit after `used`.
     pub fn remaining_after(self, used: Cost) -> Cost {
-        Cost {
-            write_count: self.write_count.saturating_sub(used.write_count),
-            write_length: self.write_length.saturating_sub(used.write_length),
-            tx_bytes: self.tx_bytes.saturating_sub(used.tx_bytes),
-        }
+        self.zip(used, u64::saturating_sub)
     }
 
-    /// The term limit: "each term's cost limit is 10x the Stacks 2.4 single block limit".
-    pub fn term_limit(block_limit: Cost) -> Cost {
-        block_limit.times(10)
+    /// The term limit. SIP: "each term's cost limit is 10x the Stacks 2.4 single block
+    /// limit", and "each producer set term is 10 bitcoin blocks": the factor is the term
+    /// length, so a network with shorter terms keeps one block limit per burn block.
+    pub fn term_limit(block_limit: Cost, term_length: u32) -> Cost {
+        block_limit.times(u64::from(term_length))
+    }
+}
+
+/// The bytes of an account nonce, as the state stores it.
+const NONCE_BYTES: u64 = 8;
+
+/// A transaction's cost from the entries it wrote and read, the nonce included (one read and
+/// one write of 8 bytes), priced as Clarity's `costs-3` prices `map-get?` and `map-set`
+/// (protocol.md section 14, "Costs").
+fn metered(
+    pox: &PoxState,
+    written: &BTreeSet<StateKey>,
+    reads: &BTreeMap<StateKey, u64>,
+    tx_bytes: usize,
+) -> Cost {
+    let lens: Vec<u64> = written
+        .iter()
+        .map(|k| pox.entry_value(k).map_or(0, |v| v.len() as u64))
+        .chain(std::iter::once(NONCE_BYTES))
+        .collect();
+    let read_lens = || reads.values().copied().chain(std::iter::once(NONCE_BYTES));
+    Cost {
+        write_count: lens.len() as u64,
+        write_length: lens.iter().sum(),
+        tx_bytes: tx_bytes as u64,
+        read_count: read_lens().count() as u64,
+        read_length: read_lens().map(|n| n + 1).sum(),
+        runtime: lens.iter().map(|&n| set_entry_runtime(n)).sum::<u64>()
+            + read_lens().map(fetch_entry_runtime).sum::<u64>(),
     }
 }
 
@@ -403,7 +467,10 @@ impl Chainstate {
         let from = Principal::from(sender);
         let sp = self.pox.savepoint();
         let before = self.pox.take_touched();
+        // Reads are metered from the fee debit on (the sender's account is the first).
+        self.pox.start_reads();
         if self.pox.debit(&from, fee, h).is_err() {
+            self.pox.take_reads();
             self.pox.rollback(sp);
             self.restore_touched(before);
             return Err(ApplyError::Fee {
@@ -420,6 +487,7 @@ impl Chainstate {
                 Err(source) => {
                     // A transfer that cannot happen makes the transaction invalid (Stacks
                     // refuses such a transaction too), so the block cannot carry it.
+                    self.pox.take_reads();
                     self.pox.rollback(sp);
                     self.restore_touched(before);
                     return Err(ApplyError::Transfer { index, source });
@@ -431,16 +499,8 @@ impl Chainstate {
                 .map(Some),
         };
         let written = self.pox.take_touched();
-        let write_length: usize = written
-            .iter()
-            .map(|k| self.pox.entry_value(k).map_or(0, |v| v.len()))
-            .sum();
-        let cost = Cost {
-            // The nonce is one more write.
-            write_count: written.len() as u64 + 1,
-            write_length: write_length as u64 + 8,
-            tx_bytes: bytes.len() as u64,
-        };
+        let reads = self.pox.take_reads();
+        let cost = metered(&self.pox, &written, &reads, bytes.len());
         if !cost.fits(budget) {
             self.pox.rollback(sp);
             self.restore_touched(before);

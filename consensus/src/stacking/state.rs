@@ -12,6 +12,7 @@ use super::principal::{Principal, StacksAddress};
 use crate::height::BurnHeight;
 use crate::params::{Network, NetworkParams};
 use crate::units::MicroStx;
+use std::cell::RefCell;
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 
@@ -206,6 +207,10 @@ pub struct PoxState {
     journal: Vec<Undo>,
     /// Every key written since the last [`PoxState::take_touched`], for the state root.
     touched: BTreeSet<StateKey>,
+    /// While a transaction is metered ([`PoxState::start_reads`]): every entry it read, with
+    /// the length of its encoded value when first read (0 when absent). Reads happen behind
+    /// `&self` (the pox-4 read-only functions), hence the cell.
+    reads: RefCell<Option<BTreeMap<StateKey, u64>>>,
     /// Savepoints taken and not yet committed or rolled back; the journal is forgotten when
     /// the outermost one commits.
     open: usize,
@@ -253,6 +258,7 @@ impl PoxState {
             used_signer_key_authorizations: BTreeMap::new(),
             journal: Vec::new(),
             touched: BTreeSet::new(),
+            reads: RefCell::new(None),
             open: 0,
         }
     }
@@ -276,6 +282,29 @@ impl PoxState {
 
     pub(crate) fn touched_mut(&mut self) -> &mut BTreeSet<StateKey> {
         &mut self.touched
+    }
+
+    /// Starts metering reads (a transaction begins).
+    pub fn start_reads(&self) {
+        *self.reads.borrow_mut() = Some(BTreeMap::new());
+    }
+
+    /// Stops metering and returns every entry read since [`Self::start_reads`] with the
+    /// length of its value when first read.
+    pub fn take_reads(&self) -> BTreeMap<StateKey, u64> {
+        self.reads.borrow_mut().take().unwrap_or_default()
+    }
+
+    /// Notes a read of the entry `key()` names, when metering.
+    fn read(&self, key: impl FnOnce() -> StateKey) {
+        let mut reads = self.reads.borrow_mut();
+        if let Some(r) = reads.as_mut() {
+            let k = key();
+            if !r.contains_key(&k) {
+                let len = self.entry_value(&k).map_or(0, |v| v.len() as u64);
+                r.insert(k, len);
+            }
+        }
     }
 
     /// Opens a savepoint; every savepoint must end in [`Self::commit`] or [`Self::rollback`].
@@ -398,6 +427,7 @@ impl PoxState {
 
     /// `map-insert`: false (and no write) when the key exists.
     pub(crate) fn insert_used_authorization(&mut self, k: &AuthKey) -> bool {
+        self.read(|| StateKey::UsedAuthorization(k.clone()));
         if self.used_signer_key_authorizations.contains_key(k) {
             return false;
         }
@@ -503,6 +533,7 @@ impl PoxState {
 
     /// The stored account with an expired lock released.
     fn settled(&self, p: &Principal, h: BurnHeight) -> Account {
+        self.read(|| StateKey::Account(p.clone()));
         let mut a = self.accounts.get(p).copied().unwrap_or_default();
         if a.locked > MicroStx::ZERO && u128::from(h.0) >= a.unlock_height {
             // The sum was stored, so it cannot overflow.
@@ -627,6 +658,7 @@ impl PoxState {
 
     /// `get-stacking-minimum`.
     pub fn stacking_minimum(&self) -> MicroStx {
+        self.read(|| StateKey::LiquidSupply);
         MicroStx(self.liquid_supply.0 / self.config.stacking_threshold_divisor.max(1))
     }
 
@@ -637,6 +669,7 @@ impl PoxState {
         h: BurnHeight,
     ) -> Result<Option<&StackerState>, PoxError> {
         let cur = self.current_reward_cycle(h)?;
+        self.read(|| StateKey::Stacker(p.clone()));
         Ok(self
             .stacking_state
             .get(p)
@@ -645,6 +678,7 @@ impl PoxState {
 
     /// `get-check-delegation` (also `get-delegation-info`): the delegation, unless expired.
     pub fn check_delegation(&self, p: &Principal, h: BurnHeight) -> Option<&Delegation> {
+        self.read(|| StateKey::Delegation(p.clone()));
         self.delegation_state
             .get(p)
             .filter(|d| !matches!(d.until_burn_ht, Some(u) if u128::from(h.0) > u))
@@ -660,6 +694,7 @@ impl PoxState {
         if sender == caller {
             return true;
         }
+        self.read(|| StateKey::Allowance(sender.clone(), caller.clone()));
         match self
             .allowance_contract_callers
             .get(&(sender.clone(), caller.clone()))
@@ -672,6 +707,7 @@ impl PoxState {
 
     /// `get-reward-set-size` / `get-num-reward-set-pox-addresses`.
     pub fn reward_set_size(&self, cycle: u128) -> u128 {
+        self.read(|| StateKey::ListLen(cycle));
         self.reward_cycle_pox_address_list_len
             .get(&cycle)
             .copied()
@@ -680,6 +716,7 @@ impl PoxState {
 
     /// `get-total-ustx-stacked`.
     pub fn total_ustx_stacked(&self, cycle: u128) -> MicroStx {
+        self.read(|| StateKey::CycleTotal(cycle));
         self.reward_cycle_total_stacked
             .get(&cycle)
             .copied()
@@ -688,6 +725,7 @@ impl PoxState {
 
     /// `get-reward-set-pox-address`.
     pub fn reward_set_entry(&self, cycle: u128, index: u128) -> Option<&RewardCycleEntry> {
+        self.read(|| StateKey::Entry(cycle, index));
         self.reward_cycle_pox_address_list.get(&(cycle, index))
     }
 
@@ -706,13 +744,13 @@ impl PoxState {
         cycle: u128,
         sender: &Principal,
     ) -> Option<MicroStx> {
-        self.partial_stacked_by_cycle
-            .get(&PartialKey {
-                pox_addr: pox_addr.clone(),
-                reward_cycle: cycle,
-                sender: sender.clone(),
-            })
-            .copied()
+        let key = PartialKey {
+            pox_addr: pox_addr.clone(),
+            reward_cycle: cycle,
+            sender: sender.clone(),
+        };
+        self.read(|| StateKey::Partial(key.clone()));
+        self.partial_stacked_by_cycle.get(&key).copied()
     }
 
     /// The last committed partial amount (`logged-partial-stacked-by-cycle`).
@@ -722,17 +760,18 @@ impl PoxState {
         cycle: u128,
         sender: &Principal,
     ) -> Option<MicroStx> {
-        self.logged_partial_stacked_by_cycle
-            .get(&PartialKey {
-                pox_addr: pox_addr.clone(),
-                reward_cycle: cycle,
-                sender: sender.clone(),
-            })
-            .copied()
+        let key = PartialKey {
+            pox_addr: pox_addr.clone(),
+            reward_cycle: cycle,
+            sender: sender.clone(),
+        };
+        self.read(|| StateKey::LoggedPartial(key.clone()));
+        self.logged_partial_stacked_by_cycle.get(&key).copied()
     }
 
     /// `get-allowance-contract-callers`: `Some(None)` = allowed with no expiry.
     pub fn allowance(&self, sender: &Principal, caller: &Principal) -> Option<Option<u128>> {
+        self.read(|| StateKey::Allowance(sender.clone(), caller.clone()));
         self.allowance_contract_callers
             .get(&(sender.clone(), caller.clone()))
             .copied()
@@ -740,10 +779,18 @@ impl PoxState {
 
     /// The raw `stacking-state` record, expired or not.
     pub fn stacking_state(&self, p: &Principal) -> Option<&StackerState> {
+        self.read(|| StateKey::Stacker(p.clone()));
         self.stacking_state.get(p)
     }
 
+    /// `signer-key-authorizations` for a key (`None`: never set).
+    pub fn signer_key_authorization(&self, k: &AuthKey) -> Option<&bool> {
+        self.read(|| StateKey::Authorization(k.clone()));
+        self.signer_key_authorizations.get(k)
+    }
+
     pub fn is_authorization_used(&self, k: &AuthKey) -> bool {
+        self.read(|| StateKey::UsedAuthorization(k.clone()));
         self.used_signer_key_authorizations.contains_key(k)
     }
 

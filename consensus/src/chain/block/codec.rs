@@ -25,6 +25,9 @@ impl BlockHeader {
         w.u64(self.cost.write_count);
         w.u64(self.cost.write_length);
         w.u64(self.cost.tx_bytes);
+        w.u64(self.cost.read_count);
+        w.u64(self.cost.read_length);
+        w.u64(self.cost.runtime);
     }
 
     fn read(r: &mut Reader<'_>) -> Result<BlockHeader, BlockError> {
@@ -46,6 +49,9 @@ impl BlockHeader {
                 write_count: r.u64("cost write_count")?,
                 write_length: r.u64("cost write_length")?,
                 tx_bytes: r.u64("cost tx_bytes")?,
+                read_count: r.u64("cost read_count")?,
+                read_length: r.u64("cost read_length")?,
+                runtime: r.u64("cost runtime")?,
             },
         })
     }

@@ -5,7 +5,8 @@
 //! ```text
 //! header = version 01 | chain_id u32 | height u64 | term u32 | burn_height u32
 //!        | parent id (32) | txs hash (32) | state root (32) | fees u128
-//!        | cost: write_count u64 | write_length u64 | tx_bytes u64            (157 bytes)
+//!        | cost: write_count u64 | write_length u64 | tx_bytes u64
+//!        | read_count u64 | read_length u64 | runtime u64                      (181 bytes)
 //! unsigned block = header | tx count u32 | tx count x (len u16 | transaction)
 //!                  (a term's first block: entry 0 is the coinbase, `02 ...`, 25 bytes)
 //! block          = unsigned block | len u32 | producer signature | len u32 | stacker signature
@@ -38,7 +39,7 @@ use tandem_wfrost::{
 };
 
 pub const BLOCK_VERSION: u8 = 1;
-pub const HEADER_BYTES: usize = 157;
+pub const HEADER_BYTES: usize = 181;
 /// The largest encoded block: the 2 MB of transactions a term's block may carry, two
 /// signatures with 4,096-party witnesses, and the framing.
 pub const MAX_BLOCK_BYTES: usize = 4 * 1024 * 1024;

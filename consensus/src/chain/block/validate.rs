@@ -58,7 +58,7 @@ impl TermInfo {
             stacker_key,
             start_parent,
             coinbase: params.term_coinbase(term),
-            cost_limit: Cost::term_limit(Cost::STACKS_BLOCK_LIMIT),
+            cost_limit: Cost::term_limit(Cost::STACKS_BLOCK_LIMIT, params.term_length()),
         }
     }
 

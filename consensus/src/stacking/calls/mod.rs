@@ -174,7 +174,7 @@ impl PoxState {
                     return Err(PoxError::PermissionDenied);
                 }
                 let key = (ctx.sender.clone(), caller.clone());
-                let existed = self.allowance_contract_callers.contains_key(&key);
+                let existed = self.allowance(&key.0, &key.1).is_some();
                 if existed {
                     self.set_allowance(key, None);
                 }

@@ -47,7 +47,7 @@ impl PoxState {
                 Ok(())
             }
             // "verify that an authorization was previously added for this key"
-            None => match self.signer_key_authorizations.get(&key) {
+            None => match self.signer_key_authorization(&key) {
                 Some(true) => Ok(()),
                 _ => Err(PoxError::NotAllowed),
             },

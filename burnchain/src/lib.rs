@@ -5,6 +5,7 @@
 pub mod embedded;
 pub mod ops;
 pub mod payout;
+pub mod references;
 pub mod sender;
 pub mod tx;
 pub mod validate;

@@ -1023,7 +1023,7 @@ fn fixture(producers: &GroupKey, stackers: &GroupKey) -> Fixture {
             stacker_key: stackers.clone(),
             start_parent: BlockId::GENESIS,
             coinbase: MicroStx::ZERO,
-            cost_limit: Cost::term_limit(Cost::STACKS_BLOCK_LIMIT),
+            cost_limit: Cost::term_limit(Cost::STACKS_BLOCK_LIMIT, 10),
         },
     }
 }

@@ -15,6 +15,9 @@ use rand_core::{CryptoRng, RngCore};
 use secp256k1::{PublicKey, Secp256k1, SecretKey};
 use std::collections::{BTreeMap, BTreeSet};
 use tandem_burnchain::payout::{payout_seed, CyclePayouts};
+use tandem_burnchain::references::{
+    check_state_root, expected_set_reference, payout_seed_height, FinalAnnouncement,
+};
 use tandem_burnchain::validate::{
     sum_by_key, validate_announcement, validate_enrollment, EnrollmentContext, KeyRegistry,
     SetReference, ValidEnrollment,
@@ -446,16 +449,8 @@ impl NodeMachine {
             return Some(ExpectedPayout::Burn);
         };
         let cycle = self.params.cycle_of(h).ok()?;
-        let seed_height = match term
-            .checked_add(2)
-            .and_then(|n| self.params.announcement_term_for_enrollment(n))
-        {
-            None => BurnHeight(self.params.first_burn_height().0.saturating_sub(1)),
-            Some(t) => match self.final_announcement(t) {
-                Some((at, _, _)) => at,
-                None => self.params.term_range(t).ok()?.end,
-            },
-        };
+        let seed_height =
+            payout_seed_height(&self.params, term, |t| self.final_position(t)).ok()?;
         let seed = payout_seed(&self.sh_at(seed_height), self.hashes.get(&seed_height)?);
         if !self.draws.contains_key(&cycle) {
             let (_, set) = self.reward_sets.get(&cycle)?;
@@ -579,20 +574,16 @@ impl NodeMachine {
 
     /// Where an enrollment for `for_term` must point, and the state root it must carry: term
     /// N-3's final announcement (protocol.md section 4).
-    fn set_reference(&self, for_term: Term) -> (SetReference, StateRoot) {
-        let Some(t) = self.params.announcement_term_for_enrollment(for_term) else {
-            return (SetReference::NoneYet, StateRoot::default());
-        };
-        match self.final_announcement(t) {
-            Some((block, vtx, _)) => (
-                SetReference::At {
-                    block,
-                    txoff: u16::try_from(vtx).unwrap_or(u16::MAX),
-                },
-                self.follower.announced_root(t).unwrap_or_default(),
-            ),
-            None => (SetReference::NoneYet, StateRoot::default()),
-        }
+    fn set_reference(&self, for_term: Term) -> (SetReference, Option<StateRoot>) {
+        let (reference, root_of) =
+            expected_set_reference(&self.params, for_term, |t| self.final_position(t));
+        let root = root_of.map(|t| self.follower.announced_root(t).unwrap_or_default());
+        (reference, root)
+    }
+
+    /// Where a term's final announcement was mined (the references' view of the index).
+    fn final_position(&self, term: Term) -> Option<FinalAnnouncement> {
+        self.final_announcement(term).map(|(h, vtx, _)| (h, vtx))
     }
 
     fn index_enrollment(&mut self, h: BurnHeight, vtxindex: u32, tx: &BitcoinTx, op: &Enrollment) {
@@ -622,7 +613,7 @@ impl NodeMachine {
         match validate_enrollment(&self.params, tx, op, &ctx, &self.keys) {
             Err(e) => self.refuse(h, vtxindex, OpRefusal::Enrollment(e)),
             // The chain-layer rule: the state root is the one of the referenced announcement.
-            Ok(_) if op.state_root != root => {
+            Ok(_) if check_state_root(op.state_root, root).is_err() => {
                 self.refuse(h, vtxindex, OpRefusal::EnrollmentStateRoot { for_term })
             }
             Ok(v) => {
@@ -821,7 +812,7 @@ impl NodeMachine {
             key_block,
             key_txoff,
             signing_pubkey: self.public,
-            state_root,
+            state_root: state_root.unwrap_or_default(),
         };
         match self
             .wallet

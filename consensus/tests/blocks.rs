@@ -257,8 +257,8 @@ fn the_coinbase_leads_the_first_block_of_a_term_only() {
     assert_eq!(
         refuse(&mut f, &with(&good, Some(more)), 21),
         BlockError::WrongCoinbase {
-            got: more,
-            expected
+            got: Box::new(more),
+            expected: Box::new(expected)
         }
     );
     f.append(&signed(&w, &good, &[0, 1], &[0, 1, 2]), &i2, BurnHeight(21))

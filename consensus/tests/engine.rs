@@ -1057,9 +1057,18 @@ fn producer_shape(o: &ProducerOut) -> String {
                 b.header.height, b.header.fees.0
             )
         }
-        ProducerOut::Send(ProducerMsg::Round { height, msg }) => {
+        ProducerOut::Send(ProducerMsg::Round {
+            height,
+            attempt,
+            msg,
+        }) => {
             format!(
-                "send h{height} {}",
+                "send h{height}{} {}",
+                if attempt.0 > 0 {
+                    format!(" a{attempt}")
+                } else {
+                    String::new()
+                },
                 round_shape(&RoundOut::Send(msg.clone())).trim_start_matches("send ")
             )
         }
@@ -1175,6 +1184,7 @@ fn leader_election_step_table() {
                 p3,
                 ProducerMsg::Round {
                     height: StacksHeight(4),
+                    attempt: Attempt(0),
                     msg: RoundMsg::Prepare { id: BlockId([1; 32]) },
                 },
             ),
@@ -1298,6 +1308,255 @@ fn an_election_round_without_a_leader_moves_on() {
         assert_eq!(got, s.expected, "step: {}", s.desc);
     }
     assert_eq!(p.round(), ElectionRound(1));
+}
+
+/// SIP "Producers execute one or more rounds of BFT two-phase commit": a prepare that splits
+/// is retried at once in a fresh attempt with the candidate most slots prepared, which the
+/// others follow; messages of the abandoned attempt no longer count.
+#[test]
+fn a_split_prepare_is_retried_at_once() {
+    use secp256k1::{PublicKey, Secp256k1, SecretKey};
+    use tandem_consensus::chain::tx::MEMO_LEN;
+    use tandem_consensus::chain::{Payload, Transaction, UnsignedTx};
+    use tandem_consensus::engine::{ProducerEvent, RetryReason};
+    use tandem_consensus::stacking::StacksAddress;
+
+    let (group, shares) = keys(&[1..=40, 41..=70, 71..=100], 67, 14);
+    let sk = SecretKey::from_slice(&[1; 32]).unwrap();
+    let pk = PublicKey::from_secret_key(&Secp256k1::new(), &sk).serialize();
+    let sender = StacksAddress::from_public_key(&pk, Network::Regtest);
+    let params = NetworkParams::preset(Network::Regtest);
+    let mut f = fixture(&group, &group);
+    f.state = Chainstate::genesis(
+        &params,
+        &Genesis {
+            balances: vec![(sender.into(), MicroStx::from_stx(100))],
+            stackers: vec![],
+        },
+    )
+    .unwrap();
+    let tx = |fee| -> Transaction {
+        UnsignedTx {
+            chain_id: 0x8000_0000,
+            nonce: 0,
+            fee,
+            sender_key: pk,
+            payload: Payload::TokenTransfer {
+                recipient: StacksAddress::from_public_key(&[2; 33], Network::Regtest).into(),
+                amount: MicroStx(5),
+                memo: [0; MEMO_LEN],
+            },
+        }
+        .sign(&sk)
+        .unwrap()
+    };
+    let (cheap, dear) = ([tx(100)], [tx(900)]);
+    let v_cheap = ChainView {
+        mempool: &cheap[..],
+        ..view(&f)
+    };
+    let v_dear = ChainView {
+        mempool: &dear[..],
+        ..view(&f)
+    };
+    let mut ps: Vec<Producer> = shares
+        .iter()
+        .map(|k| Producer::new(Timing::default(), k.clone(), group.clone(), StacksHeight(1)))
+        .collect();
+    let mut r = rng(15);
+    for p in &mut ps {
+        for (from, msg) in [
+            (
+                PartyId(1),
+                ProducerMsg::VoteRequest {
+                    round: ElectionRound(0),
+                },
+            ),
+            (
+                PartyId(2),
+                ProducerMsg::Vote {
+                    round: ElectionRound(0),
+                    candidate: PartyId(1),
+                },
+            ),
+        ] {
+            p.handle(ProducerInput::Message { from, msg }, &v_cheap, &mut r);
+        }
+    }
+    let deliver =
+        |p: &mut Producer, from: u16, msg: &ProducerMsg, v: &ChainView<'_>, r: &mut ChaCha12Rng| {
+            p.handle(
+                ProducerInput::Message {
+                    from: PartyId(from),
+                    msg: msg.clone(),
+                },
+                v,
+                r,
+            )
+        };
+    let window = ProducerInput::Timer(Timer::CandidateWindow {
+        height: StacksHeight(1),
+    });
+    // The leader proposes and its window closes before p2's candidate reaches it: it
+    // prepares its own (cheap) block and watches the attempt.
+    let outs = ps[0].handle(
+        ProducerInput::Timer(Timer::BlockTick {
+            height: StacksHeight(1),
+        }),
+        &v_cheap,
+        &mut r,
+    );
+    let leader_proposal = outs[0].clone();
+    let ProducerOut::Send(leader_msg) = leader_proposal else {
+        panic!("{outs:?}")
+    };
+    let outs = deliver(&mut ps[1], 1, &leader_msg, &v_dear, &mut r);
+    let ProducerOut::Send(p2_msg) = outs[0].clone() else {
+        panic!("{outs:?}")
+    };
+    let ProducerMsg::Proposal(p2_block) = &p2_msg else {
+        panic!()
+    };
+    let (leader_id, p2_id) = (
+        match &leader_msg {
+            ProducerMsg::Proposal(b) => b.id(),
+            _ => panic!(),
+        },
+        p2_block.id(),
+    );
+    let shape = |outs: &[ProducerOut]| outs.iter().map(producer_shape).collect::<Vec<_>>();
+    let outs = ps[0].handle(window.clone(), &v_cheap, &mut r);
+    assert_eq!(
+        shape(&outs),
+        vec![
+            format!("send h1 prepare {}", leader_id.0[0]),
+            "timer Attempt { height: StacksHeight(1), attempt: Attempt(0) } +10000".to_string(),
+        ]
+    );
+    let leader_prepare = match &outs[0] {
+        ProducerOut::Send(m) => m.clone(),
+        o => panic!("{o:?}"),
+    };
+    // p2 and p3 hold both candidates and prepare the dearer one.
+    deliver(&mut ps[2], 1, &leader_msg, &v_cheap, &mut r);
+    deliver(&mut ps[2], 2, &p2_msg, &v_cheap, &mut r);
+    deliver(&mut ps[0], 2, &p2_msg, &v_cheap, &mut r);
+    let mut prepares = Vec::new();
+    for i in [1usize, 2] {
+        let outs = ps[i].handle(window.clone(), &v_cheap, &mut r);
+        assert_eq!(
+            shape(&outs),
+            vec![format!("send h1 prepare {}", p2_id.0[0])],
+            "p{}",
+            i + 1
+        );
+        let ProducerOut::Send(m) = &outs[0] else {
+            panic!()
+        };
+        prepares.push(m.clone());
+    }
+    // The leader sees p2's prepare (40 + 30 for the two ids, 30 undecided: not split yet),
+    // then p3's: 40 for its block, 60 for p2's, nobody left. It retries at once with p2's
+    // block, the one most slots prepared.
+    assert_eq!(
+        shape(&deliver(&mut ps[0], 2, &prepares[0], &v_cheap, &mut r)),
+        Vec::<String>::new()
+    );
+    let outs = deliver(&mut ps[0], 3, &prepares[1], &v_cheap, &mut r);
+    assert_eq!(
+        outs[0],
+        ProducerOut::Event(ProducerEvent::Retry {
+            height: StacksHeight(1),
+            attempt: Attempt(1),
+            reason: RetryReason::Split,
+            id: p2_id,
+        })
+    );
+    assert_eq!(
+        shape(&outs[1..]),
+        vec![
+            format!("send h1 a1 prepare {}", p2_id.0[0]),
+            "timer Attempt { height: StacksHeight(1), attempt: Attempt(1) } +10000".to_string(),
+        ]
+    );
+    assert_eq!(ps[0].attempt(), Attempt(1));
+    let ProducerOut::Send(retry_prepare) = &outs[1] else {
+        panic!()
+    };
+    // p2 follows the leader into attempt 1 and prepares the same block; with the leader's 40
+    // slots that is 70 >= 67: it commits.
+    let outs = deliver(&mut ps[1], 1, retry_prepare, &v_cheap, &mut r);
+    assert_eq!(
+        shape(&outs),
+        vec![
+            format!("send h1 a1 prepare {}", p2_id.0[0]),
+            format!("send h1 a1 commit {}", p2_id.0[0])
+        ]
+    );
+    assert_eq!(ps[1].attempt(), Attempt(1));
+    // The abandoned attempt's messages no longer count.
+    assert_eq!(
+        shape(&deliver(&mut ps[1], 1, &leader_prepare, &v_cheap, &mut r)),
+        vec!["ignored StaleAttempt { got: Attempt(0), current: Attempt(1) }"]
+    );
+    // The leader's attempt timer of attempt 0 is stale; a follower never retries.
+    assert_eq!(
+        shape(&ps[0].handle(
+            ProducerInput::Timer(Timer::Attempt {
+                height: StacksHeight(1),
+                attempt: Attempt(0)
+            }),
+            &v_cheap,
+            &mut r
+        )),
+        vec!["ignored StaleTimer(Attempt { height: StacksHeight(1), attempt: Attempt(0) })"]
+    );
+    assert_eq!(
+        shape(&ps[1].handle(
+            ProducerInput::Timer(Timer::Attempt {
+                height: StacksHeight(1),
+                attempt: Attempt(1)
+            }),
+            &v_cheap,
+            &mut r
+        )),
+        vec!["ignored StaleTimer(Attempt { height: StacksHeight(1), attempt: Attempt(1) })"]
+    );
+    // The leader's own timer of attempt 1 fires before a signature: a fresh attempt with the
+    // same block (attempt 2), and after that the height is left to the leader timeout.
+    let outs = ps[0].handle(
+        ProducerInput::Timer(Timer::Attempt {
+            height: StacksHeight(1),
+            attempt: Attempt(1),
+        }),
+        &v_cheap,
+        &mut r,
+    );
+    assert!(
+        matches!(
+            outs[0],
+            ProducerOut::Event(ProducerEvent::Retry {
+                attempt: Attempt(2),
+                reason: RetryReason::Timeout,
+                ..
+            })
+        ),
+        "{outs:?}"
+    );
+    let outs = ps[0].handle(
+        ProducerInput::Timer(Timer::Attempt {
+            height: StacksHeight(1),
+            attempt: Attempt(2),
+        }),
+        &v_cheap,
+        &mut r,
+    );
+    assert_eq!(
+        outs,
+        vec![ProducerOut::Event(ProducerEvent::AttemptsExhausted {
+            height: StacksHeight(1)
+        })]
+    );
 }
 
 /// The candidate round: the leader proposes, the others propose their own on seeing it, and
@@ -1439,6 +1698,7 @@ fn the_highest_fee_candidate_is_prepared_when_the_window_closes() {
             outs[0],
             ProducerOut::Send(ProducerMsg::Round {
                 height: StacksHeight(1),
+                attempt: Attempt(0),
                 msg: RoundMsg::Prepare { id: p2_block.id() }
             }),
             "producer {i}"
@@ -1764,6 +2024,7 @@ mod wire {
         for m in rounds {
             producer.push(ProducerMsg::Round {
                 height: tandem_consensus::StacksHeight(4),
+                attempt: tandem_consensus::Attempt(1),
                 msg: m.clone(),
             });
             stacker.push(StackerMsg::Round {

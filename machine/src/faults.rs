@@ -170,9 +170,15 @@ impl Faults {
                     committed: Some(Misbehaviour::DoubleVote),
                 }
             }
-            ProducerMsg::Round { height, msg } => self
-                .round(term, msg)
-                .map(|msg| ProducerMsg::Round { height, msg }),
+            ProducerMsg::Round {
+                height,
+                attempt,
+                msg,
+            } => self.round(term, msg).map(|msg| ProducerMsg::Round {
+                height,
+                attempt,
+                msg,
+            }),
             ProducerMsg::Signed { block, mut sig }
                 if self.active(Misbehaviour::LyingBitVector, term) =>
             {
@@ -406,6 +412,7 @@ mod tests {
                     Term(2),
                     ProducerMsg::Round {
                         height: H,
+                        attempt: tandem_consensus::Attempt(0),
                         msg: msg.clone(),
                     },
                 );
@@ -415,6 +422,7 @@ mod tests {
                     Term(3),
                     ProducerMsg::Round {
                         height: H,
+                        attempt: tandem_consensus::Attempt(0),
                         msg: msg.clone(),
                     },
                 );
@@ -432,7 +440,14 @@ mod tests {
                 assert_eq!(p.committed, changed.then_some(kind), "{kind:?} {i}");
                 assert_eq!(s.committed, changed.then_some(kind), "{kind:?} {i}");
                 if changed && sent[i] == 1 {
-                    assert_ne!(p.msgs[0], ProducerMsg::Round { height: H, msg });
+                    assert_ne!(
+                        p.msgs[0],
+                        ProducerMsg::Round {
+                            height: H,
+                            attempt: tandem_consensus::Attempt(0),
+                            msg
+                        }
+                    );
                 }
             }
         }
@@ -467,6 +482,7 @@ mod tests {
             Term(3),
             ProducerMsg::Round {
                 height: H,
+                attempt: tandem_consensus::Attempt(0),
                 msg: RoundMsg::Prepare { id: id() },
             },
         );
@@ -476,6 +492,7 @@ mod tests {
             prep.msgs[1],
             ProducerMsg::Round {
                 height: H,
+                attempt: tandem_consensus::Attempt(0),
                 msg: RoundMsg::Prepare { id: BlockId(other) }
             }
         );

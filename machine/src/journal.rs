@@ -239,6 +239,11 @@ fn encode_timer(w: &mut Writer, t: &MachineTimer) {
                     w.u64(height.0);
                     w.u32(round.0);
                 }
+                Timer::Attempt { height, attempt } => {
+                    w.u8(6);
+                    w.u64(height.0);
+                    w.u32(attempt.0);
+                }
             }
         }
         MachineTimer::StackerCollect(cycle, height) => {
@@ -278,6 +283,10 @@ fn decode_timer(r: &mut Reader<'_>) -> Result<MachineTimer, DecodeError> {
                 5 => Timer::LeaderWatch {
                     height: StacksHeight(r.u64("timer height")?),
                     round: ElectionRound(r.u32("election round")?),
+                },
+                6 => Timer::Attempt {
+                    height: StacksHeight(r.u64("timer height")?),
+                    attempt: Attempt(r.u32("timer attempt")?),
                 },
                 tag => {
                     return Err(DecodeError::Tag {

@@ -1365,7 +1365,9 @@ impl NodeMachine {
                             | ProducerMsg::Vote { round, .. } => {
                                 (SlotKind::Signing, Context::Election(*round))
                             }
-                            ProducerMsg::Round { height, msg: round } => {
+                            ProducerMsg::Round {
+                                height, msg: round, ..
+                            } => {
                                 if let Some((step, id)) = two_phase_step(round) {
                                     self.event(Event::TwoPhase {
                                         set: SignerSide::Producers,

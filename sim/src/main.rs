@@ -228,6 +228,12 @@ fn print_text(r: &Report) {
     if r.faults_committed > 0 {
         println!("faults committed {}", r.faults_committed);
     }
+    if r.producer_retries > 0 {
+        println!(
+            "producer retries {} (fresh attempts at a height)",
+            r.producer_retries
+        );
+    }
     let l = &r.links;
     if l.dropped + l.duplicated + l.delayed + l.partitioned + l.split_chunks > 0 {
         println!(

@@ -205,6 +205,9 @@ pub struct Report {
     pub dropped_blocks: u64,
     /// Messages the nodes' configured faults withheld or spoiled (`Event::FaultCommitted`).
     pub faults_committed: u64,
+    /// Fresh two-phase-commit attempts the producers' leaders started at a height (a split
+    /// prepare, a share that did not verify or did not come back) instead of a leader timeout.
+    pub producer_retries: u64,
     pub chain_height: u64,
     pub bitcoin: BitcoinReport,
     pub stackerdb: StackerDbReport,
@@ -257,6 +260,7 @@ pub struct Observed {
     pub stackerdb: StackerDbReport,
     pub dropped_blocks: u64,
     pub faults_committed: u64,
+    pub producer_retries: u64,
     /// Burn height -> the time it was mined.
     pub burn_times: BTreeMap<u32, u64>,
     pub accusations: Vec<Accusation>,

@@ -644,6 +644,10 @@ impl World {
                 o.faults_committed += 1;
                 o.fault_timeline.push((self.now, node, Some(kind)));
             }
+            Event::Producer {
+                event: tandem_consensus::engine::ProducerEvent::Retry { .. },
+                ..
+            } => o.producer_retries += 1,
             _ if node != observer => {}
             Event::EnrollmentAccepted { payout_outputs, .. } => {
                 o.bitcoin.enrollments += 1;
@@ -1102,6 +1106,7 @@ impl World {
             conflicting_heights,
             dropped_blocks: o.dropped_blocks,
             faults_committed: o.faults_committed,
+            producer_retries: o.producer_retries,
             chain_height,
             bitcoin,
             stackerdb: o.stackerdb.clone(),

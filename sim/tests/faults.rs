@@ -66,6 +66,16 @@ fn withheld_prepares_commits_and_shares_are_tolerated() {
         let r = run(text);
         kept_promises(&r);
         byzantine(&r, kind);
+        if kind == "withhold-shares" {
+            // The leader retries without the missing shares after `share_wait_ms`: no leader
+            // timeout, so every term elects once (issue 20 item 5).
+            assert!(r.producer_retries > 0);
+            assert!(
+                r.terms.iter().all(|t| t.election_rounds == 1),
+                "{:?}",
+                r.terms
+            );
+        }
     }
 }
 
@@ -97,6 +107,13 @@ fn invalid_signature_shares_are_named_and_blocks_go_on() {
     ));
     kept_promises(&r);
     byzantine(&r, "invalid-signature-shares");
+    // The failed aggregate is retried at once without the named party: no leader timeout.
+    assert!(r.producer_retries > 0);
+    assert!(
+        r.terms.iter().all(|t| t.election_rounds == 1),
+        "{:?}",
+        r.terms
+    );
 }
 
 #[test]

@@ -224,15 +224,16 @@ pub enum ApplyError {
     )]
     OverBudget {
         index: usize,
-        cost: Cost,
-        budget: Cost,
+        // Boxed: six dimensions each would make every `Result` of the chain as big.
+        cost: Box<Cost>,
+        budget: Box<Cost>,
     },
     #[error("state root {got} differs from the header's {expected}")]
     StateRoot { expected: StateRoot, got: StateRoot },
     #[error("fees {got} differ from the header's {expected}")]
     Fees { expected: MicroStx, got: MicroStx },
     #[error("cost {got:?} differs from the header's {expected:?}")]
-    Cost { expected: Cost, got: Cost },
+    Cost { expected: Box<Cost>, got: Box<Cost> },
 }
 
 /// What a follower expects a block to come to (its header's claims).
@@ -507,8 +508,8 @@ impl Chainstate {
             self.restore_touched(written);
             return Err(ApplyError::OverBudget {
                 index,
-                cost,
-                budget,
+                cost: Box::new(cost),
+                budget: Box::new(budget),
             });
         }
         self.pox.commit(sp);
@@ -588,8 +589,8 @@ impl Chainstate {
                         got: r.fees,
                     }),
                     Some(e) if e.cost != r.cost => Err(ApplyError::Cost {
-                        expected: e.cost,
-                        got: r.cost,
+                        expected: Box::new(e.cost),
+                        got: Box::new(r.cost),
                     }),
                     _ => Ok(r),
                 }

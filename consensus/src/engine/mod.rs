@@ -19,7 +19,7 @@ pub use keygen::{
 };
 pub use producer::{
     ChainView, Producer, ProducerEvent, ProducerIgnored, ProducerInput, ProducerMsg, ProducerOut,
-    Timer, Timing,
+    RetryReason, Timer, Timing, MAX_PRODUCER_ATTEMPTS,
 };
 pub use round::{RoundIgnored, RoundInput, RoundMsg, RoundOut, SigningRound};
 pub use stacker::{

@@ -11,7 +11,7 @@ use super::round::{RoundIgnored, RoundInput, RoundMsg, RoundOut, SigningRound};
 use crate::chain::block::{apply_checked, producer_message, BlockError, BlockId};
 use crate::chain::{Chainstate, Parent, TermInfo, Transaction, UnsignedBlock};
 use crate::hashes::StateRoot;
-use crate::height::{BurnHeight, ElectionRound, StacksHeight};
+use crate::height::{Attempt, BurnHeight, ElectionRound, StacksHeight};
 use rand_core::{CryptoRng, RngCore};
 use std::collections::{BTreeMap, BTreeSet};
 use tandem_wfrost::{AccountableSignature, GroupKey, KeyShare, PartyId, SignError};
@@ -42,9 +42,18 @@ pub struct Timing {
     pub leader_timeout_ms: u64,
     pub max_block_txs: usize,
     /// A stacker signing attempt that has not finished after this long passes to the next
-    /// coordinator.
+    /// coordinator; a producers' attempt at one height that has not signed after this long
+    /// is retried by the leader (see [`MAX_PRODUCER_ATTEMPTS`]).
     #[serde(default = "default_signing_attempt_ms")]
     pub signing_attempt_ms: u64,
+    /// How long the producers' leader waits for the signature shares of a package it sent
+    /// before it retries the height without the parties whose share is missing.
+    #[serde(default = "default_share_wait_ms")]
+    pub share_wait_ms: u64,
+}
+
+fn default_share_wait_ms() -> u64 {
+    2_000
 }
 
 fn default_signing_attempt_ms() -> u64 {
@@ -78,6 +87,7 @@ impl Default for Timing {
             leader_timeout_ms: 20_000,
             max_block_txs: 500,
             signing_attempt_ms: default_signing_attempt_ms(),
+            share_wait_ms: default_share_wait_ms(),
         }
     }
 }
@@ -103,22 +113,28 @@ pub enum Timer {
         height: StacksHeight,
         round: ElectionRound,
     },
+    /// The leader's watch over one two-phase-commit attempt at a height.
+    Attempt {
+        height: StacksHeight,
+        attempt: Attempt,
+    },
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum ProducerMsg {
     /// "it puts itself forward for leadership, and submits a vote request".
-    VoteRequest {
-        round: ElectionRound,
-    },
+    VoteRequest { round: ElectionRound },
     Vote {
         round: ElectionRound,
         candidate: PartyId,
     },
     /// A candidate in the producer's proposal slot.
     Proposal(UnsignedBlock),
+    /// Two-phase commit and signing at a height, in one attempt (attempts restart the round:
+    /// "Producers execute one or more rounds of BFT two-phase commit").
     Round {
         height: StacksHeight,
+        attempt: Attempt,
         msg: RoundMsg,
     },
     /// The final, producer-signed candidate, for the stackers.
@@ -193,6 +209,26 @@ pub enum ProducerEvent {
         height: StacksHeight,
         error: SignError,
     },
+    /// The leader starts a fresh two-phase commit at the same height, at once.
+    Retry {
+        height: StacksHeight,
+        attempt: Attempt,
+        reason: RetryReason,
+        id: BlockId,
+    },
+    /// The height used its [`MAX_PRODUCER_ATTEMPTS`]: the leader timeout takes over.
+    AttemptsExhausted { height: StacksHeight },
+}
+
+/// Why an attempt at a height was given up.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RetryReason {
+    /// The prepares split: no candidate can reach the threshold in this attempt.
+    Split,
+    /// The signature did not aggregate (a share did not verify).
+    Stuck,
+    /// The attempt had not signed after `signing_attempt_ms` (a share or commit went missing).
+    Timeout,
 }
 
 /// Why a producer input changed nothing.
@@ -211,6 +247,10 @@ pub enum ProducerIgnored {
         got: StacksHeight,
         expected: StacksHeight,
     },
+    /// A message of an attempt this producer has already left.
+    StaleAttempt { got: Attempt, current: Attempt },
+    /// A retry's prepare for a candidate this producer does not hold or cannot apply.
+    CannotFollowRetry { id: BlockId },
     /// A producer-signed candidate: the stackers' business.
     ForStackers,
     /// The signing round did not count the message.
@@ -253,10 +293,17 @@ pub struct Producer {
     window_open: bool,
     proposed: bool,
     signing: SigningRound,
+    /// The two-phase-commit attempt at this height (0, then each retry).
+    attempt: Attempt,
     /// Parties that kept an abandoned round from its signature, with the height they did it
     /// at: coordinators avoid them for [`SUSPICION_HEIGHTS`] heights (round.rs `suspects`).
     suspects: BTreeMap<PartyId, StacksHeight>,
 }
+
+/// Attempts per height before the leader stops retrying and leaves the height to the leader
+/// timeout: enough to mend a split or a lost share twice, few enough that a height cannot
+/// flood the producer DB.
+pub const MAX_PRODUCER_ATTEMPTS: u32 = 3;
 
 /// How many heights a suspect stays avoided: long enough that a party that spoils or withholds
 /// every share costs one timeout per this many blocks, short enough that an honest party that
@@ -301,8 +348,14 @@ impl Producer {
             candidates: BTreeMap::new(),
             window_open: false,
             proposed: false,
+            attempt: Attempt(0),
             suspects: BTreeMap::new(),
         }
+    }
+
+    /// The two-phase-commit attempt at the current height.
+    pub fn attempt(&self) -> Attempt {
+        self.attempt
     }
 
     pub fn leader(&self) -> Option<PartyId> {
@@ -402,7 +455,23 @@ impl Producer {
                     return stale;
                 }
                 let outs = self.signing.handle(RoundInput::CollectDeadline, rng);
-                self.map_round(outs)
+                let stuck = outs.iter().any(|o| matches!(o, RoundOut::Stuck(_)));
+                let mut out = self.map_round(outs);
+                out.extend(self.check_attempt(stuck, view, rng));
+                out
+            }
+            Timer::Attempt { height, attempt } => {
+                if height != self.height
+                    || attempt != self.attempt
+                    || self.leader != Some(self.me)
+                    || self.signing.is_done()
+                {
+                    return stale;
+                }
+                match self.signing.my_prepare() {
+                    Some(id) => self.retry(RetryReason::Timeout, id, rng),
+                    None => stale,
+                }
             }
             Timer::LeaderWatch { height, round } => {
                 // At the term's last burn block nobody makes blocks on purpose: not a quiet
@@ -436,6 +505,12 @@ impl Producer {
         self.candidates.clear();
         self.window_open = false;
         self.proposed = false;
+        self.new_attempt(Attempt(0));
+    }
+
+    /// A fresh signing round at this height (new nonces), avoiding the current suspects.
+    fn new_attempt(&mut self, attempt: Attempt) {
+        self.attempt = attempt;
         let coordinator = self.leader.unwrap_or(self.me);
         self.signing = SigningRound::new(
             self.group.clone(),
@@ -565,8 +640,100 @@ impl Producer {
                 height: self.height,
             })];
         };
+        self.prepare(id, rng)
+    }
+
+    /// This producer's prepare in the current attempt; the leader watches the attempt.
+    fn prepare<R: RngCore + CryptoRng>(&mut self, id: BlockId, rng: &mut R) -> Vec<ProducerOut> {
         let outs = self.signing.handle(RoundInput::Prepare(id), rng);
-        self.map_round(outs)
+        let mut out = self.map_round(outs);
+        if self.leader == Some(self.me) {
+            out.push(ProducerOut::SetTimer {
+                timer: Timer::Attempt {
+                    height: self.height,
+                    attempt: self.attempt,
+                },
+                after_ms: self.timing.signing_attempt_ms,
+            });
+        }
+        out
+    }
+
+    /// Does this producer hold candidate `id`, and does it apply on the tip?
+    fn applies(&self, id: BlockId, view: &ChainView<'_>) -> bool {
+        self.candidates.values().any(|b| {
+            b.id() == id && {
+                let mut scratch = view.state.clone();
+                apply_checked(
+                    &mut scratch,
+                    view.parent,
+                    &b.header,
+                    b.coinbase.as_ref(),
+                    &b.txs,
+                    view.info,
+                )
+                .is_ok()
+            }
+        })
+    }
+
+    /// SIP: "Producers execute one or more rounds of BFT two-phase commit". The leader gives
+    /// up the current attempt at once (a split prepare, a share that does not verify, or its
+    /// attempt timer) and prepares `id` in a fresh one; the others follow its prepare. The
+    /// parties that kept the attempt from its signature are avoided in the next packages.
+    fn retry<R: RngCore + CryptoRng>(
+        &mut self,
+        reason: RetryReason,
+        id: BlockId,
+        rng: &mut R,
+    ) -> Vec<ProducerOut> {
+        for p in self.signing.suspects() {
+            self.suspects.insert(p, self.height);
+        }
+        let next = self.attempt.next();
+        if next.0 >= MAX_PRODUCER_ATTEMPTS {
+            return vec![ProducerOut::Event(ProducerEvent::AttemptsExhausted {
+                height: self.height,
+            })];
+        }
+        self.new_attempt(next);
+        let mut out = vec![ProducerOut::Event(ProducerEvent::Retry {
+            height: self.height,
+            attempt: next,
+            reason,
+            id,
+        })];
+        out.extend(self.prepare(id, rng));
+        out
+    }
+
+    /// After the leader's round took a message: a split or a stuck aggregate retries at once.
+    fn check_attempt<R: RngCore + CryptoRng>(
+        &mut self,
+        stuck: bool,
+        view: &ChainView<'_>,
+        rng: &mut R,
+    ) -> Vec<ProducerOut> {
+        if self.leader != Some(self.me) {
+            return Vec::new();
+        }
+        if stuck {
+            if let Some(id) = self.signing.my_prepare() {
+                return self.retry(RetryReason::Stuck, id, rng);
+            }
+        }
+        if self.signing.split() {
+            // The candidate most slots prepared, if this leader can apply it; its own else.
+            let id = self
+                .signing
+                .leading_prepare()
+                .filter(|id| self.applies(*id, view))
+                .or(self.signing.my_prepare());
+            if let Some(id) = id {
+                return self.retry(RetryReason::Split, id, rng);
+            }
+        }
+        Vec::new()
     }
 
     fn on_message<R: RngCore + CryptoRng>(
@@ -626,15 +793,53 @@ impl Producer {
                 out.extend(self.open_window());
                 out
             }
-            ProducerMsg::Round { height, msg } => {
+            ProducerMsg::Round {
+                height,
+                attempt,
+                msg,
+            } => {
                 if height != self.height {
                     return vec![ProducerOut::Ignored(ProducerIgnored::WrongHeight {
                         got: height,
                         expected: self.height,
                     })];
                 }
+                if attempt < self.attempt {
+                    return vec![ProducerOut::Ignored(ProducerIgnored::StaleAttempt {
+                        got: attempt,
+                        current: self.attempt,
+                    })];
+                }
+                if attempt > self.attempt {
+                    // The leader gave the attempt up: follow it into the fresh one.
+                    for p in self.signing.suspects() {
+                        self.suspects.insert(p, self.height);
+                    }
+                    self.new_attempt(attempt);
+                }
+                let leaders_prepare = match &msg {
+                    RoundMsg::Prepare { id } if Some(from) == self.leader && from != self.me => {
+                        Some(*id)
+                    }
+                    _ => None,
+                };
                 let outs = self.signing.handle(RoundInput::Message { from, msg }, rng);
-                self.map_round(outs)
+                let stuck = outs.iter().any(|o| matches!(o, RoundOut::Stuck(_)));
+                let mut out = self.map_round(outs);
+                // In a retry every producer prepares the leader's candidate.
+                if let Some(id) = leaders_prepare.filter(|_| self.attempt.0 > 0) {
+                    if self.signing.my_prepare().is_none() {
+                        if self.applies(id, view) {
+                            out.extend(self.prepare(id, rng));
+                        } else {
+                            out.push(ProducerOut::Ignored(ProducerIgnored::CannotFollowRetry {
+                                id,
+                            }));
+                        }
+                    }
+                }
+                out.extend(self.check_attempt(stuck, view, rng));
+                out
             }
             // The stackers' business; producers learn the block when it is complete.
             ProducerMsg::Signed { .. } => vec![ProducerOut::Ignored(ProducerIgnored::ForStackers)],
@@ -645,10 +850,26 @@ impl Producer {
         let mut res = Vec::new();
         for o in outs {
             match o {
-                RoundOut::Send(msg) => res.push(ProducerOut::Send(ProducerMsg::Round {
-                    height: self.height,
-                    msg,
-                })),
+                RoundOut::Send(msg) => {
+                    // The leader's package is out: a share that has not come back within
+                    // `share_wait_ms` makes the attempt fail (a second watch on it).
+                    let package =
+                        matches!(msg, RoundMsg::SignRequest { .. }) && self.leader == Some(self.me);
+                    res.push(ProducerOut::Send(ProducerMsg::Round {
+                        height: self.height,
+                        attempt: self.attempt,
+                        msg,
+                    }));
+                    if package {
+                        res.push(ProducerOut::SetTimer {
+                            timer: Timer::Attempt {
+                                height: self.height,
+                                attempt: self.attempt,
+                            },
+                            after_ms: self.timing.share_wait_ms,
+                        });
+                    }
+                }
                 RoundOut::StartCollectWindow => res.push(ProducerOut::SetTimer {
                     timer: Timer::Collect {
                         height: self.height,

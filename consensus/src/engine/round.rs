@@ -179,6 +179,41 @@ impl SigningRound {
         wfrost::invalid_shares_among(&self.group, commitments, &self.shares, &(self.message)(id))
     }
 
+    /// Has the prepare phase split? True when no block id can reach the threshold any more:
+    /// for every id prepared, its slots plus those of the parties that have not prepared fall
+    /// short. (A party's first prepare counts, so later messages cannot mend it.)
+    pub fn split(&self) -> bool {
+        if self.prepares.is_empty() || self.signed {
+            return false;
+        }
+        let undecided = self.slots(
+            self.group
+                .parties
+                .iter()
+                .map(|(p, _)| *p)
+                .filter(|p| !self.prepares.contains_key(p)),
+        );
+        self.prepared_slots()
+            .values()
+            .all(|s| s + undecided < self.group.threshold)
+    }
+
+    /// The prepared id with the most slots (ties: the lower id), if any prepare arrived.
+    pub fn leading_prepare(&self) -> Option<BlockId> {
+        self.prepared_slots()
+            .into_iter()
+            .max_by(|(a, sa), (b, sb)| sa.cmp(sb).then(b.cmp(a)))
+            .map(|(id, _)| id)
+    }
+
+    fn prepared_slots(&self) -> BTreeMap<BlockId, u32> {
+        let mut by_id: BTreeMap<BlockId, u32> = BTreeMap::new();
+        for (p, id) in &self.prepares {
+            *by_id.entry(*id).or_default() += self.slots(std::iter::once(*p));
+        }
+        by_id
+    }
+
     pub fn my_prepare(&self) -> Option<BlockId> {
         self.me.and_then(|m| self.prepares.get(&m).copied())
     }
@@ -326,7 +361,22 @@ impl SigningRound {
             if let Some(id) = self.ready_id() {
                 let prepared = self.prepares.values().filter(|v| **v == id).count();
                 let committed = self.commits.values().filter(|(v, _)| *v == id).count();
-                if committed == prepared {
+                // A threshold that needs a suspect waits for the collection window while
+                // parties are still to prepare: an honest one may yet make the suspect
+                // unnecessary (a retried attempt would otherwise hand the same spoiler the
+                // same package).
+                let committers = || {
+                    self.commits
+                        .iter()
+                        .filter(move |(_, (v, _))| *v == id)
+                        .map(|(p, _)| *p)
+                };
+                let needs_suspect = committers().any(|p| self.avoid.contains(&p))
+                    && self.slots(
+                        committers().filter(|p| !self.avoid.contains(p) || Some(*p) == self.me),
+                    ) < self.group.threshold
+                    && self.prepares.len() < self.group.parties.len();
+                if committed == prepared && !needs_suspect {
                     out.extend(self.send_request(id));
                 } else if !self.collecting {
                     self.collecting = true;

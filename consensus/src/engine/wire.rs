@@ -116,9 +116,14 @@ impl ProducerMsg {
                 w.u8(0x12);
                 w.bytes_u32("candidate", &b.encode().map_err(block_err("candidate"))?)?;
             }
-            ProducerMsg::Round { height, msg } => {
+            ProducerMsg::Round {
+                height,
+                attempt,
+                msg,
+            } => {
                 w.u8(0x13);
                 w.u64(height.0);
+                w.u32(attempt.0);
                 encode_round(&mut w, msg)?;
             }
             ProducerMsg::Signed { block, sig } => {
@@ -153,6 +158,7 @@ impl Decode for ProducerMsg {
             0x12 => ProducerMsg::Proposal(r.unsigned_block("candidate")?),
             0x13 => ProducerMsg::Round {
                 height: StacksHeight(r.u64("height")?),
+                attempt: Attempt(r.u32("attempt")?),
                 msg: r.round()?,
             },
             0x14 => ProducerMsg::Signed {

@@ -299,10 +299,9 @@ impl PoxState {
     fn read(&self, key: impl FnOnce() -> StateKey) {
         let mut reads = self.reads.borrow_mut();
         if let Some(r) = reads.as_mut() {
-            let k = key();
-            if !r.contains_key(&k) {
-                let len = self.entry_value(&k).map_or(0, |v| v.len() as u64);
-                r.insert(k, len);
+            if let std::collections::btree_map::Entry::Vacant(v) = r.entry(key()) {
+                let len = self.entry_value(v.key()).map_or(0, |x| x.len() as u64);
+                v.insert(len);
             }
         }
     }

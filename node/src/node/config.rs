@@ -158,6 +158,7 @@ struct TimingSection {
     leader_timeout_ms: Option<u64>,
     max_block_txs: Option<usize>,
     signing_attempt_ms: Option<u64>,
+    share_wait_ms: Option<u64>,
 }
 
 #[derive(Default, Deserialize)]
@@ -372,6 +373,7 @@ impl NodeConfig {
             leader_timeout_ms: t.leader_timeout_ms.unwrap_or(d.leader_timeout_ms),
             max_block_txs: t.max_block_txs.unwrap_or(d.max_block_txs),
             signing_attempt_ms: t.signing_attempt_ms.unwrap_or(d.signing_attempt_ms),
+            share_wait_ms: t.share_wait_ms.unwrap_or(d.share_wait_ms),
         };
         let mut genesis = Genesis::default();
         for (i, b) in f.genesis.balances.iter().enumerate() {

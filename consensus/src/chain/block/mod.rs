@@ -149,7 +149,10 @@ pub enum BlockError {
     #[error("a coinbase in a block that is not the first of term {term}")]
     UnexpectedCoinbase { term: Term },
     #[error("coinbase of term {} for {} on chain {:#x}; expected term {} for {} on chain {:#x}", got.term, got.amount, got.chain_id, expected.term, expected.amount, expected.chain_id)]
-    WrongCoinbase { got: Coinbase, expected: Coinbase },
+    WrongCoinbase {
+        got: Box<Coinbase>,
+        expected: Box<Coinbase>,
+    },
     #[error(transparent)]
     Apply(#[from] ApplyError),
 }

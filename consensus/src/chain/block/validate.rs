@@ -215,8 +215,8 @@ pub fn check_coinbase(
         (None, None) => Ok(()),
         (Some(g), Some(e)) if *g == e => Ok(()),
         (Some(g), Some(e)) => Err(BlockError::WrongCoinbase {
-            got: *g,
-            expected: e,
+            got: Box::new(*g),
+            expected: Box::new(e),
         }),
         (None, Some(e)) => Err(BlockError::MissingCoinbase {
             term: e.term,

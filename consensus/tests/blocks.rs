@@ -15,8 +15,8 @@ use tandem_consensus::chain::block::{
 };
 use tandem_consensus::chain::tx::MEMO_LEN;
 use tandem_consensus::chain::{
-    ApplyError, Block, BlockError, Chainstate, Cost, Genesis, Payload, TermInfo, TermProducer,
-    UnsignedBlock, UnsignedTx,
+    ApplyError, Block, BlockError, BurnOpKind, BurnStacksOp, Chainstate, Cost, Genesis, Payload,
+    TermInfo, TermProducer, UnsignedBlock, UnsignedTx,
 };
 use tandem_consensus::engine::assemble::assemble;
 use tandem_consensus::engine::{
@@ -135,6 +135,7 @@ fn info(w: &World, term: u32, start_parent: BlockId) -> TermInfo {
         start_parent,
         coinbase: MicroStx::from_stx(10_000),
         cost_limit: Cost::term_limit(Cost::STACKS_BLOCK_LIMIT, 10),
+        burn_ops: vec![],
     }
 }
 
@@ -160,6 +161,7 @@ fn signed(w: &World, b: &UnsignedBlock, producers: &[usize], stackers: &[usize])
     Block {
         header: b.header.clone(),
         coinbase: b.coinbase,
+        burn_ops: b.burn_ops.clone(),
         txs: b.txs.clone(),
         producer_sig: common::sign_by(
             &w.producers.0,
@@ -232,7 +234,7 @@ fn the_coinbase_leads_the_first_block_of_a_term_only() {
     let with = |b: &UnsignedBlock, c: Option<tandem_consensus::chain::Coinbase>| {
         let mut b = b.clone();
         b.coinbase = c;
-        b.header.txs_hash = txs_hash(c.as_ref(), &b.txs).unwrap();
+        b.header.txs_hash = txs_hash(b.body()).unwrap();
         b
     };
     let refuse = |f: &mut Follower, b: &UnsignedBlock, burn: u32| {
@@ -269,6 +271,115 @@ fn the_coinbase_leads_the_first_block_of_a_term_only() {
         refuse(&mut f, &with(&second, Some(expected)), 22),
         BlockError::UnexpectedCoinbase { term: Term(2) }
     );
+}
+
+fn addr(i: u8) -> StacksAddress {
+    *who(i).standard().unwrap()
+}
+
+/// A transfer-stx mined on Bitcoin at burn height `h`, vtxindex `v`.
+fn burn_transfer(h: u32, v: u32, stx: u64) -> BurnStacksOp {
+    BurnStacksOp {
+        burn_height: BurnHeight(h),
+        vtxindex: v,
+        burn_txid: [h as u8; 32],
+        kind: BurnOpKind::TransferStx {
+            sender: addr(1),
+            recipient: addr(5),
+            amount: MicroStx::from_stx(stx),
+            memo: b"btc".to_vec(),
+        },
+    }
+}
+
+/// SIP: stackers check that a block "faithfully applies any on-Bitcoin Stacks transactions".
+/// The first block built after an operation is mined carries and applies it; a block that
+/// omits, alters or invents one is refused by name; later blocks do not repeat it.
+#[test]
+fn blocks_apply_the_stacks_operations_mined_on_bitcoin() {
+    let w = world();
+    let mut f = Follower::new(w.genesis.clone());
+    let mut i2 = info(&w, 2, BlockId::GENESIS);
+    // Two transfers mined at 21 and one at 23 (above the first block's burn height).
+    i2.burn_ops = vec![
+        burn_transfer(21, 4, 7),
+        burn_transfer(21, 9, 2),
+        burn_transfer(23, 1, 5),
+    ];
+    let b1 = candidate(&f, &i2, 22, &[transfer(0)]);
+    assert_eq!(b1.burn_ops, i2.burn_ops[..2].to_vec());
+    let refuse = |f: &mut Follower, b: &UnsignedBlock, burn: u32| {
+        let tip = f.tip();
+        let err = f
+            .append(&signed(&w, b, &[0, 1], &[0, 1, 2]), &i2, BurnHeight(burn))
+            .unwrap_err();
+        assert_eq!(f.tip(), tip);
+        err
+    };
+    let with = |ops: Vec<BurnStacksOp>| {
+        let mut b = b1.clone();
+        b.burn_ops = ops;
+        b.header.txs_hash = txs_hash(b.body()).unwrap();
+        b
+    };
+    assert_eq!(
+        refuse(&mut f, &with(vec![i2.burn_ops[0].clone()]), 22),
+        BlockError::MissingBurnOp {
+            kind: "transfer-stx",
+            height: BurnHeight(21),
+            vtxindex: 9
+        }
+    );
+    let mut altered = i2.burn_ops[..2].to_vec();
+    altered[1] = burn_transfer(21, 9, 3);
+    assert_eq!(
+        refuse(&mut f, &with(altered), 22),
+        BlockError::AlteredBurnOp {
+            kind: "transfer-stx",
+            height: BurnHeight(21),
+            vtxindex: 9
+        }
+    );
+    assert_eq!(
+        refuse(&mut f, &with(i2.burn_ops.clone()), 22),
+        BlockError::UnexpectedBurnOp {
+            kind: "transfer-stx",
+            height: BurnHeight(23),
+            vtxindex: 1
+        }
+    );
+    let r = f
+        .append(&signed(&w, &b1, &[0, 1], &[0, 1, 2]), &i2, BurnHeight(22))
+        .unwrap();
+    assert_eq!(r.burn_ops.len(), 2);
+    assert!(
+        r.burn_ops.iter().all(|o| o.outcome.is_ok()),
+        "{:?}",
+        r.burn_ops
+    );
+    let state = f.tip_state();
+    assert_eq!(
+        state.pox().stx_get_balance(&who(5), BurnHeight(22)),
+        MicroStx::from_stx(9)
+    );
+    assert_eq!(state.burn_ops_through(), Some((BurnHeight(21), 9)));
+    // The next block, at 23, carries only the one mined at 23; one at 22 carries none.
+    assert_eq!(candidate(&f, &i2, 22, &[]).burn_ops, vec![]);
+    let b2 = candidate(&f, &i2, 23, &[]);
+    assert_eq!(b2.burn_ops, vec![i2.burn_ops[2].clone()]);
+    // A transfer without the funds is carried and does nothing, saying why.
+    let mut i3 = i2.clone();
+    i3.burn_ops.push(burn_transfer(23, 2, 1_000_000));
+    let b2 = candidate(&f, &i3, 23, &[]);
+    let r = f
+        .append(&signed(&w, &b2, &[0, 1], &[0, 1, 2]), &i3, BurnHeight(23))
+        .unwrap();
+    assert!(r.burn_ops[0].outcome.is_ok());
+    assert!(r.burn_ops[1].outcome.is_err());
+    assert_eq!(f.tip_state().burn_ops_through(), Some((BurnHeight(23), 2)));
+    // The encoding round trips with burn operations in it.
+    let block = signed(&w, &b2, &[0, 1], &[0, 1, 2]);
+    assert_eq!(Block::decode(&block.encode().unwrap()).unwrap(), block);
 }
 
 #[test]

@@ -3,7 +3,7 @@
 
 use proptest::prelude::*;
 use secp256k1::{PublicKey, Secp256k1, SecretKey};
-use tandem_consensus::chain::block::{txs_hash, BLOCK_VERSION, HEADER_BYTES};
+use tandem_consensus::chain::block::{txs_hash, Body, BLOCK_VERSION, HEADER_BYTES};
 use tandem_consensus::chain::tx::MEMO_LEN;
 use tandem_consensus::chain::{
     ApplyError, Block, BlockError, BlockHeader, BlockId, BlockRewards, Chainstate, Coinbase, Cost,
@@ -297,6 +297,7 @@ fn coinbase_and_fees_are_paid_at_the_start_of_blocks() {
             &BlockRewards {
                 coinbase: Some((MicroStx(10_000 * STX), producers.clone())),
                 parent_signers: vec![],
+                burn_ops: vec![],
             },
             &[transfer(1, 2, 0, 1_001, STX), transfer(2, 3, 0, 2_000, STX)],
             H,
@@ -315,6 +316,7 @@ fn coinbase_and_fees_are_paid_at_the_start_of_blocks() {
         .apply_block(
             &BlockRewards {
                 coinbase: None,
+                burn_ops: vec![],
                 parent_signers: producers.clone(),
             },
             &[],
@@ -344,6 +346,7 @@ fn a_block_that_does_not_reach_its_header_is_rolled_back() {
     let rewards = BlockRewards {
         coinbase: Some((MicroStx(1_000), vec![(who(7), Sats(1))])),
         parent_signers: vec![],
+        burn_ops: vec![],
     };
     let txs = [transfer(1, 2, 0, 5, STX)];
     let mut probe = cs.clone();
@@ -504,7 +507,12 @@ fn header() -> BlockHeader {
         term: Term(2),
         burn_height: BurnHeight(25),
         parent: BlockId([0xab; 32]),
-        txs_hash: txs_hash(None, &[transfer(1, 2, 0, 5, STX)]).unwrap(),
+        txs_hash: txs_hash(Body {
+            coinbase: None,
+            burn_ops: &[],
+            txs: &[transfer(1, 2, 0, 5, STX)],
+        })
+        .unwrap(),
         state_root: tandem_consensus::StateRoot([0xcd; 32]),
         fees: MicroStx(5),
         cost: Cost {
@@ -541,6 +549,7 @@ fn blocks_round_trip() {
         let unsigned = UnsignedBlock {
             header: header(),
             coinbase,
+            burn_ops: vec![],
             txs: vec![transfer(1, 2, 0, 5, STX)],
         };
         let bytes = unsigned.encode().unwrap();
@@ -548,6 +557,7 @@ fn blocks_round_trip() {
         let block = Block {
             header: unsigned.header.clone(),
             coinbase,
+            burn_ops: vec![],
             txs: unsigned.txs.clone(),
             producer_sig: fake_sig(4),
             stacker_sig: fake_sig(20),
@@ -577,8 +587,18 @@ fn coinbase_bytes_are_frozen_and_lead_the_txs_hash() {
     assert_eq!(Coinbase::decode(&c.encode()).unwrap(), c);
     let tx = transfer(1, 2, 0, 5, STX);
     assert_ne!(
-        txs_hash(Some(&c), std::slice::from_ref(&tx)).unwrap(),
-        txs_hash(None, std::slice::from_ref(&tx)).unwrap()
+        txs_hash(Body {
+            coinbase: Some(&c),
+            burn_ops: &[],
+            txs: std::slice::from_ref(&tx)
+        })
+        .unwrap(),
+        txs_hash(Body {
+            coinbase: None,
+            burn_ops: &[],
+            txs: std::slice::from_ref(&tx)
+        })
+        .unwrap()
     );
     // Wrong version, short, long: named.
     let mut v = c.encode();
@@ -602,6 +622,7 @@ fn a_coinbase_after_a_transaction_is_refused() {
     let good = UnsignedBlock {
         header: header(),
         coinbase: None,
+        burn_ops: vec![],
         txs: vec![transfer(1, 2, 0, 5, STX)],
     }
     .encode()
@@ -623,6 +644,7 @@ fn hostile_blocks_are_refused_with_the_field_named() {
     let block = Block {
         header: header(),
         coinbase: None,
+        burn_ops: vec![],
         txs: vec![transfer(1, 2, 0, 5, STX)],
         producer_sig: fake_sig(4),
         stacker_sig: fake_sig(4),

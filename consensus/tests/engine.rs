@@ -1024,6 +1024,7 @@ fn fixture(producers: &GroupKey, stackers: &GroupKey) -> Fixture {
             start_parent: BlockId::GENESIS,
             coinbase: MicroStx::ZERO,
             cost_limit: Cost::term_limit(Cost::STACKS_BLOCK_LIMIT, 10),
+            burn_ops: vec![],
         },
     }
 }
@@ -1286,6 +1287,7 @@ fn an_election_round_without_a_leader_moves_on() {
                             .unwrap()
                             .header,
                         coinbase: None,
+                        burn_ops: vec![],
                         txs: vec![],
                     },
                     sig: AccountableSignature {
@@ -1998,6 +2000,7 @@ mod wire {
         let unsigned = UnsignedBlock {
             header: header(),
             coinbase: None,
+            burn_ops: vec![],
             txs: vec![],
         };
         let mut producer = vec![
@@ -2017,6 +2020,7 @@ mod wire {
         let mut stacker = vec![StackerMsg::Complete(Block {
             header: header(),
             coinbase: None,
+            burn_ops: vec![],
             txs: vec![],
             producer_sig: sig(),
             stacker_sig: sig(),

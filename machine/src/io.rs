@@ -162,6 +162,13 @@ pub enum Event {
         height: BurnHeight,
         vtxindex: u32,
     },
+    /// A Stacks operation on Bitcoin (`p`, `$`, `x`, `#`) was mined and recorded; all but
+    /// `pre-stx` wait for the next block to apply them.
+    StacksOpIndexed {
+        height: BurnHeight,
+        vtxindex: u32,
+        kind: &'static str,
+    },
     EnrollmentAccepted {
         for_term: Term,
         txid: BitcoinTxid,
@@ -306,6 +313,14 @@ pub enum OpRefusal {
     },
     Announcement(AnnouncementError),
     AnnouncedBlock(AnnounceError),
+    /// A `$`, `x` or `#` whose input 0 spends no output 1 of a pre-stx mined before it.
+    StacksOpSender {
+        op: &'static str,
+    },
+    /// A stack-stx whose output 1 is no address PoX can pay.
+    StacksOpReward {
+        op: &'static str,
+    },
 }
 
 /// Why an operation was not sent.

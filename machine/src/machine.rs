@@ -14,6 +14,8 @@ use k256::elliptic_curve::ff::PrimeField;
 use rand_core::{CryptoRng, RngCore};
 use secp256k1::{PublicKey, Secp256k1, SecretKey};
 use std::collections::{BTreeMap, BTreeSet};
+use tandem_burnchain::ops::stacks_ops::{pox_address, stacks_address};
+use tandem_burnchain::ops::SenderRef;
 use tandem_burnchain::payout::{payout_seed, CyclePayouts};
 use tandem_burnchain::references::{
     check_state_root, expected_set_reference, payout_seed_height, FinalAnnouncement,
@@ -24,7 +26,9 @@ use tandem_burnchain::validate::{
 };
 use tandem_burnchain::wallet::{vrf_public_key, Wallet};
 use tandem_burnchain::{parse_operation, Announcement, BurnOp, Enrollment, ExpectedPayout};
-use tandem_consensus::chain::{Block, Chainstate, TermInfo, Transaction, UnsignedBlock};
+use tandem_consensus::chain::{
+    Block, BurnOpKind, BurnStacksOp, Chainstate, TermInfo, Transaction, UnsignedBlock,
+};
 use tandem_consensus::engine::assemble::assemble;
 use tandem_consensus::engine::{
     AnnounceError, ChainView, Follower, Keygen, KeygenInput, KeygenMsg, KeygenOut, KeygenPhase,
@@ -91,6 +95,10 @@ pub struct NodeMachine {
     enrollments: BTreeMap<Term, Vec<ValidEnrollment>>,
     /// Accepted announcements by term, in burn order: (height, vtxindex, block).
     announcements: BTreeMap<Term, Vec<(BurnHeight, u32, BlockId)>>,
+    /// Pre-stx outputs by transaction: where mined, and the script output 1 pays.
+    pre_stx: BTreeMap<bitcoin::Txid, (BurnHeight, u32, bitcoin::ScriptBuf)>,
+    /// Stacks operations mined on Bitcoin, by position, for blocks to apply.
+    burn_ops: BTreeMap<(BurnHeight, u32), BurnStacksOp>,
     /// The payout enrollments mined in a term must make.
     payouts: BTreeMap<Term, ExpectedPayout>,
     draws: BTreeMap<RewardCycle, CyclePayouts<ScriptBuf>>,
@@ -181,6 +189,8 @@ impl NodeMachine {
             registration_sent: None,
             enrollments: BTreeMap::new(),
             announcements: BTreeMap::new(),
+            pre_stx: BTreeMap::new(),
+            burn_ops: BTreeMap::new(),
             payouts: BTreeMap::new(),
             draws: BTreeMap::new(),
             reward_sets: BTreeMap::new(),
@@ -561,6 +571,113 @@ impl NodeMachine {
             }
             BurnOp::Enrollment(op) => self.index_enrollment(h, vtxindex, tx, &op),
             BurnOp::Announcement(op) => self.index_announcement(h, vtxindex, tx, &op),
+            BurnOp::PreStx(_)
+            | BurnOp::TransferStx(_)
+            | BurnOp::StackStx(_)
+            | BurnOp::DelegateStx(_) => self.index_stacks_op(h, vtxindex, tx, op),
+        }
+    }
+
+    /// `p` records who may send; `$`, `x` and `#` are resolved (sender from the pre-stx their
+    /// input 0 spends, addresses for this network) and wait for the next block to apply them.
+    fn index_stacks_op(&mut self, h: BurnHeight, vtxindex: u32, tx: &BitcoinTx, op: BurnOp) {
+        let network = self.params.network();
+        let here = (h, vtxindex);
+        let sender_of = |s: &SenderRef, pre: &BTreeMap<_, (BurnHeight, u32, ScriptBuf)>| {
+            pre.get(&s.txid)
+                .filter(|(ph, pv, _)| (*ph, *pv) < here)
+                .and_then(|(_, _, script)| stacks_address(script, network))
+        };
+        let kind = match op {
+            BurnOp::PreStx(p) => {
+                self.pre_stx
+                    .insert(tx.compute_txid(), (h, vtxindex, p.output));
+                return self.event(Event::StacksOpIndexed {
+                    height: h,
+                    vtxindex,
+                    kind: "pre-stx",
+                });
+            }
+            BurnOp::TransferStx(t) => {
+                let (Some(sender), Some(recipient)) = (
+                    sender_of(&t.sender, &self.pre_stx),
+                    stacks_address(&t.recipient, network),
+                ) else {
+                    return self.refuse(
+                        h,
+                        vtxindex,
+                        OpRefusal::StacksOpSender { op: "transfer-stx" },
+                    );
+                };
+                BurnOpKind::TransferStx {
+                    sender,
+                    recipient,
+                    amount: t.amount,
+                    memo: t.memo,
+                }
+            }
+            BurnOp::StackStx(x) => {
+                let Some(sender) = sender_of(&x.sender, &self.pre_stx) else {
+                    return self.refuse(h, vtxindex, OpRefusal::StacksOpSender { op: "stack-stx" });
+                };
+                let Some(reward) = pox_address(&x.reward_output) else {
+                    return self.refuse(h, vtxindex, OpRefusal::StacksOpReward { op: "stack-stx" });
+                };
+                BurnOpKind::StackStx {
+                    sender,
+                    amount: x.amount,
+                    num_cycles: x.num_cycles,
+                    reward,
+                    signer_key: x.signer_key,
+                    max_amount: x.max_amount,
+                    auth_id: x.auth_id,
+                }
+            }
+            BurnOp::DelegateStx(d) => {
+                let (Some(sender), Some(delegate_to)) = (
+                    sender_of(&d.sender, &self.pre_stx),
+                    stacks_address(&d.delegate_to, network),
+                ) else {
+                    return self.refuse(
+                        h,
+                        vtxindex,
+                        OpRefusal::StacksOpSender { op: "delegate-stx" },
+                    );
+                };
+                BurnOpKind::DelegateStx {
+                    sender,
+                    amount: d.amount,
+                    delegate_to,
+                    reward: d.reward_output.and_then(|(_, s)| pox_address(&s)),
+                    until_burn_height: d.until_burn_height,
+                }
+            }
+            _ => return,
+        };
+        let name = kind.name();
+        self.burn_ops.insert(
+            here,
+            BurnStacksOp {
+                burn_height: h,
+                vtxindex,
+                burn_txid: tx.compute_txid().to_byte_array(),
+                kind,
+            },
+        );
+        self.sync_burn_ops();
+        self.event(Event::StacksOpIndexed {
+            height: h,
+            vtxindex,
+            kind: name,
+        });
+    }
+
+    /// Every live term view sees the Stacks operations known now (blocks carry the ones their
+    /// chain has not applied).
+    fn sync_burn_ops(&mut self) {
+        let ops: Vec<BurnStacksOp> = self.burn_ops.values().cloned().collect();
+        for info in self.infos.values_mut() {
+            info.burn_ops.clone_from(&ops);
         }
     }
 
@@ -847,6 +964,8 @@ impl NodeMachine {
         self.my_registration = None;
         self.enrollments.clear();
         self.announcements.clear();
+        self.pre_stx.clear();
+        self.burn_ops.clear();
         self.pending_announcements.clear();
         self.payouts.clear();
         self.draws.clear();
@@ -1068,7 +1187,7 @@ impl NodeMachine {
             return false;
         };
         let params = &self.params;
-        let info = TermInfo::new(
+        let mut info = TermInfo::new(
             term,
             set,
             |k| principal_of(k, params),
@@ -1076,6 +1195,7 @@ impl NodeMachine {
             self.follower.start_parent(term),
             params,
         );
+        info.burn_ops = self.burn_ops.values().cloned().collect();
         let next_height = self.follower.tip_parent().height.next();
         let producer = pk
             .key_share()

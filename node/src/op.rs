@@ -3,6 +3,7 @@
 use crate::error::CliError;
 use bitcoin::{Address, ScriptBuf, TxOut};
 use serde::Serialize;
+use tandem_burnchain::ops::stacks_ops::stacks_address;
 use tandem_burnchain::payout::{payout_shape, PayoutShape};
 use tandem_burnchain::sender::sender_script;
 use tandem_burnchain::tx::decode_tx_hex;
@@ -21,6 +22,9 @@ struct Decoded {
     sender_error: Option<String>,
     /// For an enrollment: its payout outputs.
     payout: Option<PayoutJson>,
+    /// For a Stacks operation: the addresses its outputs stand for on this network (Stacks
+    /// addresses in c32, reward addresses in Bitcoin form).
+    stacks: Option<serde_json::Value>,
 }
 
 #[derive(Serialize)]
@@ -86,6 +90,22 @@ pub fn decode(hex: &str, network: Network) -> Result<String, CliError> {
         ),
         _ => None,
     };
+    let c32 = |s: &ScriptBuf| stacks_address(s, network).map(|a| a.to_c32());
+    let stacks = match &operation {
+        Some(BurnOp::PreStx(op)) => Some(serde_json::json!({ "authorises": c32(&op.output) })),
+        Some(BurnOp::TransferStx(op)) => Some(serde_json::json!({
+            "recipient": c32(&op.recipient),
+            "sender": "the output 1 address of pre-stx transaction sender.txid",
+        })),
+        Some(BurnOp::StackStx(op)) => Some(serde_json::json!({
+            "reward_address": show(&op.reward_output, network),
+        })),
+        Some(BurnOp::DelegateStx(op)) => Some(serde_json::json!({
+            "delegate_to": c32(&op.delegate_to),
+            "reward_address": op.reward_output.as_ref().map(|(_, s)| show(s, network)),
+        })),
+        _ => None,
+    };
     let decoded = Decoded {
         txid: tx.compute_txid().to_string(),
         network,
@@ -93,6 +113,7 @@ pub fn decode(hex: &str, network: Network) -> Result<String, CliError> {
         sender,
         sender_error,
         payout,
+        stacks,
     };
     Ok(format!("{}\n", serde_json::to_string_pretty(&decoded)?))
 }

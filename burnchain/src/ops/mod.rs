@@ -1,5 +1,7 @@
-//! Burnchain operations (protocol.md section 3): `^` VRF key registration, `@` producer set
-//! enrollment and `+` block announcement.
+//! Burnchain operations (protocol.md section 4): `^` VRF key registration, `@` producer set
+//! enrollment and `+` block announcement; and stacks-core's Stacks operations `p` (pre-stx),
+//! `$` (transfer-stx), `x` (stack-stx) and `#` (delegate-stx), applied by the chain
+//! (`stacks_ops`).
 //!
 //! Every operation is a Bitcoin transaction whose output 0 is `OP_RETURN <one push>` and whose
 //! push is `magic (2) || op (1) || payload`. A transaction that is not of that shape, or whose
@@ -9,10 +11,12 @@
 
 mod announcement;
 mod enrollment;
+pub mod stacks_ops;
 mod vrf_key;
 
 pub use announcement::{Announcement, ANNOUNCEMENT_PUSH_LEN};
 pub use enrollment::{Enrollment, ENROLLMENT_PUSH_LEN};
+pub use stacks_ops::{DelegateStx, PreStx, SenderRef, StackStx, TransferStx};
 pub use vrf_key::{VrfKeyRegistration, VRF_KEY_MAX_MEMO, VRF_KEY_MIN_PUSH_LEN};
 
 use bitcoin::script::{Instruction, PushBytesBuf};
@@ -28,6 +32,14 @@ pub enum OpCode {
     Enrollment,
     /// `+`
     Announcement,
+    /// `p`
+    PreStx,
+    /// `$`
+    TransferStx,
+    /// `x`
+    StackStx,
+    /// `#`
+    DelegateStx,
 }
 
 impl OpCode {
@@ -36,6 +48,10 @@ impl OpCode {
             OpCode::VrfKeyRegistration => b'^',
             OpCode::Enrollment => b'@',
             OpCode::Announcement => b'+',
+            OpCode::PreStx => b'p',
+            OpCode::TransferStx => b'$',
+            OpCode::StackStx => b'x',
+            OpCode::DelegateStx => b'#',
         }
     }
 
@@ -44,6 +60,10 @@ impl OpCode {
             b'^' => Some(OpCode::VrfKeyRegistration),
             b'@' => Some(OpCode::Enrollment),
             b'+' => Some(OpCode::Announcement),
+            b'p' => Some(OpCode::PreStx),
+            b'$' => Some(OpCode::TransferStx),
+            b'x' => Some(OpCode::StackStx),
+            b'#' => Some(OpCode::DelegateStx),
             _ => None,
         }
     }
@@ -56,6 +76,10 @@ pub enum BurnOp {
     VrfKeyRegistration(VrfKeyRegistration),
     Enrollment(Enrollment),
     Announcement(Announcement),
+    PreStx(PreStx),
+    TransferStx(TransferStx),
+    StackStx(StackStx),
+    DelegateStx(DelegateStx),
 }
 
 /// A push that carries our magic and a known op but a malformed payload.
@@ -78,6 +102,22 @@ pub enum OpError {
     UnsupportedProducerAddress(ScriptBuf),
     #[error("announcement push must be exactly {ANNOUNCEMENT_PUSH_LEN} bytes, got {0}")]
     AnnouncementLength(usize),
+    #[error("{op} push must be {expected} bytes, got {len}")]
+    StacksOpLength {
+        op: &'static str,
+        len: usize,
+        expected: &'static str,
+    },
+    #[error("{op} has no output {output}")]
+    MissingOutput { op: &'static str, output: u32 },
+    #[error("{op} has no input to name its sender")]
+    MissingInput { op: &'static str },
+    #[error("{op} input 0 spends output {vout} of its pre-stx transaction; the sender is named by output 1")]
+    SenderNotOutput1 { op: &'static str, vout: u32 },
+    #[error("{op} output 1 pays {}, which no Stacks address represents (P2PKH or P2SH)", .script.to_hex_string())]
+    NotAStacksAddress { op: &'static str, script: ScriptBuf },
+    #[error("{field}: option flag must be 0 or 1, got {flag}")]
+    OptionFlag { field: &'static str, flag: u8 },
 }
 
 /// The single push of output 0 when it is `OP_RETURN <push>`; `None` otherwise.
@@ -115,6 +155,10 @@ pub fn parse_operation(tx: &Transaction, magic: [u8; 2]) -> Result<Option<BurnOp
         OpCode::VrfKeyRegistration => {
             BurnOp::VrfKeyRegistration(VrfKeyRegistration::from_tx_push(tx, &push)?)
         }
+        OpCode::PreStx => BurnOp::PreStx(PreStx::from_tx(tx)?),
+        OpCode::TransferStx => BurnOp::TransferStx(TransferStx::from_tx(tx, &push[3..])?),
+        OpCode::StackStx => BurnOp::StackStx(StackStx::from_tx(tx, &push[3..])?),
+        OpCode::DelegateStx => BurnOp::DelegateStx(DelegateStx::from_tx(tx, &push[3..])?),
     }))
 }
 
@@ -136,6 +180,10 @@ impl BurnOp {
             BurnOp::VrfKeyRegistration(op) => op.to_script(magic),
             BurnOp::Enrollment(op) => op.to_script(magic),
             BurnOp::Announcement(op) => op.to_script(magic),
+            BurnOp::PreStx(_) => op_return_script(magic, OpCode::PreStx, &[]),
+            BurnOp::TransferStx(op) => op_return_script(magic, OpCode::TransferStx, &op.payload()),
+            BurnOp::StackStx(op) => op_return_script(magic, OpCode::StackStx, &op.payload()),
+            BurnOp::DelegateStx(op) => op_return_script(magic, OpCode::DelegateStx, &op.payload()),
         }
     }
 }

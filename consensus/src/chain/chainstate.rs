@@ -7,6 +7,7 @@
 //! held fees roll back when any part fails. The state tree is brought up to date from the keys
 //! that were written (never by rehashing the whole state) when the root is asked for.
 
+use super::burn_ops::{BurnOpKind, BurnStacksOp};
 use super::state_tree::StateTree;
 use super::tx::{Payload, SharedTxChecks, Transaction, TxError};
 use crate::apportion::SplitError;
@@ -16,14 +17,17 @@ use crate::params::NetworkParams;
 use crate::rewards::split_by_spend;
 use crate::stacking::entries::{StateKey, TAG_NONCE};
 use crate::stacking::{
-    CallContext, CallOutput, PoxAddress, PoxConfig, PoxError, PoxState, Principal, SignerKey,
-    StacksAddress,
+    Call, CallContext, CallOutput, PoxAddress, PoxConfig, PoxError, PoxState, Principal,
+    SignerArgs, SignerKey, StacksAddress,
 };
 use crate::units::{MicroStx, Sats};
 use std::collections::{BTreeMap, BTreeSet};
 
 /// State-root key of the fees the last applied block collected, held for its signers.
 const TAG_HELD_FEES: u8 = 0x0e;
+/// State-root key of the position (burn height u32, vtxindex u32) of the last burn operation
+/// the chain applied.
+const TAG_BURN_OPS: u8 = 0x0f;
 
 /// The measurable cost of transactions: Stacks' five cost dimensions and the block size. The
 /// SIP applies cost limits "to the term as a whole", 10x the single-block limit; Tandem has no
@@ -124,6 +128,13 @@ impl Cost {
     pub fn term_limit(block_limit: Cost, term_length: u32) -> Cost {
         block_limit.times(u64::from(term_length))
     }
+}
+
+fn burn_ops_value((h, vtx): (BurnHeight, u32)) -> [u8; 8] {
+    let mut b = [0u8; 8];
+    b[..4].copy_from_slice(&h.0.to_be_bytes());
+    b[4..].copy_from_slice(&vtx.to_be_bytes());
+    b
 }
 
 /// The bytes of an account nonce, as the state stores it.
@@ -263,6 +274,19 @@ pub struct BlockRewards {
     pub coinbase: Option<(MicroStx, Vec<(Principal, Sats)>)>,
     /// The producers marked as signers of the parent block, who get the fees it collected.
     pub parent_signers: Vec<(Principal, Sats)>,
+    /// Stacks operations mined on Bitcoin that the block applies, in burn order, after the
+    /// rewards and before its transactions.
+    pub burn_ops: Vec<BurnStacksOp>,
+}
+
+/// What a burn operation did: `Ok` with the pox-4 result, or why it did nothing (it is still
+/// applied: its position counts as done).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BurnOpReceipt {
+    pub burn_height: BurnHeight,
+    pub vtxindex: u32,
+    pub kind: &'static str,
+    pub outcome: Result<Option<CallOutput>, PoxError>,
 }
 
 /// What applying a block did.
@@ -276,6 +300,7 @@ pub struct BlockReceipt {
     pub paid: Vec<(Principal, MicroStx)>,
     /// How many of the first `paid` entries are coinbase shares (the rest are fee shares).
     pub coinbase_entries: usize,
+    pub burn_ops: Vec<BurnOpReceipt>,
 }
 
 impl BlockReceipt {
@@ -299,6 +324,9 @@ pub struct Chainstate {
     tree: StateTree,
     dirty_nonces: BTreeSet<StacksAddress>,
     dirty_held: bool,
+    /// The last burn operation applied, by position.
+    burn_ops_through: Option<(BurnHeight, u32)>,
+    dirty_burn_ops: bool,
     /// Signature checks shared with other chainstates of this process (a simulator's).
     tx_checks: Option<SharedTxChecks>,
 }
@@ -342,6 +370,8 @@ impl Chainstate {
             tree: StateTree::new(),
             dirty_nonces: BTreeSet::new(),
             dirty_held: true,
+            burn_ops_through: None,
+            dirty_burn_ops: false,
             tx_checks: None,
         };
         for k in cs.pox.entry_keys() {
@@ -398,6 +428,11 @@ impl Chainstate {
             self.tree
                 .set(&[TAG_HELD_FEES], v.as_ref().map(|b| b.as_slice()));
         }
+        if std::mem::take(&mut self.dirty_burn_ops) {
+            let v = self.burn_ops_through.map(burn_ops_value);
+            self.tree
+                .set(&[TAG_BURN_OPS], v.as_ref().map(|b| b.as_slice()));
+        }
         StateRoot(self.tree.root())
     }
 
@@ -419,6 +454,9 @@ impl Chainstate {
         }
         if self.held_fees > MicroStx::ZERO {
             add(vec![TAG_HELD_FEES], self.held_fees.0.to_be_bytes().to_vec());
+        }
+        if let Some(p) = self.burn_ops_through {
+            add(vec![TAG_BURN_OPS], burn_ops_value(p).to_vec());
         }
         StateRoot(root_of(&leaves))
     }
@@ -527,6 +565,91 @@ impl Chainstate {
         })
     }
 
+    /// The position of the last burn operation this chain applied.
+    pub fn burn_ops_through(&self) -> Option<(BurnHeight, u32)> {
+        self.burn_ops_through
+    }
+
+    /// One Stacks operation from Bitcoin, at burn height `h` (the block's): a transfer moves
+    /// unlocked micro-STX, stack-stx and delegate-stx call pox-4 as the sender (stack-stx
+    /// with the signer key authorised beforehand: a Bitcoin transaction carries no signer
+    /// signature). What cannot happen changes nothing and says why.
+    fn apply_burn_op(&mut self, op: &BurnStacksOp, h: BurnHeight) -> BurnOpReceipt {
+        let outcome = match &op.kind {
+            BurnOpKind::TransferStx {
+                sender,
+                recipient,
+                amount,
+                ..
+            } => self
+                .pox
+                .atomically(|pox| {
+                    pox.transfer(
+                        &Principal::from(*sender),
+                        &Principal::from(*recipient),
+                        *amount,
+                        h,
+                    )
+                })
+                .map(|()| None),
+            BurnOpKind::StackStx {
+                sender,
+                amount,
+                num_cycles,
+                reward,
+                signer_key,
+                max_amount,
+                auth_id,
+            } => match (signer_key, max_amount, auth_id) {
+                (Some(k), Some(m), Some(a)) => self
+                    .pox
+                    .execute(
+                        &CallContext::direct(Principal::from(*sender), h),
+                        &Call::StackStx {
+                            amount_ustx: *amount,
+                            pox_addr: reward.clone(),
+                            start_burn_ht: u128::from(h.0),
+                            lock_period: u128::from(*num_cycles),
+                            signer: SignerArgs {
+                                signer_sig: None,
+                                signer_key: SignerKey(*k),
+                                max_amount: *m,
+                                auth_id: u128::from(*a),
+                            },
+                        },
+                    )
+                    .map(Some),
+                _ => Err(PoxError::Runtime(
+                    "stack-stx on Bitcoin needs pox-4's signer key, max-amount and auth-id".into(),
+                )),
+            },
+            BurnOpKind::DelegateStx {
+                sender,
+                amount,
+                delegate_to,
+                reward,
+                until_burn_height,
+            } => self
+                .pox
+                .execute(
+                    &CallContext::direct(Principal::from(*sender), h),
+                    &Call::DelegateStx {
+                        amount_ustx: *amount,
+                        delegate_to: Principal::from(*delegate_to),
+                        until_burn_ht: until_burn_height.map(u128::from),
+                        pox_addr: reward.clone(),
+                    },
+                )
+                .map(Some),
+        };
+        BurnOpReceipt {
+            burn_height: op.burn_height,
+            vtxindex: op.vtxindex,
+            kind: op.kind.name(),
+            outcome,
+        }
+    }
+
     /// Puts keys taken out of the pox state's touched set back (they still need rehashing).
     fn restore_touched(&mut self, keys: BTreeSet<StateKey>) {
         self.pox.touched_mut().extend(keys);
@@ -575,6 +698,7 @@ impl Chainstate {
         let sp = self.pox.savepoint();
         let saved_nonces = self.nonces.clone();
         let saved_held = self.held_fees;
+        let saved_burn_ops = self.burn_ops_through;
         let result = self
             .apply_block_inner(rewards, txs, h, budget)
             .and_then(|mut r| {
@@ -608,6 +732,8 @@ impl Chainstate {
                 self.nonces = saved_nonces;
                 self.held_fees = saved_held;
                 self.dirty_held = true;
+                self.burn_ops_through = saved_burn_ops;
+                self.dirty_burn_ops = true;
                 Err(e)
             }
         }
@@ -638,12 +764,22 @@ impl Chainstate {
         } else {
             paid.extend(self.pay(held, &rewards.parent_signers, h, false)?);
         }
+        // SIP: a block "faithfully applies any on-Bitcoin Stacks transactions", in burn order.
+        let burn_ops = rewards
+            .burn_ops
+            .iter()
+            .map(|op| self.apply_burn_op(op, h))
+            .collect();
+        if let Some(last) = rewards.burn_ops.last() {
+            self.burn_ops_through = Some(last.position());
+            self.dirty_burn_ops = true;
+        }
         let mut receipts = Vec::with_capacity(txs.len());
         let mut fees = MicroStx::ZERO;
         let mut cost = Cost::ZERO;
         // Indices name a transaction's place in the block, where the coinbase (the reward
-        // paid above) is entry 0 of a term's first block.
-        let first = usize::from(rewards.coinbase.is_some());
+        // paid above) is entry 0 of a term's first block and the burn operations follow it.
+        let first = usize::from(rewards.coinbase.is_some()) + rewards.burn_ops.len();
         for (i, tx) in txs.iter().enumerate() {
             let r = self.apply_tx(i + first, tx, h, budget.remaining_after(cost))?;
             fees = fees.checked_add(r.fee).ok_or(ApplyError::FeeOverflow)?;
@@ -657,6 +793,7 @@ impl Chainstate {
             state_root: StateRoot::default(),
             paid,
             coinbase_entries,
+            burn_ops,
         })
     }
 }

@@ -6,8 +6,9 @@
 //! left of the term's limit.
 
 use crate::chain::block::{
-    block_rewards, expected_coinbase, term_budget, txs_hash, BlockError, BLOCK_VERSION,
+    block_rewards, expected_coinbase, term_budget, txs_hash, BlockError, Body, BLOCK_VERSION,
 };
+use crate::chain::burn_ops::pending;
 use crate::chain::{
     ApplyError, BlockHeader, Chainstate, Parent, TermInfo, Transaction, UnsignedBlock,
 };
@@ -37,10 +38,12 @@ pub fn assemble(
         fees: crate::units::MicroStx::ZERO,
         cost: crate::chain::Cost::ZERO,
     };
-    let rewards = block_rewards(&header, parent, info);
-    // A term's first block starts with the term's coinbase; user transactions follow it.
+    let mut rewards = block_rewards(&header, parent, info);
+    // A term's first block starts with the term's coinbase; the Stacks operations mined on
+    // Bitcoin that this chain has not applied follow; then user transactions.
     let coinbase = expected_coinbase(&header, parent, info, state.params().chain_id());
-    let first = usize::from(coinbase.is_some());
+    rewards.burn_ops = pending(&info.burn_ops, state.burn_ops_through(), h);
+    let first = usize::from(coinbase.is_some()) + rewards.burn_ops.len();
     let budget = term_budget(&header, parent, info);
     // Pick the transactions on a scratch copy, one at a time, so that each sees the ones
     // before it (nonces in sequence, balances spent).
@@ -78,13 +81,19 @@ pub fn assemble(
     // The scratch state went through exactly what a follower's `apply_block` does (rewards,
     // then the chosen transactions in order), so its root, fees and cost are the header's
     // claims; the producers' own validation of every candidate checks them again.
-    header.txs_hash = txs_hash(coinbase.as_ref(), &chosen)?;
+    let burn_ops = rewards.burn_ops;
+    header.txs_hash = txs_hash(Body {
+        coinbase: coinbase.as_ref(),
+        burn_ops: &burn_ops,
+        txs: &chosen,
+    })?;
     header.state_root = scratch.state_root();
     header.fees = fees;
     header.cost = used;
     Ok(UnsignedBlock {
         header,
         coinbase,
+        burn_ops,
         txs: chosen,
     })
 }

@@ -621,16 +621,7 @@ impl Producer {
         let mut chosen = None;
         for (_, b) in order {
             let mut scratch = view.state.clone();
-            if apply_checked(
-                &mut scratch,
-                view.parent,
-                &b.header,
-                b.coinbase.as_ref(),
-                &b.txs,
-                view.info,
-            )
-            .is_ok()
-            {
+            if apply_checked(&mut scratch, view.parent, &b.header, b.body(), view.info).is_ok() {
                 chosen = Some(b.id());
                 break;
             }
@@ -664,15 +655,7 @@ impl Producer {
         self.candidates.values().any(|b| {
             b.id() == id && {
                 let mut scratch = view.state.clone();
-                apply_checked(
-                    &mut scratch,
-                    view.parent,
-                    &b.header,
-                    b.coinbase.as_ref(),
-                    &b.txs,
-                    view.info,
-                )
-                .is_ok()
+                apply_checked(&mut scratch, view.parent, &b.header, b.body(), view.info).is_ok()
             }
         })
     }

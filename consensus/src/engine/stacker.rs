@@ -256,14 +256,7 @@ impl Stacker {
         }
         // "each stacker attempts to append the block to its local node's chainstate".
         let mut scratch = state.clone();
-        if let Err(error) = apply_checked(
-            &mut scratch,
-            parent,
-            &block.header,
-            block.coinbase.as_ref(),
-            &block.txs,
-            info,
-        ) {
+        if let Err(error) = apply_checked(&mut scratch, parent, &block.header, block.body(), info) {
             return vec![StackerOut::Event(StackerEvent::CandidateRefused {
                 height: self.height,
                 error,
@@ -382,6 +375,7 @@ impl Stacker {
                         res.push(StackerOut::Send(StackerMsg::Complete(Block {
                             header: b.header.clone(),
                             coinbase: b.coinbase,
+                            burn_ops: b.burn_ops.clone(),
                             txs: b.txs.clone(),
                             producer_sig: producer_sig.clone(),
                             stacker_sig,

@@ -85,6 +85,29 @@ impl PoxAddress {
         })
     }
 
+    /// The PoX address an output script pays (the inverse of [`PoxAddress::script_pubkey`];
+    /// P2SH reads as version 0x01). `None` for scripts PoX cannot pay.
+    pub fn from_script(script: &bitcoin::Script) -> Option<PoxAddress> {
+        let b = script.as_bytes();
+        let (version, hashbytes) = if script.is_p2pkh() {
+            (0x00, &b[3..23])
+        } else if script.is_p2sh() {
+            (0x01, &b[2..22])
+        } else if script.is_p2wpkh() {
+            (0x04, &b[2..22])
+        } else if script.is_p2wsh() {
+            (0x05, &b[2..34])
+        } else if script.is_p2tr() {
+            (0x06, &b[2..34])
+        } else {
+            return None;
+        };
+        Some(PoxAddress {
+            version,
+            hashbytes: hashbytes.to_vec(),
+        })
+    }
+
     /// The Clarity tuple `{version, hashbytes}`.
     pub fn to_clarity(&self) -> Value {
         tuple(vec![
@@ -115,7 +138,8 @@ mod tests {
                 .require_network(bitcoin::Network::Regtest)
                 .unwrap()
                 .script_pubkey();
-            assert_eq!(a.script_pubkey(), Some(want), "{text}");
+            assert_eq!(a.script_pubkey(), Some(want.clone()), "{text}");
+            assert_eq!(PoxAddress::from_script(&want), Some(a.clone()), "{text}");
         }
         let bad = PoxAddress {
             version: 5,

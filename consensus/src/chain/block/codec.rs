@@ -1,6 +1,7 @@
 //! The block encodings: header, unsigned block (candidate) and signed block.
 
 use super::*;
+use crate::chain::burn_ops::{BurnStacksOp, BURN_OP_VERSION};
 use crate::chain::coinbase_tx::COINBASE_VERSION;
 use crate::chain::tx::MAX_TX_BYTES;
 use crate::codec::{Decode, Reader, Writer};
@@ -58,27 +59,28 @@ impl BlockHeader {
 }
 
 /// The part a signed block shares with its candidate: header and transactions.
-fn put_body(
-    w: &mut Writer,
-    header: &BlockHeader,
-    coinbase: Option<&Coinbase>,
-    txs: &[Transaction],
-) -> Result<(), BlockError> {
+fn put_body(w: &mut Writer, header: &BlockHeader, body: Body<'_>) -> Result<(), BlockError> {
     header.write(w);
-    put_txs(w, coinbase, txs)
+    put_txs(w, body)
 }
 
-fn put_txs(
-    w: &mut Writer,
-    coinbase: Option<&Coinbase>,
-    txs: &[Transaction],
-) -> Result<(), BlockError> {
+fn put_txs(w: &mut Writer, body: Body<'_>) -> Result<(), BlockError> {
     // At most MAX_BLOCK_TXS transactions of at most MAX_TX_BYTES (16 KiB) each: the u32 count
     // and the u16 lengths always fit.
-    let first = usize::from(coinbase.is_some());
+    let Body {
+        coinbase,
+        burn_ops,
+        txs,
+    } = body;
+    let first = body.leading();
     w.u32((txs.len() + first) as u32);
     if let Some(c) = coinbase {
         let b = c.encode();
+        w.u16(b.len() as u16);
+        w.bytes(&b);
+    }
+    for op in burn_ops {
+        let b = op.encode();
         w.u16(b.len() as u16);
         w.bytes(&b);
     }
@@ -93,28 +95,38 @@ fn put_txs(
     Ok(())
 }
 
-/// A block's transaction list: an optional coinbase (entry 0, version byte 02), then user
-/// transactions.
-type Body = (Option<Coinbase>, Vec<Transaction>);
+/// A block's transaction list: an optional coinbase (entry 0, version byte 02), burn
+/// operations (version byte 03), then user transactions.
+type Parts = (Option<Coinbase>, Vec<BurnStacksOp>, Vec<Transaction>);
 
-fn read_txs(r: &mut Reader<'_>) -> Result<Body, BlockError> {
+fn read_txs(r: &mut Reader<'_>) -> Result<Parts, BlockError> {
     // Each transaction takes at least its 2-byte length: a count the input cannot hold is
     // refused before anything is allocated.
     let n = r.count_u32("tx count", MAX_BLOCK_TXS, 2)?;
     let mut coinbase = None;
+    let mut burn_ops = Vec::new();
     let mut txs = Vec::with_capacity(n);
     for index in 0..n {
         let b = r.bytes_u16("transaction", MAX_TX_BYTES)?;
-        if b.first() == Some(&COINBASE_VERSION) {
-            if index > 0 {
-                return Err(BlockError::CoinbaseNotFirst { index });
+        match b.first() {
+            Some(&COINBASE_VERSION) => {
+                if index > 0 {
+                    return Err(BlockError::CoinbaseNotFirst { index });
+                }
+                coinbase = Some(Coinbase::decode(b)?);
             }
-            coinbase = Some(Coinbase::decode(b)?);
-        } else {
-            txs.push(Transaction::decode(b).map_err(|source| BlockError::Tx { index, source })?);
+            Some(&BURN_OP_VERSION) => {
+                if !txs.is_empty() {
+                    return Err(BlockError::BurnOpMisplaced { index });
+                }
+                burn_ops.push(BurnStacksOp::decode(b)?);
+            }
+            _ => {
+                txs.push(Transaction::decode(b).map_err(|source| BlockError::Tx { index, source })?)
+            }
         }
     }
-    Ok((coinbase, txs))
+    Ok((coinbase, burn_ops, txs))
 }
 
 fn read_signature(
@@ -128,7 +140,7 @@ fn read_signature(
 impl UnsignedBlock {
     pub fn encode(&self) -> Result<Vec<u8>, BlockError> {
         let mut w = Writer::with_capacity(HEADER_BYTES);
-        put_body(&mut w, &self.header, self.coinbase.as_ref(), &self.txs)?;
+        put_body(&mut w, &self.header, self.body())?;
         Ok(w.into_bytes())
     }
 
@@ -143,10 +155,11 @@ impl Decode for UnsignedBlock {
 
     fn decode_from(r: &mut Reader<'_>) -> Result<UnsignedBlock, BlockError> {
         let header = BlockHeader::read(r)?;
-        let (coinbase, txs) = read_txs(r)?;
+        let (coinbase, burn_ops, txs) = read_txs(r)?;
         Ok(UnsignedBlock {
             header,
             coinbase,
+            burn_ops,
             txs,
         })
     }
@@ -155,7 +168,7 @@ impl Decode for UnsignedBlock {
 impl Block {
     pub fn encode(&self) -> Result<Vec<u8>, BlockError> {
         let mut w = Writer::with_capacity(HEADER_BYTES);
-        put_body(&mut w, &self.header, self.coinbase.as_ref(), &self.txs)?;
+        put_body(&mut w, &self.header, self.body())?;
         for sig in [&self.producer_sig, &self.stacker_sig] {
             let b = sig.encode();
             // A signature's encoding is at most wfrost's MAX_SIGNATURE_BYTES (~400 KB).
@@ -178,6 +191,7 @@ impl Decode for Block {
         let UnsignedBlock {
             header,
             coinbase,
+            burn_ops,
             txs,
         } = UnsignedBlock::decode_from(r)?;
         let producer_sig = read_signature(r, "producer signature")?;
@@ -185,6 +199,7 @@ impl Decode for Block {
         Ok(Block {
             header,
             coinbase,
+            burn_ops,
             txs,
             producer_sig,
             stacker_sig,

@@ -20,10 +20,11 @@ mod codec;
 mod validate;
 
 pub use validate::{
-    apply_checked, block_rewards, check_coinbase, check_header, expected_coinbase, term_budget,
-    validate_block, Parent, SignatureCaches, TermInfo, TermProducer,
+    apply_checked, block_rewards, check_burn_ops, check_coinbase, check_header, expected_coinbase,
+    term_budget, validate_block, Parent, SignatureCaches, TermInfo, TermProducer,
 };
 
+use super::burn_ops::BurnStacksOp;
 use super::chainstate::{ApplyError, BlockReceipt, BlockRewards, Chainstate, Cost, Expected};
 use super::coinbase_tx::Coinbase;
 use super::tx::{Transaction, TxError};
@@ -81,7 +82,24 @@ pub struct UnsignedBlock {
     pub header: BlockHeader,
     /// The term's coinbase, in the term's first block only (the first transaction).
     pub coinbase: Option<Coinbase>,
+    /// Stacks operations mined on Bitcoin that this block applies (after the coinbase).
+    pub burn_ops: Vec<BurnStacksOp>,
     pub txs: Vec<Transaction>,
+}
+
+/// A block's transaction list in its three parts, as validation reads it.
+#[derive(Clone, Copy, Debug)]
+pub struct Body<'a> {
+    pub coinbase: Option<&'a Coinbase>,
+    pub burn_ops: &'a [BurnStacksOp],
+    pub txs: &'a [Transaction],
+}
+
+impl Body<'_> {
+    /// Entries before the user transactions (for transaction indices).
+    pub fn leading(&self) -> usize {
+        usize::from(self.coinbase.is_some()) + self.burn_ops.len()
+    }
 }
 
 /// A block as the chain carries it, with both signatures.
@@ -89,6 +107,7 @@ pub struct UnsignedBlock {
 pub struct Block {
     pub header: BlockHeader,
     pub coinbase: Option<Coinbase>,
+    pub burn_ops: Vec<BurnStacksOp>,
     pub txs: Vec<Transaction>,
     pub producer_sig: AccountableSignature,
     pub stacker_sig: AccountableSignature,
@@ -144,6 +163,26 @@ pub enum BlockError {
     TxsHash,
     #[error("transaction {index} is a coinbase: only the first transaction of a block may be")]
     CoinbaseNotFirst { index: usize },
+    #[error("transaction {index} is a burn operation after a user transaction: burn operations come right after the coinbase")]
+    BurnOpMisplaced { index: usize },
+    #[error("the block leaves out the {kind} mined at burn height {height}, vtxindex {vtxindex}")]
+    MissingBurnOp {
+        kind: &'static str,
+        height: BurnHeight,
+        vtxindex: u32,
+    },
+    #[error("the block carries a {kind} at burn height {height}, vtxindex {vtxindex} that is not pending on its chain (unknown, applied already, mined above the block, or out of order)")]
+    UnexpectedBurnOp {
+        kind: &'static str,
+        height: BurnHeight,
+        vtxindex: u32,
+    },
+    #[error("the block alters the {kind} mined at burn height {height}, vtxindex {vtxindex}")]
+    AlteredBurnOp {
+        kind: &'static str,
+        height: BurnHeight,
+        vtxindex: u32,
+    },
     #[error("the first block of term {term} must start with its coinbase of {expected}")]
     MissingCoinbase { term: Term, expected: MicroStx },
     #[error("a coinbase in a block that is not the first of term {term}")]
@@ -167,11 +206,27 @@ impl UnsignedBlock {
     pub fn id(&self) -> BlockId {
         self.header.id()
     }
+
+    pub fn body(&self) -> Body<'_> {
+        Body {
+            coinbase: self.coinbase.as_ref(),
+            burn_ops: &self.burn_ops,
+            txs: &self.txs,
+        }
+    }
 }
 
 impl Block {
     pub fn id(&self) -> BlockId {
         self.header.id()
+    }
+
+    pub fn body(&self) -> Body<'_> {
+        Body {
+            coinbase: self.coinbase.as_ref(),
+            burn_ops: &self.burn_ops,
+            txs: &self.txs,
+        }
     }
 }
 
@@ -185,14 +240,23 @@ pub fn stacker_message(id: &BlockId) -> Vec<u8> {
     [STACKER_TAG, &id.0].concat()
 }
 
-/// The txs hash of a block's transaction list: the coinbase (if any), then `txs`.
-pub fn txs_hash(coinbase: Option<&Coinbase>, txs: &[Transaction]) -> Result<TxsHash, BlockError> {
+/// The txs hash of a block's transaction list: the coinbase (if any), the burn operations,
+/// then the user transactions.
+pub fn txs_hash(body: Body<'_>) -> Result<TxsHash, BlockError> {
+    let Body {
+        coinbase,
+        burn_ops,
+        txs,
+    } = body;
     let mut h = Sha512_256::new();
     h.update(b"tandem-txs");
-    let first = usize::from(coinbase.is_some());
+    let first = body.leading();
     h.update(((txs.len() + first) as u32).to_be_bytes());
     if let Some(c) = coinbase {
         h.update(c.txid().0);
+    }
+    for op in burn_ops {
+        h.update(op.txid().0);
     }
     for (i, tx) in txs.iter().enumerate() {
         let index = i + first;

@@ -27,6 +27,10 @@ pub struct TermInfo {
     /// The term's coinbase (10 x the per-block coinbase).
     pub coinbase: MicroStx,
     pub cost_limit: Cost,
+    /// Stacks operations mined on Bitcoin that this node knows, in burn order (the node
+    /// machine keeps it up to date as burn blocks arrive and roll back); a block carries the
+    /// ones its chain has not applied yet ([`crate::chain::burn_ops::pending`]).
+    pub burn_ops: Vec<BurnStacksOp>,
 }
 
 impl TermInfo {
@@ -59,6 +63,7 @@ impl TermInfo {
             start_parent,
             coinbase: params.term_coinbase(term),
             cost_limit: Cost::term_limit(Cost::STACKS_BLOCK_LIMIT, params.term_length()),
+            burn_ops: Vec::new(),
         }
     }
 
@@ -183,6 +188,7 @@ pub fn block_rewards(header: &BlockHeader, parent: &Parent, info: &TermInfo) -> 
     BlockRewards {
         coinbase: first_of_term.then(|| (info.coinbase, info.spends())),
         parent_signers: parent.signers.clone(),
+        burn_ops: Vec::new(),
     }
 }
 
@@ -224,6 +230,52 @@ pub fn check_coinbase(
         }),
         (Some(_), None) => Err(BlockError::UnexpectedCoinbase { term: header.term }),
     }
+}
+
+/// Refuses a block whose burn operations are not exactly the ones pending on its chain at its
+/// burn height, in burn order: SIP, stackers check that a block "faithfully applies any
+/// on-Bitcoin Stacks transactions".
+pub fn check_burn_ops(
+    header: &BlockHeader,
+    state: &Chainstate,
+    info: &TermInfo,
+    got: &[BurnStacksOp],
+) -> Result<(), BlockError> {
+    let want = crate::chain::burn_ops::pending(
+        &info.burn_ops,
+        state.burn_ops_through(),
+        header.burn_height,
+    );
+    for (i, w) in want.iter().enumerate() {
+        let named = |w: &BurnStacksOp| (w.kind.name(), w.burn_height, w.vtxindex);
+        match got.get(i) {
+            Some(g) if g == w => {}
+            Some(g) if g.position() == w.position() => {
+                let (kind, height, vtxindex) = named(w);
+                return Err(BlockError::AlteredBurnOp {
+                    kind,
+                    height,
+                    vtxindex,
+                });
+            }
+            _ => {
+                let (kind, height, vtxindex) = named(w);
+                return Err(BlockError::MissingBurnOp {
+                    kind,
+                    height,
+                    vtxindex,
+                });
+            }
+        }
+    }
+    if let Some(extra) = got.get(want.len()) {
+        return Err(BlockError::UnexpectedBurnOp {
+            kind: extra.kind.name(),
+            height: extra.burn_height,
+            vtxindex: extra.vtxindex,
+        });
+    }
+    Ok(())
 }
 
 /// The cost left in the term before this block.
@@ -328,14 +380,7 @@ pub fn validate_block(
                 .map_err(BlockError::StackerSignature)?;
         }
     }
-    apply_checked(
-        state,
-        parent,
-        &block.header,
-        block.coinbase.as_ref(),
-        &block.txs,
-        info,
-    )
+    apply_checked(state, parent, &block.header, block.body(), info)
 }
 
 /// The state part of validation, shared by followers and by stackers checking a
@@ -344,19 +389,26 @@ pub fn apply_checked(
     state: &mut Chainstate,
     parent: &Parent,
     header: &BlockHeader,
-    coinbase: Option<&Coinbase>,
-    txs: &[Transaction],
+    body: Body<'_>,
     info: &TermInfo,
 ) -> Result<BlockReceipt, BlockError> {
-    if txs_hash(coinbase, txs)? != header.txs_hash {
+    if txs_hash(body)? != header.txs_hash {
         return Err(BlockError::TxsHash);
     }
-    check_coinbase(header, parent, info, state.params().chain_id(), coinbase)?;
-    let rewards = block_rewards(header, parent, info);
+    check_coinbase(
+        header,
+        parent,
+        info,
+        state.params().chain_id(),
+        body.coinbase,
+    )?;
+    check_burn_ops(header, state, info, body.burn_ops)?;
+    let mut rewards = block_rewards(header, parent, info);
+    rewards.burn_ops = body.burn_ops.to_vec();
     let budget = term_budget(header, parent, info);
     Ok(state.apply_block(
         &rewards,
-        txs,
+        body.txs,
         header.burn_height,
         budget,
         Some(Expected {

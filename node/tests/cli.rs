@@ -503,6 +503,51 @@ fn op_decode_announcement_sender_and_non_operations() {
     assert_eq!(d["sender"], "bc1qw508d6qejxtdg4y5r3zarvary0c5xw7kv8f3t4");
 }
 
+/// stacks-core's transfer-stx (`$`): amount and memo from the push, the recipient from output
+/// 1 as a c32 Stacks address, the sender named by the pre-stx output input 0 spends.
+#[test]
+fn op_decode_shows_stacks_operations() {
+    let mut push = b"id$".to_vec();
+    push.extend_from_slice(&5_000_000u128.to_be_bytes());
+    push.extend_from_slice(b"hi");
+    let recipient = ScriptBuf::new_p2pkh(&bitcoin::PubkeyHash::from_byte_array([7; 20]));
+    let mut input = p2wpkh_input();
+    input.previous_output.vout = 1;
+    let hex = tx_hex(
+        ScriptBuf::new_op_return(PushBytesBuf::try_from(push).unwrap()),
+        vec![TxOut {
+            value: Amount::from_sat(5_500),
+            script_pubkey: recipient,
+        }],
+        input,
+    );
+    let d = json_of(&["op", "decode", &hex]);
+    assert_eq!(d["operation"]["op"], "transfer_stx");
+    assert_eq!(d["operation"]["amount"], 5_000_000);
+    assert_eq!(d["operation"]["memo"], "6869");
+    assert_eq!(d["operation"]["sender"]["vout"], 1);
+    let want = tandem_consensus::stacking::StacksAddress::new(26, [7; 20])
+        .unwrap()
+        .to_c32();
+    assert_eq!(d["stacks"]["recipient"], want);
+    // Spending output 0 of the pre-stx names no sender: refused by name.
+    let mut push = b"id$".to_vec();
+    push.extend_from_slice(&1u128.to_be_bytes());
+    fails(
+        &[
+            "op",
+            "decode",
+            &tx_hex(
+                ScriptBuf::new_op_return(PushBytesBuf::try_from(push).unwrap()),
+                vec![],
+                p2wpkh_input(),
+            ),
+        ],
+        1,
+        "transfer-stx input 0 spends output 0 of its pre-stx transaction",
+    );
+}
+
 #[test]
 fn bad_input_gets_one_line_and_a_non_zero_exit() {
     // A 79-byte enrollment push.

@@ -150,6 +150,12 @@ async fn block(State(host): State<Shared>, Path(height): Path<String>) -> Respon
             "term": c.term.0,
             "amount_ustx": c.amount.0.to_string(),
         })),
+        // Stacks operations mined on Bitcoin that this block applied.
+        "burn_ops": b.burn_ops.iter().map(|o| json!({
+            "kind": o.kind.name(),
+            "burn_height": o.burn_height.0,
+            "vtxindex": o.vtxindex,
+        })).collect::<Vec<_>>(),
         "txs": b.txs.iter().filter_map(|t| t.txid().ok()).map(|t| t.to_string()).collect::<Vec<_>>(),
         "producer_signers": producer_signers,
         "stacker_signers": stacker_signers,

@@ -42,6 +42,8 @@ pub enum WalletError {
     Build(#[from] BuildError),
     #[error("signing input {index}: {reason}")]
     Sign { index: usize, reason: String },
+    #[error("a Stacks operation spends output 1 of a pre-stx, and this wallet has none unspent")]
+    NoPreStx,
 }
 
 /// One output of the wallet.
@@ -67,6 +69,9 @@ pub struct Wallet {
     /// The height of the last block folded in.
     height: u32,
     utxos: BTreeMap<OutPoint, Utxo>,
+    /// Output 1 of the last pre-stx this wallet sent (P2PKH of its key), not yet spent by a
+    /// Stacks operation.
+    pre_stx: Option<(OutPoint, Amount)>,
 }
 
 impl Wallet {
@@ -87,7 +92,134 @@ impl Wallet {
             coinbase_maturity,
             height: 0,
             utxos: BTreeMap::new(),
+            pre_stx: None,
         }
+    }
+
+    /// The P2PKH script of the wallet's key: the form a Stacks address can stand for, so the
+    /// output a pre-stx authorises.
+    pub fn legacy_script(&self) -> ScriptBuf {
+        ScriptBuf::new_p2pkh(&bitcoin::PublicKey::new(self.public).pubkey_hash())
+    }
+
+    /// The pre-stx output a Stacks operation would spend, if any.
+    pub fn pre_stx_output(&self) -> Option<OutPoint> {
+        self.pre_stx.map(|(o, _)| o)
+    }
+
+    /// A pre-stx (`p`): output 1 pays the wallet's key as P2PKH (its Stacks address is the
+    /// key's single-sig address), change back to the wallet.
+    pub fn pre_stx(&mut self, magic: [u8; 2]) -> Result<Transaction, WalletError> {
+        let op_return = crate::ops::BurnOp::PreStx(crate::ops::PreStx {
+            output: self.legacy_script(),
+        })
+        .to_script(magic);
+        let (inputs, total) = self.select(2 * MIN_OUTPUT)?;
+        let legacy = self.legacy_script();
+        let build = |change: u64| Transaction {
+            version: Version::TWO,
+            lock_time: absolute::LockTime::ZERO,
+            input: inputs.iter().map(|&o| txin(o)).collect(),
+            output: vec![
+                TxOut {
+                    value: Amount::ZERO,
+                    script_pubkey: op_return.clone(),
+                },
+                TxOut {
+                    value: Amount::from_sat(MIN_OUTPUT),
+                    script_pubkey: legacy.clone(),
+                },
+                TxOut {
+                    value: Amount::from_sat(change),
+                    script_pubkey: self.script.clone(),
+                },
+            ],
+        };
+        let fee = self.fee_of(&self.sign(build(total - MIN_OUTPUT))?);
+        if total < fee + 2 * MIN_OUTPUT {
+            return Err(self.insufficient(fee + 2 * MIN_OUTPUT));
+        }
+        let tx = self.sign(build(total - MIN_OUTPUT - fee))?;
+        let tx = self.commit(tx);
+        self.pre_stx = Some((
+            OutPoint {
+                txid: tx.compute_txid(),
+                vout: 1,
+            },
+            Amount::from_sat(MIN_OUTPUT),
+        ));
+        Ok(tx)
+    }
+
+    /// A Stacks operation (`$`, `x` or `#`, as its output 0 script) whose input 0 spends the
+    /// wallet's pre-stx output (naming the sender), with `outputs` after the `OP_RETURN` (the
+    /// recipient, reward or delegate addresses) and the change last.
+    pub fn stacks_op(
+        &mut self,
+        op_return: ScriptBuf,
+        outputs: Vec<TxOut>,
+    ) -> Result<Transaction, WalletError> {
+        let (pre, pre_value) = self.pre_stx.ok_or(WalletError::NoPreStx)?;
+        let paid: u64 = outputs.iter().map(|o| o.value.to_sat()).sum();
+        let (inputs, total) = self.select(paid + MIN_OUTPUT)?;
+        let build = |change: u64| {
+            let mut output = vec![TxOut {
+                value: Amount::ZERO,
+                script_pubkey: op_return.clone(),
+            }];
+            output.extend(outputs.iter().cloned());
+            output.push(TxOut {
+                value: Amount::from_sat(change),
+                script_pubkey: self.script.clone(),
+            });
+            Transaction {
+                version: Version::TWO,
+                lock_time: absolute::LockTime::ZERO,
+                input: std::iter::once(pre)
+                    .chain(inputs.iter().copied())
+                    .map(txin)
+                    .collect(),
+                output,
+            }
+        };
+        let available = total + pre_value.to_sat();
+        let draft = self.sign_spending_pre_stx(build(available - paid))?;
+        let fee = self.fee_of(&draft);
+        if available < paid + fee + MIN_OUTPUT {
+            return Err(self.insufficient(paid + fee + MIN_OUTPUT));
+        }
+        let tx = self.sign_spending_pre_stx(build(available - paid - fee))?;
+        self.pre_stx = None;
+        Ok(self.commit(tx))
+    }
+
+    /// Input 0 spends the P2PKH pre-stx output (a legacy signature in its scriptSig); the
+    /// others are the wallet's P2WPKH outputs.
+    fn sign_spending_pre_stx(&self, tx: Transaction) -> Result<Transaction, WalletError> {
+        let mut tx = self.sign_from(tx, 1)?;
+        let legacy = self.legacy_script();
+        let sighash = SighashCache::new(&tx)
+            .legacy_signature_hash(0, &legacy, EcdsaSighashType::All.to_u32())
+            .map_err(|e| WalletError::Sign {
+                index: 0,
+                reason: e.to_string(),
+            })?;
+        let sig = secp().sign_ecdsa(&Message::from_digest(sighash.to_byte_array()), &self.secret);
+        let sig = bitcoin::ecdsa::Signature {
+            signature: sig,
+            sighash_type: EcdsaSighashType::All,
+        };
+        let push = bitcoin::script::PushBytesBuf::try_from(sig.to_vec()).map_err(|e| {
+            WalletError::Sign {
+                index: 0,
+                reason: e.to_string(),
+            }
+        })?;
+        tx.input[0].script_sig = bitcoin::script::Builder::new()
+            .push_slice(push)
+            .push_key(&bitcoin::PublicKey::new(self.public))
+            .into_script();
+        Ok(tx)
     }
 
     /// The P2WPKH script the wallet receives to (the producer address).
@@ -299,7 +431,12 @@ impl Wallet {
     }
 
     /// Signs every input as a P2WPKH spend of the wallet's key.
-    fn sign(&self, mut tx: Transaction) -> Result<Transaction, WalletError> {
+    fn sign(&self, tx: Transaction) -> Result<Transaction, WalletError> {
+        self.sign_from(tx, 0)
+    }
+
+    /// Signs inputs `first..` as P2WPKH spends of the wallet's key.
+    fn sign_from(&self, mut tx: Transaction, first: usize) -> Result<Transaction, WalletError> {
         let values: Vec<Amount> = tx
             .input
             .iter()
@@ -310,7 +447,7 @@ impl Wallet {
             })
             .collect();
         let mut cache = SighashCache::new(&mut tx);
-        for (index, value) in values.into_iter().enumerate() {
+        for (index, value) in values.into_iter().enumerate().skip(first) {
             let sighash = cache
                 .p2wpkh_signature_hash(index, &self.script, value, EcdsaSighashType::All)
                 .map_err(|e| WalletError::Sign {
@@ -340,6 +477,15 @@ impl Wallet {
         }
         self.add_outputs(&tx, false, 0);
         tx
+    }
+}
+
+fn txin(previous_output: OutPoint) -> TxIn {
+    TxIn {
+        previous_output,
+        script_sig: ScriptBuf::new(),
+        sequence: Sequence::MAX,
+        witness: Witness::new(),
     }
 }
 

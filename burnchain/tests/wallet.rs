@@ -221,3 +221,99 @@ fn coinbase_outputs_wait_for_maturity() {
     assert_eq!(w.balance(), 50_000);
     assert!(w.vrf_key_registration(MAGIC, [1; 32]).is_ok());
 }
+
+/// A pre-stx authorises the wallet key's P2PKH address; the transfer-stx after it spends that
+/// output with a legacy signature (input 0, so the sender derivation reads the same address)
+/// and pays for itself from the P2WPKH outputs, each signature valid.
+#[test]
+fn pre_stx_then_transfer_stx() {
+    use tandem_burnchain::ops::TransferStx;
+    let secret = key(5);
+    let secp = Secp256k1::new();
+    let public = secret.public_key(&secp);
+    let mut w = Wallet::new(secret, bitcoin::Network::Regtest, 2, 0);
+    w.on_block(1, &funding(w.script(), &[200_000]));
+    let spent: BTreeMap<OutPoint, Amount> = w.utxos().iter().map(|(o, u)| (*o, u.value)).collect();
+    assert_eq!(
+        w.stacks_op(ScriptBuf::new(), vec![]).unwrap_err(),
+        WalletError::NoPreStx
+    );
+    let pre = w.pre_stx(MAGIC).unwrap();
+    assert_signed(&pre, &secret, &spent);
+    let Some(BurnOp::PreStx(op)) = parse_operation(&pre, MAGIC).unwrap() else {
+        panic!("not a pre-stx")
+    };
+    assert_eq!(op.output, w.legacy_script());
+    assert_eq!(pre.output[1].script_pubkey, w.legacy_script());
+    // The transfer: amount and memo in the push, the recipient at output 1.
+    let recipient = ScriptBuf::new_p2pkh(&bitcoin::PubkeyHash::from_byte_array([9; 20]));
+    let mut push = b"id$".to_vec();
+    push.extend_from_slice(&7_000_000u128.to_be_bytes());
+    let op_return =
+        ScriptBuf::new_op_return(bitcoin::script::PushBytesBuf::try_from(push).unwrap());
+    let tx = w
+        .stacks_op(
+            op_return,
+            vec![TxOut {
+                value: Amount::from_sat(1_000),
+                script_pubkey: recipient.clone(),
+            }],
+        )
+        .unwrap();
+    assert_eq!(
+        tx.input[0].previous_output,
+        OutPoint {
+            txid: pre.compute_txid(),
+            vout: 1
+        }
+    );
+    let Some(BurnOp::TransferStx(TransferStx {
+        amount,
+        recipient: r,
+        ..
+    })) = parse_operation(&tx, MAGIC).unwrap()
+    else {
+        panic!("not a transfer-stx")
+    };
+    assert_eq!((amount.0, r), (7_000_000, recipient));
+    // Input 0: `<sig> <pubkey>` over the legacy sighash of the P2PKH output.
+    assert_eq!(sender_script(&tx).unwrap(), w.legacy_script());
+    let ins: Vec<_> = tx.input[0]
+        .script_sig
+        .instructions()
+        .map(|i| i.unwrap())
+        .collect();
+    let sig =
+        bitcoin::ecdsa::Signature::from_slice(ins[0].push_bytes().unwrap().as_bytes()).unwrap();
+    let sighash = SighashCache::new(&tx)
+        .legacy_signature_hash(0, &w.legacy_script(), EcdsaSighashType::All.to_u32())
+        .unwrap();
+    secp.verify_ecdsa(
+        &Message::from_digest(sighash.to_byte_array()),
+        &sig.signature,
+        &public,
+    )
+    .unwrap();
+    // The other inputs spend the wallet's P2WPKH change, with a BIP 143 witness.
+    let change = OutPoint {
+        txid: pre.compute_txid(),
+        vout: 2,
+    };
+    assert_eq!(tx.input[1].previous_output, change);
+    let sighash = SighashCache::new(&tx)
+        .p2wpkh_signature_hash(1, w.script(), pre.output[2].value, EcdsaSighashType::All)
+        .unwrap();
+    let wit: Vec<&[u8]> = tx.input[1].witness.iter().collect();
+    let sig = bitcoin::ecdsa::Signature::from_slice(wit[0]).unwrap();
+    secp.verify_ecdsa(
+        &Message::from_digest(sighash.to_byte_array()),
+        &sig.signature,
+        &public,
+    )
+    .unwrap();
+    // One pre-stx authorises one operation.
+    assert_eq!(
+        w.stacks_op(ScriptBuf::new(), vec![]).unwrap_err(),
+        WalletError::NoPreStx
+    );
+}

@@ -217,6 +217,13 @@ fn print_text(r: &Report) {
         "chain height {}, dropped blocks {}, conflicting heights {}",
         r.chain_height, r.dropped_blocks, r.conflicting_heights
     );
+    let b = &r.bitcoin;
+    if b.stacks_ops_sent > 0 {
+        println!(
+            "stacks operations on bitcoin: {} sent (pre-stx and transfer-stx), {} applied, {} without effect",
+            b.stacks_ops_sent, b.stacks_ops_applied, b.stacks_ops_failed
+        );
+    }
     for b in &r.byzantine {
         println!(
             "byzantine {}: {} from term {}",

@@ -176,6 +176,11 @@ pub struct BitcoinReport {
     pub payout_outputs: u64,
     /// Operations node 0 refused.
     pub refused: u64,
+    /// Stacks operations (`p`, `$`, `x`, `#`) the workload sent, and those the observer's
+    /// chain applied (`$`, `x`, `#`; with effect, and carried but without effect).
+    pub stacks_ops_sent: u64,
+    pub stacks_ops_applied: u64,
+    pub stacks_ops_failed: u64,
 }
 
 /// Stacker DB traffic over all nodes.

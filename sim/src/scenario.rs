@@ -190,6 +190,11 @@ pub struct Stackers {
 pub struct Workload {
     pub users: u32,
     pub transfers_per_burn_block: u32,
+    /// STX transfers sent on Bitcoin (stacks-core's `$`, each after its own pre-stx `p`) per
+    /// burn block: users take turns, one pre-stx one block, its transfer the next. 0: none
+    /// (and the users' Bitcoin wallets are not funded).
+    #[serde(default)]
+    pub burn_transfers_per_burn_block: u32,
 }
 
 impl Default for Workload {
@@ -197,6 +202,7 @@ impl Default for Workload {
         Workload {
             users: 4,
             transfers_per_burn_block: 4,
+            burn_transfers_per_burn_block: 0,
         }
     }
 }

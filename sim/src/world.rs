@@ -23,6 +23,7 @@ use std::cell::RefCell;
 use std::collections::BTreeMap;
 use std::rc::Rc;
 use tandem_burnchain::embedded::EmbeddedChain;
+use tandem_burnchain::wallet::Wallet;
 use tandem_consensus::chain::tx::MEMO_LEN;
 use tandem_consensus::chain::{Block, Chainstate, Genesis, GenesisStacker, Payload, UnsignedTx};
 use tandem_consensus::engine::{ProducerEvent, StackerEvent};
@@ -111,6 +112,8 @@ const RECOVERY_MEMO: usize = 1 << 16;
 
 /// Each producer's wallet gets this much in the genesis block's coinbase.
 const PRODUCER_FUNDING: Amount = Amount::from_sat(100_000_000);
+/// Each user's wallet, when the workload sends Stacks operations on Bitcoin.
+const USER_FUNDING: Amount = Amount::from_sat(10_000_000);
 
 pub struct World {
     pub(crate) scenario: Scenario,
@@ -121,6 +124,10 @@ pub struct World {
     funding: Vec<(ScriptBuf, Amount)>,
     user_keys: Vec<secp256k1::SecretKey>,
     user_nonces: Vec<u64>,
+    /// The users' Bitcoin wallets (only with burn-chain transfers in the workload).
+    user_wallets: Vec<Wallet>,
+    /// The next user to send a burn-chain operation.
+    burn_turn: usize,
     queue: BTreeMap<(u64, u64), SimEvent>,
     seq: u64,
     now: u64,
@@ -194,6 +201,16 @@ impl World {
                 .balances
                 .push((principal_of(k), MicroStx::from_stx(1_000_000)));
         }
+        // Users who send Stacks operations on Bitcoin need bitcoin: funded in the genesis
+        // block like the producers (scenarios without them keep their genesis block).
+        let user_wallets: Vec<Wallet> = if scenario.workload.burn_transfers_per_burn_block > 0 {
+            user_keys
+                .iter()
+                .map(|k| Wallet::new(*k, bitcoin::Network::Regtest, 1, 0))
+                .collect()
+        } else {
+            Vec::new()
+        };
         let mut chainstate =
             Chainstate::genesis(&params, &genesis).map_err(|e| SimError::Genesis(e.to_string()))?;
         // Every node applies every transaction: one signature check serves them all (a pure
@@ -204,7 +221,10 @@ impl World {
         let mut nodes = Vec::new();
         let mut configs = Vec::new();
         let mut by_principal = BTreeMap::new();
-        let mut funding = Vec::new();
+        let mut funding: Vec<(ScriptBuf, Amount)> = user_wallets
+            .iter()
+            .map(|w| (w.script().clone(), USER_FUNDING))
+            .collect();
         // Every node verifies every block's signatures: a pure function of the signature, so
         // one verification serves them all (the digest cannot change).
         let shared = SharedVerifications::new(1 << 12);
@@ -253,6 +273,8 @@ impl World {
             print_events: false,
             workload_rng: stream(seed, "workload"),
             user_nonces: vec![0; user_keys.len()],
+            user_wallets,
+            burn_turn: 0,
             bitcoin: EmbeddedChain::new(seed),
             scenario,
             params,
@@ -412,7 +434,11 @@ impl World {
                 },
             );
         }
+        for w in &mut self.user_wallets {
+            w.on_block(height, &block);
+        }
         self.submit_workload();
+        self.submit_burn_workload();
         // The genesis block and the chain's first block are both mined at time 0.
         let next = if height == 0 {
             self.now
@@ -459,6 +485,48 @@ impl World {
         }
     }
 
+    /// Burn-chain transfers: users take turns; a user without a pre-stx sends one (mined in
+    /// the next block), and with one sends a transfer-stx of 1-1,000 STX to the next user
+    /// (spending the pre-stx output, so naming itself the sender).
+    fn submit_burn_workload(&mut self) {
+        let users = self.user_wallets.len();
+        if users < 2 {
+            return;
+        }
+        let magic = self.params.magic();
+        for _ in 0..self.scenario.workload.burn_transfers_per_burn_block {
+            let from = self.burn_turn % users;
+            self.burn_turn += 1;
+            let to = (from + 1) % users;
+            let tx = if self.user_wallets[from].pre_stx_output().is_some() {
+                let amount = 1 + u128::from(self.workload_rng.next_u64() % 1_000);
+                let recipient = self.user_wallets[to].legacy_script();
+                let script = tandem_burnchain::ops::stacks_ops::transfer_stx_script(
+                    magic,
+                    MicroStx(amount * MicroStx::PER_STX),
+                    b"sim",
+                );
+                self.user_wallets[from].stacks_op(
+                    script,
+                    vec![bitcoin::TxOut {
+                        value: Amount::from_sat(1_000),
+                        script_pubkey: recipient,
+                    }],
+                )
+            } else {
+                self.user_wallets[from].pre_stx(magic)
+            };
+            match tx {
+                Ok(tx) => {
+                    self.observed.bitcoin.stacks_ops_sent += 1;
+                    self.record(&[b"burn-op", &tx.compute_txid()[..]]);
+                    self.bitcoin.broadcast(tx);
+                }
+                Err(e) => self.record(&[b"burn-op-not-sent", e.to_string().as_bytes()]),
+            }
+        }
+    }
+
     // ------------------------------------------------------------------ effects
 
     fn apply(&mut self, node: usize, effect: Effect) {
@@ -494,6 +562,13 @@ impl World {
             } => {
                 if node == self.observer {
                     self.snapshot_term(block.header.term);
+                    for op in &receipt.burn_ops {
+                        if op.outcome.is_ok() {
+                            self.observed.bitcoin.stacks_ops_applied += 1;
+                        } else {
+                            self.observed.bitcoin.stacks_ops_failed += 1;
+                        }
+                    }
                 }
                 let id = block.id();
                 self.record(&[

@@ -45,9 +45,18 @@ fn ten_producers_twenty_stackers_three_terms() {
     assert_eq!(r.bitcoin.refused, 0);
     assert_eq!(r.bitcoin.enrollments, 50);
     assert_eq!(r.bitcoin.announcements, r.chain_height);
+    // Users send two Stacks operations per burn block on Bitcoin (a pre-stx, then its
+    // transfer-stx) from genesis to the block before the last: 102 sent, all mined.
+    assert_eq!(r.bitcoin.stacks_ops_sent, 102);
     assert_eq!(
         r.bitcoin.transactions,
-        10 + r.bitcoin.enrollments + r.bitcoin.announcements
+        10 + r.bitcoin.enrollments + r.bitcoin.announcements + 102
+    );
+    // Each of the 51 transfers is applied by the first block built after it is mined, with
+    // effect: 48 by the end (the last three were mined after the last Stacks block).
+    assert_eq!(
+        (r.bitcoin.stacks_ops_applied, r.bitcoin.stacks_ops_failed),
+        (48, 0)
     );
     // Terms 0-3 are the reward phase of cycle 0 (60 blocks, 20 of prepare phase): 20 PoX
     // outputs per enrollment; term 4 is in the prepare phase: one burn output.

@@ -306,6 +306,14 @@ impl DelegateStx {
     }
 }
 
+/// Output 0's script of a transfer-stx of `amount` with `memo` (at most 61 bytes; longer is
+/// cut): what a wallet sends, with the recipient at output 1.
+pub fn transfer_stx_script(magic: [u8; 2], amount: MicroStx, memo: &[u8]) -> ScriptBuf {
+    let mut p = amount.0.to_be_bytes().to_vec();
+    p.extend_from_slice(&memo[..memo.len().min(TRANSFER_MEMO_MAX)]);
+    super::op_return_script(magic, super::OpCode::TransferStx, &p)
+}
+
 /// The Stacks address an output script stands for: P2PKH (single-sig version) or P2SH
 /// (multi-sig version) of `network`, as stacks-core's `try_into_stacks_address`.
 pub fn stacks_address(script: &bitcoin::Script, network: Network) -> Option<StacksAddress> {

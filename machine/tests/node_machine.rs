@@ -36,6 +36,15 @@ fn p2wpkh(k: &SecretKey) -> ScriptBuf {
     ScriptBuf::new_p2wpkh(&CompressedPublicKey(public(k)).wpubkey_hash())
 }
 
+const USER: u8 = 40;
+
+fn user_principal() -> Principal {
+    Principal::from(StacksAddress::from_public_key(
+        &public(&secret(USER)).serialize(),
+        Network::Regtest,
+    ))
+}
+
 /// A genesis where `stacker` stacks enough to be the only stacker signer.
 fn genesis(params: &NetworkParams, stacker: &SecretKey) -> Chainstate {
     let key = public(stacker).serialize();
@@ -43,6 +52,9 @@ fn genesis(params: &NetworkParams, stacker: &SecretKey) -> Chainstate {
     let mut g = Genesis::default();
     g.balances
         .push((principal.clone(), MicroStx::from_stx(10_000_000)));
+    // A user who sends Stacks operations on Bitcoin (`stacks_operations_...` below).
+    g.balances
+        .push((user_principal(), MicroStx::from_stx(1_000)));
     g.stackers.push(GenesisStacker {
         stacker: principal,
         amount: MicroStx::from_stx(5_000_000),
@@ -685,4 +697,107 @@ fn a_term_that_began_in_a_lost_block_begins_again() {
         again += term_blocks(&h.run_timers(until), 3);
     }
     assert!(again >= 1, "term 3 makes blocks again after the reorg");
+}
+
+/// Stacks operations on Bitcoin: a transfer-stx whose input spends no pre-stx is refused by
+/// name; a pre-stx, then a transfer-stx spending its output 1, are indexed; term 2's first
+/// block applies the transfer (sender: the pre-stx's P2PKH address) and the next does not.
+#[test]
+fn stacks_operations_on_bitcoin_are_resolved_and_applied_once() {
+    use tandem_burnchain::ops::stacks_ops::transfer_stx_script;
+    use tandem_burnchain::wallet::Wallet;
+    let mut h = Harness::new(1, Some(200_000), 1);
+    let mut user = Wallet::new(secret(USER), bitcoin::Network::Regtest, 1, 0);
+    h.funding
+        .push((user.script().clone(), Amount::from_sat(1_000_000)));
+    h.mine();
+    user.on_block(0, &h.blocks[0]);
+    let magic = NetworkParams::preset(Network::Regtest).magic();
+    let recipient = ScriptBuf::new_p2pkh(&bitcoin::PubkeyHash::from_byte_array([9; 20]));
+    let out = |s: &ScriptBuf| TxOut {
+        value: Amount::from_sat(1_000),
+        script_pubkey: s.clone(),
+    };
+    // Input 0 spends output 1 of a transaction that is no pre-stx.
+    let mut stray = h.block(vec![]).txdata[0].clone();
+    stray.input[0].previous_output = OutPoint {
+        txid: bitcoin::Txid::from_byte_array([5; 32]),
+        vout: 1,
+    };
+    stray.output = vec![
+        TxOut {
+            value: Amount::ZERO,
+            script_pubkey: transfer_stx_script(magic, MicroStx::from_stx(1), b""),
+        },
+        out(&recipient),
+    ];
+    let pre = user.pre_stx(magic).unwrap();
+    h.mempool.extend([stray, pre]);
+    let effects = h.mine();
+    let events: Vec<&Event> = effects
+        .iter()
+        .filter_map(|e| match e {
+            Effect::Event(ev) => Some(ev),
+            _ => None,
+        })
+        .collect();
+    assert!(events.iter().any(|e| matches!(
+        e,
+        Event::OpRefused {
+            reason: OpRefusal::StacksOpSender { op: "transfer-stx" },
+            ..
+        }
+    )));
+    assert!(events.iter().any(|e| matches!(
+        e,
+        Event::StacksOpIndexed {
+            kind: "pre-stx",
+            ..
+        }
+    )));
+    user.on_block(1, h.blocks.last().unwrap());
+    let transfer = user
+        .stacks_op(
+            transfer_stx_script(magic, MicroStx::from_stx(250), b"hi"),
+            vec![out(&recipient)],
+        )
+        .unwrap();
+    h.mempool.push(transfer);
+    let effects = h.mine();
+    assert!(effects.iter().any(|e| matches!(
+        e,
+        Effect::Event(Event::StacksOpIndexed {
+            height: BurnHeight(2),
+            kind: "transfer-stx",
+            ..
+        })
+    )));
+    for _ in 3..=21 {
+        h.mine();
+    }
+    let mut applied = Vec::new();
+    for _ in 22..=24 {
+        let until = h.now + 60_000;
+        for e in h.run_timers(until) {
+            if let Effect::BlockAppended { receipt, .. } = e {
+                applied.push(receipt.burn_ops.clone());
+            }
+        }
+        h.mine();
+    }
+    assert!(applied.len() >= 2, "{applied:?}");
+    assert_eq!(applied[0].len(), 1);
+    assert_eq!(
+        (applied[0][0].burn_height, applied[0][0].kind),
+        (BurnHeight(2), "transfer-stx")
+    );
+    assert!(applied[0][0].outcome.is_ok());
+    assert!(applied[1..].iter().all(|a| a.is_empty()));
+    let state = h.m.follower().tip_state();
+    assert_eq!(
+        state
+            .pox()
+            .stx_get_balance(&user_principal(), BurnHeight(24)),
+        MicroStx::from_stx(750)
+    );
 }

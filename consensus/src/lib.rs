@@ -30,6 +30,7 @@ pub use height::{
 };
 pub use params::{
     HeightError, HeightInfo, HeightRange, Network, NetworkParams, ParamsError, ParamsSpec,
+    PoxVersion,
 };
 pub use sortition::SortitionHash;
 pub use units::{MicroStx, Sats};

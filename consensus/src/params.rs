@@ -92,6 +92,33 @@ pub struct ParamsSpec {
     /// without the silent parties (protocol.md section 10): 5, half a term, so a producer key
     /// generation that starts at the beginning of term N-1 has room for one restart.
     pub keygen_deadline_burn_blocks: u32,
+    /// Which stacking contract's rules the chain runs: pox-4 (today's Stacks, the default) or
+    /// the SIP's pox-5 (delegated stackers name their own signer key; protocol.md section 12).
+    #[serde(default)]
+    pub pox: PoxVersion,
+}
+
+/// The stacking contract whose rules the chain runs.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub enum PoxVersion {
+    /// pox-4: a pool's stake signs with the key its operator commits with.
+    #[default]
+    #[serde(rename = "pox-4")]
+    Pox4,
+    /// The SIP's `.pox-5`: `delegate-stx` carries the stacker's own `(buff 33)` signer key, so
+    /// delegated stackers sign for themselves, each weighted by the reward slots its own
+    /// stake earns.
+    #[serde(rename = "pox-5")]
+    Pox5,
+}
+
+impl std::fmt::Display for PoxVersion {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            PoxVersion::Pox4 => "pox-4",
+            PoxVersion::Pox5 => "pox-5",
+        })
+    }
 }
 
 impl ParamsSpec {
@@ -125,6 +152,7 @@ impl ParamsSpec {
                 8_000
             },
             keygen_deadline_burn_blocks: 5,
+            pox: PoxVersion::Pox4,
         }
     }
 }
@@ -326,6 +354,10 @@ impl NetworkParams {
     pub fn stacking_threshold_divisor(&self) -> u128 {
         self.spec.stacking_threshold_divisor
     }
+    pub fn pox_version(&self) -> PoxVersion {
+        self.spec.pox
+    }
+
     pub fn coinbase_blocks_per_year(&self) -> u32 {
         self.spec.coinbase_blocks_per_year
     }

@@ -215,13 +215,15 @@ fn call() -> impl Strategy<Value = Call> {
             ustx.clone(),
             principal(),
             prop::option::of(u),
-            prop::option::of(pox())
+            prop::option::of(pox()),
+            prop::option::of(any::<[u8; 33]>())
         )
-            .prop_map(|(a, d, until, p)| Call::DelegateStx {
+            .prop_map(|(a, d, until, p, k)| Call::DelegateStx {
                 amount_ustx: a,
                 delegate_to: d,
                 until_burn_ht: until,
-                pox_addr: p
+                pox_addr: p,
+                signer_key: k.map(tandem_consensus::stacking::SignerKey)
             }),
         Just(Call::RevokeDelegateStx),
         (principal(), ustx.clone(), pox(), u, u).prop_map(|(s, a, p, h, l)| {

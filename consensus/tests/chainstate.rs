@@ -258,6 +258,7 @@ fn a_failing_pox_call_is_included_with_its_fee_and_rolled_back() {
                     delegate_to: who(3),
                     until_burn_ht: None,
                     pox_addr: None,
+                    signer_key: None,
                 }),
             ),
             H,

@@ -320,6 +320,7 @@ fn delegate(amount: MicroStx, to: u8, until: Option<u128>, pox_addr: Option<PoxA
         delegate_to: who(to),
         until_burn_ht: until,
         pox_addr,
+        signer_key: None,
     }
 }
 
@@ -1315,4 +1316,82 @@ proptest! {
             }
         }
     }
+}
+
+// ------------------------------------------------------------------ pox-5 (selectable)
+
+/// A world whose chain runs `pox`.
+fn world_with(pox: tandem_consensus::PoxVersion) -> World {
+    let mut spec = tandem_consensus::ParamsSpec::preset(Network::Regtest);
+    spec.pox = pox;
+    let params = NetworkParams::new(spec).unwrap();
+    let mut st = PoxState::new(PoxConfig::from_params(&params));
+    for i in 1..=20 {
+        st.mint(&who(i), stx(50_000_000)).unwrap();
+    }
+    World { st, params }
+}
+
+/// The same pool under both rules: alice stacks solo (key 101); three stackers delegate to
+/// operator 10, which commits their 9M STX with its key 110. Under pox-4 the pool's stake
+/// signs with 110; under pox-5 each delegator named its own key in `delegate-stx` (SIP: "so
+/// delegated stackers sign for themselves") and signs with the slots its own stake earns. The
+/// PoX payouts are the same.
+#[test]
+fn pox_5_delegators_sign_for_themselves() {
+    use tandem_consensus::PoxVersion;
+    let run = |rules: PoxVersion| {
+        let mut w = world_with(rules);
+        alice_stacks(&mut w);
+        for (stacker, amount) in [(11u8, 4_000_000u128), (12, 3_000_000), (13, 2_000_000)] {
+            let mut d = delegate(stx(20_000_000), 10, None, Some(pox(10)));
+            if let Call::DelegateStx { signer_key, .. } = &mut d {
+                *signer_key = (rules == PoxVersion::Pox5).then(|| key(100 + stacker));
+            }
+            w.ok(stacker, 2, d);
+            w.ok(10, 10, delegate_stack(stacker, stx(amount), pox(10), 10, 1));
+        }
+        let commit = signed(110, &pox(10), 1, Topic::AggCommit, 1, 9_000_000 * STX, 7);
+        w.ok(
+            10,
+            12,
+            Call::StackAggregationCommitIndexed {
+                pox_addr: pox(10),
+                reward_cycle: 1,
+                signer: commit,
+            },
+        );
+        w.st.reward_set(tandem_consensus::RewardCycle(1), &w.params)
+            .unwrap()
+    };
+    let (four, five) = (run(PoxVersion::Pox4), run(PoxVersion::Pox5));
+    let weights = |r: &tandem_consensus::stacking::RewardSet| {
+        r.signers
+            .iter()
+            .map(|s| (s.signer_key, s.weight))
+            .collect::<Vec<_>>()
+    };
+    // Threshold: 19M stacked, 1B liquid -> max(19M, 250M) / 80 slots = 3.125M, rounded up to
+    // 3.13M STX.
+    assert_eq!(four.threshold, five.threshold);
+    assert_eq!(four.threshold, stx(3_130_000));
+    assert_eq!(weights(&four), vec![(key(101), 3), (key(110), 2)]);
+    // pox-5: 4M, 3M and 2M each alone: 1, 0 and 0 slots (the latter two do not sign).
+    assert_eq!(weights(&five), vec![(key(101), 3), (key(111), 1)]);
+    assert_eq!(four.payout_entries(), five.payout_entries());
+
+    // delegate-stx takes a key under pox-5 only.
+    let mut w4 = world_with(PoxVersion::Pox4);
+    let mut keyed = delegate(stx(1), 10, None, None);
+    if let Call::DelegateStx { signer_key, .. } = &mut keyed {
+        *signer_key = Some(key(111));
+    }
+    let err = w4.call(11, 2, keyed.clone()).unwrap_err();
+    assert_eq!(err, PoxError::SignerKeyNotInPox4);
+    let mut w5 = world_with(PoxVersion::Pox5);
+    let err = w5
+        .call(11, 2, delegate(stx(1), 10, None, None))
+        .unwrap_err();
+    assert_eq!(err, PoxError::DelegateSignerKeyRequired);
+    w5.ok(11, 2, keyed);
 }

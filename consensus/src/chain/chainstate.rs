@@ -638,6 +638,8 @@ impl Chainstate {
                         delegate_to: Principal::from(*delegate_to),
                         until_burn_ht: until_burn_height.map(u128::from),
                         pox_addr: reward.clone(),
+                        // stacks-core's `#` has no signer key: on a pox-5 chain it is refused.
+                        signer_key: None,
                     },
                 )
                 .map(Some),

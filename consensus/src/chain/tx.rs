@@ -5,7 +5,8 @@
 //! version 01 | chain_id u32 | nonce u64 | fee u64 (micro-STX) | sender key (33, compressed)
 //! | payload | signature (65, r || s || recovery id)
 //! payload = 00 recipient (principal) amount u128 memo (34)
-//!         | 01 call-tag u8 call arguments            (tags 01..0e in `Call` order)
+//!         | 01 call-tag u8 call arguments            (tags 01..0e in `Call` order; 0f:
+//!                                                   pox-5's delegate-stx, 04's fields + signer key 33)
 //! principal = 05 version u8 hash160 (20) | 06 version u8 hash160 (20) name-len u8 name
 //! pox-addr  = version u8 | len u8 (<= 32) | hashbytes
 //! option    = 00 | 01 value;  bool = 00 | 01;  uint = u128
@@ -293,12 +294,18 @@ fn put_call(w: &mut Writer, call: &Call) {
             delegate_to,
             until_burn_ht,
             pox_addr,
+            signer_key,
         } => {
-            w.u8(0x04);
+            // pox-5's delegate-stx (with the stacker's signer key) is tag 0f, so pox-4's
+            // encoding (04) is unchanged.
+            w.u8(if signer_key.is_some() { 0x0f } else { 0x04 });
             w.u128(amount_ustx.0);
             put_principal(w, delegate_to);
             put_opt(w, until_burn_ht.as_ref(), |w, v| w.u128(*v));
             put_opt(w, pox_addr.as_ref(), put_pox);
+            if let Some(k) = signer_key {
+                w.bytes(&k.0);
+            }
         }
         Call::RevokeDelegateStx => w.u8(0x05),
         Call::DelegateStackStx {
@@ -505,12 +512,17 @@ impl TxReader<'_, '_> {
                 increase_by: MicroStx(self.u128("increase-by")?),
                 signer: self.signer()?,
             },
-            0x04 => Call::DelegateStx {
+            tag @ (0x04 | 0x0f) => Call::DelegateStx {
                 amount_ustx: MicroStx(self.u128("amount-ustx")?),
                 delegate_to: self.principal("delegate-to")?,
                 until_burn_ht: self.opt_u128("until-burn-ht")?,
                 pox_addr: if self.flag("pox-addr")? {
                     Some(self.pox("pox-addr")?)
+                } else {
+                    None
+                },
+                signer_key: if tag == 0x0f {
+                    Some(SignerKey(self.array("signer-key")?))
                 } else {
                     None
                 },

@@ -123,6 +123,10 @@ impl PoxState {
                     w.u128(*i);
                 }
                 put_opt(&mut w, s.delegated_to.as_ref(), put_principal);
+                // pox-5 only: pox-4 entries (and their state roots) are unchanged.
+                if let Some(k) = &s.signer_key {
+                    w.bytes(&k.0);
+                }
             }
             StateKey::Delegation(p) => {
                 let d = self.delegation_state.get(p)?;
@@ -130,6 +134,9 @@ impl PoxState {
                 put_principal(&mut w, &d.delegated_to);
                 put_opt(&mut w, d.until_burn_ht.as_ref(), |w, v| w.u128(*v));
                 put_opt(&mut w, d.pox_addr.as_ref(), put_pox);
+                if let Some(k) = &d.signer_key {
+                    w.bytes(&k.0);
+                }
             }
             StateKey::Allowance(a, b) => {
                 let v = self

@@ -75,6 +75,10 @@ pub enum PoxError {
     Unreachable,
     #[error("runtime error: {0}")]
     Runtime(String),
+    #[error("delegate-stx takes no signer key on a pox-4 chain (pox-5's does)")]
+    SignerKeyNotInPox4,
+    #[error("delegate-stx needs the stacker's signer key on a pox-5 chain")]
+    DelegateSignerKeyRequired,
 }
 
 impl PoxError {
@@ -111,7 +115,7 @@ impl PoxError {
             SignerAuthUsed => 39,
             InvalidIncrease => 40,
             Unreachable => 255,
-            Runtime(_) => return None,
+            Runtime(_) | SignerKeyNotInPox4 | DelegateSignerKeyRequired => return None,
         })
     }
 

@@ -239,15 +239,59 @@ impl RewardSet {
 
 impl PoxState {
     /// A cycle's address list as reward-set entries.
+    ///
+    /// pox-5 (SIP: delegated stackers "sign for themselves"): an aggregation commit's entry is
+    /// split among the delegated stackers locked to its PoX address for the cycle, each under
+    /// the signer key it named in `delegate-stx` with its own locked amount (so each is weighed
+    /// by the reward slots its own stake earns); what they do not cover stays with the
+    /// operator's key. A stacker counts in one entry only. The address list, and so the PoX
+    /// payouts, are the same under both rules.
     pub fn stacked_entries(&self, cycle: RewardCycle) -> Vec<StackedEntry> {
-        self.reward_cycle_entries(u128::from(cycle.0))
-            .into_iter()
-            .map(|e| StackedEntry {
-                pox_addr: e.pox_addr.clone(),
-                amount: e.total_ustx,
-                signer: e.signer,
-            })
-            .collect()
+        let c = u128::from(cycle.0);
+        let pox5 = self.config().pox == crate::params::PoxVersion::Pox5;
+        let mut used: std::collections::BTreeSet<&super::Principal> = Default::default();
+        let mut out = Vec::new();
+        for e in self.reward_cycle_entries(c) {
+            if !pox5 || e.stacker.is_some() {
+                out.push(StackedEntry {
+                    pox_addr: e.pox_addr.clone(),
+                    amount: e.total_ustx,
+                    signer: e.signer,
+                });
+                continue;
+            }
+            let mut left = e.total_ustx;
+            for (p, s) in &self.stacking_state {
+                let Some(key) = s.signer_key else { continue };
+                let covers = s.delegated_to.is_some()
+                    && s.pox_addr == e.pox_addr
+                    && s.first_reward_cycle <= c
+                    && c < s.first_reward_cycle.saturating_add(s.lock_period);
+                if !covers || used.contains(p) {
+                    continue;
+                }
+                let locked = self.accounts.get(p).map_or(MicroStx::ZERO, |a| a.locked);
+                let amount = MicroStx(locked.0.min(left.0));
+                if amount == MicroStx::ZERO {
+                    continue;
+                }
+                used.insert(p);
+                left = MicroStx(left.0 - amount.0);
+                out.push(StackedEntry {
+                    pox_addr: e.pox_addr.clone(),
+                    amount,
+                    signer: key,
+                });
+            }
+            if left > MicroStx::ZERO {
+                out.push(StackedEntry {
+                    pox_addr: e.pox_addr.clone(),
+                    amount: left,
+                    signer: e.signer,
+                });
+            }
+        }
+        out
     }
 
     /// The reward set of `cycle` from the state as it is now (the node calls this at the

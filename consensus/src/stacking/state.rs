@@ -74,6 +74,9 @@ pub struct StackerState {
     /// on; empty for delegated stackers.
     pub reward_set_indexes: Vec<u128>,
     pub delegated_to: Option<Principal>,
+    /// pox-5: the signer key a delegated stacker named in `delegate-stx` (it signs for its own
+    /// stake); `None` under pox-4 and for solo stackers.
+    pub signer_key: Option<SignerKey>,
 }
 
 /// A `delegation-state` record.
@@ -83,6 +86,8 @@ pub struct Delegation {
     pub delegated_to: Principal,
     pub until_burn_ht: Option<u128>,
     pub pox_addr: Option<PoxAddress>,
+    /// pox-5's `(buff 33)` signer key; always `None` under pox-4.
+    pub signer_key: Option<SignerKey>,
 }
 
 /// A `reward-cycle-pox-address-list` entry.
@@ -126,6 +131,7 @@ pub struct PoxConfig {
     /// `STACKING_THRESHOLD_25`: the stacking minimum is liquid supply / this.
     pub stacking_threshold_divisor: u128,
     pub chain_id: u32,
+    pub pox: crate::params::PoxVersion,
 }
 
 impl PoxConfig {
@@ -137,6 +143,7 @@ impl PoxConfig {
             prepare_length: u128::from(params.prepare_length()),
             stacking_threshold_divisor: params.stacking_threshold_divisor(),
             chain_id: params.chain_id(),
+            pox: params.pox_version(),
         }
     }
 }

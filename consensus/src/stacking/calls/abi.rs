@@ -72,6 +72,8 @@ pub enum Call {
         delegate_to: Principal,
         until_burn_ht: Option<u128>,
         pox_addr: Option<PoxAddress>,
+        /// pox-5 only (the SIP's `(buff 33)` chunk key): the stacker's own signer key.
+        signer_key: Option<SignerKey>,
     },
     RevokeDelegateStx,
     DelegateStackStx {

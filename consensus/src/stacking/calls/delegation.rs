@@ -3,6 +3,7 @@
 
 use super::abi::{CallContext, CallOutput, MAX_INDEXES};
 use super::{add, add_ustx, sub};
+use crate::params::PoxVersion;
 use crate::stacking::error::PoxError;
 use crate::stacking::pox_address::PoxAddress;
 use crate::stacking::principal::Principal;
@@ -10,6 +11,7 @@ use crate::stacking::state::{
     check_pox_addr_hashbytes, check_pox_addr_version, check_pox_lock_period, Delegation,
     PartialKey, PoxState, StackerState,
 };
+use crate::stacking::SignerKey;
 use crate::units::MicroStx;
 
 impl PoxState {
@@ -88,9 +90,16 @@ impl PoxState {
         delegate_to: &Principal,
         until_burn_ht: Option<u128>,
         pox_addr: Option<&PoxAddress>,
+        signer_key: Option<SignerKey>,
     ) -> Result<CallOutput, PoxError> {
         if !self.caller_allowed(ctx) {
             return Err(PoxError::PermissionDenied);
+        }
+        // SIP `.pox-5`: delegate-stx takes the stacker's `(buff 33)` signer key; pox-4's has none.
+        match (self.config().pox, signer_key.is_some()) {
+            (PoxVersion::Pox4, true) => return Err(PoxError::SignerKeyNotInPox4),
+            (PoxVersion::Pox5, false) => return Err(PoxError::DelegateSignerKeyRequired),
+            _ => {}
         }
         // "pox-addr, if given, must be valid"
         if let Some(a) = pox_addr {
@@ -112,6 +121,7 @@ impl PoxState {
                 delegated_to: delegate_to.clone(),
                 until_burn_ht,
                 pox_addr: pox_addr.cloned(),
+                signer_key,
             }),
         );
         Ok(CallOutput::Bool(true))
@@ -145,6 +155,7 @@ impl PoxState {
             return Err(PoxError::InsufficientFunds);
         }
         self.minimal_can_stack_stx(pox_addr, amount, lock_period)?;
+        let signer_key = self.check_delegation(stacker, h).and_then(|d| d.signer_key);
         // "register the PoX address with the amount stacked via partial stacking"
         self.add_pox_partial_stacked(&ctx.sender, pox_addr, first, lock_period, amount)?;
         self.set_stacker(
@@ -155,6 +166,8 @@ impl PoxState {
                 first_reward_cycle: first,
                 reward_set_indexes: Vec::new(),
                 delegated_to: Some(ctx.sender.clone()),
+                // pox-5: the stacker signs for this stake with the key it delegated with.
+                signer_key,
             }),
         );
         self.lock(stacker, amount, unlock, h)?;
@@ -266,6 +279,7 @@ impl PoxState {
                 first_reward_cycle: first_reward,
                 reward_set_indexes: Vec::new(),
                 delegated_to: Some(ctx.sender.clone()),
+                signer_key: state.signer_key,
             }),
         );
         self.extend_lock(stacker, new_unlock, h)?;

@@ -78,12 +78,14 @@ impl PoxState {
                 delegate_to,
                 until_burn_ht,
                 pox_addr,
+                signer_key,
             } => self.delegate_stx(
                 ctx,
                 *amount_ustx,
                 delegate_to,
                 *until_burn_ht,
                 pox_addr.as_ref(),
+                *signer_key,
             ),
             Call::RevokeDelegateStx => self.revoke_delegate_stx(ctx),
             Call::DelegateStackStx {

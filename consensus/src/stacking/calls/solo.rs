@@ -181,6 +181,7 @@ impl PoxState {
                 first_reward_cycle: first,
                 reward_set_indexes: indexes,
                 delegated_to: None,
+                signer_key: None,
             }),
         );
         let unlock = self.reward_cycle_to_burn_height(add(first, lock_period, "cycle")?)?;
@@ -245,6 +246,7 @@ impl PoxState {
                 first_reward_cycle: 0,
                 reward_set_indexes: indexes,
                 delegated_to: None,
+                signer_key: None,
             }),
         );
         let unlock = self.reward_cycle_to_burn_height(lock_period)?;
@@ -411,6 +413,7 @@ impl PoxState {
                 first_reward_cycle: first_reward,
                 reward_set_indexes: indexes,
                 delegated_to: None,
+                signer_key: None,
             }),
         );
         self.extend_lock(sender, new_unlock, h)?;

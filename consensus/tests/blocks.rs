@@ -114,6 +114,7 @@ fn world() -> World {
             &Genesis {
                 balances: vec![(who(1), MicroStx::from_stx(1_000))],
                 stackers: vec![],
+                pools: vec![],
             },
         )
         .unwrap(),

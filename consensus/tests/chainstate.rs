@@ -58,6 +58,7 @@ fn genesis() -> Chainstate {
                 lock_period: 2,
                 signer_key: SignerKey(pk(9)),
             }],
+            pools: vec![],
         },
     )
     .unwrap()
@@ -123,6 +124,7 @@ fn a_genesis_stacker_without_the_funds_is_named() {
                 lock_period: 1,
                 signer_key: SignerKey(pk(9)),
             }],
+            pools: vec![],
         },
     )
     .unwrap_err();

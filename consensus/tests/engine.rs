@@ -1334,6 +1334,7 @@ fn a_split_prepare_is_retried_at_once() {
         &Genesis {
             balances: vec![(sender.into(), MicroStx::from_stx(100))],
             stackers: vec![],
+            pools: vec![],
         },
     )
     .unwrap();
@@ -1581,6 +1582,7 @@ fn the_highest_fee_candidate_is_prepared_when_the_window_closes() {
         &Genesis {
             balances: vec![(sender.into(), MicroStx::from_stx(100))],
             stackers: vec![],
+            pools: vec![],
         },
     )
     .unwrap();

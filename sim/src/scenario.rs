@@ -182,6 +182,13 @@ pub struct Stackers {
     pub amount_stx: u64,
     #[serde(default)]
     pub amount_step_stx: u64,
+    /// A pool stacked at genesis: this many members (nodes `m0`, `m1`, ...) each delegate
+    /// `pool_member_stx` to stacker `s0`, which commits them under its key. Under pox-4 the
+    /// pool signs with `s0`'s key; under pox-5 each member signs for itself.
+    #[serde(default)]
+    pub pool_members: u32,
+    #[serde(default)]
+    pub pool_member_stx: u64,
 }
 
 /// Token transfers submitted at every burn block by funded user accounts.
@@ -213,6 +220,8 @@ impl Default for Workload {
 pub struct ChainSpec {
     pub cycle_length: Option<u32>,
     pub prepare_length: Option<u32>,
+    /// `"pox-4"` (default) or `"pox-5"`: the stacking rules (protocol.md section 12).
+    pub pox: Option<tandem_consensus::PoxVersion>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -368,6 +377,9 @@ impl Scenario {
         match kind {
             "p" if i < self.producers.count => Some(i as usize),
             "s" if i < self.stackers.count => Some((self.producers.count + i) as usize),
+            "m" if i < self.stackers.pool_members => {
+                Some((self.producers.count + self.stackers.count + i) as usize)
+            }
             _ => None,
         }
     }

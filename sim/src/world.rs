@@ -163,6 +163,9 @@ impl World {
         if let Some(p) = scenario.chain.prepare_length {
             spec.prepare_length = p;
         }
+        if let Some(pox) = scenario.chain.pox {
+            spec.pox = pox;
+        }
         let params = NetworkParams::new(spec).map_err(|e| SimError::Params(e.to_string()))?;
         let seed = scenario.seed;
         let mut key_rng = stream(seed, "keys");
@@ -171,6 +174,10 @@ impl World {
         let producer_keys: Vec<_> = (0..p).map(|_| key(&mut key_rng)).collect();
         let stacker_keys: Vec<_> = (0..s).map(|_| key(&mut key_rng)).collect();
         let user_keys: Vec<_> = (0..scenario.workload.users)
+            .map(|_| key(&mut key_rng))
+            .collect();
+        // Drawn last, so scenarios without a pool keep their keys.
+        let member_keys: Vec<_> = (0..scenario.stackers.pool_members)
             .map(|_| key(&mut key_rng))
             .collect();
         let mut genesis = Genesis::default();
@@ -201,6 +208,29 @@ impl World {
                 .balances
                 .push((principal_of(k), MicroStx::from_stx(1_000_000)));
         }
+        // The genesis pool: members delegate to stacker s0, which commits them with its key.
+        if let (Some(operator), false) = (stacker_keys.first(), member_keys.is_empty()) {
+            let amount = MicroStx::from_stx(scenario.stackers.pool_member_stx);
+            let pox5 = params.pox_version() == tandem_consensus::PoxVersion::Pox5;
+            for k in &member_keys {
+                genesis
+                    .balances
+                    .push((principal_of(k), MicroStx(amount.0.saturating_mul(2))));
+            }
+            genesis.pools.push(tandem_consensus::chain::GenesisPool {
+                operator: principal_of(operator),
+                operator_key: SignerKey(public(operator)),
+                pox_addr: PoxAddress {
+                    version: 4,
+                    hashbytes: Sha256::digest(b"genesis pool")[..20].to_vec(),
+                },
+                lock_period: 12,
+                members: member_keys
+                    .iter()
+                    .map(|k| (principal_of(k), amount, pox5.then(|| SignerKey(public(k)))))
+                    .collect(),
+            });
+        }
         // Users who send Stacks operations on Bitcoin need bitcoin: funded in the genesis
         // block like the producers (scenarios without them keep their genesis block).
         let user_wallets: Vec<Wallet> = if scenario.workload.burn_transfers_per_burn_block > 0 {
@@ -228,14 +258,21 @@ impl World {
         // Every node verifies every block's signatures: a pure function of the signature, so
         // one verification serves them all (the digest cannot change).
         let shared = SharedVerifications::new(1 << 12);
-        for (i, secret) in producer_keys.iter().chain(&stacker_keys).enumerate() {
+        for (i, secret) in producer_keys
+            .iter()
+            .chain(&stacker_keys)
+            .chain(&member_keys)
+            .enumerate()
+        {
             let producer_spend = (i < p).then(|| {
                 Sats(scenario.producers.spend_sats + i as u64 * scenario.producers.spend_step_sats)
             });
             names.push(if i < p {
                 format!("p{i}")
-            } else {
+            } else if i < p + s {
                 format!("s{}", i - p)
+            } else {
+                format!("m{}", i - p - s)
             });
             by_principal.insert(principal_of(secret), i);
             if i < p {

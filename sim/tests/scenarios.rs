@@ -246,3 +246,32 @@ fn a_crashed_stacker_coordinator_is_passed_over() {
     assert!(c.stacker_signers <= 4.0);
     assert_eq!(crashed.conflicting_heights, 0);
 }
+
+/// pox-4 beside pox-5 on the same network: four solo stackers and a genesis pool of six
+/// members delegated to s0. Under pox-4 the pool signs with s0's key (4 stacker signers,
+/// 79 slots); under pox-5 each member signs for itself (10 signers), and flooring each
+/// member's stake to whole slots leaves 78. Both make every block of both terms.
+#[test]
+fn pox_5_pool_members_sign_for_themselves_in_the_simulator() {
+    let four = run(include_str!("../scenarios/p4s4-pool-pox4.toml"));
+    let five = run(include_str!("../scenarios/p4s4-pool-pox5.toml"));
+    for r in [&four, &five] {
+        assert_healthy(r, 2);
+        assert!(r.checks.passed(), "{:?}", r.checks);
+        assert_eq!(r.nodes, 14);
+    }
+    for t in &four.terms {
+        assert_eq!(
+            (t.stacker_signers, t.stacker_slots.total),
+            (4.0, 79),
+            "{t:?}"
+        );
+    }
+    for t in &five.terms {
+        assert_eq!(
+            (t.stacker_signers, t.stacker_slots.total),
+            (10.0, 78),
+            "{t:?}"
+        );
+    }
+}

@@ -181,6 +181,20 @@ pub struct GenesisStacker {
 pub struct Genesis {
     pub balances: Vec<(Principal, MicroStx)>,
     pub stackers: Vec<GenesisStacker>,
+    /// Pools stacked at genesis: members delegated to an operator, their stake committed
+    /// under the operator's key (pox-4) or signed by each member's own key (pox-5).
+    pub pools: Vec<GenesisPool>,
+}
+
+/// A genesis pool: `delegate-stx`, `delegate-stack-stx` and an aggregation commit in one step.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct GenesisPool {
+    pub operator: Principal,
+    pub operator_key: SignerKey,
+    pub pox_addr: PoxAddress,
+    pub lock_period: u128,
+    /// (member, amount, the member's own signer key: pox-5 only).
+    pub members: Vec<(Principal, MicroStx, Option<SignerKey>)>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
@@ -358,6 +372,19 @@ impl Chainstate {
             )
             .map_err(|source| ApplyError::GenesisStacker {
                 stacker: s.stacker.clone(),
+                source,
+            })?;
+        }
+        for pool in &genesis.pools {
+            pox.genesis_pool(
+                &pool.operator,
+                pool.operator_key,
+                &pool.pox_addr,
+                pool.lock_period,
+                &pool.members,
+            )
+            .map_err(|source| ApplyError::GenesisStacker {
+                stacker: pool.operator.clone(),
                 source,
             })?;
         }

@@ -13,8 +13,8 @@ pub use block::{
 };
 pub use burn_ops::{BurnOpKind, BurnStacksOp};
 pub use chainstate::{
-    ApplyError, BlockReceipt, BlockRewards, Chainstate, Cost, Expected, Genesis, GenesisStacker,
-    TxReceipt,
+    ApplyError, BlockReceipt, BlockRewards, Chainstate, Cost, Expected, Genesis, GenesisPool,
+    GenesisStacker, TxReceipt,
 };
 pub use coinbase_tx::Coinbase;
 pub use state_tree::{StateTree, EMPTY_ROOT};

@@ -211,6 +211,69 @@ impl PoxState {
         })
     }
 
+    /// A pool stacked at genesis for cycles `0..lock_period`: each member delegates to the
+    /// operator (with its own signer key under pox-5) and is locked; the operator's aggregate
+    /// entry carries the total under its key.
+    pub fn genesis_pool(
+        &mut self,
+        operator: &Principal,
+        operator_key: SignerKey,
+        pox_addr: &PoxAddress,
+        lock_period: u128,
+        members: &[(Principal, MicroStx, Option<SignerKey>)],
+    ) -> Result<(), PoxError> {
+        self.atomically(|s| {
+            let h = BurnHeight(
+                u32::try_from(s.config().first_burn_height)
+                    .map_err(|_| PoxError::overflow("first burn height"))?,
+            );
+            let unlock = s.reward_cycle_to_burn_height(lock_period)?;
+            let mut total = MicroStx::ZERO;
+            for (member, amount, key) in members {
+                match (s.config().pox, key.is_some()) {
+                    (crate::params::PoxVersion::Pox4, true) => {
+                        return Err(PoxError::SignerKeyNotInPox4)
+                    }
+                    (crate::params::PoxVersion::Pox5, false) => {
+                        return Err(PoxError::DelegateSignerKeyRequired)
+                    }
+                    _ => {}
+                }
+                if s.stacker_info(member, h)?.is_some() {
+                    return Err(PoxError::AlreadyStacked);
+                }
+                s.set_delegation(
+                    member,
+                    Some(crate::stacking::state::Delegation {
+                        amount_ustx: *amount,
+                        delegated_to: operator.clone(),
+                        until_burn_ht: None,
+                        pox_addr: Some(pox_addr.clone()),
+                        signer_key: *key,
+                    }),
+                );
+                s.set_stacker(
+                    member,
+                    Some(StackerState {
+                        pox_addr: pox_addr.clone(),
+                        lock_period,
+                        first_reward_cycle: 0,
+                        reward_set_indexes: Vec::new(),
+                        delegated_to: Some(operator.clone()),
+                        signer_key: *key,
+                    }),
+                );
+                s.lock(member, *amount, unlock, h)?;
+                total = total
+                    .checked_add(*amount)
+                    .ok_or_else(|| PoxError::overflow("pool total"))?;
+            }
+            s.can_stack_stx(pox_addr, total, lock_period)?;
+            s.add_pox_addr_to_reward_cycles(pox_addr, 0, lock_period, total, None, operator_key)?;
+            Ok(())
+        })
+    }
+
     pub(super) fn genesis_stack_inner(
         &mut self,
         stacker: &Principal,

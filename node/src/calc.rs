@@ -25,13 +25,8 @@ pub const MAX_DRAW_ENTRIES: u32 = 1_000_000;
 
 pub fn run(calc: Calc) -> Result<String, CliError> {
     match calc {
-        Calc::Term {
-            height,
-            network,
-            first_burn_height,
-            format,
-        } => render(
-            &term(height, network.network, first_burn_height)?,
+        Calc::Term { at, format } => render(
+            &term(at.height, at.network.network, at.first_burn_height)?,
             format.json,
         ),
         Calc::Slots { producers, format } => render(&slots(&producers)?, format.json),
@@ -41,13 +36,8 @@ pub fn run(calc: Calc) -> Result<String, CliError> {
             count,
             format,
         } => render(&draw(&seed, entries, count)?, format.json),
-        Calc::Coinbase {
-            height,
-            network,
-            first_burn_height,
-            format,
-        } => render(
-            &coinbase_at(height, network.network, first_burn_height)?,
+        Calc::Coinbase { at, format } => render(
+            &coinbase_at(at.height, at.network.network, at.first_burn_height)?,
             format.json,
         ),
         Calc::Rewards {
@@ -101,11 +91,7 @@ fn coinbase_at(
     network: Network,
     first: Option<u32>,
 ) -> Result<CoinbaseReport, CliError> {
-    let mut spec = ParamsSpec::preset(network);
-    if let Some(f) = first {
-        spec.first_burn_height = BurnHeight(f);
-    }
-    let p = NetworkParams::new(spec)?;
+    let p = params_for(network, first)?;
     let h = BurnHeight(height);
     let term = p.term_of(h)?;
     Ok(CoinbaseReport {
@@ -197,12 +183,17 @@ struct NextSet {
     enrollment_window: Option<HeightRange>,
 }
 
-fn term(height: u32, network: Network, first: Option<u32>) -> Result<TermReport, CliError> {
+/// A network's parameters, its first burn height overridden when given.
+fn params_for(network: Network, first: Option<u32>) -> Result<NetworkParams, CliError> {
     let mut spec = ParamsSpec::preset(network);
     if let Some(f) = first {
         spec.first_burn_height = BurnHeight(f);
     }
-    let p = NetworkParams::new(spec)?;
+    Ok(NetworkParams::new(spec)?)
+}
+
+fn term(height: u32, network: Network, first: Option<u32>) -> Result<TermReport, CliError> {
+    let p = params_for(network, first)?;
     let h = BurnHeight(height);
     let info = p.height_info(h)?;
     let for_term = p.enrollment_target(h)?;

@@ -156,6 +156,18 @@ pub struct NetworkArg {
     pub network: Network,
 }
 
+/// A burn height on a network, with the network's first burn height optionally overridden.
+#[derive(Debug, Args)]
+pub struct HeightArgs {
+    #[arg(long, value_name = "H")]
+    pub height: u32,
+    #[command(flatten)]
+    pub network: NetworkArg,
+    /// Override the network's first burn height.
+    #[arg(long, value_name = "F")]
+    pub first_burn_height: Option<u32>,
+}
+
 /// Producers given by spend, with optional txids and tie-break seed.
 #[derive(Debug, Args)]
 pub struct ProducerArgs {
@@ -176,13 +188,8 @@ pub struct ProducerArgs {
 pub enum Calc {
     /// Where a burn height sits: term, reward cycle, phase, and which set its enrollments are for.
     Term {
-        #[arg(long, value_name = "H")]
-        height: u32,
         #[command(flatten)]
-        network: NetworkArg,
-        /// Override the network's first burn height.
-        #[arg(long, value_name = "F")]
-        first_burn_height: Option<u32>,
+        at: HeightArgs,
         #[command(flatten)]
         format: Format,
     },
@@ -209,13 +216,8 @@ pub enum Calc {
     },
     /// The coinbase schedule (Stacks 2.4's) at a burn height, and its term's coinbase.
     Coinbase {
-        #[arg(long, value_name = "H")]
-        height: u32,
         #[command(flatten)]
-        network: NetworkArg,
-        /// Override the network's first burn height.
-        #[arg(long, value_name = "F")]
-        first_burn_height: Option<u32>,
+        at: HeightArgs,
         #[command(flatten)]
         format: Format,
     },

@@ -188,6 +188,14 @@ fn candidate(
     assemble(f.tip_state(), f.tip_parent(), info, BurnHeight(h), txs, 100).unwrap()
 }
 
+/// The follower refuses `b` at burn tip `burn` and stays where it was; the error.
+fn refused(f: &mut Follower, b: &Block, info: &TermInfo, burn: u32) -> BlockError {
+    let tip = f.tip();
+    let err = f.append(b, info, BurnHeight(burn)).unwrap_err();
+    assert_eq!(f.tip(), tip);
+    err
+}
+
 #[test]
 fn a_block_with_both_signatures_is_appended_and_pays_its_producers() {
     let w = world();
@@ -239,12 +247,7 @@ fn the_coinbase_leads_the_first_block_of_a_term_only() {
         b
     };
     let refuse = |f: &mut Follower, b: &UnsignedBlock, burn: u32| {
-        let tip = f.tip();
-        let err = f
-            .append(&signed(&w, b, &[0, 1], &[0, 1, 2]), &i2, BurnHeight(burn))
-            .unwrap_err();
-        assert_eq!(f.tip(), tip);
-        err
+        refused(f, &signed(&w, b, &[0, 1], &[0, 1, 2]), &i2, burn)
     };
     assert_eq!(
         refuse(&mut f, &with(&good, None), 21),
@@ -310,12 +313,7 @@ fn blocks_apply_the_stacks_operations_mined_on_bitcoin() {
     let b1 = candidate(&f, &i2, 22, &[transfer(0)]);
     assert_eq!(b1.burn_ops, i2.burn_ops[..2].to_vec());
     let refuse = |f: &mut Follower, b: &UnsignedBlock, burn: u32| {
-        let tip = f.tip();
-        let err = f
-            .append(&signed(&w, b, &[0, 1], &[0, 1, 2]), &i2, BurnHeight(burn))
-            .unwrap_err();
-        assert_eq!(f.tip(), tip);
-        err
+        refused(f, &signed(&w, b, &[0, 1], &[0, 1, 2]), &i2, burn)
     };
     let with = |ops: Vec<BurnStacksOp>| {
         let mut b = b1.clone();
@@ -389,12 +387,7 @@ fn followers_refuse_blocks_by_name_and_stay_put() {
     let mut f = Follower::new(w.genesis.clone());
     let i2 = info(&w, 2, BlockId::GENESIS);
     let good = candidate(&f, &i2, 21, &[transfer(0)]);
-    let check = |f: &mut Follower, b: &Block, burn: u32| {
-        let tip = f.tip();
-        let err = f.append(b, &i2, BurnHeight(burn)).unwrap_err();
-        assert_eq!(f.tip(), tip);
-        err
-    };
+    let check = |f: &mut Follower, b: &Block, burn: u32| refused(f, b, &i2, burn);
     // A bit vector that marks only party 2 (30 slots, below 67), with its witness entry:
     // the signing API cannot even produce such a signature, so forge it from a real one.
     let mut weak = signed(&w, &good, &[0, 1], &[0, 1, 2]);

@@ -484,9 +484,7 @@ impl Producer {
                 }
                 // "...(or the current leader becomes inactive)": a new election round. Whoever
                 // kept the abandoned round from its signature is avoided by later packages.
-                for p in self.signing.suspects() {
-                    self.suspects.insert(p, height);
-                }
+                self.note_suspects();
                 let quiet = self.leader.take();
                 self.round = self.round.next();
                 self.reset_height();
@@ -498,6 +496,14 @@ impl Producer {
                 out.extend(self.start_round(rng));
                 out
             }
+        }
+    }
+
+    /// Remembers, at this height, who kept the current round from its signature (round.rs
+    /// `suspects`), before the round is abandoned.
+    fn note_suspects(&mut self) {
+        for p in self.signing.suspects() {
+            self.suspects.insert(p, self.height);
         }
     }
 
@@ -670,9 +676,7 @@ impl Producer {
         id: BlockId,
         rng: &mut R,
     ) -> Vec<ProducerOut> {
-        for p in self.signing.suspects() {
-            self.suspects.insert(p, self.height);
-        }
+        self.note_suspects();
         let next = self.attempt.next();
         if next.0 >= MAX_PRODUCER_ATTEMPTS {
             return vec![ProducerOut::Event(ProducerEvent::AttemptsExhausted {
@@ -795,9 +799,7 @@ impl Producer {
                 }
                 if attempt > self.attempt {
                     // The leader gave the attempt up: follow it into the fresh one.
-                    for p in self.signing.suspects() {
-                        self.suspects.insert(p, self.height);
-                    }
+                    self.note_suspects();
                     self.new_attempt(attempt);
                 }
                 let leaders_prepare = match &msg {

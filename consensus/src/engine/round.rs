@@ -371,10 +371,8 @@ impl SigningRound {
                         .filter(move |(_, (v, _))| *v == id)
                         .map(|(p, _)| *p)
                 };
-                let needs_suspect = committers().any(|p| self.avoid.contains(&p))
-                    && self.slots(
-                        committers().filter(|p| !self.avoid.contains(p) || Some(*p) == self.me),
-                    ) < self.group.threshold
+                let needs_suspect = committers().any(|p| !self.trusted(&p))
+                    && self.slots(committers().filter(|p| self.trusted(p))) < self.group.threshold
                     && self.prepares.len() < self.group.parties.len();
                 if committed == prepared && !needs_suspect {
                     out.extend(self.send_request(id));
@@ -387,6 +385,11 @@ impl SigningRound {
         out
     }
 
+    /// Not a suspect this round avoids (this party always trusts itself).
+    fn trusted(&self, p: &PartyId) -> bool {
+        !self.avoid.contains(p) || Some(*p) == self.me
+    }
+
     fn send_request(&mut self, id: BlockId) -> Vec<RoundOut> {
         let all: BTreeMap<PartyId, NonceCommitments> = self
             .commits
@@ -397,7 +400,7 @@ impl SigningRound {
         // Suspects stay out when the others hold the threshold without them.
         let trusted: BTreeMap<PartyId, NonceCommitments> = all
             .iter()
-            .filter(|(p, _)| !self.avoid.contains(p) || Some(**p) == self.me)
+            .filter(|(p, _)| self.trusted(p))
             .map(|(p, c)| (*p, *c))
             .collect();
         let commitments = if trusted.len() < all.len()

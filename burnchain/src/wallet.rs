@@ -114,33 +114,11 @@ impl Wallet {
             output: self.legacy_script(),
         })
         .to_script(magic);
-        let (inputs, total) = self.select(2 * MIN_OUTPUT)?;
-        let legacy = self.legacy_script();
-        let build = |change: u64| Transaction {
-            version: Version::TWO,
-            lock_time: absolute::LockTime::ZERO,
-            input: inputs.iter().map(|&o| txin(o)).collect(),
-            output: vec![
-                TxOut {
-                    value: Amount::ZERO,
-                    script_pubkey: op_return.clone(),
-                },
-                TxOut {
-                    value: Amount::from_sat(MIN_OUTPUT),
-                    script_pubkey: legacy.clone(),
-                },
-                TxOut {
-                    value: Amount::from_sat(change),
-                    script_pubkey: self.script.clone(),
-                },
-            ],
+        let authorised = TxOut {
+            value: Amount::from_sat(MIN_OUTPUT),
+            script_pubkey: self.legacy_script(),
         };
-        let fee = self.fee_of(&self.sign(build(total - MIN_OUTPUT))?);
-        if total < fee + 2 * MIN_OUTPUT {
-            return Err(self.insufficient(fee + 2 * MIN_OUTPUT));
-        }
-        let tx = self.sign(build(total - MIN_OUTPUT - fee))?;
-        let tx = self.commit(tx);
+        let tx = self.simple(op_return, vec![authorised], MIN_OUTPUT)?;
         self.pre_stx = Some((
             OutPoint {
                 txid: tx.compute_txid(),
@@ -159,38 +137,10 @@ impl Wallet {
         op_return: ScriptBuf,
         outputs: Vec<TxOut>,
     ) -> Result<Transaction, WalletError> {
-        let (pre, pre_value) = self.pre_stx.ok_or(WalletError::NoPreStx)?;
-        let paid: u64 = outputs.iter().map(|o| o.value.to_sat()).sum();
-        let (inputs, total) = self.select(paid + MIN_OUTPUT)?;
-        let build = |change: u64| {
-            let mut output = vec![TxOut {
-                value: Amount::ZERO,
-                script_pubkey: op_return.clone(),
-            }];
-            output.extend(outputs.iter().cloned());
-            output.push(TxOut {
-                value: Amount::from_sat(change),
-                script_pubkey: self.script.clone(),
-            });
-            Transaction {
-                version: Version::TWO,
-                lock_time: absolute::LockTime::ZERO,
-                input: std::iter::once(pre)
-                    .chain(inputs.iter().copied())
-                    .map(txin)
-                    .collect(),
-                output,
-            }
-        };
-        let available = total + pre_value.to_sat();
-        let draft = self.sign_spending_pre_stx(build(available - paid))?;
-        let fee = self.fee_of(&draft);
-        if available < paid + fee + MIN_OUTPUT {
-            return Err(self.insufficient(paid + fee + MIN_OUTPUT));
-        }
-        let tx = self.sign_spending_pre_stx(build(available - paid - fee))?;
+        let pre = self.pre_stx.ok_or(WalletError::NoPreStx)?;
+        let tx = self.build_signed(op_return, outputs, MIN_OUTPUT, Some(pre))?;
         self.pre_stx = None;
-        Ok(self.commit(tx))
+        Ok(tx)
     }
 
     /// Input 0 spends the P2PKH pre-stx output (a legacy signature in its scriptSig); the
@@ -308,7 +258,7 @@ impl Wallet {
             memo: Vec::new(),
             producer_address: self.script.clone(),
         };
-        self.simple(op.to_script(magic), MIN_OUTPUT)
+        self.simple(op.to_script(magic), Vec::new(), MIN_OUTPUT)
     }
 
     /// A block announcement (the `+` operation) with the change back to the wallet.
@@ -317,7 +267,7 @@ impl Wallet {
         magic: [u8; 2],
         op: &Announcement,
     ) -> Result<Transaction, WalletError> {
-        self.simple(op.to_script(magic), MIN_OUTPUT)
+        self.simple(op.to_script(magic), Vec::new(), MIN_OUTPUT)
     }
 
     /// An enrollment paying `payout` with `spend` (rounded down to a multiple of the PoX
@@ -358,40 +308,60 @@ impl Wallet {
     }
 
     /// Output 0 carries `op_return`; one change output back to the wallet.
+    /// Output 0 carries `op_return`, then `outputs` (paid from the wallet), then one change
+    /// output back to the wallet of at least `min_change`.
     fn simple(
         &mut self,
         op_return: ScriptBuf,
+        outputs: Vec<TxOut>,
         min_change: u64,
     ) -> Result<Transaction, WalletError> {
-        let (inputs, total) = self.select(min_change)?;
-        let build = |change: u64| Transaction {
-            version: Version::TWO,
-            lock_time: absolute::LockTime::ZERO,
-            input: inputs
-                .iter()
-                .map(|&previous_output| TxIn {
-                    previous_output,
-                    script_sig: ScriptBuf::new(),
-                    sequence: Sequence::MAX,
-                    witness: Witness::new(),
-                })
-                .collect(),
-            output: vec![
-                TxOut {
-                    value: Amount::ZERO,
-                    script_pubkey: op_return.clone(),
-                },
-                TxOut {
-                    value: Amount::from_sat(change),
-                    script_pubkey: self.script.clone(),
-                },
-            ],
+        self.build_signed(op_return, outputs, min_change, None)
+    }
+
+    /// [`Wallet::simple`], with input 0 spending `pre_stx` (the P2PKH pre-stx output, legacy
+    /// signed) when given, ahead of the wallet's own P2WPKH inputs.
+    fn build_signed(
+        &mut self,
+        op_return: ScriptBuf,
+        outputs: Vec<TxOut>,
+        min_change: u64,
+        pre_stx: Option<(OutPoint, Amount)>,
+    ) -> Result<Transaction, WalletError> {
+        let paid: u64 = outputs.iter().map(|o| o.value.to_sat()).sum();
+        let (inputs, selected) = self.select(paid + min_change)?;
+        let total = selected + pre_stx.map_or(0, |(_, v)| v.to_sat());
+        let sign = |w: &Wallet, tx| match pre_stx {
+            Some(_) => w.sign_spending_pre_stx(tx),
+            None => w.sign(tx),
         };
-        let fee = self.fee_of(&self.sign(build(total))?);
-        if total < fee + min_change {
-            return Err(self.insufficient(fee + min_change));
+        let build = |change: u64| {
+            let mut output = vec![TxOut {
+                value: Amount::ZERO,
+                script_pubkey: op_return.clone(),
+            }];
+            output.extend(outputs.iter().cloned());
+            output.push(TxOut {
+                value: Amount::from_sat(change),
+                script_pubkey: self.script.clone(),
+            });
+            Transaction {
+                version: Version::TWO,
+                lock_time: absolute::LockTime::ZERO,
+                input: pre_stx
+                    .map(|(o, _)| o)
+                    .into_iter()
+                    .chain(inputs.iter().copied())
+                    .map(txin)
+                    .collect(),
+                output,
+            }
+        };
+        let fee = self.fee_of(&sign(self, build(total - paid))?);
+        if total < paid + fee + min_change {
+            return Err(self.insufficient(paid + fee + min_change));
         }
-        let tx = self.sign(build(total - fee))?;
+        let tx = sign(self, build(total - paid - fee))?;
         Ok(self.commit(tx))
     }
 

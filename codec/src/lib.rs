@@ -8,6 +8,8 @@
 //! left before anything is allocated, so a hostile length prefix costs nothing.
 #![forbid(unsafe_code)]
 
+pub mod memo;
+
 /// What is wrong with an input, naming the field. Modules wrap it in their own error type
 /// (`#[error(transparent)] Decode(#[from] DecodeError)`) next to their semantic checks.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]

@@ -403,7 +403,7 @@ fn an_observer_names_a_bad_dealer() {
     }
     // Party 2's package loses a commitment point on the way.
     if let KeygenMsg::Deal { package, .. } = &mut deals[1].1 {
-        package.commitment.pop();
+        std::sync::Arc::make_mut(&mut package.commitment).pop();
     }
     let observer = &mut ms[3].1;
     let mut outs = Vec::new();

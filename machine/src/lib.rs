@@ -10,6 +10,7 @@
 //! time and a seeded RNG. See docs/architecture.md ("The node machine") and ADR 0017.
 #![forbid(unsafe_code)]
 
+mod decodes;
 pub mod faults;
 pub mod io;
 pub mod journal;
@@ -17,6 +18,7 @@ pub mod layout;
 mod machine;
 pub mod slot_log;
 
+pub use decodes::SharedDecodes;
 pub use faults::{Fault, Faults, Misbehaviour};
 pub use io::{
     Effect, Event, Ignored, Input, MachineTimer, NotSent, OpRefusal, SetId, SignerSide,

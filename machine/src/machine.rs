@@ -1,6 +1,7 @@
 //! [`NodeMachine`]: the burn-chain index, the term schedule, key generation, the producer and
 //! stacker machines, and the follower, behind one entry point.
 
+use crate::decodes::SharedDecodes;
 use crate::faults::Faults;
 use crate::io::{
     Effect, Event, Ignored, Input, MachineTimer, NotSent, OpRefusal, SetId, SignerSide,
@@ -63,6 +64,8 @@ pub struct MachineConfig {
     /// Signature verifications shared with other machines in this process (a simulator's);
     /// `None` for a node of its own.
     pub shared_verifications: Option<SharedVerifications>,
+    /// Message decodings shared the same way (`None` for a node of its own).
+    pub shared_decodes: Option<SharedDecodes>,
     /// Faults this node commits on purpose (testers'; none for an honest node).
     pub faults: Faults,
 }
@@ -76,6 +79,7 @@ pub struct NodeMachine {
     enc_secret: k256::Scalar,
     producer_spend: Option<Sats>,
     shared: Option<SharedVerifications>,
+    decodes: Option<SharedDecodes>,
     faults: Faults,
     vrf_key: [u8; 32],
     wallet: Wallet,
@@ -178,6 +182,7 @@ impl NodeMachine {
             enc_secret: enc_secret.unwrap_or(k256::Scalar::ONE),
             producer_spend: config.producer_spend,
             shared: config.shared_verifications,
+            decodes: config.shared_decodes,
             faults: config.faults,
             follower,
             mempool: Vec::new(),
@@ -1299,7 +1304,11 @@ impl NodeMachine {
         let Some((kg, _)) = self.keygens.get_mut(&set) else {
             return;
         };
-        let Ok(msg) = KeygenMsg::decode(bytes) else {
+        let decoded = match &self.decodes {
+            Some(d) => d.keygen(bytes),
+            None => KeygenMsg::decode(bytes),
+        };
+        let Ok(msg) = decoded else {
             return self.ignored(Ignored::Undecodable { db, slot });
         };
         let outs = kg.handle(KeygenInput::Message { from, msg }, rng);
@@ -1323,7 +1332,11 @@ impl NodeMachine {
         if !producing && (kind == SlotKind::Signing || self.stacker.is_none()) {
             return;
         }
-        let Ok(msg) = ProducerMsg::decode(bytes) else {
+        let decoded = match &self.decodes {
+            Some(d) => d.producer(bytes),
+            None => ProducerMsg::decode(bytes),
+        };
+        let Ok(msg) = decoded else {
             return self.ignored(Ignored::Undecodable { db, slot });
         };
         let in_blocks_slot = matches!(msg, ProducerMsg::Proposal(_) | ProducerMsg::Signed { .. });
@@ -1362,7 +1375,11 @@ impl NodeMachine {
         {
             return;
         }
-        match StackerMsg::decode(bytes) {
+        let decoded = match &self.decodes {
+            Some(d) => d.stacker(bytes),
+            None => StackerMsg::decode(bytes),
+        };
+        match decoded {
             Err(_) => self.ignored(Ignored::Undecodable { db, slot }),
             Ok(StackerMsg::Complete(block)) => self.append(&block, rng),
             Ok(StackerMsg::Round {

@@ -93,6 +93,7 @@ impl Harness {
             fee_rate_sat_vb: 1,
             coinbase_maturity: 0,
             shared_verifications: None,
+            shared_decodes: None,
             faults: Default::default(),
         };
         Harness {

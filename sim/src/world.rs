@@ -109,6 +109,11 @@ fn principal_of(k: &secp256k1::SecretKey) -> Principal {
 
 /// Recoveries remembered at once: far more than the chunks in flight in any scenario.
 const RECOVERY_MEMO: usize = 1 << 16;
+/// Bytes of encoded messages each decode memo keeps (the 100 dealer packages of a 4,000-slot
+/// key generation are ~22 MB encoded).
+const DECODE_MEMO_BYTES: usize = 128 << 20;
+/// Bytes of chunk data whose hashes are remembered.
+const DATA_HASH_MEMO_BYTES: usize = 128 << 20;
 
 /// Each producer's wallet gets this much in the genesis block's coinbase.
 const PRODUCER_FUNDING: Amount = Amount::from_sat(100_000_000);
@@ -156,6 +161,12 @@ pub struct World {
 
 impl World {
     pub fn new(scenario: Scenario) -> Result<World, SimError> {
+        World::with_sharing(scenario, true)
+    }
+
+    /// `share = false` gives every node its own verifications, decodings, recoveries and
+    /// hashes: slower, and the same digest (what the sharing promises; a test checks it).
+    pub fn with_sharing(scenario: Scenario, share: bool) -> Result<World, SimError> {
         let mut spec = ParamsSpec::preset(Network::Regtest);
         if let Some(c) = scenario.chain.cycle_length {
             spec.cycle_length = c;
@@ -245,7 +256,9 @@ impl World {
             Chainstate::genesis(&params, &genesis).map_err(|e| SimError::Genesis(e.to_string()))?;
         // Every node applies every transaction: one signature check serves them all (a pure
         // function of the transaction; the digest cannot change).
-        chainstate.share_tx_checks(tandem_consensus::chain::SharedTxChecks::new(1 << 16));
+        if share {
+            chainstate.share_tx_checks(tandem_consensus::chain::SharedTxChecks::new(1 << 16));
+        }
         let plan = FaultPlan::new(&scenario, &mut stream(seed, "byzantine"));
         let mut names = Vec::new();
         let mut nodes = Vec::new();
@@ -258,6 +271,9 @@ impl World {
         // Every node verifies every block's signatures: a pure function of the signature, so
         // one verification serves them all (the digest cannot change).
         let shared = SharedVerifications::new(1 << 12);
+        // Likewise every node decodes every message it replicates (dealer packages and nonce
+        // commitments are point decompressions): decoded once, cloned to each node.
+        let decodes = tandem_machine::SharedDecodes::new(DECODE_MEMO_BYTES);
         for (i, secret) in producer_keys
             .iter()
             .chain(&stacker_keys)
@@ -287,7 +303,8 @@ impl World {
                 producer_spend,
                 fee_rate_sat_vb: 1,
                 coinbase_maturity: 0,
-                shared_verifications: Some(shared.clone()),
+                shared_verifications: share.then(|| shared.clone()),
+                shared_decodes: share.then(|| decodes.clone()),
                 faults: plan.machine_faults(i),
             };
             configs.push(config.clone());
@@ -330,7 +347,11 @@ impl World {
             configs,
             genesis: chainstate,
             observed: Observed::default(),
-            recoveries: RecoveryMemo::new(RECOVERY_MEMO),
+            recoveries: if share {
+                RecoveryMemo::new(RECOVERY_MEMO, DATA_HASH_MEMO_BYTES)
+            } else {
+                RecoveryMemo::new(1, 0)
+            },
             pool: Pool::shared(),
             done: false,
         };

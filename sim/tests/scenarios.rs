@@ -275,3 +275,23 @@ fn pox_5_pool_members_sign_for_themselves_in_the_simulator() {
         );
     }
 }
+
+/// The memos the simulated nodes share (signature verifications, message decodings, chunk
+/// recoveries and data hashes, transaction checks) hold pure functions of their inputs: a
+/// world without them runs the same, byte for byte, faults included.
+#[test]
+fn sharing_pure_results_between_nodes_changes_nothing() {
+    for text in [
+        include_str!("../scenarios/tiny.toml"),
+        include_str!("../scenarios/faults/p4s4-byzantine-mixed.toml"),
+    ] {
+        let scenario = Scenario::parse(text).unwrap();
+        let shared = World::with_sharing(scenario.clone(), true).unwrap().run();
+        let alone = World::with_sharing(scenario, false).unwrap().run();
+        assert!(
+            shared.digest == alone.digest && shared == alone,
+            "{}",
+            shared.scenario
+        );
+    }
+}

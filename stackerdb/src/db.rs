@@ -202,7 +202,7 @@ impl<P: WritePolicy, S: ChunkStore> StackerDb<P, S> {
         // The version rule first: it needs no signature recovery, so the stale and duplicate
         // chunks that make up most replication traffic are refused cheaply. Nothing is
         // accepted before the signature and the policy have been checked below.
-        let new = chunk.metadata();
+        let new = chunk.metadata_hashed(recover.data_hash(&chunk.data));
         if !beats(&new, &current) {
             let stored_version = current.slot_version;
             return refuse(

@@ -122,7 +122,7 @@ impl Decode for DealerPackage {
         }
         Ok(DealerPackage {
             dealer,
-            commitment,
+            commitment: std::sync::Arc::new(commitment),
             pok_r,
             pok_z,
             sealed_shares,

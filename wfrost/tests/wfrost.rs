@@ -216,7 +216,7 @@ fn bad_commitments_and_proofs_name_their_dealers() {
     let mut rng = ChaCha12Rng::from_seed([21; 32]);
     let (config, enc) = config_for(&contiguous(&[2, 2, 2, 2]), 5, &mut rng);
     let (mut secrets, mut packages) = deal_all(&config, &enc, &mut rng);
-    packages.get_mut(&PartyId(2)).unwrap().commitment.pop();
+    std::sync::Arc::make_mut(&mut packages.get_mut(&PartyId(2)).unwrap().commitment).pop();
     packages.get_mut(&PartyId(4)).unwrap().pok_z += Scalar::ONE;
     packages.remove(&PartyId(3));
     let err = check(

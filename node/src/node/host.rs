@@ -154,6 +154,7 @@ impl Host {
                 fee_rate_sat_vb: config.fee_rate_sat_vb,
                 coinbase_maturity: config.coinbase_maturity,
                 shared_verifications: None,
+                shared_decodes: None,
                 faults: config.faults.clone(),
             },
             genesis,

@@ -1202,9 +1202,13 @@ impl NodeMachine {
         );
         info.burn_ops = self.burn_ops.values().cloned().collect();
         let next_height = self.follower.tip_parent().height.next();
-        let producer = pk
-            .key_share()
-            .map(|key| Producer::new(self.timing, key.clone(), producer_key.clone(), next_height));
+        let producer = pk.key_share().map(|key| {
+            let mut p = Producer::new(self.timing, key.clone(), producer_key.clone(), next_height);
+            if let Some(shared) = &self.shared {
+                p.share_verifications(shared.clone());
+            }
+            p
+        });
         let stacker = sk.key_share().map(|key| {
             let mut s = Stacker::new(key.clone(), stacker_key.clone(), next_height);
             if let Some(shared) = &self.shared {

@@ -637,6 +637,7 @@ pub fn batch_invert(xs: &[Scalar]) -> Vec<Scalar> {
 
 /// Lagrange coefficients over arbitrary distinct non-zero scalars (used for party
 /// identifiers, of which there are at most a few hundred): the plain O(n^2) formula.
+#[cfg(test)]
 pub fn lagrange_scalars(set: &[Scalar], target: &Scalar) -> Scalar {
     let mut num = Scalar::ONE;
     let mut den = Scalar::ONE;

@@ -38,7 +38,8 @@ pub use dkg::{
     VerifyingSharesPackage,
 };
 pub use sign::{
-    aggregate, commit, invalid_shares_among, sign, CommitmentLog, NonceCommitments, SignError,
+    aggregate, commit, invalid_shares_among, sign, sign_shared, CommitmentLog, NonceCommitments,
+    SignError, SigningPlan,
 };
 pub use witness::{
     AccountableSignature, SharedVerifications, SigningSetCache, WitnessEntry, WitnessError,

@@ -9,17 +9,19 @@
 //! slots. (The construction is WSTS v2's, expressed through frost's API; its security argument
 //! is the WSTS paper's, not RFC 9591's.)
 
-use super::arith::{g_times, lagrange_at_zero, lagrange_scalars, scalar};
+use super::arith::{lagrange_at_zero, msm_affine};
 use super::config::{compress, is_compressed_tag, PartyId};
 use super::dkg::{GroupKey, KeyShare};
 use super::frost_bridge::{party_identifier, verifying_key};
-use super::witness::AccountableSignature;
-use frost_secp256k1::keys::{KeyPackage, PublicKeyPackage, SigningShare, VerifyingShare};
+use super::msm::to_affine_batch;
+use super::witness::{AccountableSignature, SharedVerifications};
+use frost_secp256k1::keys::{PublicKeyPackage, SigningShare};
 use frost_secp256k1::round1::{NonceCommitment, SigningCommitments, SigningNonces};
 use frost_secp256k1::round2::SignatureShare;
 use frost_secp256k1::{CheaterDetection, SigningPackage};
+use frost_secp256k1::{Ciphersuite, Secp256K1Sha256};
 use k256::elliptic_curve::ff::PrimeField;
-use k256::Scalar;
+use k256::{ProjectivePoint, Scalar};
 use rand_core::{CryptoRng, RngCore};
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -186,26 +188,134 @@ pub fn sign(
     message: &[u8],
     nonces: SigningNonces,
 ) -> Result<SignatureShare, SignError> {
-    if !commitments.contains_key(&key.party) {
-        return Err(SignError::NotInSigningSet(key.party));
+    sign_shared(group, key, commitments, message, nonces, None)
+}
+
+/// What every signer of one signing package computes alike (RFC 9591 section 5.2, steps 1-6
+/// of `sign`): each party's binding factor and the challenge over the group commitment
+/// `R = sum_p (D_p + rho_p E_p)`. A pure function of (group key, package, message): R costs
+/// one scalar multiplication per party, and every signer of the package used to make it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SigningPlan {
+    rho: BTreeMap<PartyId, Scalar>,
+    challenge: Scalar,
+}
+
+/// frost's binding factors (RFC 9591 `compute_binding_factors`, with the ciphersuite's H1,
+/// H4 and H5) for the parties of `entries`, given as (party, hiding, binding) encodings in the
+/// package's order. Refuses, naming it, a party without a frost identifier (party 0).
+pub(crate) fn binding_factors<'a>(
+    group_key: &[u8; 33],
+    message: &[u8],
+    entries: impl Iterator<Item = (PartyId, &'a [u8; 33], &'a [u8; 33])>,
+) -> Result<Vec<Scalar>, PartyId> {
+    let mut encoded = Vec::new();
+    let mut ids = Vec::new();
+    for (p, hiding, binding) in entries {
+        let id = party_identifier(p).map_err(|_| p)?.serialize();
+        encoded.extend_from_slice(&id);
+        encoded.extend_from_slice(hiding);
+        encoded.extend_from_slice(binding);
+        ids.push(id);
     }
-    let (set, k) = signing_set(group, commitments.keys().copied())?;
+    let mut prefix = Vec::with_capacity(97);
+    prefix.extend_from_slice(group_key);
+    prefix.extend_from_slice(Secp256K1Sha256::H4(message).as_ref());
+    prefix.extend_from_slice(Secp256K1Sha256::H5(&encoded).as_ref());
+    Ok(ids
+        .iter()
+        .map(|id| {
+            let mut pre = prefix.clone();
+            pre.extend_from_slice(id);
+            Secp256K1Sha256::H1(&pre)
+        })
+        .collect())
+}
+
+/// frost's challenge `H2(R || Y || message)` (RFC 9591 `compute_challenge`).
+pub(crate) fn challenge(r: &[u8; 33], group_key: &[u8; 33], message: &[u8]) -> Scalar {
+    let mut pre = Vec::with_capacity(66 + message.len());
+    pre.extend_from_slice(r);
+    pre.extend_from_slice(group_key);
+    pre.extend_from_slice(message);
+    Secp256K1Sha256::H2(&pre)
+}
+
+impl SigningPlan {
+    pub fn new(
+        group: &GroupKey,
+        commitments: &BTreeMap<PartyId, NonceCommitments>,
+        message: &[u8],
+    ) -> Result<SigningPlan, SignError> {
+        let vk = compress(&group.group_key);
+        let rho = binding_factors(
+            &vk,
+            message,
+            commitments.iter().map(|(p, c)| (*p, &c.hiding, &c.binding)),
+        )
+        .map_err(SignError::UnknownParty)?;
+        let mut r = ProjectivePoint::IDENTITY;
+        let mut bindings = Vec::with_capacity(commitments.len());
+        for c in commitments.values() {
+            let (d, e) = (c.frost.hiding().value(), c.frost.binding().value());
+            // frost's check: an identity commitment would reveal the signer's share.
+            if d == ProjectivePoint::IDENTITY || e == ProjectivePoint::IDENTITY {
+                return Err(SignError::Frost(
+                    "a nonce commitment is the identity".into(),
+                ));
+            }
+            r += d;
+            bindings.push(e);
+        }
+        // One shared inversion for all binding points (none is the identity, checked above).
+        r += msm_affine(&to_affine_batch(&bindings), &rho);
+        if r == ProjectivePoint::IDENTITY {
+            return Err(SignError::Frost(
+                "the group commitment is the identity".into(),
+            ));
+        }
+        Ok(SigningPlan {
+            challenge: challenge(&compress(&r.to_affine()), &vk, message),
+            rho: commitments.keys().copied().zip(rho).collect(),
+        })
+    }
+}
+
+/// [`sign`], with the package's [`SigningPlan`] taken from (or left in) `shared` when given:
+/// the simulator's signers of one package make it once. The share is frost's own:
+/// `z = d + e rho_p + lambda_p s c` with frost's `s = s*_p / lambda_p`, that is
+/// `d + e rho_p + s*_p c`.
+pub fn sign_shared(
+    group: &GroupKey,
+    key: &KeyShare,
+    commitments: &BTreeMap<PartyId, NonceCommitments>,
+    message: &[u8],
+    nonces: SigningNonces,
+    shared: Option<&SharedVerifications>,
+) -> Result<SignatureShare, SignError> {
+    let mine = commitments
+        .get(&key.party)
+        .ok_or(SignError::NotInSigningSet(key.party))?;
+    // frost's check: nonces are only ever used with the commitment they were made for.
+    if nonces.commitments() != &mine.frost {
+        return Err(SignError::Frost(
+            "the nonces are not the ones committed to in the package".into(),
+        ));
+    }
+    let (_, k) = signing_set(group, commitments.keys().copied())?;
+    let plan = match shared {
+        Some(s) => s.plan(group, commitments, message)?,
+        None => std::sync::Arc::new(SigningPlan::new(group, commitments, message)?),
+    };
+    let rho = plan
+        .rho
+        .get(&key.party)
+        .ok_or(SignError::NotInSigningSet(key.party))?;
     let lambdas = lagrange_at_zero(&k, &key.slots);
     let folded: Scalar = lambdas.iter().zip(&key.shares).map(|(l, s)| *l * s).sum();
-    let ids: Vec<Scalar> = set.iter().map(|p| scalar(u64::from(p.0))).collect();
-    let lambda_p = lagrange_scalars(&ids, &scalar(u64::from(key.party.0)));
-    let inv: Scalar = Option::from(lambda_p.invert())
-        .ok_or_else(|| SignError::Frost("zero Lagrange coefficient".into()))?;
-    let share = folded * inv;
-    let kp = KeyPackage::new(
-        party_identifier(key.party).map_err(frost_err)?,
-        SigningShare::deserialize(&share.to_repr()).map_err(frost_err)?,
-        VerifyingShare::deserialize(&compress(&g_times(&share).to_affine())).map_err(frost_err)?,
-        verifying_key(&group.group_key).map_err(frost_err)?,
-        1,
-    );
-    frost_secp256k1::round2::sign(&signing_package(commitments, message)?, &nonces, &kp)
-        .map_err(frost_err)
+    let z =
+        nonces.hiding().to_scalar() + nonces.binding().to_scalar() * rho + folded * plan.challenge;
+    SignatureShare::deserialize(&z.to_repr()).map_err(frost_err)
 }
 
 /// Aggregates the shares into the accountable signature a block carries; when the aggregate
@@ -295,5 +405,104 @@ impl CommitmentLog {
             return Err(SignError::ReplayedNonce(party));
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::arith::{g_times, lagrange_scalars, scalar};
+    use crate::testkit;
+    use frost_secp256k1::keys::{KeyPackage, VerifyingShare};
+    use rand_chacha::rand_core::SeedableRng;
+    use rand_chacha::ChaCha20Rng;
+
+    /// The share as frost's own `round2::sign` makes it, from a temporary key package whose
+    /// share is `s*_p / lambda_p` (how this module signed before signing plans).
+    fn frost_share(
+        group: &GroupKey,
+        key: &KeyShare,
+        commitments: &BTreeMap<PartyId, NonceCommitments>,
+        message: &[u8],
+        nonces: &SigningNonces,
+    ) -> SignatureShare {
+        let (set, k) = signing_set(group, commitments.keys().copied()).unwrap();
+        let lambdas = lagrange_at_zero(&k, &key.slots);
+        let folded: Scalar = lambdas.iter().zip(&key.shares).map(|(l, s)| *l * s).sum();
+        let ids: Vec<Scalar> = set.iter().map(|p| scalar(u64::from(p.0))).collect();
+        let lambda_p = lagrange_scalars(&ids, &scalar(u64::from(key.party.0)));
+        let share = folded * Option::<Scalar>::from(lambda_p.invert()).unwrap();
+        let kp = KeyPackage::new(
+            party_identifier(key.party).unwrap(),
+            SigningShare::deserialize(&share.to_repr()).unwrap(),
+            VerifyingShare::deserialize(&compress(&g_times(&share).to_affine())).unwrap(),
+            verifying_key(&group.group_key).unwrap(),
+            1,
+        );
+        frost_secp256k1::round2::sign(&signing_package(commitments, message).unwrap(), nonces, &kp)
+            .unwrap()
+    }
+
+    #[test]
+    fn planned_shares_are_frosts_own_and_sharing_the_plan_changes_nothing() {
+        let mut rng = ChaCha20Rng::seed_from_u64(7);
+        let slots = testkit::contiguous(&[3, 2, 4, 1, 5]);
+        let (config, enc) = testkit::config(&slots, 10, [9; 32], &mut rng).unwrap();
+        let (keys, group) = testkit::keys(&config, &enc, &mut rng).unwrap();
+        let shared = SharedVerifications::new(16);
+        for signers in [vec![1u16, 3, 5], vec![1, 2, 3, 4, 5], vec![2, 3, 5]] {
+            let mut nonces = BTreeMap::new();
+            let mut commitments = BTreeMap::new();
+            for p in signers.iter().map(|p| PartyId(*p)) {
+                let (n, c) = commit(&keys[&p], &mut rng).unwrap();
+                nonces.insert(p, n);
+                commitments.insert(p, c);
+            }
+            let msg = format!("block of {signers:?}");
+            let mut shares = BTreeMap::new();
+            for (p, n) in &nonces {
+                let want = frost_share(&group, &keys[p], &commitments, msg.as_bytes(), n);
+                let alone = sign_shared(
+                    &group,
+                    &keys[p],
+                    &commitments,
+                    msg.as_bytes(),
+                    n.clone(),
+                    None,
+                );
+                let planned = sign_shared(
+                    &group,
+                    &keys[p],
+                    &commitments,
+                    msg.as_bytes(),
+                    n.clone(),
+                    Some(&shared),
+                );
+                assert_eq!(alone.unwrap(), want, "party {p}");
+                assert_eq!(planned.unwrap(), want, "party {p}");
+                shares.insert(*p, want);
+            }
+            let sig = aggregate(&group, &commitments, &shares, msg.as_bytes()).unwrap();
+            assert_eq!(
+                sig.verify(&group, msg.as_bytes()).unwrap().len(),
+                signers.len()
+            );
+        }
+        // Another party's nonces are refused by name, before anything is computed.
+        let (n1, _) = commit(&keys[&PartyId(1)], &mut rng).unwrap();
+        let (_, c2) = commit(&keys[&PartyId(2)], &mut rng).unwrap();
+        let (_, c3) = commit(&keys[&PartyId(3)], &mut rng).unwrap();
+        let (_, c5) = commit(&keys[&PartyId(5)], &mut rng).unwrap();
+        let commitments: BTreeMap<PartyId, NonceCommitments> =
+            [(PartyId(1), c2), (PartyId(3), c3), (PartyId(5), c5)].into();
+        let err = sign_shared(
+            &group,
+            &keys[&PartyId(1)],
+            &commitments,
+            b"m",
+            n1.clone(),
+            None,
+        );
+        assert!(matches!(err, Err(SignError::Frost(m)) if m.contains("not the ones committed")));
     }
 }

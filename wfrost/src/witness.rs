@@ -11,8 +11,9 @@ use super::arith::{
 };
 use super::config::{compress, PartyId};
 use super::dkg::GroupKey;
-use super::frost_bridge::{party_identifier, verifying_key};
+use super::frost_bridge::verifying_key;
 use super::msm::FixedBaseTable;
+use super::sign::{binding_factors, challenge};
 use super::sign::{signing_set, NonceCommitments, SignError};
 use frost_secp256k1::round2::SignatureShare;
 use frost_secp256k1::{Ciphersuite, Secp256K1Sha256, Signature};
@@ -274,38 +275,22 @@ impl AccountableSignature {
         message: &[u8],
     ) -> Result<(Vec<Scalar>, Scalar), WitnessError> {
         let vk = compress(&group.group_key);
-        let mut encoded = Vec::with_capacity(parts.len() * 98);
-        let mut ids = Vec::with_capacity(parts.len());
-        for (part, w) in parts.iter().zip(&self.witness) {
-            let id = party_identifier(part.party)
-                .map_err(|_| WitnessError::Malformed(part.party))?
-                .serialize();
-            encoded.extend_from_slice(&id);
-            encoded.extend_from_slice(&w.hiding);
-            encoded.extend_from_slice(&w.binding);
-            ids.push(id);
-        }
-        let mut prefix = Vec::with_capacity(97);
-        prefix.extend_from_slice(&vk);
-        prefix.extend_from_slice(Secp256K1Sha256::H4(message).as_ref());
-        prefix.extend_from_slice(Secp256K1Sha256::H5(&encoded).as_ref());
-        let rho: Vec<Scalar> = ids
-            .iter()
-            .map(|id| {
-                let mut pre = prefix.clone();
-                pre.extend_from_slice(id);
-                Secp256K1Sha256::H1(&pre)
-            })
-            .collect();
+        let rho = binding_factors(
+            &vk,
+            message,
+            parts
+                .iter()
+                .zip(&self.witness)
+                .map(|(part, w)| (part.party, &w.hiding, &w.binding)),
+        )
+        .map_err(WitnessError::Malformed)?;
         // The challenge over the signature's own R. R is not recomputed as
         // sum(D_p + rho_p E_p) (that would cost one scalar multiplication per party): the
         // batched per-party checks, z = sum z_p and the signature's equation zG = R + cY
         // (a term of the same batch) together imply it, because sum_p Y*_p = Y.
-        let mut pre = Vec::with_capacity(66 + message.len());
-        pre.extend_from_slice(&self.signature[..33]);
-        pre.extend_from_slice(&vk);
-        pre.extend_from_slice(message);
-        Ok((rho, Secp256K1Sha256::H2(&pre)))
+        let mut r = [0u8; 33];
+        r.copy_from_slice(&self.signature[..33]);
+        Ok((rho, challenge(&r, &vk, message)))
     }
 
     /// Checks the whole accountable signature; returns the parties that signed.
@@ -542,6 +527,9 @@ pub struct SharedVerifications {
 struct SharedInner {
     capacity: usize,
     verified: BTreeMap<[u8; 32], Vec<PartyId>>,
+    /// Signing plans by (group key, message, package): every signer of a package makes the
+    /// same one (see [`crate::sign::SigningPlan`]).
+    plans: BTreeMap<[u8; 32], Arc<crate::sign::SigningPlan>>,
 }
 
 impl SharedVerifications {
@@ -551,6 +539,7 @@ impl SharedVerifications {
             inner: Arc::new(std::sync::Mutex::new(SharedInner {
                 capacity: capacity.max(1),
                 verified: BTreeMap::new(),
+                plans: BTreeMap::new(),
             })),
         }
     }
@@ -564,6 +553,43 @@ impl SharedVerifications {
         h.update(message);
         h.update(sig.encode());
         h.finalize().into()
+    }
+
+    /// The signing plan of this package, made once for all the signers sharing this.
+    pub(crate) fn plan(
+        &self,
+        group: &GroupKey,
+        commitments: &BTreeMap<PartyId, crate::sign::NonceCommitments>,
+        message: &[u8],
+    ) -> Result<Arc<crate::sign::SigningPlan>, crate::sign::SignError> {
+        use sha2::{Digest, Sha256};
+        // The plan depends on the group key alone of the group, and on the whole package.
+        let mut h = Sha256::new();
+        h.update(b"tandem-wfrost-plan");
+        h.update(compress(&group.group_key));
+        h.update((message.len() as u64).to_be_bytes());
+        h.update(message);
+        for (p, c) in commitments {
+            h.update(p.0.to_be_bytes());
+            h.update(c.to_bytes());
+        }
+        let key: [u8; 32] = h.finalize().into();
+        if let Some(plan) = self
+            .inner
+            .lock()
+            .ok()
+            .and_then(|i| i.plans.get(&key).cloned())
+        {
+            return Ok(plan);
+        }
+        let plan = Arc::new(crate::sign::SigningPlan::new(group, commitments, message)?);
+        if let Ok(mut inner) = self.inner.lock() {
+            if inner.plans.len() >= inner.capacity {
+                inner.plans.clear();
+            }
+            inner.plans.insert(key, plan.clone());
+        }
+        Ok(plan)
     }
 
     // A poisoned lock (a panic elsewhere while holding it) only costs the sharing.

@@ -14,7 +14,9 @@ use crate::hashes::StateRoot;
 use crate::height::{Attempt, BurnHeight, ElectionRound, StacksHeight};
 use rand_core::{CryptoRng, RngCore};
 use std::collections::{BTreeMap, BTreeSet};
-use tandem_wfrost::{AccountableSignature, GroupKey, KeyShare, PartyId, SignError};
+use tandem_wfrost::{
+    AccountableSignature, GroupKey, KeyShare, PartyId, SharedVerifications, SignError,
+};
 
 /// Timing of the protocol, in milliseconds of the host's clock.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -298,6 +300,8 @@ pub struct Producer {
     /// Parties that kept an abandoned round from its signature, with the height they did it
     /// at: coordinators avoid them for [`SUSPICION_HEIGHTS`] heights (round.rs `suspects`).
     suspects: BTreeMap<PartyId, StacksHeight>,
+    /// Pure results shared with the other producers of this process (a simulator's).
+    shared: Option<SharedVerifications>,
 }
 
 /// Attempts per height before the leader stops retrying and leaves the height to the leader
@@ -350,7 +354,15 @@ impl Producer {
             proposed: false,
             attempt: Attempt(0),
             suspects: BTreeMap::new(),
+            shared: None,
         }
+    }
+
+    /// Shares signing plans with the other producers in this process (see
+    /// [`tandem_wfrost::sign_shared`]); nothing it signs changes.
+    pub fn share_verifications(&mut self, shared: SharedVerifications) {
+        self.signing.share(Some(shared.clone()));
+        self.shared = Some(shared);
     }
 
     /// The two-phase-commit attempt at the current height.
@@ -525,6 +537,7 @@ impl Producer {
             producer_message,
         )
         .avoiding(avoided(&self.suspects, self.height));
+        self.signing.share(self.shared.clone());
     }
 
     fn tally(&mut self, round: ElectionRound) -> Vec<ProducerOut> {

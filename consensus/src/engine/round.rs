@@ -22,7 +22,8 @@ use frost_secp256k1::round2::SignatureShare;
 use rand_core::{CryptoRng, RngCore};
 use std::collections::{BTreeMap, BTreeSet};
 use tandem_wfrost::{
-    self as wfrost, AccountableSignature, GroupKey, KeyShare, NonceCommitments, PartyId, SignError,
+    self as wfrost, AccountableSignature, GroupKey, KeyShare, NonceCommitments, PartyId,
+    SharedVerifications, SignError,
 };
 
 // Messages and effects are handed from machine to host one at a time, never stored in bulk:
@@ -117,6 +118,9 @@ pub struct SigningRound {
     /// Parties this coordinator leaves out of its signing package when the others hold the
     /// threshold without them (see [`SigningRound::suspects`]).
     avoid: BTreeSet<PartyId>,
+    /// Pure results shared with other signers in this process (a simulator's): the signing
+    /// plan every signer of a package computes alike.
+    shared: Option<SharedVerifications>,
 }
 
 impl SigningRound {
@@ -143,7 +147,14 @@ impl SigningRound {
             done: false,
             signed: false,
             avoid: BTreeSet::new(),
+            shared: None,
         }
+    }
+
+    /// Shares signing plans with the other signers of this process (see
+    /// [`wfrost::sign_shared`]); the shares do not change.
+    pub fn share(&mut self, shared: Option<SharedVerifications>) {
+        self.shared = shared;
     }
 
     /// The parties to leave out of this round's signing package when the other committed
@@ -436,7 +447,15 @@ impl SigningRound {
         let Some(nonces) = self.my_nonces.take() else {
             return out;
         };
-        match wfrost::sign(&self.group, key, &commitments, &(self.message)(&id), nonces) {
+        let message = (self.message)(&id);
+        match wfrost::sign_shared(
+            &self.group,
+            key,
+            &commitments,
+            &message,
+            nonces,
+            self.shared.as_ref(),
+        ) {
             Ok(share) => {
                 self.shares.insert(me, share);
                 if me != self.coordinator {

@@ -172,6 +172,7 @@ impl Stacker {
 
     /// Shares producer-signature verifications with other verifiers in this process.
     pub fn share_verifications(&mut self, shared: SharedVerifications) {
+        self.signing.share(Some(shared.clone()));
         self.shared = Some(shared);
     }
 
@@ -290,6 +291,7 @@ impl Stacker {
         self.attempt = attempt;
         self.signing = Self::round_for(&self.key, &self.group, attempt)
             .avoiding(avoided(&self.suspects, self.height));
+        self.signing.share(self.shared.clone());
         self.prepare(rng)
     }
 
@@ -405,5 +407,6 @@ impl Stacker {
         // job, so a crashed coordinator costs one timeout, not one per block.
         self.signing = Self::round_for(&self.key, &self.group, self.attempt)
             .avoiding(avoided(&self.suspects, next_height));
+        self.signing.share(self.shared.clone());
     }
 }

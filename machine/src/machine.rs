@@ -1753,11 +1753,9 @@ impl NodeMachine {
     }
 
     fn on_transaction(&mut self, tx: Transaction) {
-        let known = tx
-            .txid()
-            .ok()
-            .is_some_and(|id| self.mempool.iter().any(|t| t.txid().ok() == Some(id)));
-        if known || self.follower.tip_state().is_stale(&tx) {
+        // Equal transactions are equal encodings (the codec is canonical), hence one txid:
+        // comparing them spares hashing the whole mempool for every arrival.
+        if self.mempool.contains(&tx) || self.follower.tip_state().is_stale(&tx) {
             return self.ignored(Ignored::StaleTransaction);
         }
         self.mempool.push(tx);

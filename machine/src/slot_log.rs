@@ -11,6 +11,7 @@
 //! attempt). Versions only grow (the write rules refuse anything else), so the tags stay
 //! ordered even across a writer's restart. docs/protocol.md section 9 ("Slot contents").
 
+use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
 use tandem_codec::{Decode, DecodeError, Reader, Writer};
 use tandem_consensus::engine::MAX_MESSAGE_BYTES;
@@ -166,7 +167,8 @@ pub struct Inbox {
 }
 
 /// What a reader processed from one slot: the newest version, the version before it, and the
-/// messages it processed from chunks of the newest version (by hash).
+/// messages it processed from chunks of the newest version (by SHA-256, which this machine
+/// kind computes in hardware: a dedup key, not a protocol hash).
 #[derive(Clone, Debug, Default)]
 struct Seen {
     last: SlotVersion,
@@ -201,9 +203,7 @@ impl Inbox {
         for e in log.entries {
             if e.written_at > from
                 && e.written_at <= version
-                && seen
-                    .processed
-                    .insert(tandem_stackerdb::Sha512Trunc256::of(&e.msg).0)
+                && seen.processed.insert(Sha256::digest(&e.msg).into())
             {
                 out.push(e.msg);
             }

@@ -169,13 +169,20 @@ impl ChunkData {
     }
 }
 
+/// SHA-512/256 of no data, the hash of every empty slot (a constant: a replica opens
+/// thousands of empty slots, and hashing them was 3.5% of the small simulation).
+pub const EMPTY_DATA_HASH: Sha512Trunc256 = Sha512Trunc256([
+    0xc6, 0x72, 0xb8, 0xd1, 0xef, 0x56, 0xed, 0x28, 0xab, 0x87, 0xc3, 0x62, 0x2c, 0x51, 0x14, 0x06,
+    0x9b, 0xdd, 0x3a, 0xd7, 0xb8, 0xf9, 0x73, 0x74, 0x98, 0xd0, 0xc0, 0x1e, 0xce, 0xf0, 0x96, 0x7a,
+]);
+
 impl SlotMetadata {
     /// An empty slot: version 0, no data, no signer.
     pub fn empty(slot_id: SlotId) -> SlotMetadata {
         SlotMetadata {
             slot_id,
             slot_version: SlotVersion(0),
-            data_hash: Sha512Trunc256::of(&[]),
+            data_hash: EMPTY_DATA_HASH,
             signature: ChunkSignature([0; 65]),
         }
     }
@@ -274,6 +281,8 @@ mod tests {
         h.0[1] = 0x1f;
         assert_eq!(h.leading_zeros(), 11);
         assert_eq!(Sha512Trunc256([0; 32]).leading_zeros(), 256);
+        // FIPS 180-4's SHA-512/256 of the empty string.
+        assert_eq!(Sha512Trunc256::of(&[]), EMPTY_DATA_HASH);
     }
 
     #[test]

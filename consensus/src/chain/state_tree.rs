@@ -19,6 +19,7 @@
 
 use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 pub type Hash = [u8; 32];
 
@@ -65,8 +66,11 @@ enum Node {
         hash: Hash,
     },
     Inner {
-        left: Box<Node>,
-        right: Box<Node>,
+        // Shared between the versions of the tree: cloning a chain state (every block a
+        // follower applies starts from a clone of its parent's) copies no nodes, and an update
+        // copies only the nodes on its path.
+        left: Arc<Node>,
+        right: Arc<Node>,
         hash: Hash,
     },
 }
@@ -89,8 +93,8 @@ impl Node {
     fn inner(left: Node, right: Node) -> Node {
         Node::Inner {
             hash: inner_hash(&left.hash(), &right.hash()),
-            left: Box::new(left),
-            right: Box::new(right),
+            left: Arc::new(left),
+            right: Arc::new(right),
         }
     }
 
@@ -104,6 +108,12 @@ impl Node {
             (l, r) => Node::inner(l, r),
         }
     }
+}
+
+/// The node itself when this version holds the only reference, else a shallow copy (its
+/// children stay shared).
+fn own(node: Arc<Node>) -> Node {
+    Arc::unwrap_or_clone(node)
 }
 
 /// Two distinct leaves below depth `depth`: inner nodes down to the first differing bit.
@@ -133,9 +143,9 @@ fn insert(node: Node, depth: usize, path: &Hash, value: &Hash) -> Node {
         }
         Node::Inner { left, right, .. } => {
             if bit(path, depth) {
-                Node::inner(*left, insert(*right, depth + 1, path, value))
+                Node::inner(own(left), insert(own(right), depth + 1, path, value))
             } else {
-                Node::inner(insert(*left, depth + 1, path, value), *right)
+                Node::inner(insert(own(left), depth + 1, path, value), own(right))
             }
         }
     }
@@ -148,9 +158,9 @@ fn remove(node: Node, depth: usize, path: &Hash) -> Node {
         leaf @ Node::Leaf { .. } => leaf,
         Node::Inner { left, right, .. } => {
             if bit(path, depth) {
-                Node::joined(*left, remove(*right, depth + 1, path))
+                Node::joined(own(left), remove(own(right), depth + 1, path))
             } else {
-                Node::joined(remove(*left, depth + 1, path), *right)
+                Node::joined(remove(own(left), depth + 1, path), own(right))
             }
         }
     }

@@ -1077,6 +1077,9 @@ impl NodeMachine {
                 return self.event(Event::KeygenConfig { set, error });
             }
         };
+        if let Some(shared) = &self.shared {
+            kg.share_verifications(shared.clone());
+        }
         let outs = kg.handle(KeygenInput::Start, rng);
         self.keygens.insert(set, (kg, self.keygen_deadline(h)));
         self.event(Event::KeygenStarted { set, parties });

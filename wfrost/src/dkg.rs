@@ -22,6 +22,7 @@ use super::arith::{
 use super::config::{compress, Party, PartyId, WeightedConfig};
 use super::encrypt;
 use super::msm::to_affine_batch;
+use super::witness::SharedVerifications;
 use k256::elliptic_curve::ff::PrimeField;
 use k256::{AffinePoint, ProjectivePoint, Scalar};
 use rand_core::{CryptoRng, RngCore};
@@ -497,6 +498,19 @@ pub fn verify_group<R: RngCore + CryptoRng>(
     published: &BTreeMap<PartyId, VerifyingSharesPackage>,
     rng: &mut R,
 ) -> Result<GroupKey, DkgError> {
+    verify_group_shared(config, group_commitment, published, rng, None)
+}
+
+/// [`verify_group`], with a group already checked by a verifier sharing `shared` taken from
+/// it (every node of a simulator checks every group). It draws from `rng` exactly as the check
+/// does, so sharing changes nothing downstream.
+pub fn verify_group_shared<R: RngCore + CryptoRng>(
+    config: &WeightedConfig,
+    group_commitment: &[ProjectivePoint],
+    published: &BTreeMap<PartyId, VerifyingSharesPackage>,
+    rng: &mut R,
+    shared: Option<&SharedVerifications>,
+) -> Result<GroupKey, DkgError> {
     let mut culprits = Vec::new();
     for party in config.parties() {
         match published.get(&party.id) {
@@ -515,7 +529,6 @@ pub fn verify_group<R: RngCore + CryptoRng>(
     if !culprits.is_empty() {
         return Err(DkgError::Culprits(culprits));
     }
-    let t = config.threshold() as usize;
     let mut slots = Vec::new();
     let mut points: Vec<AffinePoint> = Vec::new();
     for party in config.parties() {
@@ -538,6 +551,71 @@ pub fn verify_group<R: RngCore + CryptoRng>(
             break z;
         }
     };
+    let memo = shared.map(|s| (s, group_check_key(config, group_commitment, published)));
+    if let Some(group) = memo.as_ref().and_then(|(s, key)| s.checked_group(key)) {
+        return Ok(group);
+    }
+    let result = check_group_at(
+        config,
+        group_commitment,
+        published,
+        rng,
+        z,
+        &order,
+        slots,
+        points,
+    );
+    if let (Some((s, key)), Ok(group)) = (memo, &result) {
+        s.note_checked_group(&key, group.clone());
+    }
+    result
+}
+
+/// The inputs of a group check, hashed (a pure function of them: the verdict and the group).
+fn group_check_key(
+    config: &WeightedConfig,
+    group_commitment: &[ProjectivePoint],
+    published: &BTreeMap<PartyId, VerifyingSharesPackage>,
+) -> [u8; 32] {
+    use sha2::{Digest, Sha256};
+    let mut h = Sha256::new();
+    h.update(b"tandem-wfrost-group-check");
+    h.update(config.context());
+    h.update(config.threshold().to_be_bytes());
+    for party in config.parties() {
+        h.update(party.id.0.to_be_bytes());
+        h.update((party.slots.len() as u64).to_be_bytes());
+        for s in &party.slots {
+            h.update(s.to_be_bytes());
+        }
+        h.update(compress(&party.enc_key));
+    }
+    h.update((group_commitment.len() as u64).to_be_bytes());
+    for p in to_affine_batch(group_commitment) {
+        h.update(compress(&p));
+    }
+    for (id, package) in published {
+        h.update(id.0.to_be_bytes());
+        h.update(package.encode());
+    }
+    h.finalize().into()
+}
+
+/// The check of [`verify_group`] at the random point `z`.
+#[allow(clippy::too_many_arguments)]
+fn check_group_at<R: RngCore + CryptoRng>(
+    config: &WeightedConfig,
+    group_commitment: &[ProjectivePoint],
+    published: &BTreeMap<PartyId, VerifyingSharesPackage>,
+    rng: &mut R,
+    z: Scalar,
+    order: &[usize],
+    slots: Vec<u32>,
+    points: Vec<AffinePoint>,
+) -> Result<GroupKey, DkgError> {
+    let t = config.threshold() as usize;
+    let mut culprits = Vec::new();
+    let sorted: Vec<u32> = order.iter().map(|&k| slots[k]).collect();
     let basis = lagrange_basis_at(&sorted, &z);
     let pts: Vec<AffinePoint> = order.iter().map(|&k| points[k]).collect();
     let mut powers = Vec::with_capacity(t);
@@ -583,7 +661,18 @@ pub fn finish<R: RngCore + CryptoRng>(
     published: &BTreeMap<PartyId, VerifyingSharesPackage>,
     rng: &mut R,
 ) -> Result<(KeyShare, GroupKey), DkgError> {
-    let group = verify_group(config, &pending.group_commitment, published, rng)?;
+    finish_shared(config, pending, published, rng, None)
+}
+
+/// [`finish`] with the group check shared (see [`verify_group_shared`]).
+pub fn finish_shared<R: RngCore + CryptoRng>(
+    config: &WeightedConfig,
+    pending: PendingKey,
+    published: &BTreeMap<PartyId, VerifyingSharesPackage>,
+    rng: &mut R,
+    shared: Option<&SharedVerifications>,
+) -> Result<(KeyShare, GroupKey), DkgError> {
+    let group = verify_group_shared(config, &pending.group_commitment, published, rng, shared)?;
     let my = config
         .party(pending.party)
         .ok_or(DkgError::NotAParty(pending.party))?;
@@ -687,6 +776,47 @@ mod tests {
     use super::*;
     use rand_chacha::rand_core::SeedableRng;
     use rand_chacha::ChaCha20Rng;
+
+    /// A shared group check gives the group the check itself gives, draws from the rng the
+    /// same, and a remembered success never covers different inputs: a forged verifying share
+    /// is still refused, naming its party.
+    #[test]
+    fn shared_group_checks_agree_with_the_check_and_never_cover_other_inputs() {
+        let mut rng = ChaCha20Rng::seed_from_u64(5);
+        let (config, enc) =
+            testkit::config(&testkit::contiguous(&[2, 3, 1]), 4, [4; 32], &mut rng).unwrap();
+        let mut secrets = BTreeMap::new();
+        let mut packages = BTreeMap::new();
+        for p in config.parties() {
+            let (s, pkg) = deal(&config, p.id, &enc[&p.id], &mut rng).unwrap();
+            secrets.insert(p.id, s);
+            packages.insert(p.id, pkg);
+        }
+        let mut published = BTreeMap::new();
+        let mut gc = Vec::new();
+        for (id, s) in secrets {
+            let (pending, v) = check(&config, s, &enc[&id], &packages, &mut rng).unwrap();
+            published.insert(id, v);
+            gc = pending.group_commitment;
+        }
+        let shared = SharedVerifications::new(8);
+        let (mut a, mut b) = (ChaCha20Rng::seed_from_u64(9), ChaCha20Rng::seed_from_u64(9));
+        let alone = verify_group(&config, &gc, &published, &mut a).unwrap();
+        let first = verify_group_shared(&config, &gc, &published, &mut b, Some(&shared)).unwrap();
+        let again = verify_group_shared(&config, &gc, &published, &mut b, Some(&shared)).unwrap();
+        let alone_again = verify_group(&config, &gc, &published, &mut a).unwrap();
+        assert_eq!((&first, &again), (&alone, &alone_again));
+        assert_eq!(a.next_u64(), b.next_u64(), "the rng streams stay in step");
+        let mut forged = published.clone();
+        let p2 = forged.get_mut(&PartyId(2)).unwrap();
+        p2.shares[0] =
+            (ProjectivePoint::from(p2.shares[0]) + ProjectivePoint::GENERATOR).to_affine();
+        let err = verify_group_shared(&config, &gc, &forged, &mut b, Some(&shared)).unwrap_err();
+        assert_eq!(
+            err,
+            DkgError::Culprits(vec![(PartyId(2), Fault::VerifyingShareMismatch)])
+        );
+    }
 
     /// `check` opens shares with the Diffie-Hellman values kept from `deal`, or recomputes
     /// them when they are missing or were made with another key: the same result each way.

@@ -533,6 +533,9 @@ struct SharedInner {
     /// Fixed-base tables of verifying shares by group fingerprint (a group per producer term
     /// and stacker cycle in use: a handful).
     tables: BTreeMap<[u8; 32], Arc<ShareTable>>,
+    /// Groups whose key generation checked out, by the hash of the check's inputs
+    /// (`dkg::verify_group_shared`).
+    groups: BTreeMap<[u8; 32], GroupKey>,
 }
 
 /// Tables kept at once; past it the shared map starts over.
@@ -547,6 +550,7 @@ impl SharedVerifications {
                 verified: BTreeMap::new(),
                 plans: BTreeMap::new(),
                 tables: BTreeMap::new(),
+                groups: BTreeMap::new(),
             })),
         }
     }
@@ -560,6 +564,20 @@ impl SharedVerifications {
         h.update(message);
         h.update(sig.encode());
         h.finalize().into()
+    }
+
+    /// The group a check with these inputs (hashed) produced.
+    pub(crate) fn checked_group(&self, key: &[u8; 32]) -> Option<GroupKey> {
+        self.inner.lock().ok()?.groups.get(key).cloned()
+    }
+
+    pub(crate) fn note_checked_group(&self, key: &[u8; 32], group: GroupKey) {
+        if let Ok(mut inner) = self.inner.lock() {
+            if inner.groups.len() >= SHARED_TABLES {
+                inner.groups.clear();
+            }
+            inner.groups.insert(*key, group);
+        }
     }
 
     /// The fixed-base table of the group with this fingerprint, built once.

@@ -18,7 +18,7 @@ use sha2::{Digest, Sha256};
 use std::collections::{BTreeMap, BTreeSet};
 use tandem_wfrost::{
     self as wfrost, ConfigError, DealerPackage, DealerSecret, DkgError, FrostSlot, GroupKey,
-    KeyShare, PartyId, PendingKey, VerifyingSharesPackage, WeightedConfig,
+    KeyShare, PartyId, PendingKey, SharedVerifications, VerifyingSharesPackage, WeightedConfig,
 };
 
 /// The messages of one run.
@@ -134,6 +134,8 @@ pub struct Keygen {
     key: Option<KeyShare>,
     group: Option<GroupKey>,
     phase: KeygenPhase,
+    /// Group checks shared with the other key generations of this process (a simulator's).
+    shared: Option<SharedVerifications>,
 }
 
 /// How far ahead of its own attempt a node keeps messages (a restart it may have to follow).
@@ -179,7 +181,14 @@ impl Keygen {
             key: None,
             group: None,
             phase: KeygenPhase::Dealing,
+            shared: None,
         })
+    }
+
+    /// Shares group checks with the other key generations in this process (the simulator's
+    /// nodes all check every group); the outcome does not change.
+    pub fn share_verifications(&mut self, shared: SharedVerifications) {
+        self.shared = Some(shared);
     }
 
     pub fn phase(&self) -> &KeygenPhase {
@@ -499,11 +508,23 @@ impl Keygen {
         }
         if self.phase == KeygenPhase::Verifying && self.all_present(&self.verifies) {
             let result = match self.pending.take() {
-                Some(pending) => wfrost::finish(&self.config, pending, &self.verifies, rng)
-                    .map(|(k, g)| (Some(k), g)),
+                Some(pending) => wfrost::finish_shared(
+                    &self.config,
+                    pending,
+                    &self.verifies,
+                    rng,
+                    self.shared.as_ref(),
+                )
+                .map(|(k, g)| (Some(k), g)),
                 None => match &self.group_commitment {
-                    Some(c) => wfrost::verify_group(&self.config, c, &self.verifies, rng)
-                        .map(|g| (None, g)),
+                    Some(c) => wfrost::verify_group_shared(
+                        &self.config,
+                        c,
+                        &self.verifies,
+                        rng,
+                        self.shared.as_ref(),
+                    )
+                    .map(|g| (None, g)),
                     None => return out,
                 },
             };

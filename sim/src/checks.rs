@@ -19,6 +19,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use tandem_consensus::chain::block::{producer_message, stacker_message};
 use tandem_consensus::chain::Block;
 use tandem_consensus::{BlockId, BurnHeight, MicroStx, StacksHeight, Term};
+use tandem_wfrost::SigningSetCache;
 
 /// Per term, the producer and stacker sides' slots.
 pub type TermSlots = BTreeMap<Term, (SideSlots, SideSlots)>;
@@ -81,6 +82,7 @@ impl World {
                 ));
             }
         }
+        let mut caches = BTreeMap::new();
         for (id, b) in &blocks {
             let Some(info) = self
                 .observed
@@ -96,9 +98,17 @@ impl World {
                 ));
                 continue;
             };
-            if let Err(e) = b
-                .producer_sig
-                .verify(&info.producer_key, &producer_message(id))
+            // The checker's own caches, one pair per term, shared with no node: a block's
+            // signatures are checked here independently of what the nodes remembered.
+            let (pc, sc) = caches.entry(b.header.term).or_insert_with(|| {
+                (
+                    SigningSetCache::new(&info.producer_key, 64),
+                    SigningSetCache::new(&info.stacker_key, 64),
+                )
+            });
+            if let Err(e) =
+                b.producer_sig
+                    .verify_cached(&info.producer_key, &producer_message(id), pc)
             {
                 c.safety.push(format!(
                     "block {} (height {}): producer signature does not verify: {e}",
@@ -108,7 +118,7 @@ impl World {
             }
             if let Err(e) = b
                 .stacker_sig
-                .verify(&info.stacker_key, &stacker_message(id))
+                .verify_cached(&info.stacker_key, &stacker_message(id), sc)
             {
                 c.safety.push(format!(
                     "block {} (height {}): stacker signature does not verify: {e}",

@@ -553,7 +553,7 @@ fn blocks_round_trip() {
             header: header(),
             coinbase,
             burn_ops: vec![],
-            txs: vec![transfer(1, 2, 0, 5, STX)],
+            txs: vec![transfer(1, 2, 0, 5, STX)].into(),
         };
         let bytes = unsigned.encode().unwrap();
         assert_eq!(UnsignedBlock::decode(&bytes).unwrap(), unsigned);
@@ -626,7 +626,7 @@ fn a_coinbase_after_a_transaction_is_refused() {
         header: header(),
         coinbase: None,
         burn_ops: vec![],
-        txs: vec![transfer(1, 2, 0, 5, STX)],
+        txs: vec![transfer(1, 2, 0, 5, STX)].into(),
     }
     .encode()
     .unwrap();
@@ -648,7 +648,7 @@ fn hostile_blocks_are_refused_with_the_field_named() {
         header: header(),
         coinbase: None,
         burn_ops: vec![],
-        txs: vec![transfer(1, 2, 0, 5, STX)],
+        txs: vec![transfer(1, 2, 0, 5, STX)].into(),
         producer_sig: fake_sig(4),
         stacker_sig: fake_sig(4),
     };

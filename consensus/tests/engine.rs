@@ -1288,7 +1288,7 @@ fn an_election_round_without_a_leader_moves_on() {
                             .header,
                         coinbase: None,
                         burn_ops: vec![],
-                        txs: vec![],
+                        txs: vec![].into(),
                     },
                     sig: AccountableSignature {
                         signature: [0; 65],
@@ -2003,7 +2003,7 @@ mod wire {
             header: header(),
             coinbase: None,
             burn_ops: vec![],
-            txs: vec![],
+            txs: vec![].into(),
         };
         let mut producer = vec![
             ProducerMsg::VoteRequest {
@@ -2023,7 +2023,7 @@ mod wire {
             header: header(),
             coinbase: None,
             burn_ops: vec![],
-            txs: vec![],
+            txs: vec![].into(),
             producer_sig: sig(),
             stacker_sig: sig(),
         })];

@@ -94,6 +94,6 @@ pub fn assemble(
         header,
         coinbase,
         burn_ops,
-        txs: chosen,
+        txs: chosen.into(),
     })
 }

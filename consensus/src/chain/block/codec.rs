@@ -160,7 +160,7 @@ impl Decode for UnsignedBlock {
             header,
             coinbase,
             burn_ops,
-            txs,
+            txs: txs.into(),
         })
     }
 }

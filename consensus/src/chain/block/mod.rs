@@ -34,6 +34,7 @@ use crate::height::{BurnHeight, StacksHeight, Term};
 use crate::stacking::Principal;
 use crate::units::{MicroStx, Sats};
 use sha2::{Digest, Sha512_256};
+use std::sync::Arc;
 use tandem_wfrost::wire::WireError;
 use tandem_wfrost::{
     AccountableSignature, GroupKey, PartyId, SharedVerifications, SigningSetCache, WitnessError,
@@ -84,7 +85,9 @@ pub struct UnsignedBlock {
     pub coinbase: Option<Coinbase>,
     /// Stacks operations mined on Bitcoin that this block applies (after the coinbase).
     pub burn_ops: Vec<BurnStacksOp>,
-    pub txs: Vec<Transaction>,
+    /// Shared between copies: every node of a simulator holds every candidate and block (500
+    /// transactions each in the large scenario), and a signed block carries its candidate's.
+    pub txs: Arc<Vec<Transaction>>,
 }
 
 /// A block's transaction list in its three parts, as validation reads it.
@@ -108,7 +111,7 @@ pub struct Block {
     pub header: BlockHeader,
     pub coinbase: Option<Coinbase>,
     pub burn_ops: Vec<BurnStacksOp>,
-    pub txs: Vec<Transaction>,
+    pub txs: Arc<Vec<Transaction>>,
     pub producer_sig: AccountableSignature,
     pub stacker_sig: AccountableSignature,
 }

@@ -4,10 +4,12 @@
 //! `s*_p = sum_{i in S_p} lambda_{i,K} s_i` (K = every slot id of the signing parties), and
 //! hands frost a temporary key package whose share is `s*_p / lambda_{p,P'}`, the inverse of
 //! the Lagrange coefficient frost itself applies over the party identifiers of the signing
-//! package. `round1::commit`, `round2::sign` and `aggregate_custom` then run unchanged, and the
-//! aggregate verifies under the group key exactly when the signing parties hold at least T
-//! slots. (The construction is WSTS v2's, expressed through frost's API; its security argument
-//! is the WSTS paper's, not RFC 9591's.)
+//! package. `round1::commit` and `aggregate_custom` then run unchanged, and the aggregate
+//! verifies under the group key exactly when the signing parties hold at least T slots. (The
+//! construction is WSTS v2's, expressed through frost's API; its security argument is the WSTS
+//! paper's, not RFC 9591's.) The signing share is frost's `round2::sign` share computed from a
+//! [`SigningPlan`] (binding factors and challenge), which the signers of one package in one
+//! process may share (ADR 0023); a test checks the shares equal `round2::sign`'s byte for byte.
 
 use super::arith::{lagrange_at_zero, msm_affine};
 use super::config::{compress, is_compressed_tag, PartyId};

@@ -28,6 +28,7 @@ use k256::{AffinePoint, ProjectivePoint, Scalar};
 use rand_core::{CryptoRng, RngCore};
 use std::collections::BTreeMap;
 use std::fmt;
+use std::sync::Arc;
 
 /// What a party broadcasts after dealing.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -36,7 +37,7 @@ pub struct DealerPackage {
     /// `a_0 G .. a_{T-1} G`. Shared: every party keeps every dealer's commitment until its
     /// check, and a simulator's nodes all hold the one decoded copy (a 4,000-slot package
     /// commits to 2,680 points, ~190 KB decoded).
-    pub commitment: std::sync::Arc<Vec<AffinePoint>>,
+    pub commitment: Arc<Vec<AffinePoint>>,
     /// Schnorr proof of knowledge of `a_0`: `(R, z)` with `zG = R + c a_0 G`.
     pub pok_r: AffinePoint,
     pub pok_z: Scalar,
@@ -330,6 +331,16 @@ pub fn group_commitment(
     config: &WeightedConfig,
     packages: &BTreeMap<PartyId, DealerPackage>,
 ) -> Result<Vec<ProjectivePoint>, DkgError> {
+    group_commitment_shared(config, packages, None)
+}
+
+/// [`group_commitment`] with the final sum taken from `shared` when the same commitments
+/// were summed before (see [`sum_commitments`]).
+pub fn group_commitment_shared(
+    config: &WeightedConfig,
+    packages: &BTreeMap<PartyId, DealerPackage>,
+    shared: Option<&SharedVerifications>,
+) -> Result<Vec<ProjectivePoint>, DkgError> {
     let mut faults = BTreeMap::new();
     let mut shaped = Vec::with_capacity(packages.len());
     for party in config.parties() {
@@ -361,11 +372,35 @@ pub fn group_commitment(
             .collect();
         return Err(DkgError::Culprits(culprits));
     }
-    let mut sum = Vec::new();
-    for p in shaped {
-        add_commitment(&mut sum, p);
+    let commitments: Vec<Arc<Vec<AffinePoint>>> =
+        shaped.iter().map(|p| p.commitment.clone()).collect();
+    Ok(sum_commitments(&commitments, shared))
+}
+
+/// The point-wise sum of dealers' commitments: the group commitment. Every party and observer
+/// of a key generation makes the same sum (2,680 points times 100 dealers for the stacker
+/// set); with `shared`, a sum of the same commitments is made once (compared by allocation,
+/// which the memo keeps alive, or else point by point).
+pub fn sum_commitments(
+    commitments: &[Arc<Vec<AffinePoint>>],
+    shared: Option<&SharedVerifications>,
+) -> Vec<ProjectivePoint> {
+    if let Some(sum) = shared.and_then(|s| s.commitment_sum(commitments)) {
+        return sum;
     }
-    Ok(sum)
+    let mut sum: Vec<ProjectivePoint> = Vec::new();
+    for c in commitments {
+        if sum.len() < c.len() {
+            sum.resize(c.len(), ProjectivePoint::IDENTITY);
+        }
+        for (acc, point) in sum.iter_mut().zip(c.iter()) {
+            *acc += point;
+        }
+    }
+    if let Some(s) = shared {
+        s.note_commitment_sum(commitments, &sum);
+    }
+    sum
 }
 
 /// `v_k = sum_r rho_r i_r^k` for k < t: the scalars that evaluate a committed polynomial at a
@@ -405,9 +440,21 @@ pub fn check<R: RngCore + CryptoRng>(
     packages: &BTreeMap<PartyId, DealerPackage>,
     rng: &mut R,
 ) -> Result<(PendingKey, VerifyingSharesPackage), DkgError> {
+    check_shared(config, secret, enc_secret, packages, rng, None)
+}
+
+/// [`check`] with the group commitment's sum shared (see [`sum_commitments`]).
+pub fn check_shared<R: RngCore + CryptoRng>(
+    config: &WeightedConfig,
+    secret: DealerSecret,
+    enc_secret: &Scalar,
+    packages: &BTreeMap<PartyId, DealerPackage>,
+    rng: &mut R,
+    shared: Option<&SharedVerifications>,
+) -> Result<(PendingKey, VerifyingSharesPackage), DkgError> {
     let me = secret.party;
     let my = config.party(me).ok_or(DkgError::NotAParty(me))?;
-    let f = group_commitment(config, packages)?;
+    let f = group_commitment_shared(config, packages, shared)?;
     let n = my.slots.len();
     let same_enc_key = secret.enc_key_id == enc_key_id(enc_secret);
     // Every dealer's values at my slots.
@@ -776,6 +823,36 @@ mod tests {
     use super::*;
     use rand_chacha::rand_core::SeedableRng;
     use rand_chacha::ChaCha20Rng;
+
+    /// A shared sum is the sum, served for the same commitments (same allocations, or equal
+    /// points in another allocation) and never for different ones.
+    #[test]
+    fn shared_commitment_sums_are_served_only_for_the_same_commitments() {
+        let g = |k: u64| g_times(&Scalar::from(k)).to_affine();
+        let a = Arc::new(vec![g(1), g(2), g(3)]);
+        let b = Arc::new(vec![g(10), g(20), g(30)]);
+        let want: Vec<AffinePoint> = vec![g(11), g(22), g(33)];
+        let affine = |v: Vec<ProjectivePoint>| v.iter().map(|p| p.to_affine()).collect::<Vec<_>>();
+        let shared = SharedVerifications::new(8);
+        let first = sum_commitments(&[a.clone(), b.clone()], Some(&shared));
+        assert_eq!(affine(first), want);
+        // An equal copy of `b` in its own allocation: served from the memo, same sum.
+        let b_copy = Arc::new((*b).clone());
+        assert!(shared
+            .commitment_sum(&[a.clone(), b_copy.clone()])
+            .is_some());
+        assert_eq!(
+            affine(sum_commitments(&[a.clone(), b_copy], Some(&shared))),
+            want
+        );
+        // Different points: not served, summed afresh.
+        let c = Arc::new(vec![g(10), g(20), g(31)]);
+        assert!(shared.commitment_sum(&[a.clone(), c.clone()]).is_none());
+        assert_eq!(
+            affine(sum_commitments(&[a, c], Some(&shared))),
+            vec![g(11), g(22), g(34)]
+        );
+    }
 
     /// A shared group check gives the group the check itself gives, draws from the rng the
     /// same, and a remembered success never covers different inputs: a forged verifying share

@@ -33,9 +33,10 @@ mod witness;
 
 pub use config::{ConfigError, FrostSlot, Party, PartyId, WeightedConfig};
 pub use dkg::{
-    add_commitment, check, check_package, deal, finish, finish_shared, group_commitment,
-    verify_group, verify_group_shared, DealerPackage, DealerSecret, DkgError, Fault, GroupKey,
-    KeyShare, PendingKey, VerifyingSharesPackage,
+    add_commitment, check, check_package, check_shared, deal, finish, finish_shared,
+    group_commitment, group_commitment_shared, sum_commitments, verify_group, verify_group_shared,
+    DealerPackage, DealerSecret, DkgError, Fault, GroupKey, KeyShare, PendingKey,
+    VerifyingSharesPackage,
 };
 pub use sign::{
     aggregate, commit, invalid_shares_among, sign, sign_shared, CommitmentLog, NonceCommitments,

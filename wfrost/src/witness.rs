@@ -536,7 +536,12 @@ struct SharedInner {
     /// Groups whose key generation checked out, by the hash of the check's inputs
     /// (`dkg::verify_group_shared`).
     groups: BTreeMap<[u8; 32], GroupKey>,
+    /// Group commitments by the summed commitments (compared by allocation, else by value).
+    sums: Vec<CommitmentSum>,
 }
+
+/// The commitments a sum was made of (kept alive, so their addresses stay theirs) and the sum.
+type CommitmentSum = (Vec<Arc<Vec<AffinePoint>>>, Vec<ProjectivePoint>);
 
 /// Tables kept at once; past it the shared map starts over.
 const SHARED_TABLES: usize = 8;
@@ -551,6 +556,7 @@ impl SharedVerifications {
                 plans: BTreeMap::new(),
                 tables: BTreeMap::new(),
                 groups: BTreeMap::new(),
+                sums: Vec::new(),
             })),
         }
     }
@@ -564,6 +570,39 @@ impl SharedVerifications {
         h.update(message);
         h.update(sig.encode());
         h.finalize().into()
+    }
+
+    /// The sum of exactly these commitment allocations, if made before.
+    pub(crate) fn commitment_sum(
+        &self,
+        commitments: &[Arc<Vec<AffinePoint>>],
+    ) -> Option<Vec<ProjectivePoint>> {
+        let inner = self.inner.lock().ok()?;
+        inner
+            .sums
+            .iter()
+            .find(|(cs, _)| {
+                // The same allocation, or (a party's own package, never decoded) equal points.
+                cs.len() == commitments.len()
+                    && cs
+                        .iter()
+                        .zip(commitments)
+                        .all(|(a, b)| Arc::ptr_eq(a, b) || a == b)
+            })
+            .map(|(_, sum)| sum.clone())
+    }
+
+    pub(crate) fn note_commitment_sum(
+        &self,
+        commitments: &[Arc<Vec<AffinePoint>>],
+        sum: &[ProjectivePoint],
+    ) {
+        if let Ok(mut inner) = self.inner.lock() {
+            if inner.sums.len() >= SHARED_TABLES {
+                inner.sums.clear();
+            }
+            inner.sums.push((commitments.to_vec(), sum.to_vec()));
+        }
     }
 
     /// The group a check with these inputs (hashed) produced.

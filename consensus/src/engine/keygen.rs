@@ -124,12 +124,12 @@ pub struct Keygen {
     deals: BTreeMap<PartyId, DealerPackage>,
     pending: Option<PendingKey>,
     group_commitment: Option<Vec<k256::ProjectivePoint>>,
-    /// An observer folds each package into a running sum as it arrives instead of keeping it
-    /// (a 4,000-slot package holds 2,680 commitment points): who has dealt, who failed the
-    /// static checks, and the sum of the rest.
+    /// What an observer keeps of each package: who has dealt, who failed the static checks,
+    /// and the commitments of the rest (shared with the decoded package, not copied), summed
+    /// once every dealer has dealt.
     observed: BTreeSet<PartyId>,
     observed_faults: Vec<(PartyId, wfrost::Fault)>,
-    observed_sum: Vec<k256::ProjectivePoint>,
+    observed_commitments: BTreeMap<PartyId, std::sync::Arc<Vec<k256::AffinePoint>>>,
     verifies: BTreeMap<PartyId, VerifyingSharesPackage>,
     key: Option<KeyShare>,
     group: Option<GroupKey>,
@@ -176,7 +176,7 @@ impl Keygen {
             group_commitment: None,
             observed: BTreeSet::new(),
             observed_faults: Vec::new(),
-            observed_sum: Vec::new(),
+            observed_commitments: BTreeMap::new(),
             verifies: BTreeMap::new(),
             key: None,
             group: None,
@@ -279,7 +279,10 @@ impl Keygen {
                 if !self.is_party() {
                     if self.observed.insert(from) {
                         match wfrost::check_package(&self.config, from, package) {
-                            Ok(()) => wfrost::add_commitment(&mut self.observed_sum, package),
+                            Ok(()) => {
+                                self.observed_commitments
+                                    .insert(from, package.commitment.clone());
+                            }
                             Err(f) => self.observed_faults.push((from, f)),
                         }
                     }
@@ -450,7 +453,7 @@ impl Keygen {
         self.group_commitment = None;
         self.observed.clear();
         self.observed_faults.clear();
-        self.observed_sum.clear();
+        self.observed_commitments.clear();
         self.verifies.clear();
         self.phase = KeygenPhase::Dealing;
     }
@@ -482,7 +485,14 @@ impl Keygen {
                 let Some(secret) = self.secret.take() else {
                     return out;
                 };
-                match wfrost::check(&self.config, secret, &self.enc_secret, &self.deals, rng) {
+                match wfrost::check_shared(
+                    &self.config,
+                    secret,
+                    &self.enc_secret,
+                    &self.deals,
+                    rng,
+                    self.shared.as_ref(),
+                ) {
                     Ok((pending, package)) => {
                         self.pending = Some(pending);
                         if let Some(me) = self.me {
@@ -500,7 +510,13 @@ impl Keygen {
                     let faults = std::mem::take(&mut self.observed_faults);
                     return self.on_error(DkgError::Culprits(faults), rng);
                 }
-                self.group_commitment = Some(std::mem::take(&mut self.observed_sum));
+                // Summed in party order, like the parties' own sums, so one shared sum serves
+                // parties and observers alike.
+                let commitments: Vec<_> = std::mem::take(&mut self.observed_commitments)
+                    .into_values()
+                    .collect();
+                self.group_commitment =
+                    Some(wfrost::sum_commitments(&commitments, self.shared.as_ref()));
             }
             // The packages are spent: at 4,000 slots they hold megabytes of commitments.
             self.deals.clear();

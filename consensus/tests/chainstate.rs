@@ -775,3 +775,29 @@ fn burn_stack_and_delegate_operations_call_pox_4() {
     assert_eq!(cs.burn_ops_through(), Some((BurnHeight(4), 3)));
     assert_eq!(cs.state_root(), cs.state_root_from_scratch());
 }
+
+/// Followers share a state only when one may stand in for the other: equal content and
+/// nothing pending for the state root. A transfer, or writes not yet in the root, tell two
+/// states apart.
+#[test]
+fn interchangeable_states_are_equal_in_content_and_bookkeeping() {
+    let a = genesis();
+    let b = genesis();
+    assert!(a.interchangeable(&b));
+    let mut c = genesis();
+    c.apply_tx(0, &transfer(1, 2, 0, 300, 5 * STX), H, BIG)
+        .unwrap();
+    assert!(!a.interchangeable(&c));
+    let mut d = genesis();
+    d.apply_tx(0, &transfer(1, 2, 0, 300, 5 * STX), H, BIG)
+        .unwrap();
+    // Same writes; equal once both roots are brought up to date, and while neither is.
+    assert!(c.interchangeable(&d));
+    let _ = c.state_root();
+    assert!(
+        !c.interchangeable(&d),
+        "d's writes are still pending for its root"
+    );
+    let _ = d.state_root();
+    assert!(c.interchangeable(&d));
+}

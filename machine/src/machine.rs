@@ -66,6 +66,8 @@ pub struct MachineConfig {
     pub shared_verifications: Option<SharedVerifications>,
     /// Message decodings shared the same way (`None` for a node of its own).
     pub shared_decodes: Option<SharedDecodes>,
+    /// Chain states shared the same way (`None` for a node of its own).
+    pub shared_states: Option<tandem_consensus::engine::SharedStates>,
     /// Faults this node commits on purpose (testers'; none for an honest node).
     pub faults: Faults,
 }
@@ -166,6 +168,9 @@ impl NodeMachine {
         let mut follower = Follower::new(genesis);
         if let Some(s) = &config.shared_verifications {
             follower.share_verifications(s.clone());
+        }
+        if let Some(s) = &config.shared_states {
+            follower.share_states(s.clone());
         }
         NodeMachine {
             wallet: Wallet::new(

@@ -94,6 +94,7 @@ impl Harness {
             coinbase_maturity: 0,
             shared_verifications: None,
             shared_decodes: None,
+            shared_states: None,
             faults: Default::default(),
         };
         Harness {

@@ -274,6 +274,8 @@ impl World {
         // Likewise every node decodes every message it replicates (dealer packages and nonce
         // commitments are point decompressions): decoded once, cloned to each node.
         let decodes = tandem_machine::SharedDecodes::new(DECODE_MEMO_BYTES);
+        // And every node keeps the state after every block: one copy of each.
+        let states = tandem_consensus::engine::SharedStates::new();
         for (i, secret) in producer_keys
             .iter()
             .chain(&stacker_keys)
@@ -305,6 +307,7 @@ impl World {
                 coinbase_maturity: 0,
                 shared_verifications: share.then(|| shared.clone()),
                 shared_decodes: share.then(|| decodes.clone()),
+                shared_states: share.then(|| states.clone()),
                 faults: plan.machine_faults(i),
             };
             configs.push(config.clone());

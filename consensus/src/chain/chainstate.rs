@@ -352,6 +352,22 @@ fn nonce_key(a: &StacksAddress) -> Vec<u8> {
 }
 
 impl Chainstate {
+    /// Whether `other` may stand in for this state: equal in every part, bookkeeping included
+    /// (the shared signature checks aside). Followers that reach the same state keep one copy
+    /// ([`crate::engine::follower::SharedStates`]).
+    pub fn interchangeable(&self, other: &Chainstate) -> bool {
+        self.params == other.params
+            && self.pox.interchangeable(&other.pox)
+            && self.nonces == other.nonces
+            && self.held_fees == other.held_fees
+            && self.tree.root() == other.tree.root()
+            && self.tree.leaves() == other.tree.leaves()
+            && self.dirty_nonces == other.dirty_nonces
+            && self.dirty_held == other.dirty_held
+            && self.burn_ops_through == other.burn_ops_through
+            && self.dirty_burn_ops == other.dirty_burn_ops
+    }
+
     /// The genesis state: balances minted, then the genesis stacking positions.
     pub fn genesis(params: &NetworkParams, genesis: &Genesis) -> Result<Chainstate, ApplyError> {
         let mut pox = PoxState::new(PoxConfig::from_params(params));

@@ -182,6 +182,12 @@ impl StateTree {
         self.root.hash()
     }
 
+    /// The number of leaves (with the root: enough to tell two trees of equal content apart
+    /// from unequal ones, the root being a hash of every leaf).
+    pub fn leaves(&self) -> usize {
+        self.leaves
+    }
+
     pub fn len(&self) -> usize {
         self.leaves
     }

@@ -12,13 +12,53 @@ use crate::hashes::StateRoot;
 use crate::height::StacksHeight;
 use crate::height::{BurnHeight, Term};
 use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
 use tandem_wfrost::SharedVerifications;
 
 struct Stored {
     block: Block,
     /// The block as a parent of the next one.
     as_parent: Parent,
-    state: Chainstate,
+    /// Shared with the other followers that reached the same state (see [`SharedStates`]).
+    state: Arc<Chainstate>,
+}
+
+/// Chain states shared by the followers of one process (a simulator's nodes all apply every
+/// block to the same parent state and keep the result). After a follower validates a block,
+/// it keeps the copy another follower already keeps when that copy is interchangeable with
+/// its own (compared in full, not trusted by the state root), else it offers its own.
+#[derive(Clone, Debug, Default)]
+pub struct SharedStates {
+    inner: Arc<Mutex<BTreeMap<BlockId, Vec<Arc<Chainstate>>>>>,
+}
+
+/// Blocks whose states are remembered at once; past it the map starts over.
+const SHARED_STATE_BLOCKS: usize = 256;
+
+impl SharedStates {
+    pub fn new() -> SharedStates {
+        SharedStates::default()
+    }
+
+    /// The shared copy of `state` (the state after block `id`), or `state` itself, now shared.
+    fn intern(&self, id: BlockId, state: Chainstate) -> Arc<Chainstate> {
+        // A poisoned lock (a panic elsewhere while holding it) only costs the sharing.
+        let Ok(mut map) = self.inner.lock() else {
+            return Arc::new(state);
+        };
+        if let Some(same) = map
+            .get(&id)
+            .and_then(|v| v.iter().find(|s| s.interchangeable(&state)))
+        {
+            return same.clone();
+        }
+        if map.len() >= SHARED_STATE_BLOCKS && !map.contains_key(&id) {
+            map.clear();
+        }
+        let state = Arc::new(state);
+        map.entry(id).or_default().push(state.clone());
+        state
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
@@ -50,6 +90,7 @@ pub struct Follower {
     dropped: u64,
     caches: BTreeMap<Term, SignatureCaches>,
     shared: Option<SharedVerifications>,
+    states: Option<SharedStates>,
 }
 
 impl Follower {
@@ -65,7 +106,13 @@ impl Follower {
             dropped: 0,
             caches: BTreeMap::new(),
             shared: None,
+            states: None,
         }
+    }
+
+    /// Shares chain states with other followers in this process (see [`SharedStates`]).
+    pub fn share_states(&mut self, states: SharedStates) {
+        self.states = Some(states);
     }
 
     /// Shares signature verifications with other followers in this process (the simulator's
@@ -87,7 +134,7 @@ impl Follower {
     pub fn tip_state(&self) -> &Chainstate {
         self.blocks
             .get(&self.tip)
-            .map_or(&self.genesis, |s| &s.state)
+            .map_or(&self.genesis, |s| s.state.as_ref())
     }
 
     pub fn block(&self, id: &BlockId) -> Option<&Block> {
@@ -151,7 +198,10 @@ impl Follower {
                     signers: info.signers_of(&block.producer_sig),
                     term_cost,
                 },
-                state,
+                state: match &self.states {
+                    Some(states) => states.intern(id, state),
+                    None => Arc::new(state),
+                },
             },
         );
         self.tip = id;

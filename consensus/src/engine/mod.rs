@@ -13,7 +13,7 @@ pub mod round;
 pub mod stacker;
 pub mod wire;
 
-pub use follower::{AnnounceError, Follower};
+pub use follower::{AnnounceError, Follower, SharedStates};
 pub use keygen::{
     Keygen, KeygenFailure, KeygenIgnored, KeygenInput, KeygenMsg, KeygenOut, KeygenPhase,
 };

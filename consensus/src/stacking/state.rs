@@ -12,7 +12,6 @@ use super::principal::{Principal, StacksAddress};
 use crate::height::BurnHeight;
 use crate::params::{Network, NetworkParams};
 use crate::units::MicroStx;
-use std::cell::RefCell;
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 
@@ -195,6 +194,27 @@ fn put<K: Ord, V>(map: &mut BTreeMap<K, V>, k: K, v: Option<V>) {
     }
 }
 
+/// The entries a metered transaction read, behind `&self` (the pox-4 read-only functions
+/// read). A mutex rather than a cell so a state can be shared between threads (followers of
+/// one process share their states, `engine::follower::SharedStates`); it is never contended.
+#[derive(Debug, Default)]
+struct ReadLog(std::sync::Mutex<Option<BTreeMap<StateKey, u64>>>);
+
+impl ReadLog {
+    /// The log; a poisoned lock (a panic while metering) still yields it.
+    fn lock(&self) -> std::sync::MutexGuard<'_, Option<BTreeMap<StateKey, u64>>> {
+        self.0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
+
+impl Clone for ReadLog {
+    fn clone(&self) -> ReadLog {
+        ReadLog(std::sync::Mutex::new(self.lock().clone()))
+    }
+}
+
 /// Accounts and pox-4's maps.
 #[derive(Clone, Debug)]
 pub struct PoxState {
@@ -216,8 +236,8 @@ pub struct PoxState {
     touched: BTreeSet<StateKey>,
     /// While a transaction is metered ([`PoxState::start_reads`]): every entry it read, with
     /// the length of its encoded value when first read (0 when absent). Reads happen behind
-    /// `&self` (the pox-4 read-only functions), hence the cell.
-    reads: RefCell<Option<BTreeMap<StateKey, u64>>>,
+    /// `&self` (the pox-4 read-only functions), hence the interior mutability ([`ReadLog`]).
+    reads: ReadLog,
     /// Savepoints taken and not yet committed or rolled back; the journal is forgotten when
     /// the outermost one commits.
     open: usize,
@@ -243,6 +263,19 @@ impl PartialEq for PoxState {
 }
 impl Eq for PoxState {}
 
+impl PoxState {
+    /// Equal, and in the same bookkeeping state between transactions (nothing pending to
+    /// flush into the state root, no savepoint open): one may stand in for the other.
+    pub(crate) fn interchangeable(&self, o: &PoxState) -> bool {
+        self == o
+            && self.touched == o.touched
+            && self.journal.is_empty()
+            && o.journal.is_empty()
+            && self.open == 0
+            && o.open == 0
+    }
+}
+
 /// A mark in the journal to roll back to.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Savepoint(usize);
@@ -265,7 +298,7 @@ impl PoxState {
             used_signer_key_authorizations: BTreeMap::new(),
             journal: Vec::new(),
             touched: BTreeSet::new(),
-            reads: RefCell::new(None),
+            reads: ReadLog::default(),
             open: 0,
         }
     }
@@ -293,18 +326,18 @@ impl PoxState {
 
     /// Starts metering reads (a transaction begins).
     pub fn start_reads(&self) {
-        *self.reads.borrow_mut() = Some(BTreeMap::new());
+        *self.reads.lock() = Some(BTreeMap::new());
     }
 
     /// Stops metering and returns every entry read since [`Self::start_reads`] with the
     /// length of its value when first read.
     pub fn take_reads(&self) -> BTreeMap<StateKey, u64> {
-        self.reads.borrow_mut().take().unwrap_or_default()
+        self.reads.lock().take().unwrap_or_default()
     }
 
     /// Notes a read of the entry `key()` names, when metering.
     fn read(&self, key: impl FnOnce() -> StateKey) {
-        let mut reads = self.reads.borrow_mut();
+        let mut reads = self.reads.lock();
         if let Some(r) = reads.as_mut() {
             if let std::collections::btree_map::Entry::Vacant(v) = r.entry(key()) {
                 let len = self.entry_value(v.key()).map_or(0, |x| x.len() as u64);

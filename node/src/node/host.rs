@@ -155,6 +155,7 @@ impl Host {
                 coinbase_maturity: config.coinbase_maturity,
                 shared_verifications: None,
                 shared_decodes: None,
+                shared_states: None,
                 faults: config.faults.clone(),
             },
             genesis,

@@ -278,6 +278,10 @@ fn stacker_db_policy() {
         (owner(4000), owner(4004), owner(4005)),
         (Some(public(0)), Some(public(2)), None)
     );
+    assert_eq!(
+        (owner(3999), owner(7999), owner(STACKER_DB_SLOTS)),
+        (None, None, None)
+    );
     // Cycle 2 is heights 121..=180 on regtest.
     assert!(!policy.should_collect(BurnHeight(180)));
     assert!(policy.should_collect(BurnHeight(181)));

@@ -111,9 +111,9 @@ fn principal_of(k: &secp256k1::SecretKey) -> Principal {
 const RECOVERY_MEMO: usize = 1 << 16;
 /// Bytes of encoded messages each decode memo keeps (the 100 dealer packages of a 4,000-slot
 /// key generation are ~22 MB encoded).
-const DECODE_MEMO_BYTES: usize = 64 << 20;
+const DECODE_MEMO_BYTES: usize = 32 << 20;
 /// Bytes of chunk data whose hashes are remembered.
-const DATA_HASH_MEMO_BYTES: usize = 64 << 20;
+const DATA_HASH_MEMO_BYTES: usize = 32 << 20;
 
 /// Each producer's wallet gets this much in the genesis block's coinbase.
 const PRODUCER_FUNDING: Amount = Amount::from_sat(100_000_000);

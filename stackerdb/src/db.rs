@@ -5,6 +5,7 @@ use crate::policy::WritePolicy;
 use crate::store::{ChunkStore, StoreError, StoredChunk};
 use secp256k1::PublicKey;
 use serde::Serialize;
+use std::collections::BTreeMap;
 use tandem_consensus::{BurnHeight, SlotId, SlotVersion};
 
 /// Why a write was not stored, or that it was.
@@ -122,7 +123,11 @@ pub struct ReadChunk {
 pub struct StackerDb<P, S> {
     policy: P,
     store: S,
-    meta: Vec<SlotMetadata>,
+    slots: u32,
+    /// The metadata of the slots holding a chunk; the others are empty (version 0). Sparse:
+    /// a stacker DB has 8,000 slots, of which a cycle writes a few hundred, and a table of
+    /// them all was ~1 MB per replica.
+    meta: BTreeMap<u32, SlotMetadata>,
     /// Per slot, the last chunk announced to peers (the push throttle).
     announced: Vec<Announced>,
 }
@@ -131,21 +136,25 @@ impl<P: WritePolicy, S: ChunkStore> StackerDb<P, S> {
     /// Opens a replica over a store, rebuilding the metadata from what the store holds.
     pub fn open(policy: P, store: S) -> Result<StackerDb<P, S>, StoreError> {
         let n = policy.slot_count();
-        let mut meta: Vec<SlotMetadata> = (0..n).map(|i| SlotMetadata::empty(SlotId(i))).collect();
+        let mut meta = BTreeMap::new();
         for stored in store.load_all()? {
             let slot = stored.chunk.slot_id;
-            let m = meta
-                .get_mut(slot.0 as usize)
-                .ok_or_else(|| StoreError::Corrupt {
+            if slot.0 >= n {
+                return Err(StoreError::Corrupt {
                     slot: slot.0,
                     reason: format!("slot is outside the DB's {n} slots"),
-                })?;
-            *m = stored.chunk.metadata();
+                });
+            }
+            let m = stored.chunk.metadata();
+            if !m.is_empty() {
+                meta.insert(slot.0, m);
+            }
         }
         Ok(StackerDb {
             policy,
             store,
-            announced: vec![Announced::default(); meta.len()],
+            slots: n,
+            announced: vec![Announced::default(); n as usize],
             meta,
         })
     }
@@ -160,7 +169,20 @@ impl<P: WritePolicy, S: ChunkStore> StackerDb<P, S> {
     }
 
     pub fn slot_count(&self) -> u32 {
-        self.meta.len() as u32
+        self.slots
+    }
+
+    /// One slot's metadata (`None` past the last slot).
+    pub fn slot_metadata(&self, slot: SlotId) -> Option<SlotMetadata> {
+        if slot.0 >= self.slots {
+            return None;
+        }
+        Some(
+            self.meta
+                .get(&slot.0)
+                .copied()
+                .unwrap_or_else(|| SlotMetadata::empty(slot)),
+        )
     }
 
     /// Applies the write rules to a chunk from a client or a peer.
@@ -175,7 +197,7 @@ impl<P: WritePolicy, S: ChunkStore> StackerDb<P, S> {
         recover: &mut impl Recover,
     ) -> Result<WriteAck, StoreError> {
         let slots = self.slot_count();
-        let Some(current) = self.meta.get(chunk.slot_id.0 as usize).copied() else {
+        let Some(current) = self.slot_metadata(chunk.slot_id) else {
             return Ok(WriteAck {
                 outcome: WriteOutcome::NoSuchSlot {
                     slot: chunk.slot_id.0,
@@ -240,7 +262,7 @@ impl<P: WritePolicy, S: ChunkStore> StackerDb<P, S> {
             signer,
         })?;
         let slot = chunk.slot_id.0 as usize;
-        self.meta[slot] = new;
+        self.meta.insert(chunk.slot_id.0, new);
         let announce = self.announced[slot].admits(&new);
         if announce {
             self.announced[slot] = Announced {
@@ -282,8 +304,15 @@ impl<P: WritePolicy, S: ChunkStore> StackerDb<P, S> {
     }
 
     /// Every slot's metadata, in slot order.
-    pub fn metadata(&self) -> &[SlotMetadata] {
-        &self.meta
+    pub fn metadata(&self) -> Vec<SlotMetadata> {
+        (0..self.slots)
+            .map(|i| {
+                self.meta
+                    .get(&i)
+                    .copied()
+                    .unwrap_or_else(|| SlotMetadata::empty(SlotId(i)))
+            })
+            .collect()
     }
 
     /// Asked once per burn block: collects the chunks the policy calls garbage (reset to
@@ -294,13 +323,13 @@ impl<P: WritePolicy, S: ChunkStore> StackerDb<P, S> {
         }
         let garbage: Vec<SlotId> = self
             .meta
-            .iter()
+            .values()
             .filter(|m| !m.is_empty() && self.policy.is_garbage(m.slot_id, m))
             .map(|m| m.slot_id)
             .collect();
         self.store.remove(&garbage)?;
         for s in &garbage {
-            self.meta[s.0 as usize] = SlotMetadata::empty(*s);
+            self.meta.remove(&s.0);
             // Versions start over in a collected slot, and so does the throttle.
             self.announced[s.0 as usize] = Announced::default();
         }

@@ -78,7 +78,7 @@ impl<P: WritePolicy> Net<P> {
         }
         for m in first {
             match winners.get(&m.slot_id.0) {
-                Some(w) => assert_eq!(m, w, "slot {}", m.slot_id),
+                Some(w) => assert_eq!(m, *w, "slot {}", m.slot_id),
                 None => assert!(m.is_empty(), "slot {} should be empty", m.slot_id),
             }
         }

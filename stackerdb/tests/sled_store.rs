@@ -137,7 +137,7 @@ fn a_killed_writer_leaves_whole_chunks() {
             m.slot_id
         );
         let c = sdb.chunk(m.slot_id).unwrap().unwrap();
-        assert_eq!(c.metadata(), *m);
+        assert_eq!(c.metadata(), m);
         assert_eq!(c.recover_signer().unwrap(), public(m.slot_id.0 / 4));
         assert_eq!(
             c.data,

@@ -675,7 +675,7 @@ impl Host {
         }
         let mut chunks = Vec::new();
         for slot in &out.accepted {
-            let meta = replica.metadata().get(slot.0 as usize).copied();
+            let meta = replica.slot_metadata(*slot);
             if let (Ok(Some(c)), Some(meta)) = (replica.read(*slot), meta) {
                 let data = ChunkData {
                     slot_id: c.slot_id,
@@ -702,7 +702,7 @@ impl Host {
 
     /// Every slot's metadata of a DB this node holds.
     pub fn db_metadata(&self, db: DbId) -> Option<Vec<tandem_stackerdb::SlotMetadata>> {
-        self.dbs.get(&db).map(|r| r.metadata().to_vec())
+        self.dbs.get(&db).map(|r| r.metadata())
     }
 
     /// A slot's current chunk (`None`: no such DB or slot).

@@ -229,6 +229,21 @@ fn a_hundred_producers_elect_in_one_round() {
     }
 }
 
+/// Issue 19's latency goal at full size: 100 producers and 100 stacker signers (4,000 stacker
+/// slots) over 40 +- 20 ms links confirm within a second, electing in one round. Release
+/// build, about a minute: `cargo test --release -p tandem-sim -- --ignored`.
+#[test]
+#[ignore]
+fn a_hundred_producers_and_a_hundred_stackers_confirm_within_a_second() {
+    let r = run(include_str!("../scenarios/p100s100.toml"));
+    assert_healthy(&r, 2);
+    assert!(r.checks.passed(), "{:?}", r.checks);
+    for t in &r.terms {
+        assert_eq!(t.election_rounds, 1, "{t:?}");
+        assert!(t.latency_ms <= 1_000, "{t:?}");
+    }
+}
+
 /// The stacker coordinator (the signer with the most slots; here the first of four equal
 /// ones) crashes mid-term: after the signing-attempt timeout the next signer coordinates and
 /// blocks keep coming (three of four equal stackers hold 75% of the slots).

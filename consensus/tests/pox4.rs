@@ -340,6 +340,16 @@ fn delegate_stack(
     }
 }
 
+/// Operator `operator`'s stack-aggregation-commit-indexed of its own PoX address
+/// (`pox(operator)`) for `cycle`.
+fn commit_indexed(operator: u8, cycle: u128, signer: SignerArgs) -> Call {
+    Call::StackAggregationCommitIndexed {
+        pox_addr: pox(operator),
+        reward_cycle: cycle,
+        signer,
+    }
+}
+
 /// Pool operator 10 (signer key 110) with delegators 11, 12 and 13.
 fn pool(w: &mut World) {
     w.ok(11, 2, delegate(stx(20_000_000), 10, None, None));
@@ -397,15 +407,7 @@ fn pool_with_three_delegators_commits_indexed_then_increases() {
 
     // Aggregation calls sign the target cycle with period 1 and the partial amount.
     let commit = signed(110, &pox(10), 1, Topic::AggCommit, 1, 9_000_000 * STX, 7);
-    let out = w.ok(
-        10,
-        12,
-        Call::StackAggregationCommitIndexed {
-            pox_addr: pox(10),
-            reward_cycle: 1,
-            signer: commit,
-        },
-    );
+    let out = w.ok(10, 12, commit_indexed(10, 1, commit));
     assert_eq!(out, CallOutput::Index(1));
     let e = w.st.reward_set_entry(1, 1).unwrap();
     assert_eq!(
@@ -939,11 +941,7 @@ fn delegate_stack_increase_errors() {
 #[test]
 fn stack_aggregation_commit_errors() {
     let mut w = World::new();
-    let commit = |cycle: u128, signer| Call::StackAggregationCommitIndexed {
-        pox_addr: pox(10),
-        reward_cycle: cycle,
-        signer,
-    };
+    let commit = |cycle: u128, signer| commit_indexed(10, cycle, signer);
     let sig = |cycle, max, auth| signed(110, &pox(10), cycle, Topic::AggCommit, 1, max, auth);
     w.fails(10, 20, commit(1, sig(1, u128::MAX, 1)), 4);
     pool(&mut w);
@@ -965,16 +963,7 @@ fn stack_aggregation_commit_errors() {
     w.ok(16, 2, delegate(stx(100_000), 17, None, None));
     w.ok(17, 10, delegate_stack(16, stx(100_000), pox(17), 10, 1));
     let small = signed(117, &pox(17), 1, Topic::AggCommit, 1, u128::MAX, 1);
-    w.fails(
-        17,
-        20,
-        Call::StackAggregationCommitIndexed {
-            pox_addr: pox(17),
-            reward_cycle: 1,
-            signer: small,
-        },
-        11,
-    );
+    w.fails(17, 20, commit_indexed(17, 1, small), 11);
     assert_eq!(
         w.ok(10, 20, commit(1, sig(1, u128::MAX, 1))),
         CallOutput::Index(0)
@@ -997,15 +986,7 @@ fn stack_aggregation_increase_errors() {
     alice_stacks(&mut w); // cycle 1 index 0: alice (solo)
     pool(&mut w);
     let commit = signed(110, &pox(10), 1, Topic::AggCommit, 1, u128::MAX, 1);
-    w.ok(
-        10,
-        12,
-        Call::StackAggregationCommitIndexed {
-            pox_addr: pox(10),
-            reward_cycle: 1,
-            signer: commit,
-        },
-    ); // cycle 1 index 1: the pool
+    w.ok(10, 12, commit_indexed(10, 1, commit)); // cycle 1 index 1: the pool
     w.ok(14, 13, delegate(stx(5_000_000), 10, None, None));
     w.ok(10, 14, delegate_stack(14, stx(1_000_000), pox(10), 14, 1));
     // Cycle 1 has started: too late.
@@ -1286,10 +1267,8 @@ proptest! {
                 Op::Commit(p, offset) => {
                     // Mostly the next cycle; sometimes the current one or later ones.
                     let c = cycle + offset;
-                    (p, Call::StackAggregationCommitIndexed {
-                        pox_addr: pox(p), reward_cycle: c,
-                        signer: signed(100 + p, &pox(p), c, Topic::AggCommit, 1, u128::MAX, auth),
-                    })
+                    (p, commit_indexed(p, c,
+                        signed(100 + p, &pox(p), c, Topic::AggCommit, 1, u128::MAX, auth)))
                 }
                 Op::Increase(a, x) => {
                     let period = w.st.stacking_state(&who(a)).map_or(1, |s| s.lock_period);
@@ -1352,15 +1331,7 @@ fn pox_5_delegators_sign_for_themselves() {
             w.ok(10, 10, delegate_stack(stacker, stx(amount), pox(10), 10, 1));
         }
         let commit = signed(110, &pox(10), 1, Topic::AggCommit, 1, 9_000_000 * STX, 7);
-        w.ok(
-            10,
-            12,
-            Call::StackAggregationCommitIndexed {
-                pox_addr: pox(10),
-                reward_cycle: 1,
-                signer: commit,
-            },
-        );
+        w.ok(10, 12, commit_indexed(10, 1, commit));
         w.st.reward_set(tandem_consensus::RewardCycle(1), &w.params)
             .unwrap()
     };

@@ -323,9 +323,7 @@ impl AccountableSignature {
             return self.verify_uncached_result(group, message, Some(cache));
         };
         cache.adopt(group);
-        let fingerprint = *cache
-            .fingerprint
-            .get_or_insert_with(|| group_fingerprint(group));
+        let fingerprint = cache.fingerprint(group);
         let key = shared.key(&fingerprint, message, self);
         if let Some(signers) = shared.get(&key) {
             return Ok(signers);
@@ -546,6 +544,15 @@ type CommitmentSum = (Vec<Arc<Vec<AffinePoint>>>, Vec<ProjectivePoint>);
 /// Tables kept at once; past it the shared map starts over.
 const SHARED_TABLES: usize = 8;
 
+/// Inserts into a bounded memo: a full one starts over (the entries worth keeping are the
+/// recent ones).
+fn remember<K: Ord, V>(map: &mut BTreeMap<K, V>, capacity: usize, key: K, value: V) {
+    if map.len() >= capacity {
+        map.clear();
+    }
+    map.insert(key, value);
+}
+
 impl SharedVerifications {
     /// Remembers up to `capacity` signatures; when full it starts over.
     pub fn new(capacity: usize) -> SharedVerifications {
@@ -612,10 +619,7 @@ impl SharedVerifications {
 
     pub(crate) fn note_checked_group(&self, key: &[u8; 32], group: GroupKey) {
         if let Ok(mut inner) = self.inner.lock() {
-            if inner.groups.len() >= SHARED_TABLES {
-                inner.groups.clear();
-            }
-            inner.groups.insert(*key, group);
+            remember(&mut inner.groups, SHARED_TABLES, *key, group);
         }
     }
 
@@ -631,10 +635,12 @@ impl SharedVerifications {
         }
         let table = Arc::new(ShareTable::new(group));
         if let Ok(mut inner) = self.inner.lock() {
-            if inner.tables.len() >= SHARED_TABLES {
-                inner.tables.clear();
-            }
-            inner.tables.insert(*fingerprint, table.clone());
+            remember(
+                &mut inner.tables,
+                SHARED_TABLES,
+                *fingerprint,
+                table.clone(),
+            );
         }
         table
     }
@@ -668,10 +674,8 @@ impl SharedVerifications {
         }
         let plan = Arc::new(crate::sign::SigningPlan::new(group, commitments, message)?);
         if let Ok(mut inner) = self.inner.lock() {
-            if inner.plans.len() >= inner.capacity {
-                inner.plans.clear();
-            }
-            inner.plans.insert(key, plan.clone());
+            let capacity = inner.capacity;
+            remember(&mut inner.plans, capacity, key, plan.clone());
         }
         Ok(plan)
     }
@@ -683,10 +687,8 @@ impl SharedVerifications {
 
     fn insert(&self, key: [u8; 32], signers: Vec<PartyId>) {
         if let Ok(mut inner) = self.inner.lock() {
-            if inner.verified.len() >= inner.capacity {
-                inner.verified.clear();
-            }
-            inner.verified.insert(key, signers);
+            let capacity = inner.capacity;
+            remember(&mut inner.verified, capacity, key, signers);
         }
     }
 }
@@ -783,20 +785,19 @@ impl SigningSetCache {
     /// The group's fixed-base table, built on first use (or taken from the caches this one
     /// shares with: a pure function of the group, ~5 MB and ~0.3 s for 4,000 slots).
     fn table(&mut self, group: &GroupKey) -> &ShareTable {
-        if self.table.is_none() {
-            let table = match self.shared.clone() {
-                Some(shared) => {
-                    let fingerprint = *self
-                        .fingerprint
-                        .get_or_insert_with(|| group_fingerprint(group));
-                    shared.table(&fingerprint, group)
-                }
-                None => Arc::new(ShareTable::new(group)),
-            };
-            self.table = Some(table);
-        }
-        self.table
-            .get_or_insert_with(|| Arc::new(ShareTable::new(group)))
+        let table = match (self.table.take(), self.shared.clone()) {
+            (Some(table), _) => table,
+            (None, Some(shared)) => shared.table(&self.fingerprint(group), group),
+            (None, None) => Arc::new(ShareTable::new(group)),
+        };
+        self.table.insert(table)
+    }
+
+    /// The group's fingerprint, computed once.
+    fn fingerprint(&mut self, group: &GroupKey) -> [u8; 32] {
+        *self
+            .fingerprint
+            .get_or_insert_with(|| group_fingerprint(group))
     }
 
     /// Builds the fixed-base table now rather than at the first new signing set.

@@ -230,7 +230,7 @@ pub fn deal<R: RngCore + CryptoRng>(
         },
         DealerPackage {
             dealer: me,
-            commitment: std::sync::Arc::new(commitment),
+            commitment: Arc::new(commitment),
             pok_r,
             pok_z,
             sealed_shares,
@@ -313,19 +313,9 @@ fn proofs_hold(config: &WeightedConfig, packages: &[&DealerPackage]) -> bool {
     msm_affine(&points, &scalars) == ProjectivePoint::IDENTITY
 }
 
-/// Adds a checked package's commitment into a running group commitment (`sum` starts empty).
-pub fn add_commitment(sum: &mut Vec<ProjectivePoint>, p: &DealerPackage) {
-    if sum.len() < p.commitment.len() {
-        sum.resize(p.commitment.len(), ProjectivePoint::IDENTITY);
-    }
-    for (acc, point) in sum.iter_mut().zip(p.commitment.iter()) {
-        *acc += point;
-    }
-}
-
 /// The static checks of every package (presence, dealer, length, proof), and the sum of all
-/// commitments. Validators that are not parties use this (or [`check_package`] and
-/// [`add_commitment`] one package at a time) to learn the group commitment. The proofs are
+/// commitments. Validators that are not parties use this (or [`check_package`] on each package
+/// as it arrives and [`sum_commitments`] at the end) to learn the group commitment. The proofs are
 /// checked in one batch; only when it fails is each proof checked alone, to name the culprits.
 pub fn group_commitment(
     config: &WeightedConfig,
@@ -609,6 +599,7 @@ pub fn verify_group_shared<R: RngCore + CryptoRng>(
         rng,
         z,
         &order,
+        &sorted,
         slots,
         points,
     );
@@ -648,7 +639,8 @@ fn group_check_key(
     h.finalize().into()
 }
 
-/// The check of [`verify_group`] at the random point `z`.
+/// The check of [`verify_group`] at the random point `z`; `order` sorts the published shares
+/// by slot id and `sorted` is their slot ids in that order.
 #[allow(clippy::too_many_arguments)]
 fn check_group_at<R: RngCore + CryptoRng>(
     config: &WeightedConfig,
@@ -657,13 +649,13 @@ fn check_group_at<R: RngCore + CryptoRng>(
     rng: &mut R,
     z: Scalar,
     order: &[usize],
+    sorted: &[u32],
     slots: Vec<u32>,
     points: Vec<AffinePoint>,
 ) -> Result<GroupKey, DkgError> {
     let t = config.threshold() as usize;
     let mut culprits = Vec::new();
-    let sorted: Vec<u32> = order.iter().map(|&k| slots[k]).collect();
-    let basis = lagrange_basis_at(&sorted, &z);
+    let basis = lagrange_basis_at(sorted, &z);
     let pts: Vec<AffinePoint> = order.iter().map(|&k| points[k]).collect();
     let mut powers = Vec::with_capacity(t);
     let mut p = Scalar::ONE;

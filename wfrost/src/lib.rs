@@ -9,7 +9,7 @@
 //!
 //! The public surface is the round-by-round API: configuration ([`WeightedConfig`]), key
 //! generation ([`deal`], [`check`], [`finish`], with the observers' [`check_package`],
-//! [`add_commitment`], [`group_commitment`] and [`verify_group`]), signing ([`commit`],
+//! [`sum_commitments`], [`group_commitment`] and [`verify_group`]), signing ([`commit`],
 //! [`sign`], [`aggregate`]), the accountable signature and its witness check
 //! ([`AccountableSignature`], [`SigningSetCache`]), and the wire formats ([`wire`]). The
 //! arithmetic (field, MSM, Lagrange tables, share encryption) is private.
@@ -33,10 +33,9 @@ mod witness;
 
 pub use config::{ConfigError, FrostSlot, Party, PartyId, WeightedConfig};
 pub use dkg::{
-    add_commitment, check, check_package, check_shared, deal, finish, finish_shared,
-    group_commitment, group_commitment_shared, sum_commitments, verify_group, verify_group_shared,
-    DealerPackage, DealerSecret, DkgError, Fault, GroupKey, KeyShare, PendingKey,
-    VerifyingSharesPackage,
+    check, check_package, check_shared, deal, finish, finish_shared, group_commitment,
+    group_commitment_shared, sum_commitments, verify_group, verify_group_shared, DealerPackage,
+    DealerSecret, DkgError, Fault, GroupKey, KeyShare, PendingKey, VerifyingSharesPackage,
 };
 pub use sign::{
     aggregate, commit, invalid_shares_among, sign, sign_shared, CommitmentLog, NonceCommitments,

@@ -8,8 +8,8 @@
 //! hands every machine a clone; dealer packages keep their commitment behind an `Arc`, so the
 //! clones also share the memory.
 //!
-//! The memo is keyed by the bytes themselves: a 64-bit hash picks the bucket and the stored
-//! bytes are compared in full, so a colliding message can never receive another message's
+//! The memo is keyed by the bytes themselves ([`tandem_codec::memo::BytesMemo`]): a sampled
+//! fingerprint picks the bucket and the stored bytes are compared in full, so a colliding message can never receive another message's
 //! decoding. Only successful decodings are kept. A node of its own has no use for it (it sees
 //! each message once).
 

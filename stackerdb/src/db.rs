@@ -174,15 +174,15 @@ impl<P: WritePolicy, S: ChunkStore> StackerDb<P, S> {
 
     /// One slot's metadata (`None` past the last slot).
     pub fn slot_metadata(&self, slot: SlotId) -> Option<SlotMetadata> {
-        if slot.0 >= self.slots {
-            return None;
-        }
-        Some(
-            self.meta
-                .get(&slot.0)
-                .copied()
-                .unwrap_or_else(|| SlotMetadata::empty(slot)),
-        )
+        (slot.0 < self.slots).then(|| self.meta_at(slot.0))
+    }
+
+    /// Slot `i`'s metadata (`i` below the slot count): stored, or empty.
+    fn meta_at(&self, i: u32) -> SlotMetadata {
+        self.meta
+            .get(&i)
+            .copied()
+            .unwrap_or_else(|| SlotMetadata::empty(SlotId(i)))
     }
 
     /// Applies the write rules to a chunk from a client or a peer.
@@ -305,14 +305,12 @@ impl<P: WritePolicy, S: ChunkStore> StackerDb<P, S> {
 
     /// Every slot's metadata, in slot order.
     pub fn metadata(&self) -> Vec<SlotMetadata> {
-        (0..self.slots)
-            .map(|i| {
-                self.meta
-                    .get(&i)
-                    .copied()
-                    .unwrap_or_else(|| SlotMetadata::empty(SlotId(i)))
-            })
-            .collect()
+        self.slots_metadata().collect()
+    }
+
+    /// [`metadata`](Self::metadata) without collecting it (the replication clock walks it).
+    pub fn slots_metadata(&self) -> impl Iterator<Item = SlotMetadata> + '_ {
+        (0..self.slots).map(|i| self.meta_at(i))
     }
 
     /// Asked once per burn block: collects the chunks the policy calls garbage (reset to

@@ -71,8 +71,7 @@ impl<P: WritePolicy, S: ChunkStore> StackerDb<P, S> {
     pub fn clock(&self) -> VectorClock {
         VectorClock {
             entries: self
-                .metadata()
-                .iter()
+                .slots_metadata()
                 .map(|m| ClockEntry {
                     version: m.slot_version,
                     data_hash: m.data_hash,
@@ -98,16 +97,16 @@ impl<P: WritePolicy, S: ChunkStore> StackerDb<P, S> {
             SyncMessage::Clock(remote) => {
                 let mut want = Vec::new();
                 let mut push = Vec::new();
-                for (i, local) in self.metadata().iter().enumerate() {
+                for (i, local) in self.slots_metadata().enumerate() {
                     // A clock shorter than ours (another policy generation) counts as empty.
                     let theirs = remote
                         .entries
                         .get(i)
                         .map(|e| e.as_meta(local.slot_id))
                         .unwrap_or_else(|| SlotMetadata::empty(local.slot_id));
-                    if beats(&theirs, local) {
+                    if beats(&theirs, &local) {
                         want.push(local.slot_id);
-                    } else if beats(local, &theirs) {
+                    } else if beats(&local, &theirs) {
                         push.push(local.slot_id);
                     }
                 }

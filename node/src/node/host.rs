@@ -10,6 +10,7 @@
 
 use super::config::{Burnchain, NodeConfig};
 use super::journal::{Identity, Journal, JournalError};
+use super::peers::{LinkId, PeerKey, PeerTable, Registration};
 use bitcoin::{Amount, CompressedPublicKey, ScriptBuf};
 use rand_chacha::ChaCha12Rng;
 use rand_core::SeedableRng;
@@ -104,8 +105,8 @@ pub struct Host {
     /// record).
     fatal: Option<String>,
     pub metrics: Metrics,
-    /// Connected peers: key -> the frames to send them.
-    peers: BTreeMap<[u8; 33], tokio::sync::mpsc::Sender<Vec<u8>>>,
+    /// Connected peers: one link each, the frames to send them.
+    peers: PeerTable,
     /// What this node saw of each appended block: the parties marked as its signers, read
     /// with the term's keys when it was appended (a term's keys are let go when it ends), and
     /// its confirmation latency here.
@@ -196,7 +197,7 @@ impl Host {
             wake: std::sync::Arc::new(tokio::sync::Notify::new()),
             fatal: None,
             metrics: Metrics::default(),
-            peers: BTreeMap::new(),
+            peers: PeerTable::default(),
             seen: BTreeMap::new(),
             leaders: BTreeMap::new(),
         })
@@ -607,33 +608,33 @@ impl Host {
         }
     }
 
-    pub fn add_peer(&mut self, key: [u8; 33], tx: tokio::sync::mpsc::Sender<Vec<u8>>) {
+    /// A new connection of peer `key` (an older one of the same peer is closed); the returned
+    /// registration tells the connection when it is let go.
+    pub fn add_peer(
+        &mut self,
+        key: PeerKey,
+        tx: tokio::sync::mpsc::Sender<Vec<u8>>,
+    ) -> Registration {
         // A new link: ask it at once for what this node may have missed.
         for frame in self.clock_requests() {
             let _ = tx.try_send(frame);
         }
         let _ = tx.try_send(super::p2p::blocks_request_frame(self.stacks_tip_height()));
-        self.peers.insert(key, tx);
+        self.peers.add(key, tx)
     }
 
     /// Queues a frame for every peer. A peer whose queue is full (it does not read) is cut
     /// off: its connection closes, it reconnects, and the clock exchange on connect repairs
     /// what it missed.
     fn send_to_peers(&mut self, frame: &[u8]) {
-        let mut stalled = Vec::new();
-        for (key, tx) in &self.peers {
-            if tx.try_send(frame.to_vec()).is_err() {
-                stalled.push(*key);
-            }
-        }
-        for key in stalled {
+        for key in self.peers.send_all(frame) {
             tracing::warn!(peer = %hex::encode(key), "peer is not reading: disconnecting it");
-            self.peers.remove(&key);
         }
     }
 
-    pub fn remove_peer(&mut self, key: &[u8; 33]) {
-        self.peers.remove(key);
+    /// Connection `id` of peer `key` ended (a newer connection of the peer stays).
+    pub fn remove_peer(&mut self, key: &PeerKey, id: LinkId) {
+        self.peers.remove(key, id);
     }
 
     pub fn peer_count(&self) -> usize {

@@ -21,7 +21,9 @@
 //!   was down catches up the blocks whose signing rounds it missed.
 //! - **Connections**: of two peers, the one with the smaller key dials, retrying with backoff
 //!   (200 ms doubling to 5 s); the other accepts. Each peer has a queue of [`PEER_QUEUE`] frames;
-//!   a peer that does not read is disconnected rather than let the queue grow.
+//!   a peer that does not read is disconnected rather than let the queue grow. A peer has one
+//!   connection: a newer one closes the older, and a connection the node lets go of is closed,
+//!   never left open and unfed ([`super::peers`]).
 
 use super::host::Host;
 use secp256k1::ecdsa::Signature;
@@ -82,6 +84,8 @@ pub enum P2pError {
     Version(u16),
     #[error("handshake timed out")]
     Timeout,
+    #[error("link closed by this node: the peer did not read its frames, or connected again")]
+    LinkDropped,
 }
 
 fn malformed(what: &'static str, e: impl std::fmt::Display) -> P2pError {
@@ -297,10 +301,10 @@ async fn serve_peer(
     let (mut rd, mut wr) = stream.into_split();
     let (tx, mut rx) = mpsc::channel::<Vec<u8>>(PEER_QUEUE);
     let key = peer.serialize();
-    {
+    let mut link = {
         let mut h = host.lock().map_err(|_| malformed("state", "poisoned"))?;
-        h.add_peer(key, tx.clone());
-    }
+        h.add_peer(key, tx.clone())
+    };
     let writer = tokio::spawn(async move {
         while let Some(frame) = rx.recv().await {
             if write_frame(&mut wr, &frame).await.is_err() {
@@ -312,6 +316,9 @@ async fn serve_peer(
         let frame = tokio::select! {
             f = read_frame(&mut rd) => f,
             _ = stop.changed() => break Ok(()),
+            // The node let go of this link (the peer did not read, or connected again):
+            // closing it makes the dialing side reconnect.
+            _ = &mut link.cut => break Err(P2pError::LinkDropped),
         };
         let frame = match frame {
             Ok(f) => f,
@@ -363,7 +370,7 @@ async fn serve_peer(
         }
     };
     if let Ok(mut h) = host.lock() {
-        h.remove_peer(&key);
+        h.remove_peer(&key, link.id);
     }
     drop(tx);
     writer.abort();

@@ -6,6 +6,7 @@ mod follow;
 mod host;
 mod journal;
 mod p2p;
+mod peers;
 mod rpc;
 
 use crate::error::CliError;
@@ -55,12 +56,27 @@ pub fn run(path: &Path) -> Result<String, CliError> {
         // Colours on a terminal, plain lines in a file or a pipe.
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .try_init();
+    exit_on_panic();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()
         .map_err(|e| CliError::Runtime(format!("cannot start the async runtime: {e}")))?;
     runtime.block_on(serve(config))
+}
+
+/// A panic anywhere ends the process (after the usual message), as stacks-node does. The
+/// runtime would otherwise catch a panicking task and keep the rest running: a node whose p2p
+/// link or chain follower died, or whose state lock is poisoned, would still answer its API
+/// while missing blocks. A stopped node is seen and restarted; its journal makes the stop like
+/// a `kill -9`, which the node recovers from.
+fn exit_on_panic() {
+    let report = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        report(info);
+        tracing::error!("panic: stopping the node");
+        std::process::exit(101);
+    }));
 }
 
 /// A fresh ChaCha12 seed for the machine's random choices (election backoff, FROST nonces).

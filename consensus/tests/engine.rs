@@ -314,6 +314,68 @@ fn keygen_completes_for_parties_and_observers() {
     }
 }
 
+/// An observer whose chunks come late: its deadline passes while the parties, who had every
+/// message, finish attempt 0. It does not restart on its own clock (it could never finish an
+/// attempt nobody deals); the late messages complete attempt 0 there too, with the parties'
+/// group key.
+#[test]
+fn an_observer_whose_messages_are_late_waits_instead_of_restarting() {
+    let mut r = rng(5);
+    let ps = parties(&[1..=3, 4..=6, 7..=10], &mut r);
+    let mut ms = keygen_machines(&ps, 7, 1);
+    let observer = ms.pop().unwrap().1;
+    let mut sent: Vec<(PartyId, KeygenMsg)> = Vec::new();
+    let mut queue: Vec<(PartyId, KeygenMsg)> = Vec::new();
+    for (me, m) in ms.iter_mut() {
+        for o in m.handle(KeygenInput::Start, &mut r) {
+            if let KeygenOut::Send(msg) = o {
+                queue.push((me.unwrap(), msg));
+            }
+        }
+    }
+    while let Some((from, msg)) = queue.pop() {
+        sent.push((from, msg.clone()));
+        for (me, m) in ms.iter_mut().filter(|(me, _)| *me != Some(from)) {
+            let input = KeygenInput::Message {
+                from,
+                msg: msg.clone(),
+            };
+            for o in m.handle(input, &mut r) {
+                if let KeygenOut::Send(msg) = o {
+                    queue.push((me.unwrap(), msg));
+                }
+            }
+        }
+    }
+    for (_, m) in &ms {
+        assert_eq!(m.phase(), &KeygenPhase::Done);
+    }
+    // The observer got only party 1's deal before its deadline.
+    let mut observer = observer;
+    let first_deal = sent
+        .iter()
+        .position(|(from, m)| *from == PartyId(1) && matches!(m, KeygenMsg::Deal { .. }))
+        .unwrap();
+    let (from, msg) = sent.remove(first_deal);
+    assert!(observer
+        .handle(KeygenInput::Message { from, msg }, &mut r)
+        .is_empty());
+    let outs = observer.handle(KeygenInput::Deadline, &mut r);
+    let shapes: Vec<String> = outs.iter().map(keygen_shape).collect();
+    assert_eq!(
+        shapes,
+        vec!["ignored ObserverWaits { missing: [PartyId(2), PartyId(3)] }"]
+    );
+    assert_eq!(observer.attempt(), Attempt(0));
+    // The rest arrive: attempt 0 completes with the parties' key.
+    let mut last = Vec::new();
+    for (from, msg) in sent {
+        last = observer.handle(KeygenInput::Message { from, msg }, &mut r);
+    }
+    assert_eq!(last, vec![KeygenOut::Done]);
+    assert_eq!(observer.group(), ms[0].1.group());
+}
+
 /// A party that never deals is named at the deadline; the others restart without it (attempt
 /// 1, a new context) and finish; messages of attempt 0 are then ignored by name.
 #[test]

@@ -97,6 +97,11 @@ pub enum KeygenIgnored {
     NothingMissing,
     /// This node is not a party: it has nothing to deal.
     Observer,
+    /// The deadline passed at an observer with these parties' messages not yet here. An
+    /// observer does not restart on its own clock: what it lacks may be late rather than
+    /// missing (the parties may have finished), and only the parties can restart the run;
+    /// it follows their restart when their deals of a later attempt announce it.
+    ObserverWaits { missing: Vec<PartyId> },
 }
 
 /// Where a run is.
@@ -315,8 +320,8 @@ impl Keygen {
         self.progress(rng)
     }
 
-    /// The deadline of the current attempt passed: whoever has not sent what the current round
-    /// needs is a culprit.
+    /// The deadline of the current attempt passed: at a party, whoever has not sent what the
+    /// current round needs is a culprit; an observer keeps waiting.
     fn on_deadline<R: RngCore + CryptoRng>(&mut self, rng: &mut R) -> Vec<KeygenOut> {
         if matches!(self.phase, KeygenPhase::Done | KeygenPhase::Failed) {
             return vec![KeygenOut::Ignored(KeygenIgnored::Over)];
@@ -334,6 +339,12 @@ impl Keygen {
             .collect();
         if missing.is_empty() {
             return vec![KeygenOut::Ignored(KeygenIgnored::NothingMissing)];
+        }
+        // A restart on an observer's own clock would be a guess: if the parties finished, the
+        // observer would wait for a later attempt nobody deals and never learn the key (a node
+        // whose chunks come late could then follow no block of the term or cycle).
+        if !self.is_party() {
+            return vec![KeygenOut::Ignored(KeygenIgnored::ObserverWaits { missing })];
         }
         self.restart(missing, rng)
     }

@@ -146,6 +146,7 @@ fn keygen_shape(o: &KeygenOut) -> String {
         KeygenOut::Restarted { attempt, culprits } => {
             format!("restarted a{attempt} without {culprits:?}")
         }
+        KeygenOut::Rejoined { attempt } => format!("rejoined a{attempt}"),
         KeygenOut::Done => "done".into(),
         KeygenOut::Failed(f) => format!("failed {f:?}"),
         KeygenOut::Ignored(i) => format!("ignored {i:?}"),
@@ -374,6 +375,169 @@ fn an_observer_whose_messages_are_late_waits_instead_of_restarting() {
     }
     assert_eq!(last, vec![KeygenOut::Done]);
     assert_eq!(observer.group(), ms[0].1.group());
+}
+
+/// Three parties (3, 3 and 4 slots, threshold 5) and an observer (machine 3) after the dealing
+/// round: every deal delivered everywhere; returns each party's verifying-shares message.
+fn dealt_and_verifying(
+    ms: &mut [(Option<PartyId>, Keygen)],
+    r: &mut impl rand_core::CryptoRngCore,
+) -> Vec<KeygenMsg> {
+    let mut deals = Vec::new();
+    for (me, m) in ms.iter_mut() {
+        for o in m.handle(KeygenInput::Start, r) {
+            if let KeygenOut::Send(msg) = o {
+                deals.push((me.unwrap(), msg));
+            }
+        }
+    }
+    let mut verifies = vec![None, None, None];
+    for (from, msg) in deals {
+        for (me, m) in ms.iter_mut().filter(|(me, _)| *me != Some(from)) {
+            let input = KeygenInput::Message {
+                from,
+                msg: msg.clone(),
+            };
+            for o in m.handle(input, r) {
+                if let KeygenOut::Send(v @ KeygenMsg::Verify { .. }) = o {
+                    verifies[me.unwrap().0 as usize - 1] = Some(v);
+                }
+            }
+        }
+    }
+    verifies.into_iter().map(Option::unwrap).collect()
+}
+
+fn verify_from(
+    m: &mut Keygen,
+    from: u16,
+    msg: &KeygenMsg,
+    r: &mut impl rand_core::CryptoRngCore,
+) -> Vec<String> {
+    let input = KeygenInput::Message {
+        from: PartyId(from),
+        msg: msg.clone(),
+    };
+    m.handle(input, r).iter().map(keygen_shape).collect()
+}
+
+/// Party 1's chunks from party 2 come late: its deadline passes in the verifying round and it
+/// restarts alone (attempt 1 without party 2), while parties 2 and 3, holding everything,
+/// finish attempt 0. When party 2's verifying shares reach it and nobody else has dealt
+/// attempt 1, it rejoins attempt 0 with its key share, and writes its verifying shares again:
+/// an observer that had missed them (the move had replaced them in party 1's slot) finishes
+/// from that copy. Everybody holds the same group key.
+#[test]
+fn a_party_that_left_alone_on_its_deadline_rejoins_the_attempt_the_others_finished() {
+    let mut r = rng(9);
+    let ps = parties(&[1..=3, 4..=6, 7..=10], &mut r);
+    let mut ms = keygen_machines(&ps, 5, 1);
+    let v = dealt_and_verifying(&mut ms, &mut r);
+    // Parties 2 and 3 get every verification; the observer misses party 1's.
+    assert_eq!(
+        verify_from(&mut ms[1].1, 1, &v[0], &mut r),
+        Vec::<String>::new()
+    );
+    assert_eq!(verify_from(&mut ms[1].1, 3, &v[2], &mut r), vec!["done"]);
+    assert_eq!(
+        verify_from(&mut ms[2].1, 1, &v[0], &mut r),
+        Vec::<String>::new()
+    );
+    assert_eq!(verify_from(&mut ms[2].1, 2, &v[1], &mut r), vec!["done"]);
+    assert_eq!(
+        verify_from(&mut ms[3].1, 2, &v[1], &mut r),
+        Vec::<String>::new()
+    );
+    assert_eq!(
+        verify_from(&mut ms[3].1, 3, &v[2], &mut r),
+        Vec::<String>::new()
+    );
+    // Party 1 has party 3's only.
+    assert_eq!(
+        verify_from(&mut ms[0].1, 3, &v[2], &mut r),
+        Vec::<String>::new()
+    );
+    let outs = ms[0].1.handle(KeygenInput::Deadline, &mut r);
+    let shapes: Vec<String> = outs.iter().map(keygen_shape).collect();
+    assert_eq!(
+        shapes,
+        vec!["restarted a0 without [PartyId(2)]", "send deal a1"]
+    );
+    assert_eq!(ms[0].1.attempt(), Attempt(1));
+    // Party 2's verification arrives: attempt 0 is complete, and party 1 is alone in attempt 1.
+    let outs = ms[0].1.handle(
+        KeygenInput::Message {
+            from: PartyId(2),
+            msg: v[1].clone(),
+        },
+        &mut r,
+    );
+    let shapes: Vec<String> = outs.iter().map(keygen_shape).collect();
+    assert_eq!(shapes, vec!["rejoined a0", "send verify a0", "done"]);
+    assert_eq!(ms[0].1.attempt(), Attempt(0));
+    assert_eq!(ms[0].1.phase(), &KeygenPhase::Done);
+    assert_eq!(ms[0].1.key_share().unwrap().slots, vec![1, 2, 3]);
+    let group = ms[1].1.group().unwrap().clone();
+    assert_eq!(ms[0].1.group(), Some(&group));
+    // The copy written again finishes the observer.
+    let again = outs
+        .into_iter()
+        .find_map(|o| match o {
+            KeygenOut::Send(m) => Some(m),
+            _ => None,
+        })
+        .unwrap();
+    assert_eq!(again, v[0]);
+    assert_eq!(verify_from(&mut ms[3].1, 1, &again, &mut r), vec!["done"]);
+    assert_eq!(ms[3].1.group(), Some(&group));
+    // Later messages of either attempt change nothing.
+    assert_eq!(
+        verify_from(&mut ms[0].1, 3, &v[2], &mut r),
+        vec!["ignored Over"]
+    );
+}
+
+/// Parties 1 and 2 both miss party 3's verification at their deadlines and move to attempt
+/// 1, each seeing the other's deal of it. Party 3's verification then completes attempt 0
+/// at party 1, but attempt 1 may complete too (party 2 runs it): party 1 stays in attempt 1.
+#[test]
+fn a_party_that_left_with_others_stays_in_the_later_attempt() {
+    let mut r = rng(10);
+    let ps = parties(&[1..=3, 4..=6, 7..=10], &mut r);
+    let mut ms = keygen_machines(&ps, 5, 0);
+    let v = dealt_and_verifying(&mut ms, &mut r);
+    assert!(verify_from(&mut ms[0].1, 2, &v[1], &mut r).is_empty());
+    assert!(verify_from(&mut ms[1].1, 1, &v[0], &mut r).is_empty());
+    let mut deals = Vec::new();
+    for (_, m) in ms.iter_mut().take(2) {
+        let outs = m.handle(KeygenInput::Deadline, &mut r);
+        let shapes: Vec<String> = outs.iter().map(keygen_shape).collect();
+        assert_eq!(
+            shapes,
+            vec!["restarted a0 without [PartyId(3)]", "send deal a1"]
+        );
+        deals.extend(outs.into_iter().filter_map(|o| match o {
+            KeygenOut::Send(m) => Some(m),
+            _ => None,
+        }));
+    }
+    let input = KeygenInput::Message {
+        from: PartyId(2),
+        msg: deals[1].clone(),
+    };
+    let shapes: Vec<String> = ms[0]
+        .1
+        .handle(input, &mut r)
+        .iter()
+        .map(keygen_shape)
+        .collect();
+    assert_eq!(shapes, vec!["send verify a1"]);
+    assert_eq!(
+        verify_from(&mut ms[0].1, 3, &v[2], &mut r),
+        vec!["ignored LeftAttemptNotRejoined { attempt: Attempt(0) }"]
+    );
+    assert_eq!(ms[0].1.attempt(), Attempt(1));
+    assert_eq!(ms[0].1.phase(), &KeygenPhase::Verifying);
 }
 
 /// A party that never deals is named at the deadline; the others restart without it (attempt

@@ -214,6 +214,11 @@ pub enum Event {
         attempt: Attempt,
         culprits: Vec<PartyId>,
     },
+    /// This party left `attempt` on its deadline and is back in it: the others finished it.
+    KeygenRejoined {
+        set: SetId,
+        attempt: Attempt,
+    },
     KeygenDone {
         set: SetId,
     },

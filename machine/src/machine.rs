@@ -1150,6 +1150,9 @@ impl NodeMachine {
                         culprits,
                     });
                 }
+                KeygenOut::Rejoined { attempt } => {
+                    self.event(Event::KeygenRejoined { set, attempt })
+                }
                 KeygenOut::Done => {
                     self.event(Event::KeygenDone { set });
                     // A key that finishes after its term began starts the term's machines.

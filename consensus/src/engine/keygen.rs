@@ -9,7 +9,9 @@
 //! (a stacker validating producer signatures, say) run the same machine as observers and end
 //! with the group key alone. When the deadline passes with packages missing, or a check names
 //! culprits, the run restarts without the culprits under a new context (attempt + 1), as long
-//! as the remaining parties still hold the threshold.
+//! as the remaining parties still hold the threshold. Only parties restart on the deadline
+//! (observers follow the parties' restart), and a party that left the verifying round on its
+//! deadline rejoins that attempt if the others finish it while nobody else deals the next.
 
 use crate::height::Attempt;
 use k256::Scalar;
@@ -47,6 +49,9 @@ pub enum KeygenOut {
         attempt: Attempt,
         culprits: Vec<PartyId>,
     },
+    /// This party is back in `attempt`, which it had left on its own deadline: the others
+    /// finished it after all (a [`KeygenOut::Done`] follows).
+    Rejoined { attempt: Attempt },
     /// Key generation is over: the group key is known (and, for a party, its key share).
     Done,
     /// Not enough honest parties remain to reach the threshold: no key this epoch.
@@ -102,6 +107,11 @@ pub enum KeygenIgnored {
     /// missing (the parties may have finished), and only the parties can restart the run;
     /// it follows their restart when their deals of a later attempt announce it.
     ObserverWaits { missing: Vec<PartyId> },
+    /// The attempt this party left on its deadline completed, but another party has dealt the
+    /// later one, which may complete too: this party stays in the later one.
+    LeftAttemptNotRejoined { attempt: Attempt },
+    /// The attempt this party left completed with a check that failed: it stays left.
+    LeftAttemptInvalid { attempt: Attempt },
 }
 
 /// Where a run is.
@@ -141,6 +151,22 @@ pub struct Keygen {
     phase: KeygenPhase,
     /// Group checks shared with the other key generations of this process (a simulator's).
     shared: Option<SharedVerifications>,
+    /// The attempt this party left on its own deadline while verifying, kept until it moves
+    /// on again or finishes.
+    left: Option<LeftAttempt>,
+}
+
+/// An attempt a party left on its own deadline in the verifying round: it had every deal,
+/// had checked its shares and sent its verifying shares, and some party's had not come.
+/// Its deadline only said they were late here: the others may hold everything and finish
+/// that attempt, and then nobody deals the later one. If the attempt completes after all while
+/// no other party has dealt the later one, the party rejoins it (with its key share) rather
+/// than wait for an attempt nobody else runs.
+struct LeftAttempt {
+    attempt: Attempt,
+    config: WeightedConfig,
+    pending: PendingKey,
+    verifies: BTreeMap<PartyId, VerifyingSharesPackage>,
 }
 
 /// How far ahead of its own attempt a node keeps messages (a restart it may have to follow).
@@ -187,6 +213,7 @@ impl Keygen {
             group: None,
             phase: KeygenPhase::Dealing,
             shared: None,
+            left: None,
         })
     }
 
@@ -259,13 +286,16 @@ impl Keygen {
         rng: &mut R,
     ) -> Vec<KeygenOut> {
         let ignored = |why| vec![KeygenOut::Ignored(why)];
+        let (KeygenMsg::Deal { attempt, .. } | KeygenMsg::Verify { attempt, .. }) = msg;
+        if self.left.as_ref().is_some_and(|l| l.attempt == *attempt) {
+            return self.on_left(from, msg, rng);
+        }
         if matches!(self.phase, KeygenPhase::Done | KeygenPhase::Failed) {
             return ignored(KeygenIgnored::Over);
         }
         if self.config.party(from).is_none() {
             return ignored(KeygenIgnored::UnknownParty(from));
         }
-        let (KeygenMsg::Deal { attempt, .. } | KeygenMsg::Verify { attempt, .. }) = msg;
         if *attempt > self.attempt && attempt.0 - self.attempt.0 <= MAX_ATTEMPTS_AHEAD {
             return self.on_ahead(from, msg.clone(), rng);
         }
@@ -346,7 +376,94 @@ impl Keygen {
         if !self.is_party() {
             return vec![KeygenOut::Ignored(KeygenIgnored::ObserverWaits { missing })];
         }
-        self.restart(missing, rng)
+        // Leaving the verifying round: kept, in case the others finish it after all.
+        let left = match (&self.phase, self.pending.take()) {
+            (KeygenPhase::Verifying, Some(pending)) => Some(LeftAttempt {
+                attempt: self.attempt,
+                config: self.config.clone(),
+                pending,
+                verifies: std::mem::take(&mut self.verifies),
+            }),
+            _ => None,
+        };
+        let out = self.restart(missing, rng);
+        if self.phase != KeygenPhase::Done {
+            self.left = left;
+        }
+        out
+    }
+
+    /// A verifying-shares package of the attempt this party left on its deadline. When the
+    /// attempt's packages are all here and no other party has dealt the later attempt, the
+    /// party rejoins the left one: key share, group key, and its own verifying shares written
+    /// again (its move had replaced them in its slot, and observers may still need them).
+    fn on_left<R: RngCore + CryptoRng>(
+        &mut self,
+        from: PartyId,
+        msg: &KeygenMsg,
+        rng: &mut R,
+    ) -> Vec<KeygenOut> {
+        let ignored = |why| vec![KeygenOut::Ignored(why)];
+        // Did another party deal the later attempt (so that it may complete)? A run that
+        // failed when it was left (too few left) has no later attempt.
+        let others_dealt_current = match self.phase {
+            KeygenPhase::Dealing => self.deals.keys().any(|p| Some(*p) != self.me),
+            KeygenPhase::Failed => false,
+            KeygenPhase::Verifying | KeygenPhase::Done => true,
+        };
+        let Some(left) = self.left.as_mut() else {
+            return Vec::new();
+        };
+        let KeygenMsg::Verify { package, .. } = msg else {
+            // Every deal of the left attempt was here before it was left.
+            return ignored(KeygenIgnored::LateOrRepeatedDeal { from });
+        };
+        if left.config.party(from).is_none() {
+            return ignored(KeygenIgnored::UnknownParty(from));
+        }
+        if left.verifies.contains_key(&from) {
+            return ignored(KeygenIgnored::RepeatedVerify { from });
+        }
+        left.verifies.insert(from, package.clone());
+        let complete = left
+            .config
+            .parties()
+            .iter()
+            .all(|p| left.verifies.contains_key(&p.id));
+        if !complete {
+            return Vec::new();
+        }
+        let attempt = left.attempt;
+        if others_dealt_current {
+            self.left = None;
+            return ignored(KeygenIgnored::LeftAttemptNotRejoined { attempt });
+        }
+        let Some(left) = self.left.take() else {
+            return Vec::new();
+        };
+        let own = self.me.and_then(|m| left.verifies.get(&m).cloned());
+        match wfrost::finish_shared(
+            &left.config,
+            left.pending,
+            &left.verifies,
+            rng,
+            self.shared.as_ref(),
+        ) {
+            Ok((key, group)) => {
+                self.reset(left.config, attempt);
+                self.ahead.clear();
+                self.key = Some(key);
+                self.group = Some(group);
+                self.phase = KeygenPhase::Done;
+                let mut out = vec![KeygenOut::Rejoined { attempt }];
+                if let Some(package) = own {
+                    out.push(KeygenOut::Send(KeygenMsg::Verify { attempt, package }));
+                }
+                out.push(KeygenOut::Done);
+                out
+            }
+            Err(_) => ignored(KeygenIgnored::LeftAttemptInvalid { attempt }),
+        }
     }
 
     /// The parties of the initial set this attempt runs without.
@@ -467,6 +584,7 @@ impl Keygen {
         self.observed_commitments.clear();
         self.verifies.clear();
         self.phase = KeygenPhase::Dealing;
+        self.left = None;
     }
 
     fn is_party(&self) -> bool {

@@ -8,7 +8,8 @@
 //!   generation or a signing round named is a node that really was faulty.
 //! - **Liveness**: each term whose behaving, reachable parties hold at least the threshold of
 //!   slots on both sides made blocks. Not promised for a term a partition overlaps, nor over
-//!   lossy links without anti-entropy (the protocol assumes messages arrive).
+//!   lossy links without anti-entropy (the protocol assumes messages arrive). And every
+//!   behaving node running at the end holds the chain made before the last term.
 //! - **Conservation**: each term's first block pays exactly the term's coinbase, each block pays
 //!   exactly its parent's fees to the parent's signers, and the supply at the tip is the
 //!   genesis supply plus the coinbases paid.
@@ -262,7 +263,44 @@ impl World {
                 ));
             }
         }
+        self.check_caught_up(
+            chain,
+            Term(first + self.scenario.terms.saturating_sub(1)),
+            c,
+        );
         out
+    }
+
+    /// Every behaving node that runs at the end holds the chain made before the last term
+    /// began: a node that fell behind (a key it never learnt, a link that went deaf) and never
+    /// caught up fails liveness even though the others made blocks. Nodes that misbehaved,
+    /// and nodes down at the end or restarted without their state, are not judged.
+    fn check_caught_up(&self, chain: &[&Block], last: Term, c: &mut Checks) {
+        let Some(settled) = chain
+            .iter()
+            .filter(|b| b.header.term < last)
+            .map(|b| b.header.height)
+            .max()
+        else {
+            return;
+        };
+        for (i, n) in self.nodes.iter().enumerate() {
+            let behaved =
+                !self.plan.misbehave.contains_key(&i) && !self.plan.split_chunks.contains_key(&i);
+            let running_with_state = self.plan.outages.get(&i).is_none_or(|o| {
+                o.restart.is_some() && o.state == crate::scenario::RestartState::Kept
+            });
+            if !behaved || !running_with_state {
+                continue;
+            }
+            let holds = n.machine.follower().tip_parent().height;
+            if holds < settled {
+                c.liveness.push(format!(
+                    "{} holds the chain to height {} only; before term {} it reached {}",
+                    self.names[i], holds.0, last.0, settled.0
+                ));
+            }
+        }
     }
 
     fn check_conservation(&self, chain: &[&Block], genesis_supply: MicroStx, c: &mut Checks) {

@@ -216,6 +216,25 @@ fn a_healed_partition_breaks_no_promise() {
     assert!(r.node_heights.values().all(|h| *h == r.chain_height));
 }
 
+/// A stacker cut off while it observes the producers' key generation, past its deadline: it
+/// waits instead of restarting on its own clock (it used to restart alone, never learn term
+/// 2's producer key and stay at height 0, which the catch-up check now names), finishes the
+/// key once the cut heals, and holds the whole chain.
+#[test]
+fn an_observer_cut_off_during_key_generation_catches_up() {
+    let r = run(include_str!(
+        "../scenarios/faults/p4s4-observer-cut-off-during-keygen.toml"
+    ));
+    assert!(r.checks.passed(), "{:#?}", r.checks);
+    assert!(r.links.partitioned > 0);
+    assert!(r.terms.iter().all(|t| t.blocks > 0));
+    assert!(
+        r.node_heights.values().all(|h| *h == r.chain_height),
+        "{:?}",
+        r.node_heights
+    );
+}
+
 #[test]
 fn lossy_links_with_anti_entropy_keep_every_promise() {
     let r = run(include_str!("../scenarios/faults/p4s4-lossy-links.toml"));

@@ -1122,11 +1122,12 @@ fn round_with_bad_share(
         let (from, msg) = queue.remove(0);
         let msg = match msg {
             RoundMsg::Share { .. } if from == faulty && !spoil => continue,
-            RoundMsg::Share { id, share } if from == faulty => {
+            RoundMsg::Share { id, package, share } if from == faulty => {
                 let mut b = share.serialize();
                 b[31] ^= 1;
                 RoundMsg::Share {
                     id,
+                    package,
                     share: frost_secp256k1::round2::SignatureShare::deserialize(&b).unwrap(),
                 }
             }
@@ -1150,6 +1151,94 @@ fn round_with_bad_share(
     }
     let suspects = rounds.iter().map(|x| x.suspects()).collect();
     (seen, suspects)
+}
+
+/// Two coordinators of one height (party 3 back from a crash still believes it leads; the
+/// others follow party 1): party 3 sends package {2, 3} after its collection window, party 1
+/// package {1, 2, 3}. Party 2 signs party 1's package; its share reaches party 3 too, where
+/// it does not verify in party 3's package. The package digest in the share sets it aside
+/// (it used to be aggregated and party 2, honest, named as a culprit).
+#[test]
+fn a_share_for_another_coordinators_package_is_set_aside_not_accused() {
+    let (group, shares) = keys(&[1..=3, 4..=6, 7..=10], 6, 8);
+    let id = BlockId([9; 32]);
+    let round = |i: usize, coordinator: u16| {
+        SigningRound::new(
+            group.clone(),
+            Some(shares[i].clone()),
+            PartyId(coordinator),
+            producer_message,
+        )
+    };
+    let mut rounds = [round(0, 1), round(1, 1), round(2, 3)];
+    let mut r = rng(11);
+    let mut sent: Vec<Vec<(usize, RoundMsg)>> = Vec::new();
+    for (i, x) in rounds.iter_mut().enumerate() {
+        sent.push(sends(x.handle(RoundInput::Prepare(id), &mut r), i));
+    }
+    let deliver =
+        |rounds: &mut [SigningRound; 3], to: usize, (from, msg): &(usize, RoundMsg), r: &mut _| {
+            rounds[to].handle(
+                RoundInput::Message {
+                    from: PartyId(*from as u16 + 1),
+                    msg: msg.clone(),
+                },
+                r,
+            )
+        };
+    // Prepares everywhere: each party commits once it sees the threshold prepared.
+    let mut commits: Vec<(usize, RoundMsg)> = Vec::new();
+    for msgs in &sent {
+        for m in msgs {
+            for to in (0..3).filter(|to| *to != m.0) {
+                commits.extend(sends(deliver(&mut rounds, to, m, &mut r), to));
+            }
+        }
+    }
+    let commit_of = |p: usize| commits.iter().find(|(f, _)| *f == p).unwrap().clone();
+    // Party 3 hears party 2's commit only, then its collection window closes: package {2, 3}.
+    let outs = deliver(&mut rounds, 2, &commit_of(1), &mut r);
+    assert!(
+        outs.iter()
+            .any(|o| matches!(o, RoundOut::StartCollectWindow)),
+        "{outs:?}"
+    );
+    let outs: Vec<String> = rounds[2]
+        .handle(RoundInput::CollectDeadline, &mut r)
+        .iter()
+        .map(round_shape)
+        .collect();
+    assert_eq!(outs, vec!["send sign-request 9 for [2, 3]"]);
+    // Party 1 hears both commits: package {1, 2, 3}; party 2 signs it.
+    let mut requests = Vec::new();
+    for p in [1, 2] {
+        requests.extend(sends(deliver(&mut rounds, 0, &commit_of(p), &mut r), 0));
+    }
+    let request = requests
+        .into_iter()
+        .find(|(_, m)| matches!(m, RoundMsg::SignRequest { .. }))
+        .unwrap();
+    let share = sends(deliver(&mut rounds, 1, &request, &mut r), 1)
+        .into_iter()
+        .find(|(_, m)| matches!(m, RoundMsg::Share { .. }))
+        .unwrap();
+    // At party 3, that share answers another package: set aside, nobody accused.
+    let outs: Vec<String> = deliver(&mut rounds, 2, &share, &mut r)
+        .iter()
+        .map(round_shape)
+        .collect();
+    assert_eq!(
+        outs,
+        vec!["ignored ShareForAnotherPackage { from: PartyId(2) }"]
+    );
+    // Its share is simply missing there: a suspect to avoid next time, never a culprit.
+    assert_eq!(rounds[2].suspects(), vec![PartyId(2)]);
+    // At party 1, whose package it answers, it counts.
+    let outs: Vec<String> = deliver(&mut rounds, 0, &share, &mut r)
+        .iter()
+        .map(round_shape)
+        .collect();
+    assert!(!outs.iter().any(|o| o.starts_with("ignored")), "{outs:?}");
 }
 
 /// A withheld share makes its party a suspect at every other node that saw the package; a spoiled
@@ -2223,7 +2312,11 @@ mod wire {
                 id,
                 commitments: commitments.clone(),
             },
-            RoundMsg::Share { id, share },
+            RoundMsg::Share {
+                id,
+                package: tandem_consensus::engine::round::package_digest(&commitments),
+                share,
+            },
         ];
         let unsigned = UnsignedBlock {
             header: header(),

@@ -243,13 +243,14 @@ impl Faults {
             RoundMsg::Share { .. } if on(Misbehaviour::WithholdShares) => {
                 withheld(Misbehaviour::WithholdShares)
             }
-            RoundMsg::Share { id, share } if on(Misbehaviour::InvalidSignatureShares) => {
+            RoundMsg::Share { id, package, share } if on(Misbehaviour::InvalidSignatureShares) => {
+                // A wrong share for the right package: the coordinator's evidence.
                 match spoil_share(&share) {
                     Some(share) => Outgoing {
-                        msgs: vec![RoundMsg::Share { id, share }],
+                        msgs: vec![RoundMsg::Share { id, package, share }],
                         committed: Some(Misbehaviour::InvalidSignatureShares),
                     },
-                    None => Outgoing::honest(RoundMsg::Share { id, share }),
+                    None => Outgoing::honest(RoundMsg::Share { id, package, share }),
                 }
             }
             other => Outgoing::honest(other),
@@ -385,6 +386,7 @@ mod tests {
             },
             RoundMsg::Share {
                 id: id(),
+                package: [7; 32],
                 share: share(),
             },
         ]

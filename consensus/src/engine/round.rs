@@ -44,8 +44,27 @@ pub enum RoundMsg {
     },
     Share {
         id: BlockId,
+        /// [`package_digest`] of the signing package the share answers. Two nodes can both act
+        /// as coordinator of one height for a while (a leader back from a crash that missed its
+        /// replacement); each then receives shares made for the other's package, which do not
+        /// verify in its own. The digest lets it set those aside instead of naming honest
+        /// signers as culprits: only a share made for a coordinator's own package that fails
+        /// is evidence.
+        package: [u8; 32],
         share: SignatureShare,
     },
+}
+
+/// SHA-256 over a signing package's parties and nonce commitments, in party order.
+pub fn package_digest(commitments: &BTreeMap<PartyId, NonceCommitments>) -> [u8; 32] {
+    use sha2::{Digest, Sha256};
+    let mut h = Sha256::new();
+    h.update(b"tandem-signing-package");
+    for (p, c) in commitments {
+        h.update(p.0.to_be_bytes());
+        h.update(c.to_bytes());
+    }
+    h.finalize().into()
 }
 
 // Same as RoundMsg, which it carries.
@@ -92,8 +111,11 @@ pub enum RoundIgnored {
     CommitNotCounted { from: PartyId },
     /// A signing package not from the coordinator, or a second one.
     SignRequestNotCounted { from: PartyId },
-    /// A share for another package, from a party outside it, or a second one.
+    /// A share for another block, from a party outside the package, or a second one.
     ShareNotCounted { from: PartyId },
+    /// A share made for another coordinator's signing package (its digest is not this
+    /// package's): not evidence against its signer.
+    ShareForAnotherPackage { from: PartyId },
     /// The collection window closed at a node that is not the coordinator, or after the
     /// package went out.
     NotCollecting,
@@ -300,13 +322,20 @@ impl SigningRound {
                 }
                 return self.sign(id, commitments);
             }
-            RoundMsg::Share { id, share } => {
+            RoundMsg::Share { id, package, share } => {
                 let expected = self
                     .request
                     .as_ref()
                     .is_some_and(|(rid, c)| *rid == id && c.contains_key(&from));
                 if !expected || self.shares.contains_key(&from) {
                     return ignored(RoundIgnored::ShareNotCounted { from });
+                }
+                if self
+                    .request
+                    .as_ref()
+                    .is_some_and(|(_, c)| package_digest(c) != package)
+                {
+                    return ignored(RoundIgnored::ShareForAnotherPackage { from });
                 }
                 self.shares.insert(from, share);
                 return self.try_aggregate();
@@ -459,7 +488,11 @@ impl SigningRound {
             Ok(share) => {
                 self.shares.insert(me, share);
                 if me != self.coordinator {
-                    out.push(RoundOut::Send(RoundMsg::Share { id, share }));
+                    out.push(RoundOut::Send(RoundMsg::Share {
+                        id,
+                        package: package_digest(&commitments),
+                        share,
+                    }));
                 }
                 out.extend(self.try_aggregate());
             }

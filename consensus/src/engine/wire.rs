@@ -78,9 +78,10 @@ fn encode_round(w: &mut Writer, m: &RoundMsg) -> Result<(), MessageError> {
                 w.bytes_u8("commitments", &c.to_bytes())?;
             }
         }
-        RoundMsg::Share { id, share } => {
+        RoundMsg::Share { id, package, share } => {
             w.u8(0x04);
             w.bytes(&id.0);
+            w.bytes(package);
             w.bytes_u8("share", &share.serialize())?;
         }
     }
@@ -358,9 +359,11 @@ impl MsgReader<'_, '_> {
                 RoundMsg::SignRequest { id, commitments }
             }
             0x04 => {
+                let package = self.array("signing package digest")?;
                 let b = self.bytes_u8("share", MAX_FROST_ITEM)?;
                 RoundMsg::Share {
                     id,
+                    package,
                     share: SignatureShare::deserialize(b)
                         .map_err(|_| MessageError::FrostItem("share"))?,
                 }

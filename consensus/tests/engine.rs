@@ -76,11 +76,21 @@ fn pump(machines: &mut [(Option<PartyId>, Keygen)], rng: &mut ChaCha12Rng) -> Ve
             }
         }
     }
+    seen.extend(route_keygen(machines, queue, rng).0);
+    seen
+}
+
+/// Delivers `queue` and everything it causes to every machine but the sender, until nothing
+/// is left; returns the other outputs and every message delivered, in delivery order.
+fn route_keygen(
+    machines: &mut [(Option<PartyId>, Keygen)],
+    mut queue: Vec<(PartyId, KeygenMsg)>,
+    rng: &mut ChaCha12Rng,
+) -> (Vec<KeygenOut>, Vec<(PartyId, KeygenMsg)>) {
+    let mut seen = Vec::new();
+    let mut delivered = Vec::new();
     while let Some((from, msg)) = queue.pop() {
-        for (me, m) in machines.iter_mut() {
-            if *me == Some(from) {
-                continue;
-            }
+        for (me, m) in machines.iter_mut().filter(|(me, _)| *me != Some(from)) {
             let input = KeygenInput::Message {
                 from,
                 msg: msg.clone(),
@@ -92,8 +102,9 @@ fn pump(machines: &mut [(Option<PartyId>, Keygen)], rng: &mut ChaCha12Rng) -> Ve
                 }
             }
         }
+        delivered.push((from, msg));
     }
-    seen
+    (seen, delivered)
 }
 
 fn keygen_machines(
@@ -325,7 +336,6 @@ fn an_observer_whose_messages_are_late_waits_instead_of_restarting() {
     let ps = parties(&[1..=3, 4..=6, 7..=10], &mut r);
     let mut ms = keygen_machines(&ps, 7, 1);
     let observer = ms.pop().unwrap().1;
-    let mut sent: Vec<(PartyId, KeygenMsg)> = Vec::new();
     let mut queue: Vec<(PartyId, KeygenMsg)> = Vec::new();
     for (me, m) in ms.iter_mut() {
         for o in m.handle(KeygenInput::Start, &mut r) {
@@ -334,20 +344,7 @@ fn an_observer_whose_messages_are_late_waits_instead_of_restarting() {
             }
         }
     }
-    while let Some((from, msg)) = queue.pop() {
-        sent.push((from, msg.clone()));
-        for (me, m) in ms.iter_mut().filter(|(me, _)| *me != Some(from)) {
-            let input = KeygenInput::Message {
-                from,
-                msg: msg.clone(),
-            };
-            for o in m.handle(input, &mut r) {
-                if let KeygenOut::Send(msg) = o {
-                    queue.push((me.unwrap(), msg));
-                }
-            }
-        }
-    }
+    let (_, mut sent) = route_keygen(&mut ms, queue, &mut r);
     for (_, m) in &ms {
         assert_eq!(m.phase(), &KeygenPhase::Done);
     }
@@ -589,22 +586,7 @@ fn keygen_restarts_without_a_silent_party() {
         shapes,
         vec!["ignored OtherAttempt { got: Attempt(0), current: Attempt(1) }"]
     );
-    while let Some((from, msg)) = queue.pop() {
-        for (me, m) in ms.iter_mut() {
-            if *me == Some(from) {
-                continue;
-            }
-            let input = KeygenInput::Message {
-                from,
-                msg: msg.clone(),
-            };
-            for o in m.handle(input, &mut r) {
-                if let KeygenOut::Send(msg) = o {
-                    queue.push((me.unwrap(), msg));
-                }
-            }
-        }
-    }
+    route_keygen(&mut ms, queue, &mut r);
     for (_, m) in &ms {
         assert_eq!(m.phase(), &KeygenPhase::Done);
         assert_eq!(m.config().total_slots(), 6);

@@ -67,6 +67,14 @@ pub fn package_digest(commitments: &BTreeMap<PartyId, NonceCommitments>) -> [u8;
     h.finalize().into()
 }
 
+/// The signing package of this round, with its digest (made once: every share is checked
+/// against it).
+struct Request {
+    id: BlockId,
+    commitments: BTreeMap<PartyId, NonceCommitments>,
+    digest: [u8; 32],
+}
+
 // Same as RoundMsg, which it carries.
 #[allow(clippy::large_enum_variant)]
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -132,7 +140,7 @@ pub struct SigningRound {
     my_nonces: Option<SigningNonces>,
     committed: bool,
     collecting: bool,
-    request: Option<(BlockId, BTreeMap<PartyId, NonceCommitments>)>,
+    request: Option<Request>,
     shares: BTreeMap<PartyId, SignatureShare>,
     done: bool,
     /// The round reached its signature.
@@ -194,7 +202,10 @@ impl SigningRound {
     /// never got a package. A suspect is not proven faulty (a share may be late), so it is only
     /// avoided, never excluded.
     pub fn suspects(&self) -> Vec<PartyId> {
-        let Some((id, commitments)) = &self.request else {
+        let Some(Request {
+            id, commitments, ..
+        }) = &self.request
+        else {
             return Vec::new();
         };
         if self.signed {
@@ -323,18 +334,17 @@ impl SigningRound {
                 return self.sign(id, commitments);
             }
             RoundMsg::Share { id, package, share } => {
-                let expected = self
+                let Some(request) = self
                     .request
                     .as_ref()
-                    .is_some_and(|(rid, c)| *rid == id && c.contains_key(&from));
-                if !expected || self.shares.contains_key(&from) {
+                    .filter(|r| r.id == id && r.commitments.contains_key(&from))
+                else {
+                    return ignored(RoundIgnored::ShareNotCounted { from });
+                };
+                if self.shares.contains_key(&from) {
                     return ignored(RoundIgnored::ShareNotCounted { from });
                 }
-                if self
-                    .request
-                    .as_ref()
-                    .is_some_and(|(_, c)| package_digest(c) != package)
-                {
+                if request.digest != package {
                     return ignored(RoundIgnored::ShareForAnotherPackage { from });
                 }
                 self.shares.insert(from, share);
@@ -464,7 +474,12 @@ impl SigningRound {
         id: BlockId,
         commitments: BTreeMap<PartyId, NonceCommitments>,
     ) -> Vec<RoundOut> {
-        self.request = Some((id, commitments.clone()));
+        let digest = package_digest(&commitments);
+        self.request = Some(Request {
+            id,
+            commitments: commitments.clone(),
+            digest,
+        });
         let mut out = Vec::new();
         let (Some(me), Some(key)) = (self.me, &self.key) else {
             return out;
@@ -490,7 +505,7 @@ impl SigningRound {
                 if me != self.coordinator {
                     out.push(RoundOut::Send(RoundMsg::Share {
                         id,
-                        package: package_digest(&commitments),
+                        package: digest,
                         share,
                     }));
                 }
@@ -505,7 +520,10 @@ impl SigningRound {
         if self.me != Some(self.coordinator) || self.done {
             return Vec::new();
         }
-        let Some((id, commitments)) = &self.request else {
+        let Some(Request {
+            id, commitments, ..
+        }) = &self.request
+        else {
             return Vec::new();
         };
         if self.shares.len() != commitments.len() {

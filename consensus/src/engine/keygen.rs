@@ -679,6 +679,8 @@ impl Keygen {
                     self.group = Some(group);
                     self.verifies.clear();
                     self.phase = KeygenPhase::Done;
+                    // An attempt left earlier can no longer be rejoined: let its key go.
+                    self.left = None;
                     out.push(KeygenOut::Done);
                 }
                 Err(e) => return self.on_error(e, rng),

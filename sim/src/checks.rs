@@ -285,12 +285,10 @@ impl World {
             return;
         };
         for (i, n) in self.nodes.iter().enumerate() {
-            let behaved =
-                !self.plan.misbehave.contains_key(&i) && !self.plan.split_chunks.contains_key(&i);
             let running_with_state = self.plan.outages.get(&i).is_none_or(|o| {
                 o.restart.is_some() && o.state == crate::scenario::RestartState::Kept
             });
-            if !behaved || !running_with_state {
+            if !self.honest(i) || !running_with_state {
                 continue;
             }
             let holds = n.machine.follower().tip_parent().height;
